@@ -1,0 +1,102 @@
+"""retrograd: neural networks trained by backpropagation, on NumPy.
+
+Example::
+
+    >>> import retrograd as rg
+    >>> x = rg.tensor([[1.0, 2.0]], requires_grad=True)
+    >>> w = rg.tensor([[0.5], [-0.5]], requires_grad=True)
+    >>> loss = (x @ w).tanh().sum()
+    >>> loss.backward()
+    >>> w.grad.shape
+    (2, 1)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._version import __version__
+from .autograd import (
+    Function,
+    Tensor,
+    detect_anomaly,
+    enable_grad,
+    get_default_dtype,
+    grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    set_default_dtype,
+    value_and_grad,
+    vjp,
+)
+from .errors import AnomalyError, ConvergenceError, GradcheckError, ModelFileError, RetrogradError
+from .ops import (
+    abs,
+    arange,
+    cat,
+    clip,
+    concatenate,
+    exp,
+    eye,
+    full,
+    gelu,
+    log,
+    log1p,
+    log_softmax,
+    logsumexp,
+    matmul,
+    maximum,
+    minimum,
+    ones,
+    ones_like,
+    pad,
+    rand,
+    randn,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    sqrt,
+    stack,
+    tanh,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+from .random import get_rng_state, manual_seed, set_rng_state
+
+float32 = "float32"
+float64 = "float64"
+
+# Submodules and heavier entry points load on first use, keeping `import retrograd` fast.
+_LAZY_MODULES = ("nn", "optim", "data", "train", "io", "sklearn", "distributed", "cli", "ops")
+_LAZY_ATTRS = {
+    "save": ("retrograd.io", "save"),
+    "load": ("retrograd.io", "load"),
+    "save_checkpoint": ("retrograd.io", "save_checkpoint"),
+    "load_checkpoint": ("retrograd.io", "load_checkpoint"),
+    "check_module_grads": ("retrograd.nn.gradcheck", "check_module_grads"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"retrograd.{name}")
+    if name in _LAZY_ATTRS:
+        mod, attr = _LAZY_ATTRS[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'retrograd' has no attribute {name!r}")
+
+
+__all__ = [
+    "__version__", "Function", "Tensor", "detect_anomaly", "enable_grad", "get_default_dtype",
+    "grad", "gradcheck", "is_grad_enabled", "no_grad", "set_default_dtype", "value_and_grad",
+    "vjp", "AnomalyError", "ConvergenceError", "GradcheckError", "ModelFileError",
+    "RetrogradError", "abs", "arange", "cat", "clip", "concatenate", "exp", "eye", "full",
+    "gelu", "log", "log1p", "log_softmax", "logsumexp", "matmul", "maximum", "minimum", "ones",
+    "ones_like", "pad", "rand", "randn", "relu", "sigmoid", "softmax", "softplus", "sqrt",
+    "stack", "tanh", "tensor", "where", "zeros", "zeros_like", "get_rng_state", "manual_seed",
+    "set_rng_state", "float32", "float64",
+]  # fmt: skip

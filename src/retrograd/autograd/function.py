@@ -1,0 +1,74 @@
+"""Function: one differentiable primitive, its forward and its vector-Jacobian product.
+
+A subclass implements ``forward(self, *arrays, **params)`` returning an ndarray, and
+``backward(self, g)`` returning one gradient (or None) per tensor argument, in order.
+``self.needs[i]`` says whether argument ``i`` wants a gradient, so a VJP can skip work.
+VJPs must never modify ``g`` in place: the same array may be handed to several parents.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from .._backend import xp
+from .mode import MODE
+from .tensor import Tensor
+
+_ndarray = xp.ndarray
+_asarray = xp.asarray
+
+#: Every Function subclass by name. The test-suite's meta-test walks this registry and
+#: fails when a primitive has no float64 gradcheck case.
+PRIMITIVES: dict = {}
+
+
+class Function:
+    __slots__ = ("parents", "needs", "_anomaly_trace", "__dict__")
+
+    #: Set False on a subclass that is deliberately not differentiable.
+    differentiable = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        PRIMITIVES[cls.__name__] = cls
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, g: Any) -> tuple:
+        raise NotImplementedError(f"{type(self).__name__} has no VJP (backward) defined")
+
+    @classmethod
+    def apply(cls, *tensors: Tensor, **params: Any) -> Tensor:
+        """Run forward on the tensors' data and, when recording, link the result."""
+        ctx = cls.__new__(cls)
+        out = ctx.forward(*[t.data for t in tensors], **params)
+        if out.__class__ is not _ndarray:
+            out = _asarray(out)
+        mode = MODE
+        if mode.anomaly:
+            ctx._anomaly_trace = "".join(traceback.format_stack(limit=12)[:-2])
+            from .engine import _check_finite
+
+            _check_finite(out, ctx, "forward")
+        if mode.grad_enabled:
+            for t in tensors:
+                if t.requires_grad:
+                    ctx.parents = tensors
+                    ctx.needs = tuple([t.requires_grad for t in tensors])
+                    return Tensor._wrap(out, True, ctx)
+        return Tensor._wrap(out, False, None)
+
+
+def unbroadcast(g: Any, shape: tuple) -> Any:
+    """Sum ``g`` down to ``shape``: the VJP of NumPy broadcasting, in one place."""
+    if g.shape == shape:
+        return g
+    nd = g.ndim - len(shape)
+    if nd:
+        g = g.sum(axis=tuple(range(nd)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g

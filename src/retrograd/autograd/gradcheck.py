@@ -1,0 +1,153 @@
+"""Numerical verification of gradients by central finite differences."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from .._backend import xp
+from ..errors import GradcheckError
+from .engine import run_backward
+from .mode import enable_grad, no_grad
+from .tensor import Tensor
+
+#: Inputs with at most this many elements (and outputs with at most this many) get the
+#: full Jacobian compared; larger ones are checked through random projections.
+FULL_JACOBIAN_LIMIT = 256
+
+
+def _prepare(inputs: Any, check_dtype: bool) -> list:
+    if not isinstance(inputs, (tuple, list)):
+        inputs = (inputs,)
+    out = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor) or isinstance(x, xp.ndarray):
+            arr = x.data if isinstance(x, Tensor) else x
+            wants = x.requires_grad if isinstance(x, Tensor) else arr.dtype.kind == "f"
+            if wants and check_dtype and arr.dtype != xp.float64:
+                raise TypeError(
+                    f"gradcheck: input {i} has dtype {arr.dtype}; finite differences need "
+                    "float64 (pass check_dtype=False to check lower precision anyway)"
+                )
+            out.append(Tensor(arr.copy(), requires_grad=bool(wants)))
+        else:
+            out.append(x)
+    return out
+
+
+def _evaluate(f: Callable, args: list) -> Any:
+    with no_grad():
+        y = f(*args)
+    return (y.data if isinstance(y, Tensor) else xp.asarray(y)).astype(xp.float64)
+
+
+def _analytic_vjp(f: Callable, args: list, v: Any) -> list:
+    with enable_grad():
+        y = f(*args)
+    if not isinstance(y, Tensor):
+        raise TypeError(f"gradcheck: f must return a Tensor, got {type(y).__name__}")
+    tensors = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+    if not y.requires_grad:
+        return [xp.zeros_like(t.data) for t in tensors]
+    gs = run_backward(y, v.astype(y.data.dtype), tuple(tensors))
+    return [xp.zeros_like(t.data) if g is None else g for t, g in zip(tensors, gs)]
+
+
+def gradcheck(
+    f: Callable,
+    inputs: Sequence[Any],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    *,
+    mode: str = "auto",
+    n_projections: int = 8,
+    seed: int = 0,
+    check_dtype: bool = True,
+    names: Sequence[str] | None = None,
+) -> bool:
+    """Compare the engine's gradients of ``f`` with central finite differences.
+
+    ``inputs`` are Tensors (checked when ``requires_grad``), float ndarrays (checked),
+    or anything else (passed through). ``mode="full"`` compares the whole Jacobian,
+    one column per perturbed element and one row per output element;
+    ``mode="projection"`` compares ``v^T J u`` for random directions ``u, v``;
+    ``"auto"`` takes full for small inputs and outputs. Returns True, or raises
+    :class:`retrograd.GradcheckError` naming the input and its worst element.
+
+    Example::
+
+        >>> import numpy as np, retrograd as rg
+        >>> x = rg.tensor(np.random.rand(3, 4), requires_grad=True)
+        >>> rg.gradcheck(lambda x: (x.exp() * x).sum(axis=1), [x])
+        True
+    """
+    args = _prepare(inputs, check_dtype)
+    checked = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires a gradient")
+    names = list(names) if names is not None else [f"input {i}" for i in range(len(args))]
+    y0 = _evaluate(f, args)
+    n_out = y0.size
+    n_in = max(args[i].data.size for i in checked)
+    if mode == "auto":
+        mode = "full" if n_in <= FULL_JACOBIAN_LIMIT and n_out <= FULL_JACOBIAN_LIMIT else "projection"
+    if mode not in ("full", "projection"):
+        raise ValueError(f"gradcheck: mode must be 'auto', 'full' or 'projection', got {mode!r}")
+    rng = xp.random.default_rng(seed)
+
+    for k, i in enumerate(checked):
+        x = args[i]
+        flat = x.data.reshape(-1)
+
+        def perturbed(idx_or_dir, sign, x=x, flat=flat):
+            saved = flat.copy()
+            if isinstance(idx_or_dir, int):
+                flat[idx_or_dir] += sign * eps
+            else:
+                flat += sign * eps * idx_or_dir
+            try:
+                return _evaluate(f, args)
+            finally:
+                flat[...] = saved
+
+        if mode == "full":
+            numeric = xp.empty((n_out, flat.size))
+            for j in range(flat.size):
+                numeric[:, j] = (perturbed(j, 1) - perturbed(j, -1)).reshape(-1) / (2 * eps)
+            analytic = xp.empty_like(numeric)
+            for r in range(n_out):
+                v = xp.zeros(n_out)
+                v[r] = 1.0
+                analytic[r] = _analytic_vjp(f, args, v.reshape(y0.shape))[k].reshape(-1)
+            _compare(analytic, numeric, atol, rtol, names[i], x.data.shape, per="jacobian")
+        else:
+            for _ in range(n_projections):
+                v = rng.standard_normal(y0.shape)
+                u = rng.standard_normal(flat.size)
+                num = float(((perturbed(u, 1) - perturbed(u, -1)) * v).sum() / (2 * eps))
+                g = _analytic_vjp(f, args, v)[k].reshape(-1)
+                ana = float(g.astype(xp.float64) @ u)
+                _compare(xp.array([ana]), xp.array([num]), atol, rtol, names[i], x.data.shape,
+                         per="projection")
+    return True
+
+
+def _compare(analytic, numeric, atol, rtol, name, shape, per):
+    err = xp.abs(analytic - numeric)
+    tol = atol + rtol * xp.abs(numeric)
+    bad = err > tol
+    if bad.any() or not xp.isfinite(analytic).all():
+        excess = xp.where(xp.isfinite(err), err - tol, xp.inf)
+        worst = int(xp.argmax(excess))
+        if per == "jacobian":
+            r, c = divmod(worst, analytic.shape[1])
+            where = f"output element {r}, {name} element {xp.unravel_index(c, shape)}"
+        else:
+            where = f"random projection of {name} (shape {shape})"
+        a = analytic.reshape(-1)[worst]
+        n = numeric.reshape(-1)[worst]
+        raise GradcheckError(
+            f"gradcheck failed for {name}: at {where} the analytic gradient is {a:.10g} but "
+            f"finite differences give {n:.10g} (abs err {abs(a - n):.3g}, allowed "
+            f"{atol:g} + {rtol:g}*|numeric|)"
+        )

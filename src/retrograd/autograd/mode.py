@@ -1,0 +1,101 @@
+"""Global switches read on every op: gradient recording and anomaly detection."""
+
+from __future__ import annotations
+
+import functools
+
+
+class _Mode:
+    # One mutable object read in the hot path of Function.apply: attribute lookups on
+    # a single slotted instance are the cheapest global state Python offers.
+    __slots__ = ("grad_enabled", "anomaly")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+
+
+MODE = _Mode()
+
+
+def is_grad_enabled() -> bool:
+    """Return True when operations record a graph for backward."""
+    return MODE.grad_enabled
+
+
+class _SetGrad:
+    _value = True
+
+    def __enter__(self):
+        self._prev = MODE.grad_enabled
+        MODE.grad_enabled = self._value
+        return self
+
+    def __exit__(self, *exc):
+        MODE.grad_enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_SetGrad):
+    """Context manager and decorator that stops graph recording.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> w = rg.tensor([1.0, 2.0], requires_grad=True)
+        >>> with rg.no_grad():
+        ...     y = w * 2
+        >>> y.requires_grad
+        False
+    """
+
+    _value = False
+
+
+class enable_grad(_SetGrad):
+    """Context manager and decorator that turns graph recording back on."""
+
+    _value = True
+
+
+class detect_anomaly:
+    """Raise at the first NaN/Inf produced by any op in forward or backward.
+
+    The error names the op and the line of user code that created it. Slows every op
+    (each output is checked and a stack trace is kept), so use it to debug, not to train.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> with rg.detect_anomaly():
+        ...     rg.tensor([-1.0]).log()  # doctest: +SKIP
+        AnomalyError: Log produced nan in forward ...
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def __enter__(self):
+        self._prev = MODE.anomaly
+        MODE.anomaly = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        MODE.anomaly = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(self.enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper

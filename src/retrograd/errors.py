@@ -1,0 +1,21 @@
+"""Exceptions a user of retrograd can catch by name."""
+
+
+class RetrogradError(Exception):
+    """Base class of every retrograd-specific error."""
+
+
+class GradcheckError(RetrogradError, AssertionError):
+    """An analytic gradient disagrees with central finite differences."""
+
+
+class ConvergenceError(RetrogradError, RuntimeError):
+    """A fixed-point (forward or adjoint) relaxation did not converge."""
+
+
+class AnomalyError(RetrogradError, RuntimeError):
+    """A NaN or Inf appeared in a forward or backward computation under detect_anomaly."""
+
+
+class ModelFileError(RetrogradError, ValueError):
+    """A model or checkpoint file is malformed, truncated, tampered with or unsafe."""

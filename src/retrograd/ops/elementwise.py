@@ -1,0 +1,457 @@
+"""Elementwise primitives. Each forward sits right above its vector-Jacobian product."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._backend import xp
+from ..autograd.function import Function, unbroadcast
+from ..autograd.tensor import Tensor
+from ._util import as_tensor_like, binary_args, ensure_tensor
+
+# ----------------------------------------------------------------------- binary ops
+
+
+class Add(Function):
+    def forward(self, a, b):
+        self.shapes = (a.shape, b.shape)
+        return a + b
+
+    def backward(self, g):
+        sa, sb = self.shapes
+        na, nb = self.needs
+        return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        self.shapes = (a.shape, b.shape)
+        return a - b
+
+    def backward(self, g):
+        sa, sb = self.shapes
+        na, nb = self.needs
+        return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        na, nb = self.needs
+        return (
+            unbroadcast(g * b, a.shape) if na else None,
+            unbroadcast(g * a, b.shape) if nb else None,
+        )
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        na, nb = self.needs
+        gb = g / b
+        return (
+            unbroadcast(gb, a.shape) if na else None,
+            unbroadcast(-gb * a / b, b.shape) if nb else None,
+        )
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = a**b
+        return self.out
+
+    def backward(self, g):
+        a, b, out = self.a, self.b, self.out
+        na, nb = self.needs
+        ga = gb = None
+        if na:
+            # NOTE: b * a**(b-1) rather than b * out / a, which is 0/0 at a == 0.
+            ga = unbroadcast(g * b * a ** (b - 1), a.shape)
+        if nb:
+            # d(a^b)/db = a^b log a. PyTorch's conventions: 0 where a == 0 and b >= 0,
+            # NaN for a < 0 (a real power of a negative base has no real derivative).
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                d = out * xp.log(a)
+            d = xp.where((a == 0) & (b >= 0), 0, d).astype(out.dtype, copy=False)
+            gb = unbroadcast(g * d, b.shape)
+        return ga, gb
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return xp.maximum(a, b)
+
+    def backward(self, g):
+        # NOTE: ties split the gradient evenly, as PyTorch does for maximum/minimum.
+        a, b = self.a, self.b
+        na, nb = self.needs
+        wa = (a > b) + 0.5 * (a == b)
+        wa = wa.astype(g.dtype, copy=False)
+        return (
+            unbroadcast(g * wa, a.shape) if na else None,
+            unbroadcast(g * (1 - wa), b.shape) if nb else None,
+        )
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return xp.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        na, nb = self.needs
+        wa = ((a < b) + 0.5 * (a == b)).astype(g.dtype, copy=False)
+        return (
+            unbroadcast(g * wa, a.shape) if na else None,
+            unbroadcast(g * (1 - wa), b.shape) if nb else None,
+        )
+
+
+class Where(Function):
+    def forward(self, a, b, cond=None):
+        self.cond = cond
+        self.shapes = (a.shape, b.shape)
+        return xp.where(cond, a, b)
+
+    def backward(self, g):
+        na, nb = self.needs
+        zero = xp.zeros((), dtype=g.dtype)
+        return (
+            unbroadcast(xp.where(self.cond, g, zero), self.shapes[0]) if na else None,
+            unbroadcast(xp.where(self.cond, zero, g), self.shapes[1]) if nb else None,
+        )
+
+
+# ------------------------------------------------------------------------ unary ops
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = xp.exp(a)
+        return self.out
+
+    def backward(self, g):
+        return (g * self.out,)
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return xp.log(a)
+
+    def backward(self, g):
+        return (g / self.a,)
+
+
+class Log1p(Function):
+    def forward(self, a):
+        self.a = a
+        return xp.log1p(a)
+
+    def backward(self, g):
+        return (g / (1 + self.a),)
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = xp.sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return (g / (2 * self.out),)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.a = a
+        return xp.abs(a)
+
+    def backward(self, g):
+        # NOTE: sign(0) = 0, PyTorch's subgradient choice at the kink.
+        return (g * xp.sign(self.a),)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = xp.tanh(a)
+        return self.out
+
+    def backward(self, g):
+        out = self.out
+        return (g * (1 - out * out),)
+
+
+def _sigmoid(a):
+    # Stable for large |a|: exp never sees a positive argument.
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        self.out = _sigmoid(a)
+        return self.out
+
+    def backward(self, g):
+        out = self.out
+        return (g * out * (1 - out),)
+
+
+class Relu(Function):
+    def forward(self, a):
+        out = xp.maximum(a, 0)
+        self.out = out
+        return out
+
+    def backward(self, g):
+        # NOTE: gradient 0 at exactly 0, as PyTorch (written as maximum(x, 0) with the
+        # generic Maximum VJP, the gradient at 0 would be halved).
+        return (g * (self.out > 0),)
+
+
+class LeakyRelu(Function):
+    def forward(self, a, negative_slope=0.01):
+        self.pos = a > 0
+        self.slope = negative_slope
+        return xp.where(self.pos, a, a * xp.asarray(negative_slope, dtype=a.dtype))
+
+    def backward(self, g):
+        return (xp.where(self.pos, g, g * xp.asarray(self.slope, dtype=g.dtype)),)
+
+
+_ERF = None
+
+
+def _erf(x):
+    """Error function: SciPy's when installed, else math.erf elementwise (exact, slower)."""
+    global _ERF
+    if _ERF is None:
+        try:
+            from scipy.special import erf as _scipy_erf
+
+            _ERF = _scipy_erf
+        except ImportError:  # pragma: no cover - depends on the environment
+            vec = xp.frompyfunc(math.erf, 1, 1)
+            _ERF = lambda z: vec(z).astype(z.dtype)  # noqa: E731
+    return _ERF(x).astype(x.dtype, copy=False)
+
+
+class Gelu(Function):
+    def forward(self, a, approximate="none"):
+        self.a = a
+        self.approximate = approximate
+        if approximate == "tanh":
+            c = math.sqrt(2 / math.pi)
+            self.t = xp.tanh(c * (a + 0.044715 * a**3))
+            return 0.5 * a * (1 + self.t)
+        self.cdf = 0.5 * (1 + _erf(a / math.sqrt(2)))
+        return a * self.cdf
+
+    def backward(self, g):
+        a = self.a
+        if self.approximate == "tanh":
+            c = math.sqrt(2 / math.pi)
+            t = self.t
+            dinner = c * (1 + 3 * 0.044715 * a * a)
+            return (g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * dinner),)
+        pdf = xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+        return (g * (self.cdf + a * pdf).astype(a.dtype, copy=False),)
+
+
+class Softplus(Function):
+    def forward(self, a, beta=1.0, threshold=20.0):
+        self.a, self.beta, self.threshold = a, beta, threshold
+        z = a * beta
+        # PyTorch's form: linear above the threshold, log1p(exp) below, written stably.
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+        return xp.where(z > threshold, a, soft).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        z = self.a * self.beta
+        return (xp.where(z > self.threshold, g, g * _sigmoid(z)),)
+
+
+class Clip(Function):
+    def forward(self, a, lo=None, hi=None):
+        self.a, self.lo, self.hi = a, lo, hi
+        return xp.clip(a, lo, hi)
+
+    def backward(self, g):
+        a = self.a
+        mask = xp.ones(a.shape, dtype=bool)
+        if self.lo is not None:
+            mask &= a >= self.lo
+        if self.hi is not None:
+            mask &= a <= self.hi
+        return (g * mask,)
+
+
+class Cast(Function):
+    def forward(self, a, dtype=None):
+        self.src = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.src),)
+
+
+# -------------------------------------------------------------------- public functions
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a + b`` with broadcasting."""
+    return Add.apply(*binary_args(a, b))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a - b`` with broadcasting."""
+    return Sub.apply(*binary_args(a, b))
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a * b`` with broadcasting."""
+    return Mul.apply(*binary_args(a, b))
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a / b`` with broadcasting."""
+    return Div.apply(*binary_args(a, b))
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - mirrors torch.pow
+    """Elementwise ``a ** b`` with broadcasting."""
+    return Pow.apply(*binary_args(a, b))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum; ties share the gradient equally."""
+    return Maximum.apply(*binary_args(a, b))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum; ties share the gradient equally."""
+    return Minimum.apply(*binary_args(a, b))
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (gradient flows to the chosen side).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> x = rg.tensor([-1.0, 2.0])
+        >>> rg.where(x > 0, x, 0.0)
+        tensor([0., 2.])
+    """
+    c = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    if c.dtype != bool:
+        raise TypeError(f"where: cond must be a boolean tensor, got dtype {c.dtype}")
+    a, b = binary_args(a, b)
+    return Where.apply(a, b, cond=c)
+
+
+def neg(x: Any) -> Tensor:
+    return Neg.apply(ensure_tensor(x))
+
+
+def exp(x: Any) -> Tensor:
+    """Elementwise e**x."""
+    return Exp.apply(ensure_tensor(x))
+
+
+def log(x: Any) -> Tensor:
+    """Elementwise natural logarithm."""
+    return Log.apply(ensure_tensor(x))
+
+
+def log1p(x: Any) -> Tensor:
+    """Elementwise log(1 + x), accurate for small x."""
+    return Log1p.apply(ensure_tensor(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    return Sqrt.apply(ensure_tensor(x))
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors torch.abs
+    return Abs.apply(ensure_tensor(x))
+
+
+def tanh(x: Any) -> Tensor:
+    return Tanh.apply(ensure_tensor(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """Logistic sigmoid 1 / (1 + e**-x), stable for large |x|."""
+    return Sigmoid.apply(ensure_tensor(x))
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0) with gradient 0 at 0."""
+    return Relu.apply(ensure_tensor(x))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    return LeakyRelu.apply(ensure_tensor(x), negative_slope=float(negative_slope))
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit, exact (erf) or ``approximate="tanh"``."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return Gelu.apply(ensure_tensor(x), approximate=approximate)
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, linear above ``threshold`` (PyTorch's definition)."""
+    if beta <= 0:
+        raise ValueError(f"softplus: beta must be > 0, got {beta}")
+    return Softplus.apply(ensure_tensor(x), beta=float(beta), threshold=float(threshold))
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Clamp to [min, max]; the gradient passes where the input lies inside (ends included)."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
+    return Clip.apply(ensure_tensor(x), lo=min, hi=max)
+
+
+def cast(x: Any, dtype: Any) -> Tensor:
+    """Convert to ``dtype``; the gradient is converted back to the source dtype."""
+    x = ensure_tensor(x)
+    dtype = xp.dtype(dtype)
+    if x.data.dtype == dtype:
+        return x
+    if x.requires_grad and dtype.kind not in "fc":
+        # Integer results carry no gradient.
+        return Tensor._wrap(x.data.astype(dtype), False, None)
+    return Cast.apply(x, dtype=dtype)
+
+
+__all__ = [
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "neg", "exp", "log",
+    "log1p", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "gelu", "softplus",
+    "clip", "cast", "as_tensor_like",
+]  # fmt: skip

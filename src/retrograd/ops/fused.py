@@ -1,0 +1,374 @@
+"""Fused primitives that pay for themselves in stability or speed.
+
+``linear`` does matmul and bias in one node; ``softmax``/``log_softmax`` and the losses
+work from shifted logits so that +-1e4 in float32 stays finite; each saves exactly what
+its VJP needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._backend import xp
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ._util import ensure_tensor, norm_axis
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class Linear(Function):
+    def forward(self, x, w, b=None):
+        self.x, self.w = x, w
+        if x.ndim == 2:
+            out = x @ w.T
+        else:
+            out = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        if b is not None:
+            out += b
+        return out
+
+    def backward(self, g):
+        x, w = self.x, self.w
+        needs = self.needs
+        if g.ndim != 2:
+            g = g.reshape(-1, g.shape[-1])
+        gx = gw = gb = None
+        if needs[0]:
+            gx = g @ w
+            if x.ndim != 2:
+                gx = gx.reshape(x.shape)
+        if needs[1]:
+            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            gw = g.T @ x2
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=0)
+        return (gx, gw, gb)
+
+
+class Softmax(Function):
+    def forward(self, a, axis=-1):
+        self.axis = axis
+        e = xp.exp(a - a.max(axis=axis, keepdims=True))
+        self.out = e / e.sum(axis=axis, keepdims=True)
+        return self.out
+
+    def backward(self, g):
+        out = self.out
+        return (out * (g - (g * out).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    def forward(self, a, axis=-1):
+        self.axis = axis
+        s = a - a.max(axis=axis, keepdims=True)
+        self.out = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
+        return self.out
+
+    def backward(self, g):
+        p = xp.exp(self.out)
+        return (g - p * g.sum(axis=self.axis, keepdims=True),)
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy on (M, C) logits with index or probability targets."""
+
+    def forward(self, z, target=None, weight=None, ignore_index=-100, reduction="mean",
+                label_smoothing=0.0):
+        m, c = z.shape
+        self.reduction = reduction
+        s = z - z.max(axis=1, keepdims=True)
+        e = xp.exp(s)
+        se = e.sum(axis=1, keepdims=True)
+        logp = s - xp.log(se)
+        self.p = e / se
+        if target.ndim == 1 and weight is None and label_smoothing == 0.0 and not (
+            target == ignore_index
+        ).any():
+            # The common case: one-hot targets, no weights.
+            self.fast = True
+            self.target = target
+            losses = -logp[xp.arange(m), target]
+            self.denom = float(m)
+        else:
+            self.fast = False
+            coef = self._coefficients(target, weight, ignore_index, label_smoothing, c, z.dtype)
+            self.coef = coef
+            losses = -(coef * logp).sum(axis=1)
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        return total / self.denom if reduction == "mean" else total
+
+    def _coefficients(self, target, weight, ignore_index, eps, c, dtype):
+        # Per-sample loss is -sum_c coef[i, c] log p[i, c]; its gradient in the logits is
+        # coef[i].sum() * p[i] - coef[i], which covers every variant with one formula.
+        w = xp.ones(c, dtype=dtype) if weight is None else weight.astype(dtype, copy=False)
+        if target.ndim == 1:
+            keep = target != ignore_index
+            safe_t = xp.where(keep, target, 0)
+            onehot = xp.zeros((target.shape[0], c), dtype=dtype)
+            onehot[xp.arange(target.shape[0]), safe_t] = 1
+            coef = (1 - eps) * onehot * w + (eps / c) * w
+            coef *= keep[:, None]
+            self.denom = float((w[safe_t] * keep).sum() if weight is not None else keep.sum())
+        else:
+            q = target.astype(dtype, copy=False)
+            if eps:
+                q = (1 - eps) * q + eps / c
+            coef = q * w
+            self.denom = float(target.shape[0])
+        return coef.astype(dtype, copy=False)
+
+    def backward(self, g):
+        p = self.p
+        if self.reduction == "none":
+            scale = g[:, None]
+        elif self.reduction == "mean":
+            scale = g / self.denom
+        else:
+            scale = g
+        if self.fast:
+            grad = p.copy()
+            grad[xp.arange(p.shape[0]), self.target] -= 1
+        else:
+            coef = self.coef
+            grad = coef.sum(axis=1, keepdims=True) * p - coef
+        grad *= scale
+        return (grad,)
+
+
+class BCEWithLogits(Function):
+    def forward(self, z, y, weight=None, pos_weight=None, reduction="mean"):
+        self.z, self.y, self.weight, self.pos_weight = z, y, weight, pos_weight
+        self.reduction = reduction
+        # softplus(-z) = log(1 + e^-z), stable for any sign of z.
+        sp = xp.maximum(-z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
+        self.sp = sp
+        if pos_weight is None:
+            losses = (1 - y) * z + sp
+        else:
+            losses = (1 - y) * z + (1 + (pos_weight - 1) * y) * sp
+        if weight is not None:
+            losses = losses * weight
+        losses = losses.astype(z.dtype, copy=False)
+        self.shape = losses.shape
+        if reduction == "none":
+            return losses
+        return losses.mean() if reduction == "mean" else losses.sum()
+
+    def backward(self, g):
+        z, y, pw, w = self.z, self.y, self.pos_weight, self.weight
+        if self.reduction == "mean":
+            g = g / max(int(xp.prod(self.shape)), 1)
+        from .elementwise import _sigmoid
+
+        s = _sigmoid(z)
+        gz = gy = None
+        if self.needs[0]:
+            gz = s - y if pw is None else (1 - y) + (1 + (pw - 1) * y) * (s - 1)
+            gz = gz * g if w is None else gz * g * w
+            gz = xp.broadcast_to(gz, z.shape).astype(z.dtype, copy=False)
+        if self.needs[1]:
+            gy = -z if pw is None else -z + (pw - 1) * self.sp
+            gy = gy * g if w is None else gy * g * w
+            gy = xp.broadcast_to(gy, y.shape).astype(y.dtype, copy=False)
+        return gz, gy
+
+
+class MSE(Function):
+    def forward(self, a, b, reduction="mean"):
+        self.d = a - b
+        self.reduction = reduction
+        sq = self.d * self.d
+        if reduction == "none":
+            return sq
+        return sq.mean() if reduction == "mean" else sq.sum()
+
+    def backward(self, g):
+        d = self.d
+        scale = 2 * g / d.size if self.reduction == "mean" else 2 * g
+        gd = d * scale
+        na, nb = self.needs
+        return (gd if na else None, -gd if nb else None)
+
+
+# -------------------------------------------------------------------- public functions
+
+
+def _check_reduction(reduction: str, fn: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias`` as one node; ``weight`` is (out_features, in_features).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ops.linear(rg.ones(4, 3), rg.ones(2, 3), rg.zeros(2)).shape
+        (4, 2)
+    """
+    x, weight = ensure_tensor(x), ensure_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input has shape {x.shape}, expected last dimension {weight.shape[1]} "
+            f"(in_features)"
+        )
+    if bias is None:
+        return Linear.apply(x, weight)
+    bias = ensure_tensor(bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
+    return Linear.apply(x, weight, bias)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability."""
+    x = ensure_tensor(x)
+    return Softmax.apply(x, axis=norm_axis(axis, x.ndim, "softmax: axis"))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """log(softmax(x)) computed as x - logsumexp(x), finite for extreme logits."""
+    x = ensure_tensor(x)
+    return LogSoftmax.apply(x, axis=norm_axis(axis, x.ndim, "log_softmax: axis"))
+
+
+def _class_last(x: Tensor) -> Tensor:
+    """(N, C, d1, ...) -> (N*d1*..., C), the layout the fused loss works on."""
+    from .shape import permute, reshape
+
+    axes = (0,) + tuple(range(2, x.ndim)) + (1,)
+    return reshape(permute(x, axes), (-1, x.shape[1]))
+
+
+def cross_entropy(
+    input: Any,  # noqa: A002 - PyTorch's name
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Softmax cross-entropy from logits, PyTorch's semantics.
+
+    ``input`` is (N, C) (or (C,), or (N, C, d1, ...)); ``target`` holds class indices
+    (N,) of an integer dtype or class probabilities of ``input``'s shape.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> logits = rg.tensor([[2.0, 0.0], [0.0, 2.0]], requires_grad=True)
+        >>> loss = rg.ops.cross_entropy(logits, rg.tensor([0, 1]))
+        >>> round(loss.item(), 4)
+        0.1269
+    """
+    _check_reduction(reduction, "cross_entropy")
+    z = ensure_tensor(input)
+    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if z.ndim == 0:
+        raise ValueError("cross_entropy: input must have a class dimension, got a scalar")
+    unbatched = z.ndim == 1
+    if unbatched:
+        from .shape import reshape
+
+        z = reshape(z, (1, -1))
+        t = t.reshape((1,) + t.shape)
+    n_classes = z.shape[1]
+    prob_targets = t.shape == z.shape
+    if prob_targets:
+        if t.dtype.kind != "f":
+            raise TypeError(
+                f"cross_entropy: probability targets of shape {t.shape} must be floating "
+                f"point, got dtype {t.dtype}"
+            )
+    else:
+        expected = (z.shape[0],) + z.shape[2:]
+        if t.dtype.kind not in "iu":
+            raise TypeError(
+                f"cross_entropy: target has dtype {t.dtype} and shape {t.shape}; expected "
+                f"integer class indices of shape {expected} or probabilities of shape {z.shape}"
+            )
+        if t.shape != expected:
+            raise ValueError(
+                f"cross_entropy: target has shape {t.shape}, expected {expected} "
+                f"(class indices for input of shape {z.shape})"
+            )
+        valid = t != ignore_index
+        if valid.any():
+            tv = t[valid]
+            lo, hi = int(tv.min()), int(tv.max())
+            if lo < 0 or hi >= n_classes:
+                bad = lo if lo < 0 else hi
+                raise ValueError(
+                    f"cross_entropy: target contains class {bad}, expected classes in "
+                    f"[0, {n_classes - 1}] for input with {n_classes} classes"
+                )
+    w = None
+    if weight is not None:
+        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        if w.shape != (n_classes,):
+            raise ValueError(f"cross_entropy: weight has shape {w.shape}, expected ({n_classes},)")
+    spatial = z.ndim > 2
+    out_shape = (z.shape[0],) + z.shape[2:]
+    if spatial:
+        z = _class_last(z)
+        t = xp.moveaxis(t, 1, -1).reshape(-1, n_classes) if prob_targets else t.reshape(-1)
+    loss = CrossEntropy.apply(
+        z, target=t, weight=w, ignore_index=ignore_index, reduction=reduction,
+        label_smoothing=float(label_smoothing),
+    )
+    if reduction == "none" and (spatial or unbatched):
+        from .shape import reshape
+
+        loss = reshape(loss, () if unbatched else out_shape)
+    return loss
+
+
+def binary_cross_entropy_with_logits(
+    input: Any,  # noqa: A002
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable node (PyTorch's semantics)."""
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    z = ensure_tensor(input)
+    y = target if isinstance(target, Tensor) else Tensor(xp.asarray(target, dtype=z.dtype))
+    if y.shape != z.shape:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: target has shape {y.shape}, expected the "
+            f"input's shape {z.shape}"
+        )
+    if y.data.dtype.kind != "f":
+        y = Tensor(y.data.astype(z.dtype))
+    w = None if weight is None else (weight.data if isinstance(weight, Tensor) else xp.asarray(weight))
+    pw = None
+    if pos_weight is not None:
+        pw = pos_weight.data if isinstance(pos_weight, Tensor) else xp.asarray(pos_weight)
+    return BCEWithLogits.apply(z, y, weight=w, pos_weight=pw, reduction=reduction)
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean squared error ``mean((input - target)**2)`` (``sum``/``none`` on request)."""
+    _check_reduction(reduction, "mse_loss")
+    a = ensure_tensor(input)
+    b = target if isinstance(target, Tensor) else Tensor(xp.asarray(target, dtype=a.dtype))
+    if a.shape != b.shape:
+        raise ValueError(f"mse_loss: target has shape {b.shape}, expected the input's shape {a.shape}")
+    return MSE.apply(a, b, reduction=reduction)
+
+
+mse = mse_loss
+
+__all__ = [
+    "linear", "softmax", "log_softmax", "cross_entropy", "binary_cross_entropy_with_logits",
+    "mse_loss", "mse",
+]  # fmt: skip

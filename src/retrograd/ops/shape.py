@@ -1,0 +1,261 @@
+"""Shape and indexing primitives: reshape, permute, expand, concatenate, pad, getitem."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .._backend import xp
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ._util import ensure_tensor, norm_axis
+
+
+class Reshape(Function):
+    def forward(self, a, shape=None):
+        self.shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class Permute(Function):
+    def forward(self, a, axes=None):
+        self.axes = axes
+        return a.transpose(axes)
+
+    def backward(self, g):
+        return (g.transpose(xp.argsort(self.axes)),)
+
+
+class Expand(Function):
+    def forward(self, a, shape=None):
+        self.shape = a.shape
+        return xp.broadcast_to(a, shape)
+
+    def backward(self, g):
+        from ..autograd.function import unbroadcast
+
+        return (unbroadcast(g, self.shape),)
+
+
+class Concatenate(Function):
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.splits = xp.cumsum([a.shape[axis] for a in arrays])[:-1]
+        return xp.concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        parts = xp.split(g, self.splits, axis=self.axis)
+        return tuple(p if need else None for p, need in zip(parts, self.needs))
+
+
+class Pad(Function):
+    def forward(self, a, pad_width=None, value=0.0):
+        self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, a.shape))
+        return xp.pad(a, pad_width, mode="constant", constant_values=value)
+
+    def backward(self, g):
+        return (g[self.slices],)
+
+
+class GetItem(Function):
+    def forward(self, a, index=None):
+        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        self.advanced = _is_advanced(index)
+        return a[index]
+
+    def backward(self, g):
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        if self.advanced:
+            # NOTE: repeated integer indices must add up; plain `out[idx] += g` keeps only
+            # one of them, np.add.at accumulates every occurrence.
+            xp.add.at(out, self.index, g)
+        else:
+            out[self.index] = g
+        return (out,)
+
+
+def _is_advanced(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    for it in items:
+        if isinstance(it, (list, xp.ndarray)):
+            return True
+    return False
+
+
+def _normalize_index(index):
+    """Replace Tensors inside an index by their arrays; keep everything else."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+# -------------------------------------------------------------------- public functions
+
+
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """A tensor with the same data and a new shape (one dimension may be -1)."""
+    x = ensure_tensor(x)
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    known, unknown = 1, 0
+    try:
+        for s in shape:
+            if int(s) == -1:
+                unknown += 1
+            elif int(s) < 0:
+                raise ValueError
+            else:
+                known *= int(s)
+    except (TypeError, ValueError):
+        known, unknown = -1, 0
+    ok = (unknown == 0 and known == x.data.size) or (
+        unknown == 1 and known > 0 and x.data.size % known == 0
+    )
+    if not ok:
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) "
+            f"into shape {tuple(shape)}"
+        )
+    if tuple(shape) == x.shape:
+        return x
+    return Reshape.apply(x, shape=tuple(int(s) for s in shape))
+
+
+def permute(x: Any, *axes: Any) -> Tensor:
+    """Reorder the dimensions: ``axes`` is a permutation of ``range(ndim)``."""
+    x = ensure_tensor(x)
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} dims of {x.shape}")
+    return Permute.apply(x, axes=tuple(a % x.ndim for a in axes))
+
+
+def transpose(x: Any, dim0: int | None = None, dim1: int | None = None) -> Tensor:
+    """Swap two dimensions (the last two when not given; all reversed for .T)."""
+    x = ensure_tensor(x)
+    if dim0 is None and dim1 is None:
+        return permute(x, tuple(reversed(range(x.ndim))))
+    d0 = norm_axis(dim0, x.ndim, "transpose: dim0")
+    d1 = norm_axis(dim1, x.ndim, "transpose: dim1")
+    axes = list(range(x.ndim))
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return Permute.apply(x, axes=tuple(axes))
+
+
+def expand(x: Any, *shape: Any) -> Tensor:
+    """Broadcast to ``shape`` without copying (-1 keeps a dimension)."""
+    x = ensure_tensor(x)
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
+    full = tuple(x.shape[i - lead] if s == -1 else int(s) for i, s in enumerate(shape))
+    try:
+        xp.broadcast_shapes(x.shape, full)
+        if xp.broadcast_shapes(x.shape, full) != full:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"expand: cannot broadcast shape {x.shape} to {shape}") from None
+    return Expand.apply(x, shape=full)
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    return expand(x, tuple(shape))
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    """Remove dimensions of size 1 (only ``axis`` when given)."""
+    x = ensure_tensor(x)
+    if axis is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    axes = norm_axis(axis, x.ndim, "squeeze: axis")
+    axes = (axes,) if isinstance(axes, int) else axes
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1)))
+
+
+def unsqueeze(x: Any, axis: int) -> Tensor:
+    """Insert a dimension of size 1 at ``axis``."""
+    x = ensure_tensor(x)
+    a = norm_axis(axis, x.ndim + 1, "unsqueeze: axis")
+    shape = list(x.shape)
+    shape.insert(a, 1)
+    return reshape(x, tuple(shape))
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions ``start_dim..end_dim`` into one."""
+    x = ensure_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s = norm_axis(start_dim, x.ndim, "flatten: start_dim")
+    e = norm_axis(end_dim, x.ndim, "flatten: end_dim")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    n = 1
+    for d in x.shape[s : e + 1]:
+        n *= d
+    return reshape(x, x.shape[:s] + (n,) + x.shape[e + 1 :])
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing ``axis``."""
+    ts = [ensure_tensor(t) for t in tensors]
+    if not ts:
+        raise ValueError("concatenate: need at least one tensor")
+    nd = ts[0].ndim
+    ax = norm_axis(axis, nd, "concatenate: axis")
+    for i, t in enumerate(ts):
+        if t.ndim != nd or any(
+            a != b for d, (a, b) in enumerate(zip(t.shape, ts[0].shape)) if d != ax
+        ):
+            raise ValueError(
+                f"concatenate: tensor {i} has shape {t.shape}, incompatible with "
+                f"{ts[0].shape} along axis {axis}"
+            )
+    return Concatenate.apply(*ts, axis=ax)
+
+
+cat = concatenate
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new ``axis``."""
+    ts = [ensure_tensor(t) for t in tensors]
+    if not ts:
+        raise ValueError("stack: need at least one tensor")
+    for i, t in enumerate(ts):
+        if t.shape != ts[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {ts[0].shape}")
+    a = norm_axis(axis, ts[0].ndim + 1, "stack: axis")
+    return concatenate([unsqueeze(t, a) for t in ts], axis=a)
+
+
+def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
+    """Constant padding; ``pad_width`` as NumPy's: ((before, after), ...) per dimension."""
+    x = ensure_tensor(x)
+    pw = xp.broadcast_to(xp.asarray(pad_width, dtype=int), (x.ndim, 2))
+    if (pw < 0).any():
+        raise ValueError(f"pad: pad_width must be non-negative, got {pad_width}")
+    return Pad.apply(x, pad_width=tuple(map(tuple, pw.tolist())), value=value)
+
+
+def getitem(x: Any, index: Any) -> Tensor:
+    """``x[index]`` for basic slicing and integer-array indexing (repeats add up)."""
+    x = ensure_tensor(x)
+    index = _normalize_index(index)
+    try:
+        return GetItem.apply(x, index=index)
+    except IndexError as e:
+        raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {e}") from None
+
+
+__all__ = [
+    "reshape", "permute", "transpose", "expand", "broadcast_to", "squeeze", "unsqueeze",
+    "flatten", "concatenate", "cat", "stack", "pad", "getitem",
+]  # fmt: skip
