@@ -23,4 +23,6 @@ def rng():
 def torch():
     torch = pytest.importorskip("torch")
     torch.set_default_dtype(torch.float64)
+    # One thread: on a small shared CI machine torch's pool only adds contention here.
+    torch.set_num_threads(1)
     return torch

@@ -1,6 +1,21 @@
 """Layers, losses and containers. Names, parameter names and layouts follow PyTorch."""
 
-from . import functional, init
+# This module only re-exports; each layer family adds one import line at the end.
+# ruff: noqa: F401, F403, I001
+
+from . import functional, init, utils
 from .module import Module, ModuleList, Parameter, Sequential
-from .layers import *  # noqa: F403
-from .losses import *  # noqa: F403
+from .layers import *
+from .losses import *
+from .fixedpoint import FixedPoint, RecurrentNet
+from .conv import (
+    Conv2d,
+    MaxPool2d,
+    AvgPool2d,
+    AdaptiveAvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    LayerNorm,
+    Dropout2d,
+)
+from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell

@@ -74,7 +74,9 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
 def _check_same_shape(a: Tensor, target: Any, fn: str) -> None:
     shape = target.shape if hasattr(target, "shape") else xp.shape(target)
     if tuple(shape) != a.shape:
-        raise ValueError(f"{fn}: target has shape {tuple(shape)}, expected the input's shape {a.shape}")
+        raise ValueError(
+            f"{fn}: target has shape {tuple(shape)}, expected the input's shape {a.shape}"
+        )
 
 
 def _reduce(x: Tensor, reduction: str) -> Tensor:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._backend import xp
 from ..random import default_generator
 
 
@@ -20,8 +19,15 @@ def _fans(t: Any) -> tuple:
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    gains = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "conv2d": 1.0,
-             "tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 0.75}
+    gains = {
+        "linear": 1.0,
+        "identity": 1.0,
+        "sigmoid": 1.0,
+        "conv2d": 1.0,
+        "tanh": 5.0 / 3,
+        "relu": math.sqrt(2.0),
+        "selu": 0.75,
+    }
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope**2))
@@ -77,8 +83,13 @@ glorot_uniform_ = xavier_uniform_
 glorot_normal_ = xavier_normal_
 
 
-def kaiming_uniform_(t: Any, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu", generator: Any = None) -> Any:
+def kaiming_uniform_(
+    t: Any,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Any = None,
+) -> Any:
     """He et al. (2015): U(-b, b), b = gain * sqrt(3 / fan)."""
     fan_in, fan_out = _fans(t)
     if mode not in ("fan_in", "fan_out"):
@@ -88,8 +99,13 @@ def kaiming_uniform_(t: Any, a: float = 0.0, mode: str = "fan_in",
     return uniform_(t, -bound, bound, generator)
 
 
-def kaiming_normal_(t: Any, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu", generator: Any = None) -> Any:
+def kaiming_normal_(
+    t: Any,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Any = None,
+) -> Any:
     fan_in, fan_out = _fans(t)
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"kaiming_normal_: mode must be 'fan_in' or 'fan_out', got {mode!r}")
@@ -102,7 +118,19 @@ he_normal_ = kaiming_normal_
 
 
 def default_linear_init_(weight: Any, bias: Any = None, generator: Any = None) -> None:
-    """PyTorch's Linear/Conv default: kaiming_uniform(a=sqrt(5)) weights, U(+-1/sqrt(fan_in)) bias."""
+    """PyTorch's Linear/Conv default init, in place.
+
+    Weights: kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+    bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> lin = rg.nn.Linear(4, 2)
+        >>> rg.nn.init.default_linear_init_(lin.weight, lin.bias)
+        >>> bool(abs(lin.weight.data).max() <= 0.5)
+        True
+    """
     kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
     if bias is not None:
         fan_in, _ = _fans(weight)
@@ -115,5 +143,3 @@ __all__ = [
     "xavier_normal_", "glorot_uniform_", "glorot_normal_", "kaiming_uniform_", "kaiming_normal_",
     "he_uniform_", "he_normal_", "default_linear_init_",
 ]  # fmt: skip
-
-_ = xp

@@ -24,8 +24,9 @@ class Linear(Module):
         ((2, 3), (2,))
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None
+    ) -> None:
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(v, (int, xp.integer)) or isinstance(v, bool) or v <= 0:
@@ -45,7 +46,9 @@ class Linear(Module):
 
     def forward(self, x: Any) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            # Raw arrays (often float64 from NumPy) take the layer's dtype, so a float32
+            # network is not silently run in float64.
+            x = Tensor(x, dtype=self.weight.data.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}): input has shape {x.shape}, "
@@ -54,8 +57,10 @@ class Linear(Module):
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class _Activation(Module):
@@ -106,6 +111,9 @@ class GELU(Module):
 
     def forward(self, x: Any) -> Tensor:
         return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
 
 class Softplus(Module):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .._backend import xp
 from ..autograd.tensor import Tensor
@@ -57,9 +58,17 @@ class Module:
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
         params, mods, bufs = self._parameters, self._modules, self._buffers
-        for d in (params, mods, bufs):
-            if name in d and not isinstance(value, (Parameter, Module)) and d is not bufs:
-                del d[name]
+        if value is None and (name in params or name in mods):
+            # As PyTorch: ``self.bias = None`` keeps the slot registered, but empty.
+            (params if name in params else mods)[name] = None
+            return
+        if name in params and not isinstance(value, Parameter):
+            raise TypeError(
+                f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter "
+                f"'{name}' (expected a Parameter or None)"
+            )
+        if name in mods and not isinstance(value, Module):
+            del mods[name]
         if isinstance(value, Parameter):
             mods.pop(name, None)
             params[name] = value
@@ -119,16 +128,18 @@ class Module:
                 yield n, m
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple]:
+        # Depth-first pre-order, as PyTorch: it fixes the order of named_parameters() and
+        # thus the parameter indices an optimizer's state_dict refers to.
         stack = [(prefix, self)]
         seen = set()
         while stack:
-            name, mod = stack.pop(0)
+            name, mod = stack.pop()
             if id(mod) in seen:
                 continue
             seen.add(id(mod))
             yield name, mod
-            for n, m in mod.named_children():
-                stack.append((f"{name}.{n}" if name else n, m))
+            kids = [(f"{name}.{n}" if name else n, m) for n, m in mod.named_children()]
+            stack.extend(reversed(kids))
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
@@ -217,11 +228,27 @@ class Module:
         return out
 
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> tuple:
-        """Copy arrays into this module's parameters and buffers.
+        """Copy arrays (or Tensors, or torch tensors) into the parameters and buffers.
 
-        Shapes must match exactly. With ``strict=True`` (default) missing or unexpected
-        keys raise a ValueError that lists them; returns ``(missing, unexpected)``.
+        Values are copied in place and cast to each parameter's dtype. Shapes must match
+        exactly. With ``strict=True`` (default) missing or unexpected keys raise a
+        ValueError listing them with their shapes; with ``strict=False`` they are skipped.
+        Returns ``(missing_keys, unexpected_keys)``. Nothing is modified when it raises.
+
+        Example::
+
+            >>> import retrograd as rg
+            >>> a, b = rg.nn.Linear(2, 3), rg.nn.Linear(2, 3)
+            >>> b.load_state_dict(a.state_dict())
+            ([], [])
+            >>> bool((a.weight.data == b.weight.data).all())
+            True
         """
+        if not hasattr(state_dict, "items"):
+            raise TypeError(
+                f"load_state_dict for {type(self).__name__}: expected a mapping of names to "
+                f"arrays, got {type(state_dict).__name__}"
+            )
         own = self.state_dict()
         targets = {}
         for mname, mod in self.named_modules():
@@ -232,11 +259,23 @@ class Module:
         given = {k: _as_array(v) for k, v in state_dict.items()}
         missing = [k for k in own if k not in given]
         unexpected = [k for k in given if k not in own]
+        name = type(self).__name__
         if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(
+                    "missing keys " + ", ".join(f"'{k}' {tuple(own[k].shape)}" for k in missing)
+                )
+            if unexpected:
+                parts.append(
+                    "unexpected keys "
+                    + ", ".join(f"'{k}' {tuple(given[k].shape)}" for k in unexpected)
+                )
             raise ValueError(
-                f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
-                f"unexpected keys {unexpected} (was the state_dict saved from another "
-                f"architecture?)"
+                f"load_state_dict for {name}: "
+                + "; ".join(parts)
+                + " (was the state_dict saved from another architecture? "
+                "strict=False skips missing and unexpected keys)"
             )
         problems = []
         for k, arr in given.items():
@@ -244,19 +283,20 @@ class Module:
                 continue
             t = targets[k]
             if arr.shape != t.data.shape:
-                problems.append(f"'{k}': checkpoint shape {arr.shape}, model shape {t.data.shape}")
+                problems.append(f"'{k}': state_dict shape {arr.shape}, model shape {t.data.shape}")
+            elif t.data.dtype.kind == "f" and arr.dtype.kind not in "fiub":
+                problems.append(f"'{k}': dtype {arr.dtype}, expected floating point")
         if problems:
             raise ValueError(
-                f"load_state_dict for {type(self).__name__}: shape mismatch for "
-                + "; ".join(problems)
+                f"load_state_dict for {name}: size mismatch for " + "; ".join(problems)
             )
         for k, arr in given.items():
-            if k not in own:
-                continue
-            t = targets[k]
-            if t.data.dtype.kind == "f" and arr.dtype.kind not in "fiu":
-                raise TypeError(f"load_state_dict: '{k}' has dtype {arr.dtype}, expected floats")
-            t.data = arr.astype(t.data.dtype, copy=True)
+            if k in own:
+                t = targets[k]
+                if t.data.flags.writeable:
+                    xp.copyto(t.data, arr, casting="unsafe")
+                else:
+                    t.data = arr.astype(t.data.dtype, copy=True)
         return missing, unexpected
 
     # ------------------------------------------------------------------- call
@@ -336,7 +376,15 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of Modules whose parameters are registered."""
+    """A list of Modules whose parameters are registered (names ``"0"``, ``"1"``, ...).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> layers = rg.nn.ModuleList([rg.nn.Linear(2, 2) for _ in range(3)])
+        >>> len(list(layers.parameters()))
+        6
+    """
 
     def __init__(self, modules: Any = ()) -> None:
         super().__init__()
@@ -344,14 +392,33 @@ class ModuleList(Module):
             self.append(m)
 
     def append(self, module: Module) -> ModuleList:
+        self._check(module, len(self._modules))
         self.add_module(str(len(self._modules)), module)
         return self
 
-    def __getitem__(self, idx: int) -> Module:
-        return list(self._modules.values())[idx]
+    def extend(self, modules: Any) -> ModuleList:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        mods = list(self._modules.values())
+        if isinstance(idx, slice):
+            return ModuleList(mods[idx])
+        return mods[idx]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        keys = list(self._modules)
+        self._check(module, idx)
+        self._modules[keys[idx]] = module
 
     def __len__(self) -> int:
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+    @staticmethod
+    def _check(module: Any, where: Any) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: item {where} is {type(module).__name__}, not a Module")

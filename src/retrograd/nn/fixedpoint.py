@@ -1,0 +1,774 @@
+"""Recurrent backpropagation (Almeida 1987, Pineda 1987): fixed-point layers.
+
+A :class:`FixedPoint` layer relaxes a state to ``h* = F(h*, x; theta)`` and
+backpropagates through the fixed point *implicitly*, without storing the relaxation:
+
+forward (no graph recorded)::
+
+    h_{k+1} = (1 - tau) h_k + tau F(h_k, x)            until ||h_{k+1} - h_k|| <= tol
+
+backward, with ``J = dF/dh (h*)`` and ``g = dL/dh*`` (Almeida-Pineda)::
+
+    (I - J^T) z = g      solved by   z <- (1 - tau) z + tau (J^T z + g)
+    dL/dtheta = (dF/dtheta (h*))^T z,     dL/dx = (dF/dx (h*))^T z
+
+Each ``J^T v`` is one vector-Jacobian product through ONE graph of ``F(h*, x)`` built at
+the start of backward, so memory does not grow with the number of forward or backward
+iterations. See docs/recurrent-backprop.md for the variants and when each is stable.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from .._backend import xp
+from ..autograd.engine import run_backward
+from ..autograd.function import Function
+from ..autograd.mode import enable_grad, no_grad
+from ..autograd.tensor import Tensor, get_default_dtype
+from ..errors import ConvergenceError
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+_BACKWARDS = ("rbp", "neumann", "cg", "unrolled")
+_TOL_MODES = ("relative", "absolute")
+_ON_NONCONV = ("raise", "warn")
+
+__all__ = ["FixedPoint", "FixedPointSolve", "RecurrentNet"]
+
+
+def _norm(a: Any) -> float:
+    # float64 accumulation: the float32 sum of squares of a long vector loses digits.
+    with xp.errstate(over="ignore", under="ignore"):
+        ss = float(xp.sum(xp.square(a, dtype=xp.float64)))
+        if ss == math.inf or 0.0 < ss < 1e-290:
+            # Rescale so that a huge (diverging) or tiny state still has a finite norm:
+            # an overflowed norm would make the relative test inf <= inf pass.
+            m = float(xp.max(xp.abs(a)))
+            if m == 0.0 or not math.isfinite(m):
+                return m
+            return m * float(xp.sqrt(xp.sum(xp.square(a / m, dtype=xp.float64))))
+    return math.sqrt(ss)
+
+
+class FixedPointSolve(Function):
+    """The fixed-point primitive: forward relaxes, backward solves the adjoint system.
+
+    Parents are ``(x, *extras, *params)``: the cell's input, the extra tensors passed to
+    the cell and the cell's own parameters, so the engine routes a gradient to each.
+    Use it through :class:`FixedPoint`; ``solver`` is that layer.
+    """
+
+    def forward(self, x, *arrays, solver, n_extra, stats, h0):
+        self.solver = solver
+        self.stats = stats
+        self.n_extra = n_extra
+        self.x = x
+        self.extras = arrays[:n_extra]
+        x_t = Tensor._wrap(x, False, None)
+        extras_t = [Tensor._wrap(a, False, None) for a in self.extras]
+        with no_grad():
+            self.h = solver._relax(x_t, extras_t, h0, stats)
+        return self.h
+
+    def backward(self, g):
+        return self.solver._adjoint(self, g)
+
+
+class FixedPoint(Module):
+    """Equilibrium layer: returns ``h*`` with ``h* = F(h*, x)``, trained by recurrent backprop.
+
+    ``cell(h, x, *args)`` computes ``F``: a Module (its parameters get gradients) or a
+    function of tensors (pass the tensors it needs as ``*args`` of the call so they get
+    gradients). Calling ``layer(x, *args)`` relaxes ``h`` from ``h0`` (zeros shaped like
+    ``x`` by default, or ``cell.state_shape(x)`` when the cell defines it) with
+    ``h <- (1 - damping) h + damping F(h, x)`` under ``no_grad`` until the change is at most
+    ``tol`` (times ``||h||`` when ``tol_mode="relative"``), then backward solves
+    ``(I - J^T) z = dL/dh*`` by the method named in ``backward``:
+
+    - ``"rbp"``: Almeida-Pineda damped adjoint relaxation (default);
+    - ``"neumann"``: exactly ``backward_max_iter`` terms of the Neumann series of the
+      damped map (truncated; equals BPTT over that many steps started at ``h*``);
+    - ``"cg"``: conjugate gradient on the normal equations ``(I-J)(I-J^T) z = (I-J) g``
+      (converges whenever ``I - J`` is invertible, contracting or not; builds each
+      sample's Jacobian block with one VJP per state unit, so it suits small states);
+    - ``"unrolled"``: records the forward iterations and backpropagates through them
+      (BPTT; memory grows with the iterations; for comparison).
+
+    After each call ``last_stats`` holds iterations, residuals and converged flags (the
+    backward ones are filled in when backward runs). Not converging raises
+    :class:`retrograd.ConvergenceError` (``on_nonconvergence="warn"`` warns instead);
+    a non-finite state or adjoint always raises.
+
+    Example::
+
+        >>> import numpy as np, retrograd as rg
+        >>> W = rg.tensor(0.3 * np.eye(3), requires_grad=True)
+        >>> fp = rg.nn.FixedPoint(lambda h, x, W: (h @ W + x).tanh())
+        >>> h = fp(rg.ones(2, 3), W)
+        >>> h.sum().backward()
+        >>> W.grad.shape, fp.last_stats["forward_converged"]
+        ((3, 3), True)
+    """
+
+    def __init__(
+        self,
+        cell: Callable[..., Tensor],
+        tol: float = 1e-6,
+        max_iter: int = 500,
+        damping: float = 1.0,
+        tol_mode: str = "relative",
+        backward: str = "rbp",
+        backward_tol: float | None = None,
+        backward_max_iter: int | None = None,
+        on_nonconvergence: str = "raise",
+        h0: Any = None,
+        backward_damping: float | None = None,
+        estimate_spectral_radius: bool = False,
+    ) -> None:
+        super().__init__()
+        if not callable(cell):
+            raise TypeError(f"FixedPoint: cell must be a Module or callable, got {type(cell)}")
+        if isinstance(cell, Module):
+            self.cell = cell
+        else:
+            object.__setattr__(self, "cell", cell)
+        self.tol = _check_nonneg("tol", tol)
+        self.max_iter = _check_pos_int("max_iter", max_iter)
+        self.damping = _check_damping("damping", damping)
+        self.tol_mode = _check_choice("tol_mode", tol_mode, _TOL_MODES)
+        self.backward = _check_choice("backward", backward, _BACKWARDS)
+        self.backward_tol = (
+            self.tol if backward_tol is None else _check_nonneg("backward_tol", backward_tol)
+        )
+        self.backward_max_iter = (
+            self.max_iter
+            if backward_max_iter is None
+            else _check_pos_int("backward_max_iter", backward_max_iter)
+        )
+        self.on_nonconvergence = _check_choice("on_nonconvergence", on_nonconvergence, _ON_NONCONV)
+        self.backward_damping = (
+            self.damping
+            if backward_damping is None
+            else _check_damping("backward_damping", backward_damping)
+        )
+        self.estimate_spectral_radius = bool(estimate_spectral_radius)
+        self.h0 = h0
+        self.last_stats: dict = {}
+
+    # ---------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        """The JSON-able constructor arguments (the cell as its class name and config).
+
+        A function cell is recorded as ``{"class": None, ...}``: it cannot be rebuilt
+        from JSON, so the owner of the layer (e.g. :class:`RecurrentNet`) recreates it.
+        """
+        cell = self.cell
+        cell_cfg = {
+            "class": type(cell).__name__ if isinstance(cell, Module) else None,
+            "config": cell.get_config() if hasattr(cell, "get_config") else None,
+        }
+        h0 = self.h0
+        if isinstance(h0, Tensor):
+            h0 = h0.data
+        if isinstance(h0, xp.ndarray):
+            h0 = h0.tolist()
+        elif h0 is not None:
+            raise ValueError(
+                f"FixedPoint.get_config: h0 of type {type(h0).__name__} is not JSON-able; "
+                "use None or an array"
+            )
+        return {
+            "cell": cell_cfg, "tol": self.tol, "max_iter": self.max_iter,
+            "damping": self.damping, "tol_mode": self.tol_mode, "backward": self.backward,
+            "backward_tol": self.backward_tol, "backward_max_iter": self.backward_max_iter,
+            "on_nonconvergence": self.on_nonconvergence, "h0": h0,
+            "backward_damping": self.backward_damping,
+            "estimate_spectral_radius": self.estimate_spectral_radius,
+        }  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"tol={self.tol:g}, max_iter={self.max_iter}, damping={self.damping:g}, "
+            f"backward={self.backward!r}"
+        )
+
+    # ---------------------------------------------------------------- forward
+    def _params(self) -> list:
+        return list(self.cell.parameters()) if isinstance(self.cell, Module) else []
+
+    def forward(self, x: Any, *args: Any, h0: Any = None) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        extras = [a if isinstance(a, Tensor) else Tensor(a) for a in args]
+        h0 = self._initial_state(x, self.h0 if h0 is None else h0)
+        stats = {"backward": self.backward, "damping": self.damping}
+        self.last_stats = stats
+        if self.backward == "unrolled":
+            return self._unrolled(x, extras, h0, stats)
+        params = self._params()
+        return FixedPointSolve.apply(
+            x, *extras, *params, solver=self, n_extra=len(extras), stats=stats, h0=h0
+        )
+
+    def _initial_state(self, x: Tensor, h0: Any) -> Any:
+        if h0 is None:
+            shape_fn = getattr(self.cell, "state_shape", None)
+            shape = tuple(shape_fn(x)) if callable(shape_fn) else x.shape
+            dt = x.dtype if x.dtype.kind == "f" else get_default_dtype()
+            return xp.zeros(shape, dtype=dt)
+        if callable(h0) and not isinstance(h0, Tensor):
+            h0 = h0(x)
+        arr = h0.data if isinstance(h0, Tensor) else xp.asarray(h0)
+        if arr.dtype.kind != "f":
+            raise TypeError(f"FixedPoint: h0 must be floating point, got dtype {arr.dtype}")
+        return arr.copy()
+
+    def _cell_data(self, h: Any, x: Tensor, extras: list) -> Any:
+        out = self.cell(Tensor._wrap(h, False, None), x, *extras)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"FixedPoint: cell must return a Tensor, got {type(out).__name__}")
+        if out.shape != h.shape:
+            raise ValueError(
+                f"FixedPoint: cell(h, x) returned shape {out.shape} for a state of shape "
+                f"{h.shape}; F must map the state to a state of the same shape (pass h0 or "
+                "define cell.state_shape(x) when the state is not shaped like x)"
+            )
+        return out.data
+
+    def _check_step(self, k: int, hnorm: float, diff: float, where: str) -> None:
+        # A finite norm means a finite state (NaN and inf propagate into the norm), and
+        # a state whose norm overflows float64 is divergence, not a fixed point.
+        if not (math.isfinite(hnorm) and math.isfinite(diff)):
+            raise ConvergenceError(
+                f"FixedPoint {where}: the state became non-finite (inf/NaN) at iteration {k}; "
+                f"the relaxation diverges (damping={self.damping:g}). Use damping < 1 or "
+                "make the cell contracting (smaller recurrent weights)"
+            )
+
+    def _relax(self, x: Tensor, extras: list, h: Any, stats: dict) -> Any:
+        """Damped fixed-point iteration without a graph; returns h* (an ndarray)."""
+        tau = self.damping
+        tol = self.tol
+        relative = self.tol_mode == "relative"
+        res = math.inf
+        converged = False
+        k = 0
+        for k in range(1, self.max_iter + 1):
+            f = self._cell_data(h, x, extras)
+            h_new = f if tau == 1.0 else (1 - tau) * h + tau * f
+            diff = _norm(h_new - h)
+            hnorm = _norm(h_new)
+            self._check_step(k, hnorm, diff, "forward")
+            scale = hnorm if relative else 1.0
+            res = diff / scale if scale > 0 else diff
+            h = h_new
+            if diff <= tol * scale:
+                converged = True
+                break
+        stats.update(forward_iterations=k, forward_residual=res, forward_converged=converged)
+        if not converged:
+            self._nonconverged(
+                f"FixedPoint forward: no fixed point after {k} iterations (max_iter); "
+                f"{self.tol_mode} residual {res:.3g} > tol {tol:g}. Raise max_iter, use "
+                "damping < 1, or make the cell contracting"
+            )
+        if self.estimate_spectral_radius:
+            stats.update(self._spectral_stats(h, x, extras))
+        return h
+
+    def _unrolled(self, x: Tensor, extras: list, h0: Any, stats: dict) -> Tensor:
+        """BPTT: the same iteration, recorded, so backward walks every step."""
+        tau = self.damping
+        relative = self.tol_mode == "relative"
+        h = Tensor._wrap(h0, False, None)
+        res = math.inf
+        converged = False
+        k = 0
+        for k in range(1, self.max_iter + 1):
+            f = self.cell(h, x, *extras)
+            h_new = f if tau == 1.0 else (1 - tau) * h + tau * f
+            diff = _norm(h_new.data - h.data)
+            hnorm = _norm(h_new.data)
+            self._check_step(k, hnorm, diff, "forward (unrolled)")
+            scale = hnorm if relative else 1.0
+            res = diff / scale if scale > 0 else diff
+            h = h_new
+            if diff <= self.tol * scale:
+                converged = True
+                break
+        stats.update(
+            forward_iterations=k,
+            forward_residual=res,
+            forward_converged=converged,
+            backward_iterations=k,
+            backward_converged=converged,
+        )
+        if not converged:
+            self._nonconverged(
+                f"FixedPoint forward (unrolled): no fixed point after {k} iterations "
+                f"(max_iter); {self.tol_mode} residual {res:.3g} > tol {self.tol:g}"
+            )
+        if self.estimate_spectral_radius:
+            with no_grad():
+                stats.update(self._spectral_stats(h.data, x, extras))
+        return h
+
+    def _nonconverged(self, msg: str) -> None:
+        if self.on_nonconvergence == "raise":
+            raise ConvergenceError(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=4)
+
+    # --------------------------------------------------------------- backward
+    def _state_graph(self, h: Any, x: Any, extras: list) -> tuple:
+        """One graph of F(h, x) in which only h requires grad: its VJP is v -> J^T v."""
+        params = self._params()
+        saved = [p.requires_grad for p in params]
+        h_leaf = Tensor._wrap(h, True, None)
+        x_c = x if isinstance(x, Tensor) else Tensor._wrap(x, False, None)
+        ex_c = [e if isinstance(e, Tensor) else Tensor._wrap(e, False, None) for e in extras]
+        try:
+            # Parameters are switched off while this graph is recorded so that each of the
+            # many VJPs below walks only the path to h, not the parameter branches.
+            for p in params:
+                p.requires_grad = False
+            with enable_grad():
+                f = self.cell(h_leaf, x_c, *ex_c)
+        finally:
+            for p, r in zip(params, saved):
+                p.requires_grad = r
+        if not isinstance(f, Tensor) or f.shape != h.shape:
+            raise ValueError(
+                f"FixedPoint: cell must return a Tensor of the state's shape {h.shape}"
+            )
+        if not f.requires_grad:  # F does not depend on h: J = 0
+            return lambda v: xp.zeros_like(h)
+        hinputs = (h_leaf,)
+
+        def jt(v):
+            out = run_backward(f, v.astype(f.data.dtype, copy=False), hinputs)[0]
+            return xp.zeros_like(h) if out is None else out
+
+        return jt
+
+    def _adjoint(self, node: FixedPointSolve, g: Any) -> tuple:
+        stats = node.stats
+        h, n_extra = node.h, node.n_extra
+        g = g.astype(h.dtype, copy=False)
+        jt = self._state_graph(h, node.x, list(node.extras))
+        method = self.backward
+        if method == "rbp":
+            z, it, res, conv = self._solve_relax(jt, g, z0=g, fixed_steps=False)
+        elif method == "neumann":
+            z, it, res, conv = self._solve_relax(jt, g, z0=xp.zeros_like(g), fixed_steps=True)
+        else:
+            z, it, res, conv = self._solve_cg(jt, g)
+        if not math.isfinite(_norm(z)):
+            raise ConvergenceError(
+                f"FixedPoint backward ({method}): the adjoint is non-finite (inf/NaN) after "
+                f"{it} iterations; I - J^T is singular or ill-conditioned at h*"
+            )
+        true_res = _norm(z - jt(z) - g) / max(_norm(g), 1e-300)
+        stats.update(
+            backward_iterations=it,
+            backward_residual=res,
+            backward_converged=conv,
+            backward_true_residual=true_res,
+        )
+        if not conv and method == "neumann":
+            self._nonconverged(
+                f"FixedPoint backward (neumann): the Neumann series is growing, its term "
+                f"{it} is {res:.3g} times its first: J^T is not contracting at h* for "
+                f"backward_damping={self.backward_damping:g}; the truncated sum would be "
+                "garbage. Use a smaller damping or backward='cg'"
+            )
+        elif not conv:
+            self._nonconverged(
+                f"FixedPoint backward ({method}): the adjoint solve (I - J^T) z = g did not "
+                f"converge in {it} iterations; residual {res:.3g} > backward_tol "
+                f"{self.backward_tol:g}. J is probably not contracting at h* for "
+                f"backward_damping={self.backward_damping:g}: use a smaller damping (the same "
+                "that made the forward converge) or backward='cg'"
+            )
+        return self._param_vjp(node, z, n_extra)
+
+    def _param_vjp(self, node: FixedPointSolve, z: Any, n_extra: int) -> tuple:
+        """``(dF/d(x, extras, params))^T z`` through one graph built at h*."""
+        needs = node.needs
+        x_leaf = Tensor._wrap(node.x, needs[0], None)
+        ex_leaves = [Tensor._wrap(a, needs[1 + i], None) for i, a in enumerate(node.extras)]
+        params = list(node.parents[1 + n_extra :])
+        with enable_grad():
+            f = self.cell(Tensor._wrap(node.h, False, None), x_leaf, *ex_leaves)
+        wanted = (x_leaf, *ex_leaves, *params)
+        _check_no_captured(f, wanted)
+        if not f.requires_grad:
+            return tuple(None for _ in wanted)
+        grads = run_backward(f, z.astype(f.data.dtype, copy=False), wanted)
+        out = []
+        for t, gr, need in zip(wanted, grads, needs):
+            out.append(None if not need else (xp.zeros_like(t.data) if gr is None else gr))
+        return tuple(out)
+
+    def _solve_relax(self, jt: Callable, g: Any, z0: Any, fixed_steps: bool) -> tuple:
+        """z <- (1 - tau) z + tau (J^T z + g): RBP until converged, or K Neumann terms."""
+        tau = self.backward_damping
+        tol = self.backward_tol
+        relative = self.tol_mode == "relative"
+        z = z0
+        res = math.inf
+        first = None
+        k = 0
+        for k in range(1, self.backward_max_iter + 1):
+            jz = jt(z) + g
+            z_new = jz if tau == 1.0 else (1 - tau) * z + tau * jz
+            diff = _norm(z_new - z)
+            znorm = _norm(z_new)
+            if not (math.isfinite(znorm) and math.isfinite(diff)):
+                raise ConvergenceError(
+                    f"FixedPoint backward ({self.backward}): the adjoint became non-finite "
+                    f"(inf/NaN) at iteration {k}: J^T is not contracting at h* for "
+                    f"backward_damping={tau:g}; use damping < 1 or backward='cg'"
+                )
+            scale = znorm if relative else 1.0
+            res = diff / scale if scale > 0 else diff
+            z = z_new
+            if first is None:
+                first = diff
+            if not fixed_steps and diff <= tol * scale:
+                return z, k, res, True
+        if fixed_steps:
+            # A truncated series is an answer only while its terms shrink: report the
+            # ratio of the last term to the first; above 1 the series is diverging.
+            res = diff / first if first > 0 else 0.0
+            return z, k, res, res <= 1.0
+        return z, k, res, False
+
+    def _solve_cg(self, jt: Callable, g: Any) -> tuple:
+        """CG on the normal equations (I - J)(I - J^T) z = (I - J) g.
+
+        J v is needed as well as J^T v. Reverse mode gives only J^T v, so each sample's
+        Jacobian block is materialised exactly from one batched VJP per state unit (row
+        j of every block is J^T e_j) and checked against a random VJP; a cell that mixes
+        samples falls back to the full Jacobian (one VJP per state element).
+        """
+        J = _jacobian_blocks(jt, g.shape, g.dtype)
+
+        def jt_b(v):
+            return xp.einsum("bij,bi->bj", J, v.reshape(J.shape[0], -1)).reshape(g.shape)
+
+        def j_b(v):
+            return xp.einsum("bij,bj->bi", J, v.reshape(J.shape[0], -1)).reshape(g.shape)
+
+        def normal_op(v):
+            w = v - jt_b(v)
+            return w - j_b(w)
+
+        b = g - j_b(g)
+        z = xp.zeros_like(g)
+        r = b.copy()
+        p = r.copy()
+        rr = float(xp.sum(r * r, dtype=xp.float64))
+        bnorm = max(math.sqrt(rr), 1e-300)
+        res = math.sqrt(rr) / bnorm
+        tol = self.backward_tol if self.tol_mode == "relative" else self.backward_tol / bnorm
+        k = 0
+        if res <= tol:
+            return z, 0, res, True
+        for k in range(1, self.backward_max_iter + 1):
+            ap = normal_op(p)
+            pap = float(xp.sum(p * ap, dtype=xp.float64))
+            if pap <= 0 or not math.isfinite(pap):
+                break  # exact solution reached (or I - J singular): stop, residual decides
+            alpha = rr / pap
+            z = z + alpha * p
+            r = r - alpha * ap
+            rr_new = float(xp.sum(r * r, dtype=xp.float64))
+            res = math.sqrt(rr_new) / bnorm
+            if res <= tol:
+                return z.astype(g.dtype, copy=False), k, res, True
+            p = r + (rr_new / rr) * p
+            rr = rr_new
+        return z.astype(g.dtype, copy=False), k, res, False
+
+    # ------------------------------------------------------------ diagnostics
+    def _spectral_stats(self, h: Any, x: Tensor, extras: list, n_iter: int = 100) -> dict:
+        jt = self._state_graph(h, x, extras)
+        out = {"spectral_radius": _power_iteration(jt, h, n_iter)}
+        tau = self.damping
+        if tau != 1.0:
+            out["damped_spectral_radius"] = _power_iteration(
+                lambda v: (1 - tau) * v + tau * jt(v), h, n_iter
+            )
+        return out
+
+    def spectral_radius(self, x: Any, *args: Any, h: Any = None, n_iter: int = 100) -> float:
+        """Estimate the spectral radius of ``J = dF/dh`` at the fixed point for input ``x``.
+
+        Power iteration with VJPs (``J^T`` has the spectrum of ``J``); the growth rate is
+        averaged over the second half of the iterations, so a complex dominant pair is
+        handled. ``h`` defaults to the fixed point solved here. The forward relaxation
+        converges for damping ``tau`` when the damped map's radius ``< 1``; with ``rho`` the
+        radius of J, undamped RBP needs ``rho < 1``.
+
+        Example::
+
+            >>> import numpy as np, retrograd as rg
+            >>> fp = rg.nn.FixedPoint(lambda h, x: h * 0.5 + x)
+            >>> round(fp.spectral_radius(rg.ones(3)), 6)
+            0.5
+        """
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        extras = [a if isinstance(a, Tensor) else Tensor(a) for a in args]
+        with no_grad():
+            if h is None:
+                stats: dict = {}
+                h = self._relax(x, extras, self._initial_state(x, self.h0), stats)
+            else:
+                h = (h.data if isinstance(h, Tensor) else xp.asarray(h)).copy()
+            return _power_iteration(self._state_graph(h, x, extras), h, n_iter)
+
+
+def _power_iteration(op: Callable, like: Any, n_iter: int) -> float:
+    rng = xp.random.default_rng(0)  # private generator: diagnostics never move the user's RNG
+    v = rng.standard_normal(like.shape).astype(like.dtype)
+    v /= _norm(v)
+    logs = []
+    for _ in range(n_iter):
+        w = op(v)
+        n = _norm(w)
+        if n == 0.0 or not math.isfinite(n):
+            return 0.0 if n == 0.0 else math.inf
+        logs.append(math.log(n))
+        v = w / n
+    tail = logs[len(logs) // 2 :]
+    return math.exp(sum(tail) / len(tail))
+
+
+def _jacobian_blocks(jt: Callable, shape: tuple, dtype: Any) -> Any:
+    """Per-sample Jacobian blocks ``J[b] = dF_b/dh_b`` (B, n, n) from VJPs, verified."""
+    batch = shape[0] if len(shape) >= 2 else 1
+    n = int(math.prod(shape)) // batch
+    J = xp.empty((batch, n, n), dtype=dtype)
+    e = xp.zeros((batch, n), dtype=dtype)
+    for j in range(n):
+        e[:, j] = 1
+        J[:, j, :] = jt(e.reshape(shape)).reshape(batch, n)
+        e[:, j] = 0
+    if batch > 1:
+        # A cell that couples samples (batch statistics) breaks the block structure:
+        # verify on a random probe and fall back to the exact full Jacobian.
+        u = xp.random.default_rng(1).standard_normal((batch, n)).astype(dtype)
+        want = jt(u.reshape(shape)).reshape(batch, n)
+        got = xp.einsum("bij,bi->bj", J, u)
+        tol = 1e-4 if dtype == xp.float32 else 1e-10
+        if _norm(want - got) > tol * max(_norm(want), 1.0):
+            size = batch * n
+            full = xp.empty((1, size, size), dtype=dtype)
+            e1 = xp.zeros(size, dtype=dtype)
+            for j in range(size):
+                e1[j] = 1
+                full[0, j, :] = jt(e1.reshape(shape)).reshape(-1)
+                e1[j] = 0
+            return full
+    return J
+
+
+def _check_no_captured(f: Tensor, wanted: tuple) -> None:
+    """Raise when F reads a tensor needing grad that is neither a parameter nor an argument.
+
+    Such a tensor (captured by a closure) would silently get no gradient through the
+    implicit backward.
+    """
+    known = {id(t) for t in wanted}
+    stack = [f]
+    seen = set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or id(t) in known:
+            continue
+        seen.add(id(t))
+        if t._ctx is None:
+            if t.requires_grad:
+                raise ValueError(
+                    f"FixedPoint: the cell reads a tensor of shape {t.shape} that requires grad "
+                    "but is neither a parameter of the cell (Module) nor passed as an argument; "
+                    "it would get no gradient. Call layer(x, that_tensor) and take it as an "
+                    "argument of the cell: cell(h, x, that_tensor)"
+                )
+            continue
+        stack.extend(p for p in t._ctx.parents if p.requires_grad)
+
+
+# ----------------------------------------------------------------------- RecurrentNet
+_ACTIVATIONS = {"sigmoid": F.sigmoid, "tanh": F.tanh}
+
+
+class RecurrentNet(Module):
+    """Pineda's fully recurrent network, trained by recurrent backpropagation.
+
+    ``N = n_hidden + n_out`` units, each of which may connect to every other (and itself)
+    through ``weight`` (N, N), row i holding unit i's incoming weights; ``connectivity``
+    (an (N, N) 0/1 mask) removes connections. The input is clamped as external input to
+    every unit through ``weight_in`` (N, n_in), every unit has a bias, and the state
+    relaxes to ``s* = f(W s* + W_in x + b)``. The output is the last ``n_out`` units' state
+    at the fixed point. ``symmetric=True`` uses ``(W + W^T) / 2`` (a Hopfield-style net,
+    which always has an energy function). Remaining keyword arguments go to
+    :class:`FixedPoint`.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> net = rg.nn.RecurrentNet(4, 6, 2)
+        >>> y = net(rg.randn(5, 4))
+        >>> y.shape, net.last_stats["forward_converged"]
+        ((5, 2), True)
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        n_out: int,
+        activation: str = "sigmoid",
+        connectivity: Any = None,
+        symmetric: bool = False,
+        tol: float = 1e-6,
+        max_iter: int = 500,
+        damping: float = 1.0,
+        tol_mode: str = "relative",
+        backward: str = "rbp",
+        backward_tol: float | None = None,
+        backward_max_iter: int | None = None,
+        on_nonconvergence: str = "raise",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        for name, v, lo in (("n_in", n_in, 1), ("n_hidden", n_hidden, 0), ("n_out", n_out, 1)):
+            if not isinstance(v, (int, xp.integer)) or isinstance(v, bool) or v < lo:
+                raise ValueError(f"RecurrentNet: {name} must be an int >= {lo}, got {v!r}")
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"RecurrentNet: activation must be one of {sorted(_ACTIVATIONS)}, "
+                f"got {activation!r}"
+            )
+        self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
+        self.activation = activation
+        self.symmetric = bool(symmetric)
+        n = self.n_hidden + self.n_out
+        dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+        if connectivity is None:
+            mask = None
+        else:
+            mask = xp.asarray(connectivity)
+            if mask.shape != (n, n) or not xp.isin(mask, (0, 1)).all():
+                raise ValueError(
+                    f"RecurrentNet: connectivity must be an ({n}, {n}) mask of 0/1 "
+                    f"(n_hidden + n_out units), got shape {mask.shape}"
+                )
+            if self.symmetric and not (mask == mask.T).all():
+                raise ValueError("RecurrentNet: symmetric=True needs a symmetric connectivity")
+            mask = mask.astype(dt)
+        self.register_buffer("mask", mask)
+        self.weight = Parameter(xp.empty((n, n), dtype=dt))
+        self.weight_in = Parameter(xp.empty((n, self.n_in), dtype=dt))
+        self.bias = Parameter(xp.empty((n,), dtype=dt))
+        self.solver = FixedPoint(
+            self._cell,
+            tol=tol,
+            max_iter=max_iter,
+            damping=damping,
+            tol_mode=tol_mode,
+            backward=backward,
+            backward_tol=backward_tol,
+            backward_max_iter=backward_max_iter,
+            on_nonconvergence=on_nonconvergence,
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        n = self.weight.shape[0]
+        # Entries U(-1/sqrt(N), 1/sqrt(N)) give a recurrent matrix of spectral radius about
+        # 1/sqrt(3); with |f'| <= 1 the relaxation starts out contracting.
+        bound = 1.0 / math.sqrt(n)
+        init.uniform_(self.weight, -bound, bound)
+        if self.mask is not None:
+            self.weight.data *= self.mask.data
+        init.default_linear_init_(self.weight_in, self.bias)
+
+    def _cell(self, h: Tensor, drive: Tensor, w: Tensor) -> Tensor:
+        return _ACTIVATIONS[self.activation](F.linear(h, w) + drive)
+
+    def effective_weight(self) -> Tensor:
+        """The recurrent matrix the dynamics use (masked, symmetrised when asked)."""
+        w = self.weight
+        if self.symmetric:
+            w = (w + w.T) * 0.5
+        if self.mask is not None:
+            w = w * self.mask
+        return w
+
+    def forward(self, x: Any, return_state: bool = False) -> Any:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.n_in:
+            raise ValueError(
+                f"RecurrentNet({self.n_in}, {self.n_hidden}, {self.n_out}): input has shape "
+                f"{x.shape}, expected (batch, {self.n_in}) or ({self.n_in},)"
+            )
+        # The external input is constant during the relaxation: compute it once, outside.
+        drive = F.linear(x, self.weight_in, self.bias)
+        state = self.solver(drive, self.effective_weight())
+        out = state[..., self.n_hidden :]
+        return (out, state) if return_state else out
+
+    @property
+    def last_stats(self) -> dict:
+        """The statistics of the last relaxation (see :class:`FixedPoint`)."""
+        return self.solver.last_stats
+
+    def get_config(self) -> dict:
+        """The JSON-able constructor arguments."""
+        s = self.solver
+        return {
+            "n_in": self.n_in, "n_hidden": self.n_hidden, "n_out": self.n_out,
+            "activation": self.activation,
+            "connectivity": None if self.mask is None else self.mask.data.astype(int).tolist(),
+            "symmetric": self.symmetric, "tol": s.tol, "max_iter": s.max_iter,
+            "damping": s.damping, "tol_mode": s.tol_mode, "backward": s.backward,
+            "backward_tol": s.backward_tol, "backward_max_iter": s.backward_max_iter,
+            "on_nonconvergence": s.on_nonconvergence, "dtype": str(self.weight.dtype),
+        }  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, "
+            f"activation={self.activation!r}, symmetric={self.symmetric}"
+        )
+
+
+# ------------------------------------------------------------------------- validation
+def _check_nonneg(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or v == math.inf:
+        raise ValueError(f"FixedPoint: {name} must be a finite number >= 0, got {v!r}")
+    return float(v)
+
+
+def _check_pos_int(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, xp.integer)) or v < 1:
+        raise ValueError(f"FixedPoint: {name} must be an int >= 1, got {v!r}")
+    return int(v)
+
+
+def _check_damping(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+        raise ValueError(f"FixedPoint: {name} must be in (0, 1], got {v!r}")
+    return float(v)
+
+
+def _check_choice(name: str, v: Any, choices: tuple) -> str:
+    if v not in choices:
+        raise ValueError(f"FixedPoint: {name} must be one of {list(choices)}, got {v!r}")
+    return v

@@ -1,0 +1,132 @@
+"""Gradient clipping and flat-vector views of parameters (PyTorch's ``nn.utils`` names)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from .._backend import xp
+from ..autograd.tensor import Tensor
+
+
+def _as_list(parameters: Any) -> list:
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    return list(parameters)
+
+
+def clip_grad_norm_(
+    parameters: Iterable[Any] | Tensor,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> float:
+    """Scale all gradients together so their joint ``norm_type``-norm is at most ``max_norm``.
+
+    The norm is taken over all gradients as if concatenated into one vector; gradients
+    are multiplied in place by ``min(1, max_norm / (total_norm + 1e-6))`` exactly as
+    PyTorch does. Parameters without a gradient are skipped. Returns the total norm
+    before clipping (a Python float).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> w = rg.nn.Parameter(rg.tensor([3.0, 4.0]))
+        >>> w.grad = w.data.copy()
+        >>> rg.nn.utils.clip_grad_norm_([w], max_norm=1.0)
+        5.0
+        >>> w.grad.round(4)
+        array([0.6, 0.8], dtype=float32)
+    """
+    max_norm = float(max_norm)
+    norm_type = float(norm_type)
+    if math.isnan(max_norm) or max_norm < 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
+    if norm_type <= 0 and not math.isinf(norm_type):
+        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
+    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    if not grads:
+        return 0.0
+    if math.isinf(norm_type):
+        total = max(float(xp.abs(g).max()) if g.size else 0.0 for g in grads)
+    elif norm_type == 2.0:
+        # ravel + dot: no squared temporary the size of the gradient.
+        total = math.sqrt(sum(float(xp.dot(g.ravel(), g.ravel())) for g in grads))
+    else:
+        total = sum(float((xp.abs(g) ** norm_type).sum()) for g in grads) ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}; "
+            "pass error_if_nonfinite=False to clip anyway"
+        )
+    coef = min(max_norm / (total + 1e-6), 1.0)
+    if coef < 1.0 or math.isnan(coef):
+        for g in grads:
+            g *= coef
+    return total
+
+
+def clip_grad_value_(parameters: Iterable[Any] | Tensor, clip_value: float) -> None:
+    """Clip every gradient element into ``[-clip_value, clip_value]`` in place.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> w = rg.nn.Parameter(rg.tensor([3.0, -0.5]))
+        >>> w.grad = w.data.copy()
+        >>> rg.nn.utils.clip_grad_value_([w], 1.0)
+        >>> w.grad
+        array([ 1. , -0.5], dtype=float32)
+    """
+    clip_value = float(clip_value)
+    if math.isnan(clip_value) or clip_value < 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    for p in _as_list(parameters):
+        if p.grad is not None:
+            xp.clip(p.grad, -clip_value, clip_value, out=p.grad)
+
+
+def parameters_to_vector(parameters: Iterable[Any]) -> Tensor:
+    """All parameters flattened and concatenated into one 1-D Tensor (a copy).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.utils.parameters_to_vector(rg.nn.Linear(3, 2).parameters()).shape
+        (8,)
+    """
+    params = _as_list(parameters)
+    if not params:
+        raise ValueError("parameters_to_vector: got no parameters")
+    return Tensor(xp.concatenate([p.data.reshape(-1) for p in params]))
+
+
+def vector_to_parameters(vec: Any, parameters: Iterable[Any]) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` into the parameters, in place.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> layer = rg.nn.Linear(3, 2)
+        >>> rg.nn.utils.vector_to_parameters(rg.zeros(8), layer.parameters())
+        >>> float(abs(layer.weight.data).sum())
+        0.0
+    """
+    arr = vec.data if isinstance(vec, Tensor) else xp.asarray(vec)
+    if arr.ndim != 1:
+        raise ValueError(f"vector_to_parameters: vec must be 1-D, got shape {arr.shape}")
+    params = _as_list(parameters)
+    total = sum(p.data.size for p in params)
+    if arr.size != total:
+        raise ValueError(
+            f"vector_to_parameters: vec has {arr.size} elements, the parameters have {total}"
+        )
+    offset = 0
+    for p in params:
+        n = p.data.size
+        p.data[...] = arr[offset : offset + n].reshape(p.data.shape)
+        offset += n
+
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]

@@ -1,0 +1,19 @@
+"""Optimizers (PyTorch's update rules and names) and learning-rate schedules.
+
+Example::
+
+    >>> import retrograd as rg
+    >>> net = rg.nn.Linear(2, 1)
+    >>> opt = rg.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    >>> loss = net(rg.ones(4, 2)).sum()
+    >>> loss.backward(); opt.step(); opt.zero_grad()
+"""
+
+from . import lr_scheduler
+from .adam import Adam, AdamW
+from .lbfgs import LBFGS
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS", "lr_scheduler"]

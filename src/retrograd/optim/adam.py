@@ -1,0 +1,138 @@
+"""Adam (Kingma & Ba 2015), its AMSGrad variant, and AdamW (decoupled weight decay)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from .._backend import xp
+from .optimizer import Optimizer, _check_number
+
+
+class Adam(Optimizer):
+    """Adam with bias-corrected first and second moment estimates (PyTorch's formulas).
+
+    ``weight_decay`` adds ``weight_decay * p`` to the gradient (L2, coupled); use
+    :class:`AdamW` for decoupled decay. ``amsgrad=True`` divides by the running maximum
+    of the second moment (Reddi et al. 2018).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> w = rg.nn.Parameter(rg.tensor([1.0, -2.0]))
+        >>> opt = rg.optim.Adam([w], lr=0.1)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> w.data.round(4)
+        array([ 0.9, -1.9], dtype=float32)
+    """
+
+    _per_param_buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _decoupled = False
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+        }
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: dict) -> None:
+        name = type(self).__name__
+        _check_number(name, "lr", group["lr"], lo=0.0)
+        _check_number(name, "eps", group["eps"], lo=0.0)
+        _check_number(name, "weight_decay", group["weight_decay"], lo=0.0)
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, b in enumerate(betas):
+            _check_number(name, f"betas[{i}]", b, lo=0.0, hi=1.0, hi_open=True)
+        group["betas"] = (float(betas[0]), float(betas[1]))
+
+    def _step(self) -> None:
+        for group in self.param_groups:
+            lr = float(group["lr"])
+            beta1, beta2 = (float(b) for b in group["betas"])
+            eps = float(group["eps"])
+            wd = float(group["weight_decay"])
+            amsgrad = bool(group["amsgrad"])
+            for p in self._params_with_grad(group):
+                data = p.data
+                grad = p.grad
+                state = self.state.setdefault(p, {})
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = xp.zeros_like(data)
+                    state["exp_avg_sq"] = xp.zeros_like(data)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = xp.zeros_like(data)
+                state["step"] += 1
+                step = state["step"]
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                if wd != 0.0:
+                    if self._decoupled:
+                        data *= 1.0 - lr * wd
+                    else:
+                        grad = xp.multiply(data, wd, dtype=data.dtype)
+                        grad += p.grad
+                # One scratch array serves every temporary below.
+                tmp = xp.subtract(grad, m, dtype=data.dtype)
+                tmp *= 1.0 - beta1
+                m += tmp  # m = lerp(m, grad, 1 - beta1)
+                v *= beta2
+                xp.multiply(grad, grad, out=tmp)
+                tmp *= 1.0 - beta2
+                v += tmp
+                bias1 = 1.0 - beta1**step
+                bias2_sqrt = math.sqrt(1.0 - beta2**step)
+                if amsgrad:
+                    vmax = state.setdefault("max_exp_avg_sq", xp.zeros_like(data))
+                    xp.maximum(vmax, v, out=vmax)
+                    xp.sqrt(vmax, out=tmp)
+                else:
+                    xp.sqrt(v, out=tmp)
+                tmp /= bias2_sqrt
+                tmp += eps
+                xp.divide(m, tmp, out=tmp)
+                tmp *= lr / bias1
+                data -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019): ``p *= 1 - lr * wd``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> w = rg.nn.Parameter(rg.tensor([1.0]))
+        >>> opt = rg.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> (w * 0.0).sum().backward(); opt.step()
+        >>> w.data
+        array([0.95], dtype=float32)
+    """
+
+    _decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )

@@ -1,0 +1,264 @@
+"""Optimizer base class: parameter groups, state and (pickle-free) state dicts.
+
+The layout follows PyTorch: ``param_groups`` is a list of dicts, each with a ``"params"``
+list and its own hyperparameters; ``state`` maps a parameter to a dict of its buffers.
+``state_dict()`` names parameters by their position across the groups (0, 1, 2, ...), so
+the dict is made of plain Python scalars, lists, dicts and NumPy arrays only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .._backend import xp
+from ..autograd.mode import enable_grad
+from ..autograd.tensor import Tensor
+
+
+def _check_number(
+    cls: str,
+    name: str,
+    value: Any,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> None:
+    """Raise a ValueError naming the optimizer, the argument and the value if out of range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, xp.integer, xp.floating)):
+        raise TypeError(f"{cls}: {name} must be a number, got {value!r}")
+    v = float(value)
+    ok = not math.isnan(v)
+    if lo is not None:
+        ok = ok and (v > lo if lo_open else v >= lo)
+    if hi is not None:
+        ok = ok and (v < hi if hi_open else v <= hi)
+    if not ok:
+        left = "(" if lo_open else "["
+        right = ")" if hi_open else "]"
+        lo_s = "-inf" if lo is None else f"{lo:g}"
+        hi_s = "inf" if hi is None else f"{hi:g}"
+        raise ValueError(f"{cls}: {name} must be in {left}{lo_s}, {hi_s}{right}, got {value!r}")
+
+
+class Optimizer:
+    """Base class of the update rules in :mod:`retrograd.optim`.
+
+    ``params`` is an iterable of Parameters, or of dicts (parameter groups) each holding
+    ``"params"`` and any hyperparameter that should differ from ``defaults`` for it.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> net = rg.nn.Sequential(rg.nn.Linear(2, 3), rg.nn.Linear(3, 1))
+        >>> opt = rg.optim.SGD([{"params": net[0].parameters()},
+        ...                     {"params": net[1].parameters(), "lr": 0.01}], lr=0.1)
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.01]
+    """
+
+    #: State entries that are arrays of the parameter's shape (checked on load).
+    _per_param_buffers: tuple = ()
+
+    def __init__(self, params: Iterable[Any], defaults: dict) -> None:
+        self.defaults = dict(defaults)
+        self.state: dict = {}
+        self.param_groups: list = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of Parameters or dicts, "
+                "got a single Tensor (wrap it in a list)"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    # ----------------------------------------------------------------- groups
+    def _validate_group(self, group: dict) -> None:
+        """Check one group's hyperparameters; subclasses raise ValueError on bad values."""
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own hyperparameters (fine-tuning, freezing)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(
+                f"{type(self).__name__}: a param group must be a dict, got "
+                f"{type(param_group).__name__}"
+            )
+        group = dict(param_group)
+        params = group.get("params")
+        if params is None:
+            raise ValueError(f"{type(self).__name__}: param group has no 'params' entry")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}: can only optimize Tensors, but param {i} of the "
+                    f"group is a {type(p).__name__}"
+                )
+            if p.data.dtype.kind != "f":
+                raise TypeError(
+                    f"{type(self).__name__}: can only optimize floating-point tensors, param "
+                    f"{i} has dtype {p.data.dtype}"
+                )
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{type(self).__name__}: a param group contains a parameter twice")
+        if any(id(p) in seen for p in params):
+            raise ValueError(
+                f"{type(self).__name__}: some parameters appear in more than one parameter group"
+            )
+        group["params"] = params
+        for k, v in self.defaults.items():
+            group.setdefault(k, v)
+        self._validate_group(group)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: set them to None (default, cheaper) or fill with zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad[...] = 0
+
+    def _params_with_grad(self, group: dict) -> Iterable[Any]:
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update the parameters once; ``closure`` (optional) recomputes and returns the loss."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        self._step()
+        return loss
+
+    def _step(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    # ------------------------------------------------------------- state dict
+    def state_dict(self) -> dict:
+        """``{"state": {index: {name: value}}, "param_groups": [...]}``, copies, no pickle.
+
+        Parameters are referred to by their index in the order they appear across the
+        groups, as in PyTorch, so the state loads into an optimizer built the same way.
+        """
+        index: dict = {}
+        groups = []
+        for group in self.param_groups:
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            g = {k: _plain(v) for k, v in group.items() if k != "params"}
+            g["params"] = ids
+            groups.append(g)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {k: _plain(v) for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore state from :meth:`state_dict` (keys may be ints or their strings)."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "param_groups" not in state_dict:
+            raise ValueError(
+                f"{name}.load_state_dict: expected a dict with 'state' and "
+                f"'param_groups', got {type(state_dict).__name__}"
+            )
+        saved = state_dict["param_groups"]
+        if len(saved) != len(self.param_groups):
+            raise ValueError(
+                f"{name}.load_state_dict: the state has {len(saved)} parameter groups, this "
+                f"optimizer has {len(self.param_groups)}"
+            )
+        for i, (sg, g) in enumerate(zip(saved, self.param_groups)):
+            if len(sg["params"]) != len(g["params"]):
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter group {i} has {len(sg['params'])} "
+                    f"parameters in the state but {len(g['params'])} in this optimizer"
+                )
+        by_index = {}
+        for sg, g in zip(saved, self.param_groups):
+            for idx, p in zip(sg["params"], g["params"]):
+                by_index[int(idx)] = p
+        new_state: dict = {}
+        for key, entry in state_dict.get("state", {}).items():
+            idx = int(key)
+            if idx not in by_index:
+                raise ValueError(f"{name}.load_state_dict: state for unknown parameter {idx}")
+            p = by_index[idx]
+            new_state[p] = {k: self._load_value(k, v, p, idx) for k, v in entry.items()}
+        new_groups = []
+        for sg, g in zip(saved, self.param_groups):
+            ng = {k: _copy_value(v) for k, v in sg.items() if k != "params"}
+            ng["params"] = g["params"]
+            self._validate_group(ng)
+            new_groups.append(ng)
+        self.state = new_state
+        self.param_groups = new_groups
+
+    def _load_value(self, key: str, value: Any, p: Tensor, idx: int) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [self._load_value(key, v, p, idx) for v in value]
+        if isinstance(value, dict):
+            return {k: self._load_value(k, v, p, idx) for k, v in value.items()}
+        if isinstance(value, xp.ndarray) or (hasattr(value, "shape") and hasattr(value, "dtype")):
+            arr = xp.array(value)  # a copy, so the caller's dict stays untouched
+            if key in self._per_param_buffers and arr.shape != p.data.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: state '{key}' of parameter {idx} "
+                    f"has shape {arr.shape}, but the parameter has shape {p.data.shape}"
+                )
+            if arr.dtype.kind == "f":
+                arr = arr.astype(p.data.dtype, copy=False)  # as PyTorch: follow the param
+            return arr
+        return value
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(g):
+                if k != "params":
+                    lines.append(f"    {k}: {g[k]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def _plain(v: Any) -> Any:
+    """A copy of ``v`` made of Python scalars, lists, dicts and ndarrays only."""
+    if isinstance(v, xp.ndarray):
+        return v.copy()
+    if isinstance(v, xp.generic):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def _copy_value(v: Any) -> Any:
+    if isinstance(v, xp.ndarray):
+        return v.copy()
+    if isinstance(v, xp.generic):
+        return v.item()
+    if isinstance(v, list):
+        return [_copy_value(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_copy_value(x) for x in v)
+    return v

@@ -1,0 +1,105 @@
+"""Stochastic gradient descent with momentum (Rumelhart, Hinton & Williams 1986, eq. 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .._backend import xp
+from .optimizer import Optimizer, _check_number
+
+
+class SGD(Optimizer):
+    """Gradient descent, optionally with momentum, Nesterov momentum and L2 weight decay.
+
+    Exactly PyTorch's rule: ``g = grad + weight_decay * p``; with momentum
+    ``buf = momentum * buf + (1 - dampening) * g`` (``buf = g`` on the first step), then
+    ``g = g + momentum * buf`` (Nesterov) or ``g = buf``; finally ``p -= lr * g``.
+    The 1986 paper's ``Δw(t) = -ε ∂E/∂w + α Δw(t-1)`` is ``SGD(lr=ε, momentum=α)``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> w = rg.nn.Parameter(rg.tensor([1.0, -2.0]))
+        >>> opt = rg.optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> w.data
+        array([ 0.8, -1.6], dtype=float32)
+    """
+
+    _per_param_buffers = ("momentum_buffer",)
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "nesterov": nesterov,
+            "weight_decay": weight_decay,
+        }
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: dict) -> None:
+        _check_number("SGD", "lr", group["lr"], lo=0.0)
+        _check_number("SGD", "momentum", group["momentum"], lo=0.0, hi=1.0, hi_open=True)
+        _check_number("SGD", "dampening", group["dampening"], lo=0.0, hi=1.0)
+        _check_number("SGD", "weight_decay", group["weight_decay"], lo=0.0)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                f"SGD: nesterov=True needs momentum > 0 and dampening == 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
+
+    def _step(self) -> None:
+        for group in self.param_groups:
+            # Python floats, so float32 parameters stay float32 (NumPy scalars would upcast).
+            lr = float(group["lr"])
+            momentum = float(group["momentum"])
+            dampening = float(group["dampening"])
+            wd = float(group["weight_decay"])
+            nesterov = bool(group["nesterov"])
+            for p in self._params_with_grad(group):
+                g = p.grad
+                owned = False  # True when g is a temporary we may overwrite
+                if wd != 0.0:
+                    g = xp.multiply(p.data, wd, dtype=p.data.dtype)
+                    g += p.grad
+                    owned = True
+                if momentum != 0.0:
+                    state = self.state.setdefault(p, {})
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = g.astype(p.data.dtype, copy=True)
+                        state["momentum_buffer"] = buf
+                    else:
+                        buf *= momentum
+                        if dampening == 0.0:
+                            buf += g
+                        elif owned:
+                            g *= 1.0 - dampening
+                            buf += g
+                            owned = False  # g was scaled; it is no longer the gradient
+                        else:
+                            buf += (1.0 - dampening) * g
+                    if nesterov:
+                        if owned:
+                            g += momentum * buf
+                        else:
+                            g = xp.multiply(buf, momentum, dtype=p.data.dtype)
+                            g += p.grad
+                            owned = True
+                    else:
+                        g, owned = buf, False
+                if owned:
+                    g *= lr
+                    p.data -= g
+                else:
+                    p.data -= lr * g
