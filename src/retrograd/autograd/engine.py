@@ -17,27 +17,28 @@ from .tensor import Tensor
 
 def toposort(root: Tensor) -> list:
     """Non-leaf tensors reachable from ``root`` that need grad, in reverse topological order."""
+    # Depth-first post-order with one iterator per open node: no (tensor, flag) tuples
+    # and each edge is looked at once, which matters on small graphs walked every step.
+    if root._ctx is None:
+        return []
     order = []
-    visited = set()
-    stack = [(root, False)]
+    visited = {id(root)}
+    stack = [(root, iter(root._ctx.parents))]
     push = stack.append
     pop = stack.pop
+    append = order.append
+    add = visited.add
     while stack:
-        t, done = pop()
-        if done:
-            order.append(t)
-            continue
-        tid = id(t)
-        if tid in visited:
-            continue
-        visited.add(tid)
-        ctx = t._ctx
-        if ctx is None:
-            continue
-        push((t, True))
-        for p in ctx.parents:
-            if p._ctx is not None and p.requires_grad and id(p) not in visited:
-                push((p, False))
+        t, parents = stack[-1]
+        for p in parents:
+            ctx = p._ctx
+            if ctx is not None and p.requires_grad and id(p) not in visited:
+                add(id(p))
+                push((p, iter(ctx.parents)))
+                break
+        else:
+            pop()
+            append(t)
     order.reverse()
     return order
 
@@ -62,8 +63,11 @@ def run_backward(root: Tensor, root_grad: Any, inputs: tuple | None = None) -> A
     grads = {id(root): root_grad}
     leaf_grads = {}  # id -> [tensor, grad]
     wanted = None if inputs is None else {id(t) for t in inputs}
+    pop_grad = grads.pop
+    get_grad = grads.get
+    get_leaf = leaf_grads.get
     for t in toposort(root):
-        g = grads.pop(id(t), None)
+        g = pop_grad(id(t), None)
         if g is None:
             continue
         if wanted is not None and id(t) in wanted:
@@ -77,11 +81,15 @@ def run_backward(root: Tensor, root_grad: Any, inputs: tuple | None = None) -> A
         for p, pg in zip(ctx.parents, in_grads):
             if pg is None or not p.requires_grad:
                 continue
+            pid = id(p)
             if p._ctx is None:
-                _accumulate(leaf_grads, p, pg)
+                entry = get_leaf(pid)  # _accumulate, inlined: this loop runs every step
+                if entry is None:
+                    leaf_grads[pid] = [p, pg]
+                else:
+                    entry[1] = entry[1] + pg
             else:
-                pid = id(p)
-                prev = grads.get(pid)
+                prev = get_grad(pid)
                 # Out of place: an array handed to one consumer may still be read by another.
                 grads[pid] = pg if prev is None else prev + pg
     if root._ctx is None:

@@ -18,9 +18,40 @@ from .tensor import Tensor
 _ndarray = xp.ndarray
 _asarray = xp.asarray
 
-#: Every Function subclass by name. The test-suite's meta-test walks this registry and
-#: fails when a primitive has no float64 gradcheck case.
+#: Every Function subclass by class name. The test-suite's meta-test walks this registry
+#: and fails when a primitive of the retrograd package has no float64 gradcheck case.
+#: Classes defined outside the package (user code, tests) whose name is already taken are
+#: filed under ``"module.QualName"`` so that they never shadow a library primitive.
 PRIMITIVES: dict = {}
+
+
+def _register(cls: type) -> None:
+    name = cls.__name__
+    prev = PRIMITIVES.get(name)
+    if prev is None or _origin(prev) == _origin(cls):
+        # New name, or the same class defined again (a module reload): take the slot.
+        PRIMITIVES[name] = cls
+        return
+    ours, theirs = _in_package(cls), _in_package(prev)
+    if ours and theirs:
+        raise TypeError(
+            f"Function {name!r} in {cls.__module__} clashes with the primitive of the same "
+            f"name in {prev.__module__}: primitive names must be unique (rename one)"
+        )
+    if ours:
+        # A library primitive imported after a same-named outside class: the library wins.
+        PRIMITIVES[".".join(_origin(prev))] = prev
+        PRIMITIVES[name] = cls
+    else:
+        PRIMITIVES[".".join(_origin(cls))] = cls
+
+
+def _origin(cls: type) -> tuple:
+    return (cls.__module__, cls.__qualname__)
+
+
+def _in_package(cls: type) -> bool:
+    return cls.__module__ == "retrograd" or cls.__module__.startswith("retrograd.")
 
 
 class Function:
@@ -31,7 +62,7 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        PRIMITIVES[cls.__name__] = cls
+        _register(cls)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .._backend import xp
 from .engine import run_backward
@@ -23,7 +24,24 @@ def _as_leaf(x: Any) -> Tensor:
 def _like_input(original: Any, g: Any, leaf: Tensor) -> Any:
     if g is None:
         g = xp.zeros_like(leaf.data)
+    elif g.dtype != leaf.data.dtype or g.base is not None or not g.flags.writeable:
+        # Hand back an array the caller owns, in the input's dtype: a VJP may return a
+        # read-only broadcast view, or the very array it passed to another input.
+        g = g.astype(leaf.data.dtype, copy=True)
     return Tensor(g) if isinstance(original, Tensor) else g
+
+
+def _own_all(grads: list) -> list:
+    """Copy any gradient array that also appears earlier in ``grads`` (shared memory)."""
+    seen = set()
+    out = []
+    for g in grads:
+        if g is not None and id(g) in seen:
+            g = g.copy()
+        elif g is not None:
+            seen.add(id(g))
+        out.append(g)
+    return out
 
 
 def _normalize_argnums(argnums: int | Sequence[int]) -> tuple:
@@ -71,6 +89,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             gs = run_backward(out, xp.ones_like(out.data), tuple(leaves.values()))
         else:
             gs = [None] * len(leaves)
+        gs = _own_all(list(gs))
         result = [_like_input(originals[n], g, leaves[n]) for n, g in zip(nums, gs)]
         return out.detach(), (result[0] if single else tuple(result))
 
@@ -125,6 +144,7 @@ def vjp(f: Callable, *inputs: Any) -> tuple:
             gs = run_backward(out, ct, leaves)
         else:
             gs = [None] * len(leaves)
+        gs = _own_all(list(gs))
         return tuple(_like_input(x, g, leaf) for x, g, leaf in zip(inputs, gs, leaves))
 
     return out.detach(), vjp_fn

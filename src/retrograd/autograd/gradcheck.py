@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .._backend import xp
 from ..errors import GradcheckError
@@ -20,6 +21,8 @@ def _prepare(inputs: Any, check_dtype: bool) -> list:
         inputs = (inputs,)
     out = []
     for i, x in enumerate(inputs):
+        if isinstance(x, xp.floating):
+            x = xp.asarray(x)  # a NumPy float scalar is checked like a 0-d array
         if isinstance(x, Tensor) or isinstance(x, xp.ndarray):
             arr = x.data if isinstance(x, Tensor) else x
             wants = x.requires_grad if isinstance(x, Tensor) else arr.dtype.kind == "f"
@@ -90,7 +93,8 @@ def gradcheck(
     n_out = y0.size
     n_in = max(args[i].data.size for i in checked)
     if mode == "auto":
-        mode = "full" if n_in <= FULL_JACOBIAN_LIMIT and n_out <= FULL_JACOBIAN_LIMIT else "projection"
+        small = n_in <= FULL_JACOBIAN_LIMIT and n_out <= FULL_JACOBIAN_LIMIT
+        mode = "full" if small else "projection"
     if mode not in ("full", "projection"):
         raise ValueError(f"gradcheck: mode must be 'auto', 'full' or 'projection', got {mode!r}")
     rng = xp.random.default_rng(seed)
@@ -119,20 +123,44 @@ def gradcheck(
                 v = xp.zeros(n_out)
                 v[r] = 1.0
                 analytic[r] = _analytic_vjp(f, args, v.reshape(y0.shape))[k].reshape(-1)
-            _compare(analytic, numeric, atol, rtol, names[i], x.data.shape, per="jacobian")
+            _compare(
+                analytic,
+                numeric,
+                atol,
+                rtol,
+                names[i],
+                x.data.shape,
+                per="jacobian",
+                out_shape=y0.shape,
+            )
         else:
             for _ in range(n_projections):
                 v = rng.standard_normal(y0.shape)
                 u = rng.standard_normal(flat.size)
                 num = float(((perturbed(u, 1) - perturbed(u, -1)) * v).sum() / (2 * eps))
-                g = _analytic_vjp(f, args, v)[k].reshape(-1)
-                ana = float(g.astype(xp.float64) @ u)
-                _compare(xp.array([ana]), xp.array([num]), atol, rtol, names[i], x.data.shape,
-                         per="projection")
+                g = _analytic_vjp(f, args, v)[k].reshape(-1).astype(xp.float64)
+                ana = float(g @ u)
+                if abs(ana - num) > atol + rtol * abs(num) or not xp.isfinite(ana):
+                    # Locate the culprit: compare v^T J element by element (one pair of
+                    # evaluations per element, paid only on failure).
+                    numeric = xp.empty((1, flat.size))
+                    for j in range(flat.size):
+                        d = perturbed(j, 1) - perturbed(j, -1)
+                        numeric[0, j] = (d * v).sum() / (2 * eps)
+                    _compare(g[None, :], numeric, atol, rtol, names[i], x.data.shape, per="vjp")
+                    _compare(
+                        xp.array([ana]),
+                        xp.array([num]),
+                        atol,
+                        rtol,
+                        names[i],
+                        x.data.shape,
+                        per="projection",
+                    )
     return True
 
 
-def _compare(analytic, numeric, atol, rtol, name, shape, per):
+def _compare(analytic, numeric, atol, rtol, name, shape, per, out_shape=()):
     err = xp.abs(analytic - numeric)
     tol = atol + rtol * xp.abs(numeric)
     bad = err > tol
@@ -141,7 +169,12 @@ def _compare(analytic, numeric, atol, rtol, name, shape, per):
         worst = int(xp.argmax(excess))
         if per == "jacobian":
             r, c = divmod(worst, analytic.shape[1])
-            where = f"output element {r}, {name} element {xp.unravel_index(c, shape)}"
+            index = tuple(int(i) for i in xp.unravel_index(c, shape))
+            out_index = tuple(int(i) for i in xp.unravel_index(r, out_shape))
+            where = f"output element {out_index}, {name} element {index}"
+        elif per == "vjp":
+            index = tuple(int(i) for i in xp.unravel_index(worst, shape))
+            where = f"{name} element {index} (random projection of the output)"
         else:
             where = f"random projection of {name} (shape {shape})"
         a = analytic.reshape(-1)[worst]

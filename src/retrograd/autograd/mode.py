@@ -26,6 +26,18 @@ def is_grad_enabled() -> bool:
 class _SetGrad:
     _value = True
 
+    def __new__(cls, orig_func=None):
+        self = super().__new__(cls)
+        if orig_func is not None:
+            # Bare decorator form, ``@rg.no_grad`` without parentheses (PyTorch accepts it).
+            if not callable(orig_func):
+                raise TypeError(
+                    f"{cls.__name__}() takes no arguments except a function to decorate, "
+                    f"got {type(orig_func).__name__}"
+                )
+            return self(orig_func)
+        return self
+
     def __enter__(self):
         self._prev = MODE.grad_enabled
         MODE.grad_enabled = self._value
@@ -45,7 +57,7 @@ class _SetGrad:
 
 
 class no_grad(_SetGrad):
-    """Context manager and decorator that stops graph recording.
+    """Context manager and decorator (``@no_grad()`` or ``@no_grad``) that stops recording.
 
     Example::
 

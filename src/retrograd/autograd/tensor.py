@@ -36,7 +36,13 @@ def _to_array(data: Any, dtype: Any = None) -> Any:
     elif isinstance(data, xp.generic):
         arr = xp.asarray(data)
     else:
-        arr = xp.asarray(data)
+        try:
+            arr = xp.asarray(data)
+        except ValueError as e:
+            raise ValueError(
+                f"tensor: cannot convert {type(data).__name__} to an array: nested lists must "
+                f"be rectangular ({e})"
+            ) from None
         if arr.dtype == xp.float64 and dtype is None:
             arr = arr.astype(_DEFAULT_DTYPE[0])
         elif arr.dtype.kind == "O":

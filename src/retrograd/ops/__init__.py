@@ -7,18 +7,18 @@ so the engine (``retrograd.autograd``) stays free of any knowledge of the ops.
 from __future__ import annotations
 
 from ..autograd.tensor import Tensor
+from . import elementwise, fused, reduce, shape
 from .creation import *  # noqa: F403
 from .elementwise import *  # noqa: F403
+from .elementwise import add, as_tensor_like, cast, clip, div, mul, neg, sub
 from .fused import *  # noqa: F403
 from .linalg import *  # noqa: F403
-from .reduce import *  # noqa: F403
-from .shape import *  # noqa: F403
-from . import creation, elementwise, fused, linalg, reduce, shape
-from .elementwise import add, as_tensor_like, cast, clip, div, mul, neg, sub
 from .linalg import matmul
+from .reduce import *  # noqa: F403
 from .reduce import max as _max
 from .reduce import min as _min
 from .reduce import sum as _sum
+from .shape import *  # noqa: F403
 from .shape import getitem, permute, reshape, transpose
 
 
@@ -73,8 +73,22 @@ def _install() -> None:
     T.__eq__ = _cmp(_op.eq)
     T.__ne__ = _cmp(_op.ne)
 
-    for name in ("exp", "log", "log1p", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu",
-                 "gelu", "softplus", "clip", "maximum", "minimum"):
+    for name in (
+        "exp",
+        "log",
+        "log1p",
+        "sqrt",
+        "abs",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "leaky_relu",
+        "gelu",
+        "softplus",
+        "clip",
+        "maximum",
+        "minimum",
+    ):
         setattr(T, name, getattr(elementwise, name))
     for name in ("mean", "logsumexp", "var", "std"):
         setattr(T, name, getattr(reduce, name))

@@ -39,10 +39,12 @@ def norm_axis(axis: Any, ndim: int, what: str = "axis") -> Any:
     if axis is None:
         return None
     single = isinstance(axis, (int, xp.integer))
+    if not single and not isinstance(axis, (tuple, list)):
+        raise TypeError(f"{what} must be an int or a tuple of ints, got {axis!r}")
     axes = (axis,) if single else tuple(axis)
     out = []
     for a in axes:
-        if not isinstance(a, (int, xp.integer)):
+        if not isinstance(a, (int, xp.integer)) or isinstance(a, bool):
             raise TypeError(f"{what} must be an int or a tuple of ints, got {axis!r}")
         if not -ndim <= a < max(ndim, 1):
             raise ValueError(f"{what} {a} is out of range for a tensor with {ndim} dimensions")

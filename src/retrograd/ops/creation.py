@@ -39,30 +39,77 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Tensor of zeros; ``dtype`` defaults to float32.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.zeros(2, 3).shape
+        (2, 3)
+    """
     return Tensor(xp.zeros(_shape(shape), dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Tensor of ones; ``dtype`` defaults to float32.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ones(2).tolist()
+        [1.0, 1.0]
+    """
     return Tensor(xp.ones(_shape(shape), dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 
 def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Tensor of ``shape`` filled with ``fill_value``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.full((2,), 7.0).tolist()
+        [7.0, 7.0]
+    """
     shape = _shape(shape if isinstance(shape, tuple) else (shape,))
     return Tensor(xp.full(shape, fill_value, dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 
 def zeros_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with ``x``'s shape and dtype (unless ``dtype`` is given).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.zeros_like(rg.ones(2, 2)).shape
+        (2, 2)
+    """
     arr = x.data if isinstance(x, Tensor) else xp.asarray(x)
     return Tensor(xp.zeros_like(arr, dtype=dtype), requires_grad=requires_grad)
 
 
 def ones_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with ``x``'s shape and dtype (unless ``dtype`` is given).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ones_like(rg.zeros(3)).tolist()
+        [1.0, 1.0, 1.0]
+    """
     arr = x.data if isinstance(x, Tensor) else xp.asarray(x)
     return Tensor(xp.ones_like(arr, dtype=dtype), requires_grad=requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the global generator (see :func:`manual_seed`)."""
+    """Standard normal samples from the global generator (see :func:`manual_seed`).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> _ = rg.manual_seed(0); rg.randn(2, 3).dtype
+        dtype('float32')
+    """
     d = _dtype(dtype)
     arr = default_generator().standard_normal(_shape(shape), dtype=d)
     return Tensor(arr, requires_grad=requires_grad)
@@ -76,7 +123,14 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
-    """Evenly spaced values; integers give int64, floats the default dtype."""
+    """Evenly spaced values; integers give int64, floats the default dtype.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.arange(3).tolist()
+        [0, 1, 2]
+    """
     if stop is None:
         start, stop = 0, start
     if step == 0:
@@ -90,6 +144,14 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
+    """Identity matrix (``n`` x ``m``), float32 by default.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.eye(2).tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
+    """
     return Tensor(xp.eye(n, m, dtype=_dtype(dtype)))
 
 

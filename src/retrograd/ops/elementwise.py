@@ -75,8 +75,12 @@ class Pow(Function):
         na, nb = self.needs
         ga = gb = None
         if na:
-            # NOTE: b * a**(b-1) rather than b * out / a, which is 0/0 at a == 0.
-            ga = unbroadcast(g * b * a ** (b - 1), a.shape)
+            # NOTE: b * a**(b-1) rather than b * out / a, which is 0/0 at a == 0; and 0
+            # where b == 0 (PyTorch's rule), else 0 * 0**-1 would give NaN for x**0 at 0.
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                d = b * a ** (b - 1)
+            d = xp.where(b == 0, 0, d).astype(out.dtype, copy=False)
+            ga = unbroadcast(g * d, a.shape)
         if nb:
             # d(a^b)/db = a^b log a. PyTorch's conventions: 0 where a == 0 and b >= 0,
             # NaN for a < 0 (a real power of a negative base has no real derivative).
@@ -319,37 +323,86 @@ class Cast(Function):
 
 
 def add(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a + b`` with broadcasting."""
+    """Elementwise ``a + b`` with broadcasting.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> (rg.tensor([1.0, 2.0]) + 1.0).tolist()
+        [2.0, 3.0]
+    """
     return Add.apply(*binary_args(a, b))
 
 
 def sub(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a - b`` with broadcasting."""
+    """Elementwise ``a - b`` with broadcasting.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> (rg.tensor([[1.0], [2.0]]) - rg.tensor([1.0, 0.0])).tolist()
+        [[0.0, 1.0], [1.0, 2.0]]
+    """
     return Sub.apply(*binary_args(a, b))
 
 
 def mul(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a * b`` with broadcasting."""
+    """Elementwise ``a * b`` with broadcasting.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> (rg.tensor([1.0, 2.0]) * rg.tensor([3.0, 4.0])).tolist()
+        [3.0, 8.0]
+    """
     return Mul.apply(*binary_args(a, b))
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a / b`` with broadcasting."""
+    """Elementwise ``a / b`` with broadcasting.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> (rg.tensor([1.0, 3.0]) / 2.0).tolist()
+        [0.5, 1.5]
+    """
     return Div.apply(*binary_args(a, b))
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - mirrors torch.pow
-    """Elementwise ``a ** b`` with broadcasting."""
+    """Elementwise ``a ** b`` with broadcasting.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> (rg.tensor([2.0, 3.0]) ** 2).tolist()
+        [4.0, 9.0]
+    """
     return Pow.apply(*binary_args(a, b))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum; ties share the gradient equally."""
+    """Elementwise maximum; ties share the gradient equally.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.maximum(rg.tensor([1.0, -1.0]), 0.0).tolist()
+        [1.0, 0.0]
+    """
     return Maximum.apply(*binary_args(a, b))
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum; ties share the gradient equally."""
+    """Elementwise minimum; ties share the gradient equally.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.minimum(rg.tensor([1.0, -1.0]), 0.0).tolist()
+        [0.0, -1.0]
+    """
     return Minimum.apply(*binary_args(a, b))
 
 
@@ -371,75 +424,181 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 
 def neg(x: Any) -> Tensor:
+    """Elementwise ``-x``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ops.neg(rg.tensor([1.0, -2.0])).tolist()
+        [-1.0, 2.0]
+    """
     return Neg.apply(ensure_tensor(x))
 
 
 def exp(x: Any) -> Tensor:
-    """Elementwise e**x."""
+    """Elementwise e**x.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.exp(rg.tensor([0.0])).tolist()
+        [1.0]
+    """
     return Exp.apply(ensure_tensor(x))
 
 
 def log(x: Any) -> Tensor:
-    """Elementwise natural logarithm."""
+    """Elementwise natural logarithm.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.log(rg.tensor([1.0])).tolist()
+        [0.0]
+    """
     return Log.apply(ensure_tensor(x))
 
 
 def log1p(x: Any) -> Tensor:
-    """Elementwise log(1 + x), accurate for small x."""
+    """Elementwise log(1 + x), accurate for small x.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.log1p(rg.tensor([0.0])).tolist()
+        [0.0]
+    """
     return Log1p.apply(ensure_tensor(x))
 
 
 def sqrt(x: Any) -> Tensor:
+    """Elementwise square root (its slope at 0 is inf, as in PyTorch).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.sqrt(rg.tensor([4.0])).tolist()
+        [2.0]
+    """
     return Sqrt.apply(ensure_tensor(x))
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors torch.abs
+    """Elementwise absolute value; gradient sign(x), 0 at 0.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.abs(rg.tensor([-2.0, 3.0])).tolist()
+        [2.0, 3.0]
+    """
     return Abs.apply(ensure_tensor(x))
 
 
 def tanh(x: Any) -> Tensor:
+    """Elementwise hyperbolic tangent.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.tanh(rg.tensor([0.0])).tolist()
+        [0.0]
+    """
     return Tanh.apply(ensure_tensor(x))
 
 
 def sigmoid(x: Any) -> Tensor:
-    """Logistic sigmoid 1 / (1 + e**-x), stable for large |x|."""
+    """Logistic sigmoid 1 / (1 + e**-x), stable for large |x|.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.sigmoid(rg.tensor([0.0, 1e4])).tolist()
+        [0.5, 1.0]
+    """
     return Sigmoid.apply(ensure_tensor(x))
 
 
 def relu(x: Any) -> Tensor:
-    """max(x, 0) with gradient 0 at 0."""
+    """max(x, 0) with gradient 0 at 0.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.relu(rg.tensor([-1.0, 2.0])).tolist()
+        [0.0, 2.0]
+    """
     return Relu.apply(ensure_tensor(x))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where positive, else ``negative_slope * x`` (slope used at 0).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ops.leaky_relu(rg.tensor([-1.0, 2.0]), 0.5).tolist()
+        [-0.5, 2.0]
+    """
     return LeakyRelu.apply(ensure_tensor(x), negative_slope=float(negative_slope))
 
 
 def gelu(x: Any, approximate: str = "none") -> Tensor:
-    """Gaussian error linear unit, exact (erf) or ``approximate="tanh"``."""
+    """Gaussian error linear unit, exact (erf) or ``approximate="tanh"``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.gelu(rg.tensor([0.0])).tolist()
+        [0.0]
+    """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return Gelu.apply(ensure_tensor(x), approximate=approximate)
 
 
 def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + exp(beta x)) / beta, linear above ``threshold`` (PyTorch's definition)."""
+    """log(1 + exp(beta x)) / beta, linear above ``threshold`` (PyTorch's definition).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.softplus(rg.tensor([0.0, 30.0])).tolist()[1]
+        30.0
+    """
     if beta <= 0:
         raise ValueError(f"softplus: beta must be > 0, got {beta}")
     return Softplus.apply(ensure_tensor(x), beta=float(beta), threshold=float(threshold))
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-    """Clamp to [min, max]; the gradient passes where the input lies inside (ends included)."""
+    """Clamp to [min, max]; the gradient passes where the input lies inside (ends included).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.clip(rg.tensor([-2.0, 0.5, 2.0]), -1.0, 1.0).tolist()
+        [-1.0, 0.5, 1.0]
+    """
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
+    # NumPy scalars (np.float64(0.5)) would upcast a float32 input; Python numbers do not.
+    min = min.item() if isinstance(min, (xp.generic, xp.ndarray)) else min  # noqa: A001
+    max = max.item() if isinstance(max, (xp.generic, xp.ndarray)) else max  # noqa: A001
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
     return Clip.apply(ensure_tensor(x), lo=min, hi=max)
 
 
 def cast(x: Any, dtype: Any) -> Tensor:
-    """Convert to ``dtype``; the gradient is converted back to the source dtype."""
+    """Convert to ``dtype``; the gradient is converted back to the source dtype.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ops.cast(rg.tensor([1.0]), "float64").dtype
+        dtype('float64')
+    """
     x = ensure_tensor(x)
     dtype = xp.dtype(dtype)
     if x.data.dtype == dtype:

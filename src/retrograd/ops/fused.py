@@ -73,28 +73,38 @@ class LogSoftmax(Function):
 class CrossEntropy(Function):
     """Softmax cross-entropy on (M, C) logits with index or probability targets."""
 
-    def forward(self, z, target=None, weight=None, ignore_index=-100, reduction="mean",
-                label_smoothing=0.0):
+    def forward(
+        self, z, target=None, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
+        checked=False,
+    ):  # fmt: skip
+        # checked=True: the caller has verified that target is (M,) class indices, all in
+        # [0, C) and none equal to ignore_index (cross_entropy's fast path does).
         m, c = z.shape
         self.reduction = reduction
         s = z - z.max(axis=1, keepdims=True)
         e = xp.exp(s)
         se = e.sum(axis=1, keepdims=True)
-        logp = s - xp.log(se)
-        self.p = e / se
-        if target.ndim == 1 and weight is None and label_smoothing == 0.0 and not (
-            target == ignore_index
-        ).any():
-            # The common case: one-hot targets, no weights.
+        lse = xp.log(se)
+        e /= se  # e is ours: normalise in place into the probabilities
+        self.p = e
+        if checked or (
+            target.ndim == 1
+            and weight is None
+            and label_smoothing == 0.0
+            and not (target == ignore_index).any()
+        ):
+            # The common case: one-hot targets, no weights. -log p[i, t_i] is computed as
+            # lse_i - s[i, t_i] (exactly -(s - lse)[i, t_i]) without forming log p.
             self.fast = True
             self.target = target
-            losses = -logp[xp.arange(m), target]
+            self.rows = rows = xp.arange(m)
+            losses = lse[:, 0] - s[rows, target]
             self.denom = float(m)
         else:
             self.fast = False
             coef = self._coefficients(target, weight, ignore_index, label_smoothing, c, z.dtype)
             self.coef = coef
-            losses = -(coef * logp).sum(axis=1)
+            losses = -(coef * (s - lse)).sum(axis=1)
         if reduction == "none":
             return losses
         total = losses.sum()
@@ -130,7 +140,7 @@ class CrossEntropy(Function):
             scale = g
         if self.fast:
             grad = p.copy()
-            grad[xp.arange(p.shape[0]), self.target] -= 1
+            grad[self.rows, self.target] -= 1
         else:
             coef = self.coef
             grad = coef.sum(axis=1, keepdims=True) * p - coef
@@ -227,13 +237,27 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability."""
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.softmax(rg.tensor([0.0, 0.0])).tolist()
+        [0.5, 0.5]
+    """
     x = ensure_tensor(x)
     return Softmax.apply(x, axis=norm_axis(axis, x.ndim, "softmax: axis"))
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """log(softmax(x)) computed as x - logsumexp(x), finite for extreme logits."""
+    """log(softmax(x)) computed as x - logsumexp(x), finite for extreme logits.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.log_softmax(rg.tensor([1e4, -1e4])).tolist()
+        [0.0, -20000.0]
+    """
     x = ensure_tensor(x)
     return LogSoftmax.apply(x, axis=norm_axis(axis, x.ndim, "log_softmax: axis"))
 
@@ -268,8 +292,25 @@ def cross_entropy(
         0.1269
     """
     _check_reduction(reduction, "cross_entropy")
-    z = ensure_tensor(input)
     t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    if weight is None and not label_smoothing and isinstance(input, Tensor):
+        # Fast path for the common case, (N, C) logits and class indices: two reductions
+        # check the labels; anything else (or any doubt) takes the general path below.
+        zs = input.data.shape
+        if (
+            len(zs) == 2
+            and t.ndim == 1
+            and t.dtype.kind in "iu"
+            and 0 < t.shape[0] == zs[0]
+            and 0 <= t.min()
+            and t.max() < zs[1]
+            and not 0 <= ignore_index < zs[1]
+        ):
+            return CrossEntropy.apply(
+                input, target=t, weight=None, ignore_index=ignore_index, reduction=reduction,
+                label_smoothing=0.0, checked=True,
+            )  # fmt: skip
+    z = ensure_tensor(input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if z.ndim == 0:
@@ -321,7 +362,11 @@ def cross_entropy(
         z = _class_last(z)
         t = xp.moveaxis(t, 1, -1).reshape(-1, n_classes) if prob_targets else t.reshape(-1)
     loss = CrossEntropy.apply(
-        z, target=t, weight=w, ignore_index=ignore_index, reduction=reduction,
+        z,
+        target=t,
+        weight=w,
+        ignore_index=ignore_index,
+        reduction=reduction,
         label_smoothing=float(label_smoothing),
     )
     if reduction == "none" and (spatial or unbatched):
@@ -338,7 +383,15 @@ def binary_cross_entropy_with_logits(
     reduction: str = "mean",
     pos_weight: Any = None,
 ) -> Tensor:
-    """Sigmoid + binary cross-entropy in one stable node (PyTorch's semantics)."""
+    """Sigmoid + binary cross-entropy in one stable node (PyTorch's semantics).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> z = rg.tensor([0.0, 0.0])
+        >>> round(rg.ops.binary_cross_entropy_with_logits(z, [0.0, 1.0]).item(), 4)
+        0.6931
+    """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     z = ensure_tensor(input)
     y = target if isinstance(target, Tensor) else Tensor(xp.asarray(target, dtype=z.dtype))
@@ -349,20 +402,44 @@ def binary_cross_entropy_with_logits(
         )
     if y.data.dtype.kind != "f":
         y = Tensor(y.data.astype(z.dtype))
-    w = None if weight is None else (weight.data if isinstance(weight, Tensor) else xp.asarray(weight))
+    w = (
+        None
+        if weight is None
+        else (weight.data if isinstance(weight, Tensor) else xp.asarray(weight))
+    )
     pw = None
     if pos_weight is not None:
         pw = pos_weight.data if isinstance(pos_weight, Tensor) else xp.asarray(pos_weight)
+    for name, arr in (("weight", w), ("pos_weight", pw)):
+        # Each must broadcast to the input's shape without enlarging it (one loss per logit).
+        try:
+            ok = arr is None or xp.broadcast_shapes(arr.shape, z.shape) == z.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"binary_cross_entropy_with_logits: {name} has shape {arr.shape}, which does "
+                f"not broadcast to the input's shape {z.shape}"
+            )
     return BCEWithLogits.apply(z, y, weight=w, pos_weight=pw, reduction=reduction)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Mean squared error ``mean((input - target)**2)`` (``sum``/``none`` on request)."""
+    """Mean squared error ``mean((input - target)**2)`` (``sum``/``none`` on request).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ops.mse_loss(rg.tensor([1.0, 3.0]), rg.tensor([0.0, 0.0])).item()
+        5.0
+    """
     _check_reduction(reduction, "mse_loss")
     a = ensure_tensor(input)
     b = target if isinstance(target, Tensor) else Tensor(xp.asarray(target, dtype=a.dtype))
     if a.shape != b.shape:
-        raise ValueError(f"mse_loss: target has shape {b.shape}, expected the input's shape {a.shape}")
+        raise ValueError(
+            f"mse_loss: target has shape {b.shape}, expected the input's shape {a.shape}"
+        )
     return MSE.apply(a, b, reduction=reduction)
 
 

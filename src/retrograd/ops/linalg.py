@@ -21,9 +21,11 @@ class MatMul(Function):
         # Promote 1-D operands as matmul does, so one rule covers every case.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
+        if a.ndim == 1 and b.ndim == 1:
+            g = g.reshape(1, 1)  # the dot product's scalar output
+        elif a.ndim == 1:
             g = xp.expand_dims(g, -2)
-        if b.ndim == 1:
+        elif b.ndim == 1:
             g = xp.expand_dims(g, -1)
         ga = gb = None
         if na:
@@ -50,9 +52,15 @@ def matmul(a: Any, b: Any) -> Tensor:
     ka = a.shape[-1]
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
+        raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({ka} != {kb})")
+    batch_a, batch_b = a.shape[:-2], b.shape[:-2]
+    try:
+        xp.broadcast_shapes(batch_a, batch_b)
+    except ValueError:
         raise ValueError(
-            f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({ka} != {kb})"
-        )
+            f"matmul: batch dimensions {batch_a} and {batch_b} of {a.shape} @ {b.shape} "
+            "do not broadcast"
+        ) from None
     return MatMul.apply(a, b)
 
 

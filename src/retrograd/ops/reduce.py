@@ -24,7 +24,8 @@ class Mean(Function):
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         out = xp.asarray(a.mean(axis=axis, keepdims=keepdims))
-        self.count = a.size // max(out.size, 1) if a.size else 0
+        # NOTE: not max(out.size, 1): this module's own max() shadows the builtin.
+        self.count = a.size // out.size if a.size else 0
         return out
 
     def backward(self, g):
@@ -68,8 +69,10 @@ class LogSumExp(Function):
         m = xp.where(xp.isfinite(m), m, 0)
         e = xp.exp(a - m)
         s = e.sum(axis=axis, keepdims=True)
-        self.softmax = e / s
-        out = xp.log(s) + m
+        with xp.errstate(invalid="ignore", divide="ignore"):
+            # An all -inf slice: log(0) = -inf is the right value; its softmax is 0/0.
+            self.softmax = e / s
+            out = xp.log(s) + m
         return out if keepdims else _squeeze(out, axis)
 
     def backward(self, g):
@@ -104,7 +107,14 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis``."""
+    """Arithmetic mean over ``axis``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(axis=1).tolist()
+        [1.5, 3.5]
+    """
     x = ensure_tensor(x)
     if x.data.size == 0:
         raise ValueError(f"mean: cannot average an empty tensor (shape {x.shape})")
@@ -112,22 +122,50 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; ties share the gradient evenly."""
+    """Maximum over ``axis``; ties share the gradient evenly.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.tensor([[1.0, 5.0], [3.0, 4.0]]).max(axis=0).tolist()
+        [3.0, 5.0]
+    """
     return _reduce(Max, x, axis, keepdims, "max")
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; ties share the gradient evenly."""
+    """Minimum over ``axis``; ties share the gradient evenly.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.tensor([[1.0, 5.0], [3.0, 4.0]]).min().item()
+        1.0
+    """
     return _reduce(Min, x, axis, keepdims, "min")
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over ``axis``, computed without overflow."""
+    """log(sum(exp(x))) over ``axis``, computed without overflow.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.logsumexp(rg.tensor([1e4, -1e4])).item()  # no overflow to inf
+        10000.0
+    """
     return _reduce(LogSumExp, x, axis, keepdims, "logsumexp")
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    """Variance over ``axis`` with Bessel's ``correction`` (1 by default, as PyTorch)."""
+    """Variance over ``axis`` with Bessel's ``correction`` (1 by default, as PyTorch).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ops.var(rg.tensor([1.0, 2.0, 3.0])).item()
+        1.0
+    """
     x = ensure_tensor(x)
     axis_n = norm_axis(axis, x.ndim, "var: axis")
     if axis_n is None:
@@ -148,7 +186,14 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -
 
 
 def std(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    """Standard deviation over ``axis`` (square root of :func:`var`)."""
+    """Standard deviation over ``axis`` (square root of :func:`var`).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ops.std(rg.tensor([1.0, 3.0]), correction=0).item()
+        1.0
+    """
     from .elementwise import sqrt
 
     return sqrt(var(x, axis, keepdims, correction))

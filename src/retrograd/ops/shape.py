@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .._backend import xp
 from ..autograd.function import Function
@@ -97,7 +98,14 @@ def _normalize_index(index):
 
 
 def reshape(x: Any, *shape: Any) -> Tensor:
-    """A tensor with the same data and a new shape (one dimension may be -1)."""
+    """A tensor with the same data and a new shape (one dimension may be -1).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ones(2, 3).reshape(3, -1).shape
+        (3, 2)
+    """
     x = ensure_tensor(x)
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -126,20 +134,39 @@ def reshape(x: Any, *shape: Any) -> Tensor:
 
 
 def permute(x: Any, *axes: Any) -> Tensor:
-    """Reorder the dimensions: ``axes`` is a permutation of ``range(ndim)``."""
+    """Reorder the dimensions: ``axes`` is a permutation of ``range(ndim)``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ones(2, 3, 4).permute(2, 0, 1).shape
+        (4, 2, 3)
+    """
     x = ensure_tensor(x)
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
-    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+    ok = len(axes) == x.ndim and all(
+        isinstance(a, (int, xp.integer)) and -x.ndim <= a < x.ndim for a in axes
+    )
+    if not ok or sorted(int(a) % x.ndim for a in axes) != list(range(x.ndim)):
         raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} dims of {x.shape}")
-    return Permute.apply(x, axes=tuple(a % x.ndim for a in axes))
+    return Permute.apply(x, axes=tuple(int(a) % x.ndim for a in axes))
 
 
 def transpose(x: Any, dim0: int | None = None, dim1: int | None = None) -> Tensor:
-    """Swap two dimensions (the last two when not given; all reversed for .T)."""
+    """Swap dimensions ``dim0`` and ``dim1``; with neither given, reverse all (as NumPy).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ops.transpose(rg.zeros(2, 3, 4), 0, 2).shape
+        (4, 3, 2)
+    """
     x = ensure_tensor(x)
     if dim0 is None and dim1 is None:
         return permute(x, tuple(reversed(range(x.ndim))))
+    if dim0 is None or dim1 is None:
+        raise ValueError(f"transpose: give both dim0 and dim1 (or neither), got {dim0}, {dim1}")
     d0 = norm_axis(dim0, x.ndim, "transpose: dim0")
     d1 = norm_axis(dim1, x.ndim, "transpose: dim1")
     axes = list(range(x.ndim))
@@ -148,13 +175,22 @@ def transpose(x: Any, dim0: int | None = None, dim1: int | None = None) -> Tenso
 
 
 def expand(x: Any, *shape: Any) -> Tensor:
-    """Broadcast to ``shape`` without copying (-1 keeps a dimension)."""
+    """Broadcast to ``shape`` without copying (-1 keeps a dimension).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ones(3, 1).expand(2, 3, 4).shape
+        (2, 3, 4)
+    """
     x = ensure_tensor(x)
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     lead = len(shape) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
+    if any(s == -1 for s in shape[:lead]):
+        raise ValueError(f"expand: -1 is not allowed for the new leading dims of {shape}")
     full = tuple(x.shape[i - lead] if s == -1 else int(s) for i, s in enumerate(shape))
     try:
         xp.broadcast_shapes(x.shape, full)
@@ -166,11 +202,26 @@ def expand(x: Any, *shape: Any) -> Tensor:
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    """Broadcast to ``shape`` (the same as :func:`expand`).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ops.broadcast_to(rg.ones(3), (2, 3)).shape
+        (2, 3)
+    """
     return expand(x, tuple(shape))
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
-    """Remove dimensions of size 1 (only ``axis`` when given)."""
+    """Remove dimensions of size 1 (only ``axis`` when given).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ones(1, 3, 1).squeeze().shape
+        (3,)
+    """
     x = ensure_tensor(x)
     if axis is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
@@ -180,7 +231,14 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
 
 
 def unsqueeze(x: Any, axis: int) -> Tensor:
-    """Insert a dimension of size 1 at ``axis``."""
+    """Insert a dimension of size 1 at ``axis``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ones(3).unsqueeze(0).shape
+        (1, 3)
+    """
     x = ensure_tensor(x)
     a = norm_axis(axis, x.ndim + 1, "unsqueeze: axis")
     shape = list(x.shape)
@@ -189,7 +247,14 @@ def unsqueeze(x: Any, axis: int) -> Tensor:
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions ``start_dim..end_dim`` into one."""
+    """Merge dimensions ``start_dim..end_dim`` into one.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.ones(2, 3, 4).flatten(1).shape
+        (2, 12)
+    """
     x = ensure_tensor(x)
     if x.ndim == 0:
         return reshape(x, (1,))
@@ -204,11 +269,20 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``."""
+    """Join tensors along an existing ``axis``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.cat([rg.ones(2, 1), rg.zeros(2, 3)], axis=1).shape
+        (2, 4)
+    """
     ts = [ensure_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
     nd = ts[0].ndim
+    if nd == 0:
+        raise ValueError("concatenate: 0-d tensors cannot be concatenated (use stack)")
     ax = norm_axis(axis, nd, "concatenate: axis")
     for i, t in enumerate(ts):
         if t.ndim != nd or any(
@@ -225,7 +299,14 @@ cat = concatenate
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors of equal shape along a new ``axis``."""
+    """Join tensors of equal shape along a new ``axis``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.stack([rg.ones(3), rg.zeros(3)]).shape
+        (2, 3)
+    """
     ts = [ensure_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
@@ -237,7 +318,14 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 
 def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
-    """Constant padding; ``pad_width`` as NumPy's: ((before, after), ...) per dimension."""
+    """Constant padding; ``pad_width`` as NumPy's: ((before, after), ...) per dimension.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.pad(rg.ones(2), ((1, 2),)).tolist()
+        [0.0, 1.0, 1.0, 0.0, 0.0]
+    """
     x = ensure_tensor(x)
     pw = xp.broadcast_to(xp.asarray(pad_width, dtype=int), (x.ndim, 2))
     if (pw < 0).any():
@@ -246,13 +334,22 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
 
 
 def getitem(x: Any, index: Any) -> Tensor:
-    """``x[index]`` for basic slicing and integer-array indexing (repeats add up)."""
+    """``x[index]`` for basic slicing and integer-array indexing (repeats add up).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.tensor([1.0, 2.0, 3.0])[[0, 0, 2]].tolist()
+        [1.0, 1.0, 3.0]
+    """
     x = ensure_tensor(x)
     index = _normalize_index(index)
     try:
         return GetItem.apply(x, index=index)
     except IndexError as e:
-        raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {e}") from None
+        raise IndexError(
+            f"index {index!r} is invalid for a tensor of shape {x.shape}: {e}"
+        ) from None
 
 
 __all__ = [

@@ -1,0 +1,416 @@
+"""One table of op cases that drives the gradcheck, the PyTorch comparison and the dtype test.
+
+Each :class:`Case` holds the retrograd computation, the same computation written with
+PyTorch (``torch_fn(torch, *args)``; torch is passed in, never imported here), and one
+maker per argument. A maker returns an ndarray for a ``numpy.random.Generator`` and a
+float dtype; float arguments are differentiated unless listed in ``nograd``, integer and
+boolean ones (targets, masks, indices) are passed through as constants.
+
+``covers`` names the primitives (``PRIMITIVES`` keys) a case checks; tests/ops/
+test_op_cases.py verifies that each of them really appears in the case's graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import retrograd as rg
+from retrograd import ops as R
+
+Maker = Callable[[np.random.Generator, Any], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    covers: tuple
+    fn: Callable
+    torch_fn: Callable
+    args: tuple
+    nograd: tuple = ()
+    gradcheck_kwargs: dict = field(default_factory=dict)
+
+    def make(self, rng: np.random.Generator, dtype: Any) -> list:
+        return [m(rng, dtype) for m in self.args]
+
+    def differentiable(self, arrays: list) -> list:
+        return [a.dtype.kind == "f" and i not in self.nograd for i, a in enumerate(arrays)]
+
+
+# ------------------------------------------------------------------------- makers
+
+
+def normal(*shape: int, scale: float = 1.0) -> Maker:
+    # np.asarray: a 0-d draw is a NumPy scalar, which gradcheck would treat as a constant.
+    return lambda rng, dt: np.asarray(rng.standard_normal(shape) * scale, dtype=dt)
+
+
+def positive(*shape: int, low: float = 0.5, high: float = 2.0) -> Maker:
+    return lambda rng, dt: rng.uniform(low, high, shape).astype(dt)
+
+
+def distinct(*shape: int) -> Maker:
+    """Distinct values 0.37 apart, none within 0.01 of 0 or +-0.5: safe around kinks and ties."""
+
+    def make(rng, dt):
+        n = int(np.prod(shape))
+        v = (rng.permutation(n) - (n - 1) / 2) * 0.37 + 0.013
+        return v.reshape(shape).astype(dt)
+
+    return make
+
+
+def probs(*shape: int) -> Maker:
+    """Rows of class probabilities along axis 1 (the class axis of cross_entropy)."""
+
+    def make(rng, dt):
+        e = np.exp(rng.standard_normal(shape))
+        return (e / e.sum(axis=1, keepdims=True)).astype(dt)
+
+    return make
+
+
+def uniform01(*shape: int) -> Maker:
+    return lambda rng, dt: rng.uniform(0.0, 1.0, shape).astype(dt)
+
+
+def ints(low: int, high: int, *shape: int) -> Maker:
+    return lambda rng, dt: rng.integers(low, high, shape)
+
+
+def mask(*shape: int) -> Maker:
+    return lambda rng, dt: rng.random(shape) > 0.5
+
+
+def const(value: Any) -> Maker:
+    arr = np.asarray(value)
+    return lambda rng, dt: arr.astype(dt) if arr.dtype.kind == "f" else arr.copy()
+
+
+CASES: list = []
+
+
+def case(id: str, covers: Any, fn: Callable, torch_fn: Callable, *args: Maker, **kw: Any) -> None:  # noqa: A002
+    covers = (covers,) if isinstance(covers, str) else tuple(covers)
+    CASES.append(Case(id, covers, fn, torch_fn, tuple(args), **kw))
+
+
+# ------------------------------------------------------------- elementwise, binary
+
+_BROADCAST_SHAPES = [
+    ("same", (3, 4), (3, 4)),
+    ("row", (3, 4), (4,)),
+    ("col", (3, 1), (1, 4)),
+    ("3d", (2, 1, 3), (4, 1)),
+    ("scalar", (), (3,)),
+]
+
+for tag, sa, sb in _BROADCAST_SHAPES:
+    case(f"add-{tag}", "Add", lambda a, b: a + b, lambda t, a, b: a + b, normal(*sa), normal(*sb))
+    case(f"sub-{tag}", "Sub", lambda a, b: a - b, lambda t, a, b: a - b, normal(*sa), normal(*sb))
+    case(f"mul-{tag}", "Mul", lambda a, b: a * b, lambda t, a, b: a * b, normal(*sa), normal(*sb))
+    case(f"div-{tag}", "Div", lambda a, b: a / b, lambda t, a, b: a / b, normal(*sa),
+         positive(*sb))  # fmt: skip
+    case(f"pow-{tag}", "Pow", lambda a, b: a**b, lambda t, a, b: a**b, positive(*sa),
+         normal(*sb))  # fmt: skip
+    case(f"maximum-{tag}", "Maximum", R.maximum, lambda t, a, b: t.maximum(a, b),
+         normal(*sa), normal(*sb))  # fmt: skip
+    case(f"minimum-{tag}", "Minimum", R.minimum, lambda t, a, b: t.minimum(a, b),
+         normal(*sa), normal(*sb))  # fmt: skip
+
+# Python scalars on either side keep the tensor's dtype (float32 stays float32).
+case("add-pyscalar", "Add", lambda a: a + 2.5, lambda t, a: a + 2.5, normal(3))
+case("radd-pyscalar", "Add", lambda a: 2.5 + a, lambda t, a: 2.5 + a, normal(3))
+case("rsub-pyscalar", "Sub", lambda a: 1.5 - a, lambda t, a: 1.5 - a, normal(3))
+case("mul-pyscalar", "Mul", lambda a: a * -3.0, lambda t, a: a * -3.0, normal(3))
+case("rdiv-pyscalar", "Div", lambda a: 2.0 / a, lambda t, a: 2.0 / a, positive(3))
+case("pow-int", "Pow", lambda a: a**3, lambda t, a: a**3, normal(2, 3))
+case("pow-negative-base", "Pow", lambda a: a**2.0, lambda t, a: a**2.0, distinct(4))
+case("pow-half", "Pow", lambda a: a**0.5, lambda t, a: a**0.5, positive(4))
+case("rpow", "Pow", lambda a: 2.0**a, lambda t, a: 2.0**a, normal(3))
+case("maximum-pyscalar", "Maximum", lambda a: R.maximum(a, 0.25),
+     lambda t, a: t.clamp_min(a, 0.25), distinct(3, 2))  # fmt: skip
+case("where", "Where", lambda c, a, b: R.where(c, a, b), lambda t, c, a, b: t.where(c, a, b),
+     mask(3, 4), normal(3, 4), normal(4))  # fmt: skip
+case("where-scalar", "Where", lambda c, a: R.where(c, a, 0.0),
+     lambda t, c, a: t.where(c, a, 0.0), mask(2, 3), normal(2, 3))  # fmt: skip
+case("where-cond-broadcast", "Where", lambda c, a, b: R.where(c, a, b),
+     lambda t, c, a, b: t.where(c, a, b), mask(4), normal(3, 1), normal(3, 4))  # fmt: skip
+
+# -------------------------------------------------------------- elementwise, unary
+
+case("neg", "Neg", lambda a: -a, lambda t, a: -a, normal(3, 4))
+case("exp", "Exp", R.exp, lambda t, a: t.exp(a), normal(3, 4))
+case("log", "Log", R.log, lambda t, a: t.log(a), positive(3, 4))
+case("log1p", "Log1p", R.log1p, lambda t, a: t.log1p(a), positive(3, 4, low=-0.5, high=2.0))
+case("sqrt", "Sqrt", R.sqrt, lambda t, a: t.sqrt(a), positive(3, 4))
+case("abs", "Abs", R.abs, lambda t, a: t.abs(a), distinct(3, 4))
+case("tanh", "Tanh", R.tanh, lambda t, a: t.tanh(a), normal(3, 4))
+case("sigmoid", "Sigmoid", R.sigmoid, lambda t, a: t.sigmoid(a), normal(3, 4, scale=3.0))
+case("relu", "Relu", R.relu, lambda t, a: t.relu(a), distinct(3, 4))
+case("leaky_relu", "LeakyRelu", lambda a: R.leaky_relu(a, 0.2),
+     lambda t, a: t.nn.functional.leaky_relu(a, 0.2), distinct(3, 4))  # fmt: skip
+case("leaky_relu-default", "LeakyRelu", R.leaky_relu,
+     lambda t, a: t.nn.functional.leaky_relu(a), distinct(5))  # fmt: skip
+case("gelu", "Gelu", R.gelu, lambda t, a: t.nn.functional.gelu(a), normal(3, 4, scale=2.0))
+case("gelu-tanh", "Gelu", lambda a: R.gelu(a, approximate="tanh"),
+     lambda t, a: t.nn.functional.gelu(a, approximate="tanh"), normal(3, 4, scale=2.0))  # fmt: skip
+case("softplus", "Softplus", R.softplus, lambda t, a: t.nn.functional.softplus(a),
+     normal(3, 4, scale=3.0))  # fmt: skip
+case("softplus-beta-threshold", "Softplus", lambda a: R.softplus(a, beta=2.0, threshold=1.0),
+     lambda t, a: t.nn.functional.softplus(a, beta=2.0, threshold=1.0),
+     distinct(3, 4))  # fmt: skip
+case("clip", "Clip", lambda a: R.clip(a, -0.5, 0.5), lambda t, a: t.clamp(a, -0.5, 0.5),
+     distinct(3, 4))  # fmt: skip
+case("clip-min", "Clip", lambda a: a.clip(min=0.5), lambda t, a: t.clamp(a, min=0.5),
+     distinct(3, 4))  # fmt: skip
+case("clip-max", "Clip", lambda a: a.clamp(max=-0.5), lambda t, a: t.clamp(a, max=-0.5),
+     distinct(3, 4))  # fmt: skip
+
+
+def _roundtrip(a):
+    # Through the other float precision and back: exercises Cast in both directions while
+    # the result keeps the input's dtype. Finite differences need a step far above the
+    # float32 rounding (hence eps below).
+    other = "float32" if a.dtype == np.float64 else "float64"
+    return R.cast(R.cast(a, other) * 3.0, a.dtype)
+
+
+def _torch_roundtrip(t, a):
+    other = t.float32 if a.dtype == t.float64 else t.float64
+    return (a.to(other) * 3.0).to(a.dtype)
+
+
+case("cast-roundtrip", "Cast", _roundtrip, _torch_roundtrip, normal(3, 4),
+     gradcheck_kwargs={"eps": 1e-2})  # fmt: skip
+
+# --------------------------------------------------------------------- reductions
+
+
+def _dims(axis, ndim):
+    return tuple(range(ndim)) if axis is None else axis
+
+
+_REDUCE_VARIANTS = [
+    ((3, 4), None, False),
+    ((3, 4), None, True),
+    ((3, 4), 0, False),
+    ((3, 4), -1, True),
+    ((2, 3, 4), (0, 2), False),
+    ((2, 3, 4), (2, 1), True),
+    ((5,), 0, False),
+]
+
+for shape, axis, kd in _REDUCE_VARIANTS:
+    tag = f"{shape}-axis{axis}-kd{int(kd)}".replace(" ", "")
+    nd = len(shape)
+    case(f"sum-{tag}", "Sum", lambda a, ax=axis, k=kd: a.sum(axis=ax, keepdims=k),
+         lambda t, a, ax=axis, k=kd, n=nd: t.sum(a, dim=_dims(ax, n), keepdim=k),
+         normal(*shape))  # fmt: skip
+    case(f"mean-{tag}", "Mean", lambda a, ax=axis, k=kd: a.mean(axis=ax, keepdims=k),
+         lambda t, a, ax=axis, k=kd, n=nd: t.mean(a, dim=_dims(ax, n), keepdim=k),
+         normal(*shape))  # fmt: skip
+    case(f"max-{tag}", "Max", lambda a, ax=axis, k=kd: a.max(axis=ax, keepdims=k),
+         lambda t, a, ax=axis, k=kd, n=nd: t.amax(a, dim=_dims(ax, n), keepdim=k),
+         distinct(*shape))  # fmt: skip
+    case(f"min-{tag}", "Min", lambda a, ax=axis, k=kd: a.min(axis=ax, keepdims=k),
+         lambda t, a, ax=axis, k=kd, n=nd: t.amin(a, dim=_dims(ax, n), keepdim=k),
+         distinct(*shape))  # fmt: skip
+    case(f"logsumexp-{tag}", "LogSumExp",
+         lambda a, ax=axis, k=kd: a.logsumexp(axis=ax, keepdims=k),
+         lambda t, a, ax=axis, k=kd, n=nd: t.logsumexp(a, dim=_dims(ax, n), keepdim=k),
+         normal(*shape, scale=3.0))  # fmt: skip
+    for corr in (0, 1):
+        case(f"var-c{corr}-{tag}", ("Mean", "Sub", "Mul", "Sum", "Div"),
+             lambda a, ax=axis, k=kd, c=corr: R.var(a, axis=ax, keepdims=k, correction=c),
+             lambda t, a, ax=axis, k=kd, n=nd, c=corr: t.var(
+                 a, dim=_dims(ax, n), keepdim=k, correction=c),
+             normal(*shape))  # fmt: skip
+    case(f"std-{tag}", "Sqrt", lambda a, ax=axis, k=kd: a.std(axis=ax, keepdims=k),
+         lambda t, a, ax=axis, k=kd, n=nd: t.std(a, dim=_dims(ax, n), keepdim=k),
+         normal(*shape))  # fmt: skip
+
+# Ties share the gradient evenly (PyTorch's amax rule); two-way ties only, where central
+# differences agree with the even split (a three-way tie gives 1/2 numerically, 1/3 here).
+case("max-ties", "Max", lambda a: a.max(axis=1), lambda t, a: t.amax(a, dim=1),
+     const([[1.0, 3.0, 3.0], [2.0, 2.0, 1.0]]))  # fmt: skip
+case("min-ties-all", "Min", lambda a: a.min(), lambda t, a: t.amin(a),
+     const([[1.0, 3.0, 1.0], [2.0, 5.0, 4.0]]))  # fmt: skip
+case("sum-0d", "Sum", lambda a: a.sum(), lambda t, a: a.sum(), normal())
+
+# ------------------------------------------------------------------ shape, indexing
+
+case("reshape", "Reshape", lambda a: a.reshape(4, -1), lambda t, a: a.reshape(4, -1),
+     normal(2, 3, 4))  # fmt: skip
+case("reshape-tuple", "Reshape", lambda a: R.reshape(a, (6,)), lambda t, a: a.reshape(6),
+     normal(2, 3))  # fmt: skip
+case("flatten", "Reshape", lambda a: a.flatten(1), lambda t, a: a.flatten(1), normal(2, 3, 4))
+case("squeeze", "Reshape", lambda a: a.squeeze(), lambda t, a: a.squeeze(), normal(1, 3, 1))
+case("squeeze-axis", "Reshape", lambda a: a.squeeze(-1), lambda t, a: a.squeeze(-1),
+     normal(1, 3, 1))  # fmt: skip
+case("unsqueeze", "Reshape", lambda a: a.unsqueeze(1), lambda t, a: a.unsqueeze(1),
+     normal(3, 2))  # fmt: skip
+case("permute", "Permute", lambda a: a.permute(2, 0, 1), lambda t, a: a.permute(2, 0, 1),
+     normal(2, 3, 4))  # fmt: skip
+case("transpose", "Permute", lambda a: a.transpose(0, 2), lambda t, a: a.transpose(0, 2),
+     normal(2, 3, 4))  # fmt: skip
+case("T", "Permute", lambda a: a.T, lambda t, a: a.permute(2, 1, 0), normal(2, 3, 4))
+case("mT", "Permute", lambda a: a.mT, lambda t, a: a.mT, normal(2, 3, 4))
+case("expand", "Expand", lambda a: a.expand(2, 3, 4), lambda t, a: a.expand(2, 3, 4),
+     normal(3, 1))  # fmt: skip
+case("expand-keep", "Expand", lambda a: a.expand(-1, 5), lambda t, a: a.expand(-1, 5),
+     normal(3, 1))  # fmt: skip
+case("concatenate", "Concatenate", lambda a, b, c: R.concatenate([a, b, c], axis=1),
+     lambda t, a, b, c: t.cat([a, b, c], dim=1), normal(2, 1), normal(2, 3),
+     normal(2, 2))  # fmt: skip
+case("cat-axis0-neg", "Concatenate", lambda a, b: R.cat([a, b], axis=-2),
+     lambda t, a, b: t.cat([a, b], dim=-2), normal(1, 3), normal(2, 3))  # fmt: skip
+case("stack", ("Concatenate", "Reshape"), lambda a, b: R.stack([a, b], axis=1),
+     lambda t, a, b: t.stack([a, b], dim=1), normal(2, 3), normal(2, 3))  # fmt: skip
+case("stack-last", ("Concatenate", "Reshape"), lambda a, b: R.stack([a, b], axis=-1),
+     lambda t, a, b: t.stack([a, b], dim=-1), normal(3), normal(3))  # fmt: skip
+# NumPy's pad_width is ((before, after), ...) first dim first; torch's is last dim first.
+case("pad", "Pad", lambda a: R.pad(a, ((1, 0), (2, 1))),
+     lambda t, a: t.nn.functional.pad(a, (2, 1, 1, 0)), normal(2, 3))  # fmt: skip
+case("pad-value", "Pad", lambda a: a.pad(((0, 0), (1, 1), (0, 2)), value=1.5),
+     lambda t, a: t.nn.functional.pad(a, (0, 2, 1, 1), value=1.5), normal(2, 2, 2))  # fmt: skip
+case("getitem-int", "GetItem", lambda a: a[1], lambda t, a: a[1], normal(3, 4))
+case("getitem-slice", "GetItem", lambda a: a[1:, ::2], lambda t, a: a[1:, ::2], normal(3, 5))
+case("getitem-ellipsis-none", "GetItem", lambda a: a[..., None, 0],
+     lambda t, a: a[..., None, 0], normal(2, 3))  # fmt: skip
+case("getitem-repeated", "GetItem", lambda a: a[[0, 2, 0, 0]], lambda t, a: a[[0, 2, 0, 0]],
+     normal(3, 2))  # fmt: skip
+case("getitem-2d-fancy", "GetItem", lambda a: a[[0, 1, 1], [2, 2, 0]],
+     lambda t, a: a[[0, 1, 1], [2, 2, 0]], normal(2, 3))  # fmt: skip
+case("getitem-mixed", "GetItem", lambda a: a[:, [1, 1, 3]], lambda t, a: a[:, [1, 1, 3]],
+     normal(2, 4))  # fmt: skip
+case("getitem-tensor-index", "GetItem", lambda a, i: a[i], lambda t, a, i: a[i],
+     normal(4, 2), ints(0, 4, 6))  # fmt: skip
+case("getitem-bool-mask", "GetItem", lambda a, m: a[m], lambda t, a, m: a[m],
+     normal(3, 4), mask(3, 4))  # fmt: skip
+
+# ---------------------------------------------------------------------- linalg
+
+_MATMUL_SHAPES = [
+    ("2d", (3, 4), (4, 5)),
+    ("vec-mat", (4,), (4, 5)),
+    ("mat-vec", (3, 4), (4,)),
+    ("dot", (4,), (4,)),
+    ("batch-mat", (2, 3, 4), (4, 5)),
+    ("batch-broadcast", (2, 1, 3, 4), (5, 4, 2)),
+    ("vec-batch", (4,), (2, 4, 3)),
+    ("batch-vec", (2, 3, 4), (4,)),
+]
+for tag, sa, sb in _MATMUL_SHAPES:
+    case(f"matmul-{tag}", "MatMul", lambda a, b: a @ b, lambda t, a, b: a @ b, normal(*sa),
+         normal(*sb))  # fmt: skip
+
+# ----------------------------------------------------------------------- fused
+
+case("linear", "Linear", R.linear, lambda t, x, w, b: t.nn.functional.linear(x, w, b),
+     normal(4, 3), normal(2, 3), normal(2))  # fmt: skip
+case("linear-nobias", "Linear", R.linear, lambda t, x, w: t.nn.functional.linear(x, w),
+     normal(4, 3), normal(2, 3))  # fmt: skip
+case("linear-3d", "Linear", R.linear, lambda t, x, w, b: t.nn.functional.linear(x, w, b),
+     normal(2, 4, 3), normal(5, 3), normal(5))  # fmt: skip
+case("linear-1d", "Linear", R.linear, lambda t, x, w, b: t.nn.functional.linear(x, w, b),
+     normal(3), normal(2, 3), normal(2))  # fmt: skip
+case("softmax", "Softmax", R.softmax, lambda t, a: t.softmax(a, dim=-1), normal(3, 4))
+case("softmax-axis0", "Softmax", lambda a: R.softmax(a, axis=0),
+     lambda t, a: t.softmax(a, dim=0), normal(3, 4, scale=3.0))  # fmt: skip
+case("log_softmax", "LogSoftmax", R.log_softmax, lambda t, a: t.log_softmax(a, dim=-1),
+     normal(3, 4))  # fmt: skip
+case("log_softmax-axis1-3d", "LogSoftmax", lambda a: a.log_softmax(axis=1),
+     lambda t, a: t.log_softmax(a, dim=1), normal(2, 3, 4, scale=3.0))  # fmt: skip
+
+
+def _ce(**kw):
+    def fn(z, y):
+        return R.cross_entropy(z, y, **kw)
+
+    def tfn(t, z, y):
+        kw2 = dict(kw)
+        if "weight" in kw2:
+            kw2["weight"] = t.tensor(np.asarray(kw2["weight"]))
+        return t.nn.functional.cross_entropy(z, y, **kw2)
+
+    return fn, tfn
+
+
+_W4 = [0.5, 2.0, 1.0, 0.25]
+_CE_VARIANTS = [
+    ("mean", {}, ints(0, 4, 5)),
+    ("sum", {"reduction": "sum"}, ints(0, 4, 5)),
+    ("none", {"reduction": "none"}, ints(0, 4, 5)),
+    ("weight", {"weight": _W4}, ints(0, 4, 5)),
+    ("weight-sum", {"weight": _W4, "reduction": "sum"}, ints(0, 4, 5)),
+    ("smoothing", {"label_smoothing": 0.1}, ints(0, 4, 5)),
+    ("smoothing-weight", {"label_smoothing": 0.2, "weight": _W4}, ints(0, 4, 5)),
+    ("ignore", {}, const([0, -100, 3, 1, -100])),
+    ("ignore-custom-none", {"ignore_index": 2, "reduction": "none"}, const([0, 2, 3, 1, 2])),
+    ("ignore-weight-smooth", {"weight": _W4, "label_smoothing": 0.1}, const([0, -100, 3, 1, 1])),
+]
+for tag, kw, target in _CE_VARIANTS:
+    f, tf = _ce(**kw)
+    case(f"cross_entropy-{tag}", "CrossEntropy", f, tf, normal(5, 4, scale=2.0), target)
+
+for tag, kw in [("", {}), ("-smooth-weight", {"label_smoothing": 0.1, "weight": _W4}),
+                ("-sum", {"reduction": "sum"}), ("-none", {"reduction": "none"})]:  # fmt: skip
+    f, tf = _ce(**kw)
+    case(f"cross_entropy-probs{tag}", "CrossEntropy", f, tf, normal(5, 4), probs(5, 4),
+         nograd=(1,))  # fmt: skip
+
+f, tf = _ce()
+case("cross_entropy-spatial", ("CrossEntropy", "Permute", "Reshape"), f, tf,
+     normal(2, 4, 3), ints(0, 4, 2, 3))  # fmt: skip
+f, tf = _ce(reduction="none")
+case("cross_entropy-spatial-none", "CrossEntropy", f, tf, normal(2, 3, 2, 2), ints(0, 3, 2, 2, 2))
+case("cross_entropy-spatial-probs", "CrossEntropy", f, tf, normal(2, 3, 4), probs(2, 3, 4),
+     nograd=(1,))  # fmt: skip
+f, tf = _ce()
+case("cross_entropy-unbatched", "CrossEntropy", f, tf, normal(4), const(2))
+
+
+def _bce(**kw):
+    def fn(z, y):
+        return R.binary_cross_entropy_with_logits(z, y, **kw)
+
+    def tfn(t, z, y):
+        kw2 = {k: (t.tensor(np.asarray(v)) if k in ("weight", "pos_weight") else v)
+               for k, v in kw.items()}  # fmt: skip
+        return t.nn.functional.binary_cross_entropy_with_logits(z, y, **kw2)
+
+    return fn, tfn
+
+
+for tag, kw in [
+    ("mean", {}),
+    ("sum", {"reduction": "sum"}),
+    ("none", {"reduction": "none"}),
+    ("weight", {"weight": [[1.0, 0.5, 2.0]]}),
+    ("pos_weight", {"pos_weight": [3.0, 0.5, 1.0]}),
+    ("both-none", {"weight": [0.3, 1.0, 2.0], "pos_weight": [2.0, 1.0, 0.2], "reduction": "none"}),
+]:
+    f, tf = _bce(**kw)
+    case(f"bce_logits-{tag}", "BCEWithLogits", f, tf, normal(4, 3, scale=3.0), uniform01(4, 3))
+
+for red in ("mean", "sum", "none"):
+    case(f"mse-{red}", "MSE", lambda a, b, r=red: R.mse_loss(a, b, reduction=r),
+         lambda t, a, b, r=red: t.nn.functional.mse_loss(a, b, reduction=r), normal(3, 4),
+         normal(3, 4))  # fmt: skip
+
+# A small network end to end: many primitives composed, checked as one function.
+case("mlp-composite", ("Linear", "Tanh", "CrossEntropy"),
+     lambda x, w1, b1, w2, y: R.cross_entropy(R.linear(R.linear(x, w1, b1).tanh(), w2), y),
+     lambda t, x, w1, b1, w2, y: t.nn.functional.cross_entropy(
+         t.nn.functional.linear(t.tanh(t.nn.functional.linear(x, w1, b1)), w2), y),
+     normal(4, 3), normal(5, 3), normal(5), normal(2, 5), ints(0, 2, 4))  # fmt: skip
+
+IDS = [c.id for c in CASES]
+assert len(set(IDS)) == len(IDS), "duplicate case ids"
+
+__all__ = ["CASES", "IDS", "Case", "rg"]

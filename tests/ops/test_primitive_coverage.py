@@ -1,0 +1,167 @@
+"""META-TEST: every differentiable primitive of retrograd has a float64 gradcheck test.
+
+How it works (follow this when you add a primitive, i.e. a ``Function`` subclass):
+
+1. It imports every module of the ``retrograd`` package, so that every ``Function``
+   subclass registers itself in ``retrograd.autograd.function.PRIMITIVES`` (keyed by class
+   name). Classes defined outside the package (in tests, say) are ignored, as are
+   subclasses that set ``differentiable = False``.
+2. It imports every ``tests/**/test_*.py`` module and collects the primitive names they
+   declare as gradchecked, in either of two ways:
+
+   - ``from gradcheck_registry import covers`` and decorate the test that runs
+     ``rg.gradcheck`` on float64 inputs: ``@covers("Conv2d", "MaxPool2d")``; or add names
+     to the shared set: ``gradcheck_registry.GRADCHECKED.update({...})`` (the op table in
+     tests/ops/test_op_cases.py does this);
+   - or give the test module a module-level set ``GRADCHECKED = {"Conv2d", ...}``.
+
+3. It fails, naming them, when a registered primitive is declared by no test.
+
+Declaring a name is a promise that a float64 ``rg.gradcheck`` of that primitive runs in
+the declaring module; keep it honest (e.g. assert the primitive appears in the graph).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import gradcheck_registry
+import retrograd
+from retrograd.autograd.function import PRIMITIVES, Function
+
+TESTS_ROOT = Path(__file__).resolve().parents[1]
+
+
+def import_package_modules() -> list:
+    """Import every module of retrograd; return (name, error) for those that failed."""
+    failed = []
+    for info in pkgutil.walk_packages(retrograd.__path__, "retrograd."):
+        if info.name.rsplit(".", 1)[-1] == "__main__":
+            continue  # importing it would run the command line
+        try:
+            importlib.import_module(info.name)
+        except ModuleNotFoundError as e:
+            # An optional third-party dependency (mpi4py, ...) is not installed: its
+            # module cannot define primitives we could test here anyway.
+            if e.name and e.name.split(".")[0] == "retrograd":
+                failed.append((info.name, repr(e)))
+        except Exception as e:  # noqa: BLE001 - reported below, with the module's name
+            failed.append((info.name, repr(e)))
+    return failed
+
+
+def import_test_modules() -> tuple:
+    """Import every tests/**/test_*.py; return (declared names, failed imports)."""
+    loaded = {}
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if f:
+            loaded[str(Path(f).resolve())] = mod
+    declared, failed = set(), []
+    for path in sorted(TESTS_ROOT.rglob("test_*.py")):
+        resolved = str(path.resolve())
+        mod = loaded.get(resolved)
+        if mod is None:
+            rel = path.relative_to(TESTS_ROOT).with_suffix("")
+            name = "_gradcheck_coverage." + ".".join(rel.parts)
+            # Test modules import helpers from their own folder (pytest's default
+            # "prepend" import mode puts it on sys.path); do the same while importing.
+            sys.path.insert(0, str(path.parent))
+            try:
+                spec = importlib.util.spec_from_file_location(name, path)
+                mod = importlib.util.module_from_spec(spec)
+                sys.modules[name] = mod
+                spec.loader.exec_module(mod)
+            except pytest.skip.Exception:
+                sys.modules.pop(name, None)
+                continue
+            except Exception as e:  # noqa: BLE001 - reported with the file's name
+                sys.modules.pop(name, None)
+                failed.append((str(path.relative_to(TESTS_ROOT)), repr(e)))
+                continue
+            finally:
+                sys.path.remove(str(path.parent))
+        names = getattr(mod, "GRADCHECKED", None)
+        if isinstance(names, (set, frozenset, list, tuple)):
+            declared.update(names)
+    declared.update(gradcheck_registry.GRADCHECKED)
+    return declared, failed
+
+
+def required_primitives() -> dict:
+    """The registered primitives of the retrograd package that need a gradcheck case."""
+    return {
+        name: cls
+        for name, cls in PRIMITIVES.items()
+        if (cls.__module__ == "retrograd" or cls.__module__.startswith("retrograd."))
+        and getattr(cls, "differentiable", True)
+    }
+
+
+def uncovered(declared: set) -> list:
+    return sorted(set(required_primitives()) - declared)
+
+
+def test_every_primitive_has_a_float64_gradcheck_case():
+    pkg_failed = import_package_modules()
+    declared, test_failed = import_test_modules()
+    missing = uncovered(declared)
+    required = required_primitives()
+    notes = ""
+    if pkg_failed or test_failed:
+        notes = "\nModules that failed to import (their primitives/cases may be unseen): " + (
+            "; ".join(f"{n}: {e}" for n, e in pkg_failed + test_failed)
+        )
+    assert not missing, (
+        "primitives without a float64 gradcheck case: "
+        + ", ".join(f"{n} ({required[n].__module__})" for n in missing)
+        + ". Add a test calling rg.gradcheck on it and declare it with "
+        "@covers(...) from tests/gradcheck_registry.py (see this file's docstring)." + notes
+    )
+    assert not pkg_failed, f"retrograd modules failed to import: {pkg_failed}"
+
+
+def test_meta_test_catches_an_uncovered_primitive():
+    # A throwaway primitive that claims to live in the package: the check must flag it.
+    probe = type(
+        "ProbeWithoutCase",
+        (Function,),
+        {"__module__": "retrograd._coverage_probe", "forward": lambda self, a: a},
+    )
+    try:
+        assert "ProbeWithoutCase" in uncovered(set(gradcheck_registry.GRADCHECKED))
+        assert "ProbeWithoutCase" not in uncovered({"ProbeWithoutCase"})
+    finally:
+        PRIMITIVES.pop("ProbeWithoutCase", None)
+    assert probe.__name__ not in PRIMITIVES
+
+
+def test_meta_test_ignores_classes_defined_outside_the_package():
+    class Exp(Function):  # same name as the library's Exp, defined in a test module
+        def forward(self, a):
+            return a
+
+    try:
+        assert PRIMITIVES["Exp"].__module__ == "retrograd.ops.elementwise"
+        assert "Exp" not in {n for n, c in required_primitives().items() if c is Exp}
+        assert all(c is not Exp for c in required_primitives().values())
+    finally:
+        PRIMITIVES.pop(f"{Exp.__module__}.{Exp.__qualname__}", None)
+
+
+def test_non_differentiable_primitives_are_exempt():
+    probe = type(
+        "ProbeNoGrad",
+        (Function,),
+        {"__module__": "retrograd._coverage_probe", "differentiable": False},
+    )
+    try:
+        assert "ProbeNoGrad" not in uncovered(set())
+    finally:
+        PRIMITIVES.pop(probe.__name__, None)
