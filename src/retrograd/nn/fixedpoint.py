@@ -389,9 +389,10 @@ class FixedPoint(Module):
             self._nonconverged(
                 f"FixedPoint backward ({method}): the adjoint solve (I - J^T) z = g did not "
                 f"converge in {it} iterations; residual {res:.3g} > backward_tol "
-                f"{self.backward_tol:g}. J is probably not contracting at h* for "
-                f"backward_damping={self.backward_damping:g}: use a smaller damping (the same "
-                "that made the forward converge) or backward='cg'"
+                f"{self.backward_tol:g}. At h* the damped J^T (backward_damping="
+                f"{self.backward_damping:g}) is not contracting, or contracts too slowly: "
+                "use the damping that made the forward converge, raise backward_max_iter, "
+                "or use backward='neumann' (truncated) or 'cg'"
             )
         return self._param_vjp(node, z, n_extra)
 

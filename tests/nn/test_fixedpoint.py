@@ -1,0 +1,387 @@
+"""FixedPoint / RecurrentNet: recurrent backprop (Almeida-Pineda) against exact solves."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import retrograd as rg
+from gradcheck_registry import covers
+
+TIGHT = dict(tol=1e-14, backward_tol=1e-14, max_iter=2000, backward_max_iter=2000)
+
+
+class TanhCell(rg.nn.Module):
+    """F(h, x) = tanh(h W^T + x U^T + b): contracting when ||W|| * max|tanh'| < 1."""
+
+    def __init__(self, n_in, n, w, dtype=np.float64, seed=0):
+        super().__init__()
+        r = np.random.default_rng(seed)
+        self.w = rg.nn.Parameter(np.asarray(w, dtype=dtype))
+        self.u = rg.nn.Parameter(r.standard_normal((n, n_in)).astype(dtype) * 0.5)
+        self.b = rg.nn.Parameter(r.standard_normal(n).astype(dtype) * 0.1)
+
+    def state_shape(self, x):
+        return (x.shape[0], self.w.shape[0])
+
+    def forward(self, h, x):
+        return (h @ self.w.T + x @ self.u.T + self.b).tanh()
+
+
+def _contracting_w(n, radius, seed=0, dtype=np.float64):
+    w = np.random.default_rng(seed).standard_normal((n, n))
+    return (w * radius / np.max(np.abs(np.linalg.eigvals(w)))).astype(dtype)
+
+
+def _direct_grads(cell, x, h, g):
+    """Exact gradients by the direct solve (I - J_b^T) z_b = g_b, J built with numpy."""
+    w, u = cell.w.data, cell.u.data
+    d = 1 - h * h  # tanh' at the fixed point
+    z = np.empty_like(g)
+    for b in range(h.shape[0]):
+        jac = d[b][:, None] * w  # J_b = dF/dh = diag(1 - h^2) W
+        z[b] = np.linalg.solve(np.eye(len(w)) - jac.T, g[b])
+    dz = d * z
+    return {"w": dz.T @ h, "u": dz.T @ x, "b": dz.sum(0), "x": dz @ u}
+
+
+def _grads(cell, x):
+    return {"w": cell.w.grad, "u": cell.u.grad, "b": cell.b.grad, "x": x.grad}
+
+
+def _rel(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def _setup(rng, n_in=4, n=6, batch=3, radius=0.8, **kw):
+    cell = TanhCell(n_in, n, _contracting_w(n, radius))
+    fp = rg.nn.FixedPoint(cell, **{**TIGHT, **kw})
+    x = rg.tensor(rng.standard_normal((batch, n_in)), requires_grad=True)
+    c = rng.standard_normal((batch, n))
+    return cell, fp, x, c
+
+
+@pytest.mark.parametrize("method", ["rbp", "cg"])
+def test_gradient_equals_direct_solve(rng, method):
+    cell, fp, x, c = _setup(rng, backward=method)
+    h = fp(x)
+    (h * rg.tensor(c)).sum().backward()
+    want = _direct_grads(cell, x.data, h.data, c)
+    for k, v in _grads(cell, x).items():
+        assert _rel(v, want[k]) < 1e-8, k
+    st = fp.last_stats
+    assert st["forward_converged"] and st["backward_converged"]
+    assert st["backward_true_residual"] < 1e-10
+
+
+def test_rbp_matches_central_finite_differences(rng):
+    cell, fp, x, c = _setup(rng, n=4, batch=2)
+
+    def loss():
+        with rg.no_grad():
+            return float((fp(x).data * c).sum())
+
+    (fp(x) * rg.tensor(c)).sum().backward()
+    eps = 1e-5
+    for p in (cell.w, cell.u, cell.b):
+        num = np.empty_like(p.data)
+        flat, nflat = p.data.reshape(-1), num.reshape(-1)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            lp = loss()
+            flat[i] = old - eps
+            lm = loss()
+            flat[i] = old
+            nflat[i] = (lp - lm) / (2 * eps)
+        assert _rel(p.grad, num) < 1e-6
+
+
+@pytest.mark.parametrize("damping", [1.0, 0.7])
+def test_neumann_equals_bptt_from_fixed_point(rng, damping):
+    k = 7
+    cell, fp, x, c = _setup(rng, backward="neumann", backward_max_iter=k, damping=damping)
+    h = fp(x)
+    (h * rg.tensor(c)).sum().backward()
+    ours = {n: v.copy() for n, v in _grads(cell, x).items()}
+    assert fp.last_stats["backward_iterations"] == k
+    # BPTT: k recorded damped steps starting from the (constant) fixed point.
+    cell.zero_grad()
+    x.grad = None
+    s = rg.tensor(h.data.copy())
+    for _ in range(k):
+        s = (1 - damping) * s + damping * cell(s, x) if damping != 1.0 else cell(s, x)
+    (s * rg.tensor(c)).sum().backward()
+    for n, v in _grads(cell, x).items():
+        assert _rel(ours[n], v) < 1e-10, n
+    # and the truncation really is truncated: it differs from the exact gradient.
+    want = _direct_grads(cell, x.data, h.data, c)
+    assert _rel(ours["w"], want["w"]) > 1e-6
+
+
+def test_unrolled_equals_engine_bptt(rng):
+    cell, fp, x, c = _setup(rng, backward="unrolled", tol=1e-10, damping=0.9)
+    h = fp(x)
+    (h * rg.tensor(c)).sum().backward()
+    steps = fp.last_stats["forward_iterations"]
+    ours = {n: v.copy() for n, v in _grads(cell, x).items()}
+    cell.zero_grad()
+    x.grad = None
+    s = rg.zeros(*h.shape, dtype=np.float64)
+    for _ in range(steps):
+        s = (1 - 0.9) * s + 0.9 * cell(s, x)
+    np.testing.assert_array_equal(s.data, h.data)
+    (s * rg.tensor(c)).sum().backward()
+    for n, v in _grads(cell, x).items():
+        np.testing.assert_allclose(ours[n], v, rtol=1e-12, atol=1e-14, err_msg=n)
+    # unrolled BPTT from zeros is close to (not equal to) the implicit gradient
+    want = _direct_grads(cell, x.data, h.data, c)
+    assert _rel(ours["w"], want["w"]) < 1e-6
+
+
+def _memory(backward, n_iter):
+    """(numpy bytes held after forward, peak bytes traced during backward)."""
+    rng = np.random.default_rng(1234)
+    n, batch = 64, 32
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    w = rg.tensor(0.995 * q, requires_grad=True)  # slow contraction: never converges exactly
+    x = rg.tensor(0.01 * rng.standard_normal((batch, n)), requires_grad=True)
+    fp = rg.nn.FixedPoint(
+        lambda h, x, w: (h @ w + x).tanh(),
+        tol=0.0,
+        max_iter=n_iter,
+        backward=backward,
+        backward_max_iter=30,
+        on_nonconvergence="warn",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        tracemalloc.start()
+        try:
+            h = fp(x, w)
+            # NumPy's own allocations only: the interpreter's free lists (tuples, dicts)
+            # grow with any loop up to a fixed cap and would blur a small measurement.
+            only_numpy = [tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)]
+            snap = tracemalloc.take_snapshot().filter_traces(only_numpy)
+            held = sum(st.size for st in snap.statistics("filename"))
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            h.sum().backward()
+            peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+    assert fp.last_stats["forward_iterations"] == n_iter
+    assert np.isfinite(w.grad).all()
+    return held, peak
+
+
+def test_memory_does_not_grow_with_iterations():
+    (held_small, peak_small), (held_large, peak_large) = _memory("rbp", 10), _memory("rbp", 1000)
+    assert held_large == held_small  # just h*: nothing of the relaxation is kept
+    assert abs(peak_large - peak_small) < 0.1 * peak_small, (peak_small, peak_large)
+    (u_held_small, u_peak_small), (u_held_large, u_peak_large) = (
+        _memory("unrolled", 10),
+        _memory("unrolled", 1000),
+    )
+    assert u_held_large > 20 * u_held_small and u_held_large > 20 * held_large
+    assert u_peak_large > 2 * u_peak_small
+
+
+def _non_contracting(rng, n=5, batch=2):
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    w = (q * -np.linspace(1.5, 2.0, n)) @ q.T  # symmetric, eigenvalues in [-2, -1.5]
+    cell = TanhCell(3, n, w)
+    cell.b.data *= 0.1
+    x = rg.tensor(0.05 * rng.standard_normal((batch, 3)), requires_grad=True)
+    return cell, x, rng.standard_normal((batch, n))
+
+
+def test_damped_solve_of_non_contracting_map(rng):
+    cell, x, c = _non_contracting(rng)
+    # Undamped, the forward relaxation oscillates: a ConvergenceError, not garbage.
+    with pytest.raises(rg.ConvergenceError, match="iterations"):
+        rg.nn.FixedPoint(cell, max_iter=200)(x)
+    fp = rg.nn.FixedPoint(cell, damping=0.4, estimate_spectral_radius=True, **TIGHT)
+    h = fp(x)
+    assert fp.last_stats["spectral_radius"] > 1.2
+    assert fp.last_stats["damped_spectral_radius"] < 0.5
+    (h * rg.tensor(c)).sum().backward()
+    want = _direct_grads(cell, x.data, h.data, c)
+    for k, v in _grads(cell, x).items():
+        assert _rel(v, want[k]) < 1e-8, k
+    # Plain undamped RBP in backward cannot converge there.
+    cell.zero_grad()
+    bad = rg.nn.FixedPoint(
+        cell, damping=0.4, backward_damping=1.0, tol=1e-12, backward_max_iter=300
+    )
+    with pytest.raises(rg.ConvergenceError, match=r"backward \(rbp\).*300 iterations"):
+        (bad(x) * rg.tensor(c)).sum().backward()
+    assert cell.w.grad is None  # nothing half-computed was written
+    # Nor can an undamped Neumann series: it grows, and is refused rather than returned.
+    neu = rg.nn.FixedPoint(
+        cell, damping=0.4, backward_damping=1.0, tol=1e-12, backward="neumann",
+        backward_max_iter=20,
+    )  # fmt: skip
+    with pytest.raises(rg.ConvergenceError, match="Neumann series is growing"):
+        (neu(x) * rg.tensor(c)).sum().backward()
+    # CG on the normal equations does not need contraction.
+    cg = rg.nn.FixedPoint(cell, damping=0.4, backward="cg", **TIGHT)
+    x.grad = None
+    (cg(x) * rg.tensor(c)).sum().backward()
+    assert _rel(cell.w.grad, want["w"]) < 1e-8
+
+
+@covers("FixedPointSolve")
+@pytest.mark.parametrize("method", ["rbp", "cg"])
+def test_gradcheck_fixed_point(rng, method):
+    fp = rg.nn.FixedPoint(
+        lambda h, x, w, b: (h @ w + x + b).sigmoid(), backward=method, tol=1e-13, backward_tol=1e-13
+    )
+    x = rg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    w = rg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    b = rg.tensor(rng.standard_normal(3), requires_grad=True)
+    assert rg.gradcheck(lambda x, w, b: fp(x, w, b) ** 2, [x, w, b])
+
+
+def test_float32_stays_float32():
+    x = rg.randn(5, 4)
+    net = rg.nn.RecurrentNet(4, 6, 3, activation="tanh")
+    y = net(x)
+    assert y.dtype == np.float32
+    rg.nn.functional.mse_loss(y, rg.zeros(5, 3)).backward()
+    for p in net.parameters():
+        assert p.grad.dtype == np.float32 and np.isfinite(p.grad).all()
+    for method in ("cg", "neumann", "unrolled"):
+        w = rg.tensor(np.eye(4, dtype=np.float32) * 0.3, requires_grad=True)
+        fp = rg.nn.FixedPoint(
+            lambda h, x, w: (h @ w + x).tanh(), backward=method, backward_max_iter=50
+        )
+        h = fp(x, w)
+        assert h.dtype == np.float32
+        h.sum().backward()
+        assert w.grad.dtype == np.float32 and np.isfinite(w.grad).all()
+
+
+def test_float32_gradient_close_to_float64(rng):
+    cell64, fp64, x64, c = _setup(rng)
+    (fp64(x64) * rg.tensor(c)).sum().backward()
+    cell32 = TanhCell(4, 6, cell64.w.data, dtype=np.float32)
+    fp32 = rg.nn.FixedPoint(cell32, tol=1e-6)
+    x32 = rg.tensor(x64.data.astype(np.float32), requires_grad=True)
+    (fp32(x32) * rg.tensor(c.astype(np.float32))).sum().backward()
+    assert cell32.w.grad.dtype == np.float32
+    assert _rel(cell32.w.grad.astype(np.float64), cell64.w.grad) < 1e-4
+
+
+def test_nonconvergence_raises_or_warns_but_never_passes_nonfinite():
+    x = rg.ones(2, 3, dtype=np.float64)
+    slow = rg.nn.FixedPoint(lambda h, x: (h * 0.99 + x).tanh(), max_iter=3)
+    with pytest.raises(rg.ConvergenceError, match=r"after 3 iterations.*residual"):
+        slow(x)
+    warn = rg.nn.FixedPoint(
+        lambda h, x: (h * 0.99 + x).tanh(), max_iter=3, on_nonconvergence="warn"
+    )
+    with pytest.warns(RuntimeWarning, match="after 3 iterations"):
+        h = warn(x)
+    assert warn.last_stats["forward_converged"] is False and np.isfinite(h.data).all()
+    blowup = rg.nn.FixedPoint(lambda h, x: h * 3.0 + x, max_iter=5000, on_nonconvergence="warn")
+    with pytest.raises(rg.ConvergenceError, match="non-finite"):
+        blowup(x)
+
+
+def test_spectral_radius_estimate():
+    a = np.diag([0.2, -0.7, 0.5])
+    fp = rg.nn.FixedPoint(lambda h, x, a: h @ a + x)
+    x = rg.ones(2, 3, dtype=np.float64)
+    assert fp.spectral_radius(x, rg.tensor(a)) == pytest.approx(0.7, rel=1e-6)
+    # a rotation-scaling: a complex pair of modulus 0.9
+    t = 0.6
+    rot = 0.9 * np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    fp2 = rg.nn.FixedPoint(lambda h, x, a: h @ a + x)
+    assert fp2.spectral_radius(rg.ones(1, 2, dtype=np.float64), rg.tensor(rot)) == pytest.approx(
+        0.9, rel=1e-3
+    )
+
+
+def test_captured_tensor_needing_grad_is_an_error():
+    w = rg.tensor(np.eye(2) * 0.5, requires_grad=True)
+    fp = rg.nn.FixedPoint(lambda h, x: (h @ w + x).tanh())
+    h = fp(rg.tensor(np.ones((1, 2)), requires_grad=True))
+    with pytest.raises(ValueError, match="passed as an argument"):
+        h.sum().backward()
+
+
+def test_recurrent_net_mask_config_and_training():
+    n_in, n_hid, n_out = 3, 4, 2
+    mask = np.ones((6, 6), dtype=int)
+    mask[0, 1] = mask[5, 5] = 0
+    net = rg.nn.RecurrentNet(n_in, n_hid, n_out, connectivity=mask, dtype=np.float64, tol=1e-10)
+    assert net.weight.data[0, 1] == 0
+    x = rg.tensor(np.random.default_rng(0).standard_normal((8, n_in)))
+    y, state = net(x, return_state=True)
+    assert y.shape == (8, 2) and state.shape == (8, 6)
+    np.testing.assert_array_equal(y.data, state.data[:, 4:])
+    # the state is a fixed point of s = sigmoid(W s + W_in x + b)
+    s = state.data
+    pre = s @ (net.weight.data * mask).T + x.data @ net.weight_in.data.T + net.bias.data
+    np.testing.assert_allclose(s, 1 / (1 + np.exp(-pre)), atol=1e-9)
+    y.sum().backward()
+    assert net.weight.grad[0, 1] == 0 and net.weight.grad[5, 5] == 0
+    assert np.abs(net.weight.grad).sum() > 0
+    cfg = net.get_config()
+    json.dumps(cfg)
+    twin = rg.nn.RecurrentNet(**cfg)
+    twin.load_state_dict(net.state_dict())
+    np.testing.assert_array_equal(twin(x).data, y.data)
+    json.dumps(rg.nn.FixedPoint(lambda h, x: x, h0=np.zeros(2)).get_config())
+    # training lowers the loss
+    target = rg.tensor(np.random.default_rng(1).uniform(0.2, 0.8, (8, 2)))
+    losses = []
+    for _ in range(30):
+        net.zero_grad()
+        loss = rg.nn.functional.mse_loss(net(x), target)
+        loss.backward()
+        for p in net.parameters():
+            p.data -= 2.0 * p.grad
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_symmetric_net_uses_symmetric_weights():
+    net = rg.nn.RecurrentNet(2, 3, 2, symmetric=True, connectivity=1 - np.eye(5), dtype=np.float64)
+    w = net.effective_weight().data
+    np.testing.assert_array_equal(w, w.T)
+    assert np.all(np.diag(w) == 0)
+    net(rg.tensor(np.ones((1, 2)))).sum().backward()
+    assert net.weight.grad.shape == (5, 5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"damping": 0.0}, "damping"),
+        ({"damping": 1.5}, "damping"),
+        ({"backward": "newton"}, "backward"),
+        ({"tol_mode": "rel"}, "tol_mode"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"tol": -1.0}, "tol"),
+        ({"on_nonconvergence": "ignore"}, "on_nonconvergence"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        rg.nn.FixedPoint(lambda h, x: x, **kwargs)
+
+
+def test_bad_shapes():
+    fp = rg.nn.FixedPoint(lambda h, x: x.sum(axis=1))
+    with pytest.raises(ValueError, match="same shape"):
+        fp(rg.ones(2, 3))
+    with pytest.raises(ValueError, match=r"expected \(batch, 3\)"):
+        rg.nn.RecurrentNet(3, 2, 1)(rg.ones(2, 4))
+    with pytest.raises(ValueError, match="connectivity"):
+        rg.nn.RecurrentNet(3, 2, 1, connectivity=np.ones((2, 2)))
