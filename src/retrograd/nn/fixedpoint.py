@@ -162,16 +162,15 @@ class FixedPoint(Module):
 
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict:
-        """The JSON-able constructor arguments (the cell as its class name and config).
+        """The JSON-able constructor arguments; the cell is stored as the Module itself.
 
-        A function cell is recorded as ``{"class": None, ...}``: it cannot be rebuilt
-        from JSON, so the owner of the layer (e.g. :class:`RecurrentNet`) recreates it.
+        Model files (``rg.save``) record a Module cell through the layer registry, so a
+        custom cell class must be registered (``@rg.io.register_module``). A plain
+        function cell cannot be rebuilt from a file: it is recorded as None and the
+        owner of the layer (e.g. :class:`RecurrentNet`) recreates it.
         """
         cell = self.cell
-        cell_cfg = {
-            "class": type(cell).__name__ if isinstance(cell, Module) else None,
-            "config": cell.get_config() if hasattr(cell, "get_config") else None,
-        }
+        cell_cfg = cell if isinstance(cell, Module) else None
         h0 = self.h0
         if isinstance(h0, Tensor):
             h0 = h0.data
