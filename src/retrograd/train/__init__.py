@@ -1,0 +1,34 @@
+"""Training: the fit loop, callbacks (stopping rules, progress), metrics, History.
+
+Example::
+
+    >>> import retrograd as rg
+    >>> X, y = rg.data.load_digits()
+    >>> _ = rg.manual_seed(0)
+    >>> net = rg.nn.Sequential(rg.nn.Linear(64, 32), rg.nn.ReLU(), rg.nn.Linear(32, 10))
+    >>> opt = rg.optim.Adam(net.parameters(), lr=1e-2)
+    >>> h = rg.train.fit(net, rg.nn.CrossEntropyLoss(), opt, (X / 16, y), epochs=2,
+    ...                  verbose=0)
+    >>> h.epochs, h["accuracy"][-1] > 0.8
+    (2, True)
+"""
+
+from . import metrics
+from .callbacks import (
+    AllWithinTolerance,
+    Callback,
+    EarlyStopping,
+    MaxEpochs,
+    ProgressBar,
+    TargetAccuracy,
+    TargetLoss,
+)
+from .history import History
+from .loop import NonFiniteLossError, TrainState, evaluate, fit, predict
+from .metrics import accuracy, confusion_matrix
+
+__all__ = [
+    "fit", "evaluate", "predict", "History", "TrainState", "NonFiniteLossError", "Callback",
+    "MaxEpochs", "TargetLoss", "TargetAccuracy", "AllWithinTolerance", "EarlyStopping",
+    "ProgressBar", "metrics", "accuracy", "confusion_matrix",
+]  # fmt: skip

@@ -1,0 +1,535 @@
+"""fit / evaluate / predict: the training loop, with everything else in callbacks."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._backend import xp
+from ..autograd.mode import no_grad
+from ..autograd.tensor import Tensor
+from ..data.dataset import ArrayDataset, Dataset
+from ..data.loader import DataLoader
+from ..errors import RetrogradError
+from ..random import get_rng_state, set_rng_state
+from .callbacks import Callback, MaxEpochs, ProgressBar
+from .history import History
+from .metrics import METRICS
+
+# Validation and prediction go through the data in chunks of this many rows.
+_EVAL_CHUNK = 4096
+
+
+class NonFiniteLossError(RetrogradError, RuntimeError):
+    """The training loss became NaN or Inf (the message names the epoch and step)."""
+
+
+# ------------------------------------------------------------------------- data plumbing
+def _as_loader(
+    data: Any, what: str, batch_size: int | None, shuffle: bool, seed: int | None
+) -> DataLoader:
+    if isinstance(data, DataLoader):
+        return data
+    if isinstance(data, (tuple, list)):
+        if len(data) not in (1, 2):
+            raise ValueError(
+                f"fit: {what} must be (X, y) or (X,), got a sequence of {len(data)} items"
+            )
+        ds = ArrayDataset(*data, name=what)
+    elif isinstance(data, Dataset) or (
+        hasattr(data, "__len__")
+        and hasattr(data, "__getitem__")
+        and not isinstance(data, (xp.ndarray, Tensor))
+    ):
+        ds = data
+    else:
+        raise TypeError(
+            f"fit: {what} must be an (X, y) tuple of arrays, a Dataset or a DataLoader, got "
+            f"{type(data).__name__}"
+        )
+    if batch_size is not None and batch_size is not False:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, xp.integer))
+            or batch_size <= 0
+        ):
+            raise ValueError(
+                f"fit: batch_size must be a positive int or None (full batch), got {batch_size!r}"
+            )
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def _eval_loader(data: Any, what: str, batch_size: int | None = None) -> DataLoader:
+    if isinstance(data, DataLoader):
+        return data
+    loader = _as_loader(data, what, None, False, 0)
+    n = loader.num_samples
+    bs = batch_size if batch_size is not None else (None if n <= _EVAL_CHUNK else _EVAL_CHUNK)
+    if bs is not None:
+        loader = DataLoader(loader.dataset, batch_size=bs, shuffle=False, seed=0)
+    return loader
+
+
+def _labels(loader: DataLoader) -> Any:
+    arrays = getattr(loader.dataset, "arrays", None)
+    return arrays[1] if arrays is not None and len(arrays) > 1 else None
+
+
+def _is_cross_entropy(loss_fn: Any) -> bool:
+    from ..nn import functional as F
+    from ..nn.losses import CrossEntropyLoss
+
+    return isinstance(loss_fn, CrossEntropyLoss) or loss_fn is F.cross_entropy
+
+
+def _check_targets(loss_fn: Any, loader: DataLoader, what: str) -> None:
+    """Catch the classic label mistakes before the first step, with a message that helps."""
+    y = _labels(loader)
+    if y is None or not _is_cross_entropy(loss_fn):
+        return
+    if y.ndim == 1 and y.dtype.kind == "f":
+        integral = bool((y == xp.round(y)).all())
+        hint = " (they look integral: pass y.astype('int64'))" if integral else ""
+        raise ValueError(
+            f"fit: {what} has float labels of dtype {y.dtype}, but CrossEntropyLoss needs "
+            f"integer class indices 0..C-1{hint}"
+        )
+
+
+def _check_label_range(loss_fn: Any, loader: DataLoader | None, what: str, n_out: int) -> None:
+    if loader is None or not _is_cross_entropy(loss_fn):
+        return
+    y = _labels(loader)
+    if y is None or y.ndim != 1 or y.dtype.kind not in "iu":
+        return
+    ignore = getattr(loss_fn, "ignore_index", -100)
+    y = y[y != ignore]
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= n_out):
+        bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
+        raise ValueError(
+            f"fit: {what} contains class label {bad}, but the model outputs {n_out} class "
+            f"scores (labels must be in 0..{n_out - 1}); check the labels or the size of the "
+            "output layer"
+        )
+
+
+def _resolve_metrics(metrics: Any, loss_fn: Any, loader: DataLoader) -> dict:
+    if metrics is None:
+        return {}
+    if metrics == "auto":
+        y = _labels(loader)
+        is_class = _is_cross_entropy(loss_fn) or (y is not None and y.dtype.kind in "iu")
+        return {"accuracy": METRICS["accuracy"]} if is_class else {}
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    out = {}
+    for m in metrics:
+        if isinstance(m, str):
+            if m not in METRICS:
+                raise ValueError(
+                    f"fit: unknown metric {m!r}; known: {sorted(METRICS)} "
+                    "(or pass a function f(output, target) -> float)"
+                )
+            out[m] = METRICS[m]
+        elif callable(m):
+            out[getattr(m, "__name__", f"metric{len(out)}")] = m
+        else:
+            raise TypeError(f"fit: metrics must be names or callables, got {m!r}")
+    return out
+
+
+def _loss_is_sum(loss_fn: Any) -> bool:
+    return getattr(loss_fn, "reduction", "mean") == "sum"
+
+
+def _contextual(exc: Exception, where: str) -> Exception:
+    msg = f"{where}: {exc}"
+    try:
+        new = type(exc)(msg)
+    except Exception:  # noqa: BLE001 - exception types with other constructors
+        new = (TypeError if isinstance(exc, TypeError) else ValueError)(msg)
+    return new
+
+
+# --------------------------------------------------------------------------- loop state
+class TrainState:
+    """Everything the loop knows, in one place: what callbacks read, what a checkpoint saves.
+
+    ``state_dict()`` holds the counters (``epoch``: completed epochs, ``step``: optimizer
+    steps), the :class:`History`, the stop reason, retrograd's global RNG state (dropout,
+    init), the training DataLoader's generator and position, and each callback's state;
+    all plain JSON-able data. The model, optimizer and scheduler keep their own state dicts.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        loss_fn: Any,
+        optimizer: Any,
+        loader: DataLoader,
+        val_loader: DataLoader | None,
+        callbacks: Sequence[Callback],
+        max_epochs: int | None,
+        scheduler: Any = None,
+    ) -> None:
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.loader = loader
+        self.val_loader = val_loader
+        self.callbacks = list(callbacks)
+        self.scheduler = scheduler
+        self.max_epochs = max_epochs
+        self.epoch = 0
+        self.step = 0
+        self.history = History()
+        self.stop_reason: str | None = None
+        self.stopping = False
+        self.epoch_outputs: tuple | None = None
+
+    @property
+    def has_validation(self) -> bool:
+        return self.val_loader is not None
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return len(self.loader)
+
+    def stop(self, reason: str) -> None:
+        """Ask the loop to stop after this epoch (the first reason given is kept)."""
+        if not self.stopping:
+            self.stopping = True
+            self.stop_reason = reason
+
+    def predict_train(self) -> tuple:
+        """Outputs and targets of the whole training set with the current weights."""
+        loader = _eval_loader(self.loader.dataset, "train_data")
+        return _collect(self.model, loader)
+
+    def _callback_keys(self) -> list:
+        return [f"{i}:{type(cb).__name__}" for i, cb in enumerate(self.callbacks)]
+
+    def state_dict(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": self.history.to_dict(),
+            "stop_reason": self.stop_reason,
+            "rng": get_rng_state(),
+            "loader": self.loader.state_dict(),
+            "callbacks": {
+                k: cb.state_dict() for k, cb in zip(self._callback_keys(), self.callbacks)
+            },
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = int(state["epoch"])
+        self.step = int(state["step"])
+        self.history = History.from_dict(state["history"])
+        self.stop_reason = state.get("stop_reason")
+        if state.get("rng") is not None:
+            set_rng_state(state["rng"])
+        if state.get("loader") is not None:
+            self.loader.load_state_dict(state["loader"])
+        saved = state.get("callbacks", {})
+        for key, cb in zip(self._callback_keys(), self.callbacks):
+            if key in saved:
+                cb.load_state_dict(saved[key])
+
+
+def _collect(model: Any, loader: DataLoader) -> tuple:
+    outs, targets = [], []
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with no_grad():
+            for batch in loader:
+                outs.append(model(batch[0]).data)
+                if len(batch) > 1:
+                    targets.append(batch[1].data)
+    finally:
+        if was_training:
+            model.train()
+    out = outs[0] if len(outs) == 1 else xp.concatenate(outs)
+    tgt = None
+    if targets:
+        tgt = targets[0] if len(targets) == 1 else xp.concatenate(targets)
+    return out, tgt
+
+
+# ---------------------------------------------------------------------------------- fit
+def fit(
+    model: Any,
+    loss_fn: Callable,
+    optimizer: Any,
+    train_data: Any,
+    val_data: Any = None,
+    epochs: int | None = 10,
+    batch_size: int | None = 32,
+    shuffle: bool = True,
+    seed: int | None = None,
+    callbacks: Sequence[Callback] = (),
+    metrics: Any = "auto",
+    verbose: int = 1,
+    scheduler: Any = None,
+    state: dict | None = None,
+) -> History:
+    """Train ``model`` by backpropagation and return its :class:`History`.
+
+    ``train_data`` (and ``val_data``) is an ``(X, y)`` tuple of arrays, a Dataset or a
+    DataLoader. With arrays, ``batch_size`` picks online learning (1), mini-batches (k) or
+    full-batch sweeps (None), ``shuffle`` reshuffles each epoch and ``seed`` fixes the
+    order (None: drawn from :func:`rg.manual_seed`'s generator). A DataLoader is used as
+    given. Each step is ``zero_grad``, forward, ``loss_fn(output, y)``, ``backward``,
+    ``optimizer.step()``; ``scheduler.step()`` follows each epoch (``ReduceLROnPlateau``
+    gets ``val_loss``, or ``loss`` without validation data).
+
+    Stopping rules, progress and logging are callbacks: ``epochs`` adds
+    :class:`MaxEpochs` (None: no limit, so another rule must stop it), and ``callbacks``
+    may add :class:`TargetLoss`, :class:`TargetAccuracy`, :class:`AllWithinTolerance`,
+    :class:`EarlyStopping`... ``metrics`` ("auto": accuracy for class labels; a name
+    list; callables ``f(output, target) -> float``) are computed on the training batches
+    as they go and on ``val_data`` after each epoch. ``verbose``: 0 silent, 1 a tqdm bar
+    on a terminal or one line per epoch otherwise, 2 lines always. ``state``: a
+    :meth:`TrainState.state_dict` to continue from (model and optimizer restored by the
+    caller). A NaN or Inf loss raises :class:`NonFiniteLossError` naming epoch and step.
+
+    Example::
+
+        >>> import numpy as np, retrograd as rg
+        >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], "float32")
+        >>> y = np.array([[0], [1], [1], [0]], "float32")
+        >>> _ = rg.manual_seed(0)
+        >>> net = rg.nn.Sequential(rg.nn.Linear(2, 4), rg.nn.Tanh(), rg.nn.Linear(4, 1))
+        >>> opt = rg.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        >>> h = rg.train.fit(net, rg.nn.MSELoss(), opt, (X, y), epochs=300, batch_size=None,
+        ...                  verbose=0, callbacks=[rg.train.TargetLoss(0.01)])
+        >>> h.stop_reason.split(":")[0], h["loss"][-1] <= 0.01
+        ('target_loss', True)
+    """
+    if epochs is not None and (
+        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
+    ):
+        raise ValueError(f"fit: epochs must be a positive int or None, got {epochs!r}")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    if not callable(loss_fn):
+        raise TypeError(f"fit: loss_fn must be callable (e.g. rg.nn.MSELoss()), got {loss_fn!r}")
+    if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
+        raise TypeError(
+            f"fit: optimizer must have step() and zero_grad() (an rg.optim "
+            f"optimizer), got {type(optimizer).__name__}"
+        )
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: callbacks must be rg.train.Callback instances, got {cb!r}")
+    loader = _as_loader(train_data, "train_data", batch_size, shuffle, seed)
+    arrays = getattr(loader.dataset, "arrays", None)
+    if arrays is not None and len(arrays) < 2:
+        raise ValueError("fit: train_data has no targets; pass (X, y) or a dataset of pairs")
+    val_loader = None if val_data is None else _eval_loader(val_data, "val_data")
+    _check_targets(loss_fn, loader, "train_data")
+    if val_loader is not None:
+        _check_targets(loss_fn, val_loader, "val_data")
+    metric_fns = _resolve_metrics(metrics, loss_fn, loader)
+
+    cbs = list(callbacks)
+    if epochs is not None:
+        cbs.insert(0, MaxEpochs(epochs))
+    elif not cbs:
+        raise ValueError(
+            "fit: epochs=None needs a stopping callback (TargetLoss, "
+            "EarlyStopping, ...), or training would never end"
+        )
+    if verbose:
+        cbs.append(ProgressBar("auto" if verbose == 1 else "lines"))
+    max_epochs = epochs
+    for cb in cbs:
+        if isinstance(cb, MaxEpochs):
+            max_epochs = cb.max_epochs if max_epochs is None else min(max_epochs, cb.max_epochs)
+
+    ts = TrainState(model, loss_fn, optimizer, loader, val_loader, cbs, max_epochs, scheduler)
+    if state is not None:
+        ts.load_state_dict(state)
+    _run(ts, metric_fns)
+    return ts.history
+
+
+def _step_scheduler(scheduler: Any, logs: dict) -> None:
+    if scheduler is None:
+        return
+    if type(scheduler).__name__ == "ReduceLROnPlateau":
+        scheduler.step(logs["val_loss"] if logs.get("val_loss") is not None else logs["loss"])
+    else:
+        scheduler.step()
+
+
+def _run(ts: TrainState, metric_fns: dict) -> None:
+    cbs = ts.callbacks
+    for cb in cbs:
+        cb.on_train_begin(ts)
+    batch_cbs = [
+        cb
+        for cb in cbs
+        if type(cb).on_batch_end is not Callback.on_batch_end
+        and getattr(cb, "uses_batch_events", lambda: True)()
+    ]
+    keep_outputs = any(cb.needs_outputs for cb in cbs)
+    # Training mode is set once (walking the modules every epoch costs); evaluation
+    # puts it back after its own eval() pass.
+    if hasattr(ts.model, "train"):
+        ts.model.train()
+    try:
+        ts.stopping = False
+        while not ts.stopping:
+            for cb in cbs:
+                cb.on_epoch_begin(ts)
+            t0 = time.perf_counter()
+            logs = _train_epoch(ts, metric_fns, batch_cbs, keep_outputs)
+            if ts.val_loader is not None:
+                val = _evaluate(ts.model, ts.loss_fn, ts.val_loader, metric_fns)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            if ts.optimizer.param_groups:
+                logs["lr"] = float(ts.optimizer.param_groups[0].get("lr", float("nan")))
+            logs["epoch_time"] = time.perf_counter() - t0
+            ts.epoch += 1
+            _step_scheduler(ts.scheduler, logs)
+            for cb in cbs:
+                cb.on_epoch_end(ts, logs)
+            ts.history.append(logs)
+            ts.history.steps = ts.step
+            if ts.max_epochs is not None and ts.epoch >= ts.max_epochs and not ts.stopping:
+                ts.stop(f"max_epochs: reached {ts.max_epochs} epochs")
+        ts.history.stop_reason = ts.stop_reason
+    finally:
+        ts.epoch_outputs = None
+        for cb in cbs:
+            cb.on_train_end(ts)
+
+
+def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs: bool) -> dict:
+    model, loss_fn, opt = ts.model, ts.loss_fn, ts.optimizer
+    zero_grad, opt_step = opt.zero_grad, opt.step
+    needs_closure = type(opt).__name__ == "LBFGS"
+    total_loss = 0.0
+    n_seen = 0
+    metric_sums = dict.fromkeys(metric_fns, 0.0)
+    metric_items = list(metric_fns.items())
+    loss_is_sum = _loss_is_sum(loss_fn)
+    outs, targets = [], []
+    first = ts.step == 0
+    step_in_epoch = 0
+    isfinite = math.isfinite
+    try:
+        for batch in ts.loader:
+            xb, yb = batch[0], batch[1]
+            if needs_closure:
+
+                def closure(xb=xb, yb=yb):
+                    zero_grad()
+                    lo = loss_fn(model(xb), yb)
+                    lo.backward()
+                    return lo
+
+                with no_grad():
+                    out = model(xb)
+                    loss = loss_fn(out, yb)
+                opt_step(closure)
+            else:
+                zero_grad()
+                out = model(xb)
+                if first:
+                    first = False
+                    n_out = out.shape[1] if out.ndim >= 2 else 1
+                    _check_label_range(loss_fn, ts.loader, "train_data", n_out)
+                    _check_label_range(loss_fn, ts.val_loader, "val_data", n_out)
+                loss = loss_fn(out, yb)
+                loss.backward()
+                opt_step()
+            lv = float(loss.data)
+            step_in_epoch += 1
+            ts.step += 1
+            if not isfinite(lv):
+                raise NonFiniteLossError(
+                    f"fit: the training loss became {lv} at epoch {ts.epoch + 1}, step "
+                    f"{step_in_epoch} (global step {ts.step}); lower the learning rate, "
+                    "check the data for extreme values, or clip gradients"
+                )
+            n = xb.shape[0]
+            total_loss += lv if loss_is_sum else lv * n
+            n_seen += n
+            for name, fn in metric_items:
+                metric_sums[name] += fn(out.data, yb.data) * n
+            if keep_outputs:
+                outs.append(out.data)
+                targets.append(yb.data)
+            for cb in batch_cbs:
+                cb.on_batch_end(ts, lv)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, RetrogradError) or str(exc).startswith("fit:"):
+            raise
+        where = f"fit (epoch {ts.epoch + 1}, step {step_in_epoch + 1})"
+        raise _contextual(exc, where) from exc
+    if keep_outputs:
+        ts.epoch_outputs = (
+            outs[0] if len(outs) == 1 else xp.concatenate(outs),
+            targets[0] if len(targets) == 1 else xp.concatenate(targets),
+        )
+    logs = {"loss": total_loss if loss_is_sum else total_loss / n_seen}
+    for name in metric_fns:
+        logs[name] = metric_sums[name] / n_seen
+    return logs
+
+
+# ----------------------------------------------------------------------- evaluate/predict
+def _evaluate(model: Any, loss_fn: Any, loader: DataLoader, metric_fns: dict) -> dict:
+    out, tgt = _collect(model, loader)
+    if tgt is None:
+        raise ValueError("evaluate: the data has no targets (y)")
+    with no_grad():
+        loss = float(loss_fn(Tensor._wrap(out, False, None), Tensor._wrap(tgt, False, None)).data)
+    res = {"loss": loss}
+    for name, fn in metric_fns.items():
+        res[name] = float(fn(out, tgt))
+    return res
+
+
+def evaluate(
+    model: Any, loss_fn: Callable, data: Any, batch_size: int | None = None, metrics: Any = "auto"
+) -> dict:
+    """Loss and metrics of ``model`` on ``data`` (no gradients, eval mode): a dict such as
+    ``{"loss": 0.08, "accuracy": 0.97}``.
+
+    ``data`` is ``(X, y)``, a Dataset or a DataLoader; ``batch_size`` (default: chunks of
+    4096 rows) only bounds memory. The loss is ``loss_fn`` on all outputs at once.
+
+    Example::
+
+        >>> import numpy as np, retrograd as rg
+        >>> net = rg.nn.Linear(3, 2)
+        >>> X, y = np.ones((5, 3), "float32"), np.array([0, 1, 1, 0, 1])
+        >>> sorted(rg.train.evaluate(net, rg.nn.CrossEntropyLoss(), (X, y)))
+        ['accuracy', 'loss']
+    """
+    loader = _eval_loader(data, "data", batch_size)
+    _check_targets(loss_fn, loader, "data")
+    return _evaluate(model, loss_fn, loader, _resolve_metrics(metrics, loss_fn, loader))
+
+
+def predict(model: Any, X: Any, batch_size: int | None = None) -> Any:
+    """Outputs of ``model`` for ``X`` (array, Tensor, Dataset or DataLoader) as an ndarray,
+    computed without gradients in eval mode, in chunks of ``batch_size`` rows.
+
+    Example::
+
+        >>> import numpy as np, retrograd as rg
+        >>> rg.train.predict(rg.nn.Linear(3, 2), np.ones((5, 3))).shape
+        (5, 2)
+    """
+    if isinstance(X, (xp.ndarray, Tensor, list)):
+        X = (X.data if isinstance(X, Tensor) else X,)
+    loader = _eval_loader(X, "X", batch_size)
+    return _collect(model, loader)[0]
