@@ -60,9 +60,14 @@ def _run(n: int, batch: int, steps: int, warm: int) -> float:
         out = os.path.join(d, "out.json")
         with open(worker, "w") as f:
             f.write(_WORKER)
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                   MKL_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
-                   OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS="1",
+            OPENBLAS_NUM_THREADS="1",
+            MKL_NUM_THREADS="1",
+            OMPI_ALLOW_RUN_AS_ROOT="1",
+            OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        )
         cmd = [mpirun, "-n", str(n), "--oversubscribe"]
         if os.geteuid() == 0:
             cmd.append("--allow-run-as-root")
@@ -82,15 +87,21 @@ def run(quick: bool = False) -> list:
         return [{"config": "mpi", "note": "skipped: mpirun not found"}]
     steps, warm = (5, 2) if quick else (40, 5)
     rows = []
-    for batch in ((64,) if quick else (128, 512)):
+    for batch in (64,) if quick else (128, 512):
         base = None
         for n in (1, 2):
             t = min(_run(n, batch, steps, warm) for _ in range(1 if quick else 3))
             sps = batch / t
             base = base or sps
-            rows.append({"config": f"MLP 784-256-256-10, global batch {batch}", "ranks": n,
-                         "samples_per_s": round(sps), "speedup": round(sps / base, 2),
-                         "efficiency": round(sps / base / n, 2)})
+            rows.append(
+                {
+                    "config": f"MLP 784-256-256-10, global batch {batch}",
+                    "ranks": n,
+                    "samples_per_s": round(sps),
+                    "speedup": round(sps / base, 2),
+                    "efficiency": round(sps / base / n, 2),
+                }
+            )
     return rows
 
 
@@ -103,10 +114,14 @@ def main() -> None:
         if "note" in r:
             print(f"| {r['config']} | {r['note']} | | | |")
         else:
-            print(f"| {r['config']} | {r['ranks']} | {r['samples_per_s']} | {r['speedup']}x "
-                  f"| {r['efficiency']:.0%} |")
-    print(f"\n(one BLAS thread per rank; best of 3 runs of the median step time; "
-          f"{time.time() - t0:.0f} s)")
+            print(
+                f"| {r['config']} | {r['ranks']} | {r['samples_per_s']} | {r['speedup']}x "
+                f"| {r['efficiency']:.0%} |"
+            )
+    print(
+        f"\n(one BLAS thread per rank; best of 3 runs of the median step time; "
+        f"{time.time() - t0:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,24 @@ def main():
     steps = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     X, y = make_data()
     loss_fn = rg.nn.CrossEntropyLoss()
+    if mode.startswith("fit_"):
+        # The same through rg.train.fit: distributed=True shards each batch by rank.
+        model = make_model(dist.rank() if mode == "fit_ddp" else 0)
+        opt = rg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        h = rg.train.fit(
+            model,
+            loss_fn,
+            opt,
+            (X, y),
+            epochs=steps,
+            batch_size=32,
+            seed=3,
+            verbose=0,
+            distributed=(mode == "fit_ddp"),
+        )
+        if mode == "fit_single" or dist.rank() == 0:
+            np.savez(out, loss=np.array(h["loss"]), **model.state_dict())
+        return
     if mode == "single":
         model = make_model(0)
         opt = rg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)

@@ -203,9 +203,7 @@ def shard_batch(*arrays: Any) -> tuple:
     n = len(arrays[0])
     sl = shard_slice(n)
     if sl.stop - sl.start == 0:
-        raise ValueError(
-            f"shard_batch: batch of {n} samples is too small for {world_size()} ranks"
-        )
+        raise ValueError(f"shard_batch: batch of {n} samples is too small for {world_size()} ranks")
     return tuple(a[sl] for a in arrays)
 
 

@@ -276,6 +276,13 @@ def fit(
     verbose: int = 1,
     scheduler: Any = None,
     state: dict | None = None,
+    checkpoint_dir: Any = None,
+    resume: bool = False,
+    keep_last: int | None = 3,
+    keep_best: tuple | None = None,
+    clip_grad_norm: float | None = None,
+    detect_anomaly: bool = False,
+    distributed: bool = False,
 ) -> History:
     """Train ``model`` by backpropagation and return its :class:`History`.
 
@@ -296,6 +303,16 @@ def fit(
     on a terminal or one line per epoch otherwise, 2 lines always. ``state``: a
     :meth:`TrainState.state_dict` to continue from (model and optimizer restored by the
     caller). A NaN or Inf loss raises :class:`NonFiniteLossError` naming epoch and step.
+
+    Reliability: ``checkpoint_dir`` writes an atomic checkpoint after every epoch (model,
+    optimizer, scheduler, loop state, every RNG and callback state; ``keep_last`` newest
+    plus the best by ``keep_best=("val_loss", "min")``); ``resume=True`` continues from
+    the newest one exactly (bitwise the same parameters as an uninterrupted run). With a
+    ``checkpoint_dir``, Ctrl-C (SIGINT) finishes the current step, saves a checkpoint and
+    then raises ``KeyboardInterrupt``. A non-finite loss never overwrites the last good
+    checkpoint. ``clip_grad_norm`` rescales gradients to that total norm before each step;
+    ``detect_anomaly`` runs under :func:`retrograd.detect_anomaly`. ``distributed=True``
+    trains data-parallel over MPI (see :mod:`retrograd.distributed`; run under mpirun).
 
     Example::
 
@@ -351,11 +368,130 @@ def fit(
         if isinstance(cb, MaxEpochs):
             max_epochs = cb.max_epochs if max_epochs is None else min(max_epochs, cb.max_epochs)
 
+    if clip_grad_norm is not None and not (
+        isinstance(clip_grad_norm, (int, float)) and clip_grad_norm > 0
+    ):
+        raise ValueError(f"fit: clip_grad_norm must be a positive number, got {clip_grad_norm!r}")
+    if resume and checkpoint_dir is None:
+        raise ValueError("fit: resume=True needs checkpoint_dir (where to resume from)")
+
     ts = TrainState(model, loss_fn, optimizer, loader, val_loader, cbs, max_epochs, scheduler)
+    ts.clip_grad_norm = clip_grad_norm
+    if distributed:
+        _setup_distributed(ts, seed)
+    if checkpoint_dir is not None:
+        from ..io.checkpoint import CheckpointManager
+
+        ts.checkpoints = CheckpointManager(checkpoint_dir, keep_last=keep_last, keep_best=keep_best)
     if state is not None:
         ts.load_state_dict(state)
-    _run(ts, metric_fns)
+    elif resume:
+        saved = ts.checkpoints.restore(
+            model=model, optimizer=_inner_optimizer(optimizer), scheduler=scheduler
+        )
+        if saved is not None:
+            ts.load_state_dict(saved["train"])
+            _load_callback_arrays(ts, saved.get("arrays", {}))
+    if detect_anomaly:
+        from ..autograd.mode import detect_anomaly as _anomaly
+
+        with _anomaly():
+            _run_guarded(ts, metric_fns)
+    else:
+        _run_guarded(ts, metric_fns)
     return ts.history
+
+
+# ------------------------------------------------------------------ reliability plumbing
+def _inner_optimizer(opt: Any) -> Any:
+    # A DistributedOptimizer wraps the real one, whose state is what a checkpoint keeps.
+    return getattr(opt, "optimizer", opt) if type(opt).__name__ == "DistributedOptimizer" else opt
+
+
+def _callback_arrays(ts: TrainState) -> dict:
+    out = {}
+    for key, cb in zip(ts._callback_keys(), ts.callbacks):
+        arrays = cb.array_state() if hasattr(cb, "array_state") else None
+        if arrays:
+            out[key] = arrays
+    return out
+
+
+def _load_callback_arrays(ts: TrainState, saved: dict) -> None:
+    for key, cb in zip(ts._callback_keys(), ts.callbacks):
+        if key in saved and hasattr(cb, "load_array_state"):
+            cb.load_array_state(saved[key])
+
+
+def save_train_checkpoint(ts: TrainState, metrics: dict | None = None) -> Any:
+    """Write a checkpoint of everything ``ts`` needs for an exact resume (root rank only)."""
+    mgr = getattr(ts, "checkpoints", None)
+    if mgr is None or not getattr(ts, "is_root", True):
+        return None
+    state = {"train": ts.state_dict(), "arrays": _callback_arrays(ts)}
+    clean = None
+    if metrics is not None:
+        clean = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    return mgr.save(
+        ts.step,
+        model=ts.model,
+        optimizer=_inner_optimizer(ts.optimizer),
+        scheduler=ts.scheduler,
+        state=state,
+        metrics=clean,
+    )
+
+
+def _run_guarded(ts: TrainState, metric_fns: dict) -> None:
+    """Run the loop; with checkpoints on, turn Ctrl-C into 'finish the step, save, stop'."""
+    if getattr(ts, "checkpoints", None) is None:
+        _run(ts, metric_fns)
+        return
+    import signal
+    import threading
+
+    ts.interrupted = False
+    if threading.current_thread() is not threading.main_thread():
+        _run(ts, metric_fns)
+        return
+
+    def on_sigint(signum, frame):
+        if ts.interrupted:  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        ts.interrupted = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        _run(ts, metric_fns)
+    except _Interrupted:
+        path = getattr(ts, "interrupt_checkpoint", None)
+        raise KeyboardInterrupt(
+            f"training interrupted at epoch {ts.epoch + 1}, step {ts.step}; "
+            f"checkpoint saved to {path}"
+        ) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _setup_distributed(ts: TrainState, seed: int | None) -> None:
+    from .. import distributed as dist
+
+    comm = dist.get_comm()
+    dist.install_excepthook()
+    ts.distributed = True
+    ts.rank, ts.world = comm.Get_rank(), comm.Get_size()
+    ts.is_root = ts.rank == 0
+    dist.broadcast_parameters(ts.model)
+    if type(ts.optimizer).__name__ != "DistributedOptimizer":
+        ts.optimizer = dist.DistributedOptimizer(ts.optimizer, comm)
+    # Every rank must draw the same batch order: rank 0's loader state wins.
+    ts.loader.load_state_dict(comm.bcast(ts.loader.state_dict(), root=0))
+    if not ts.is_root:
+        ts.callbacks = [cb for cb in ts.callbacks if not isinstance(cb, ProgressBar)]
 
 
 def _step_scheduler(scheduler: Any, logs: dict) -> None:
@@ -384,11 +520,22 @@ def _run(ts: TrainState, metric_fns: dict) -> None:
         ts.model.train()
     try:
         ts.stopping = False
+        if ts.max_epochs is not None and ts.epoch >= ts.max_epochs:
+            # Resumed from a run that had already finished.
+            ts.stopping = True
+            ts.stop_reason = ts.stop_reason or f"max_epochs: reached {ts.max_epochs} epochs"
         while not ts.stopping:
             for cb in cbs:
                 cb.on_epoch_begin(ts)
             t0 = time.perf_counter()
             logs = _train_epoch(ts, metric_fns, batch_cbs, keep_outputs)
+            if getattr(ts, "distributed", False):
+                from ..distributed import allreduce_mean
+
+                n = logs.pop("_n")
+                logs = {k: allreduce_mean(v, n) for k, v in logs.items()}
+            else:
+                logs.pop("_n", None)
             if ts.val_loader is not None:
                 val = _evaluate(ts.model, ts.loss_fn, ts.val_loader, metric_fns)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -403,7 +550,13 @@ def _run(ts: TrainState, metric_fns: dict) -> None:
             ts.history.steps = ts.step
             if ts.max_epochs is not None and ts.epoch >= ts.max_epochs and not ts.stopping:
                 ts.stop(f"max_epochs: reached {ts.max_epochs} epochs")
+            if getattr(ts, "checkpoints", None) is not None:
+                save_train_checkpoint(ts, logs)
         ts.history.stop_reason = ts.stop_reason
+    except _Interrupted:
+        # Saved before on_train_end runs: EarlyStopping may swap in its best weights there.
+        ts.interrupt_checkpoint = save_train_checkpoint(ts)
+        raise
     finally:
         ts.epoch_outputs = None
         for cb in cbs:
@@ -423,9 +576,29 @@ def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs
     first = ts.step == 0
     step_in_epoch = 0
     isfinite = math.isfinite
+    shard = None
+    if getattr(ts, "distributed", False):
+        from ..distributed import shard_slice
+
+        shard = lambda n: shard_slice(n, ts.rank, ts.world)  # noqa: E731
+    clip = getattr(ts, "clip_grad_norm", None)
+    if clip is not None:
+        from ..nn.utils import clip_grad_norm_
+
+        params = [p for g in opt.param_groups for p in g["params"]]
+        inner_step = opt_step
+
+        def opt_step(closure=None):
+            clip_grad_norm_(params, clip)
+            return inner_step() if closure is None else inner_step(closure)
+
+    check_interrupt = getattr(ts, "checkpoints", None) is not None
     try:
         for batch in ts.loader:
             xb, yb = batch[0], batch[1]
+            if shard is not None:
+                sl = shard(xb.shape[0])
+                xb, yb = xb[sl], yb[sl]
             if needs_closure:
 
                 def closure(xb=xb, yb=yb):
@@ -468,6 +641,8 @@ def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs
                 targets.append(yb.data)
             for cb in batch_cbs:
                 cb.on_batch_end(ts, lv)
+            if check_interrupt and ts.interrupted:
+                raise _Interrupted
     except (ValueError, TypeError) as exc:
         if isinstance(exc, RetrogradError) or str(exc).startswith("fit:"):
             raise
@@ -478,7 +653,7 @@ def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs
             outs[0] if len(outs) == 1 else xp.concatenate(outs),
             targets[0] if len(targets) == 1 else xp.concatenate(targets),
         )
-    logs = {"loss": total_loss if loss_is_sum else total_loss / n_seen}
+    logs = {"loss": total_loss if loss_is_sum else total_loss / n_seen, "_n": n_seen}
     for name in metric_fns:
         logs[name] = metric_sums[name] / n_seen
     return logs
