@@ -9,7 +9,8 @@ Every layer has ``get_config()``, the JSON-able constructor arguments that rebui
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .._backend import xp
 from ..autograd.tensor import Tensor, get_default_dtype
@@ -54,9 +55,19 @@ class Conv2d(Module):
         ((16, 1, 3, 3), (4, 16, 28, 28))
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         who = "Conv2d"
         self.in_channels = _positive_int(in_channels, "in_channels", who)
@@ -92,15 +103,25 @@ class Conv2d(Module):
         init.default_linear_init_(self.weight, self.bias)
 
     def forward(self, x: Any) -> Tensor:
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups, _who=self._name())
+        return conv2d(
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            _who=self._name(),
+        )
 
     def _name(self) -> str:
         return f"Conv2d({self.extra_repr()})"
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
         if self.padding not in ((0, 0), "valid"):
             s += f", padding={self.padding!r}"
         if self.dilation != (1, 1):
@@ -138,8 +159,10 @@ class _Pool(Module):
         self.padding = _pair(self.padding, "padding", who, minimum=0)
         for p, k in zip(self.padding, self.kernel_size):
             if 2 * p > k:
-                raise ValueError(f"{who}: padding {self.padding} must be at most half the "
-                                 f"kernel size {self.kernel_size}")
+                raise ValueError(
+                    f"{who}: padding {self.padding} must be at most half the "
+                    f"kernel size {self.kernel_size}"
+                )
 
 
 class MaxPool2d(_Pool):
@@ -152,8 +175,14 @@ class MaxPool2d(_Pool):
         (1, 3, 4, 4)
     """
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 dilation: Any = 1, ceil_mode: bool = False) -> None:
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self._validate()
@@ -161,17 +190,30 @@ class MaxPool2d(_Pool):
         self.ceil_mode = bool(ceil_mode)
 
     def forward(self, x: Any) -> Tensor:
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                          self.ceil_mode, _who=self._name())
+        return max_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            _who=self._name(),
+        )
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
 
     def get_config(self) -> dict:
-        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride),
-                "padding": list(self.padding), "dilation": list(self.dilation),
-                "ceil_mode": self.ceil_mode}
+        return {
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": list(self.padding),
+            "dilation": list(self.dilation),
+            "ceil_mode": self.ceil_mode,
+        }
 
 
 class AvgPool2d(_Pool):
@@ -184,9 +226,15 @@ class AvgPool2d(_Pool):
         (1, 1, 2, 2)
     """
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 ceil_mode: bool = False, count_include_pad: bool = True,
-                 divisor_override: int | None = None) -> None:
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self._validate()
@@ -197,17 +245,29 @@ class AvgPool2d(_Pool):
         self.divisor_override = divisor_override
 
     def forward(self, x: Any) -> Tensor:
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                          self.count_include_pad, self.divisor_override, _who=self._name())
+        return avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+            _who=self._name(),
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def get_config(self) -> dict:
-        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride),
-                "padding": list(self.padding), "ceil_mode": self.ceil_mode,
-                "count_include_pad": self.count_include_pad,
-                "divisor_override": self.divisor_override}
+        return {
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": list(self.padding),
+            "ceil_mode": self.ceil_mode,
+            "count_include_pad": self.count_include_pad,
+            "divisor_override": self.divisor_override,
+        }
 
 
 class AdaptiveAvgPool2d(Module):
@@ -226,15 +286,18 @@ class AdaptiveAvgPool2d(Module):
             if len(output_size) != 2 or not all(
                 s is None or (isinstance(s, (int, xp.integer)) and s > 0) for s in output_size
             ):
-                raise ValueError(f"AdaptiveAvgPool2d: output_size must be a positive int or a "
-                                 f"pair of positive ints/None, got {output_size!r}")
+                raise ValueError(
+                    f"AdaptiveAvgPool2d: output_size must be a positive int or a "
+                    f"pair of positive ints/None, got {output_size!r}"
+                )
             self.output_size = tuple(None if s is None else int(s) for s in output_size)
         else:
             self.output_size = _positive_int(output_size, "output_size", "AdaptiveAvgPool2d")
 
     def forward(self, x: Any) -> Tensor:
-        return adaptive_avg_pool2d(x, self.output_size,
-                                   _who=f"AdaptiveAvgPool2d(output_size={self.output_size})")
+        return adaptive_avg_pool2d(
+            x, self.output_size, _who=f"AdaptiveAvgPool2d(output_size={self.output_size})"
+        )
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -248,9 +311,15 @@ class _BatchNorm(Module):
     _dims: tuple = ()
     _expected: str = ""
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         who = type(self).__name__
         self.num_features = _positive_int(num_features, "num_features", who)
@@ -320,16 +389,25 @@ class _BatchNorm(Module):
         )
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
 
     def get_config(self) -> dict:
-        dt = self.weight.data.dtype if self.affine else (
-            self.running_mean.data.dtype if self.track_running_stats else get_default_dtype()
+        dt = (
+            self.weight.data.dtype
+            if self.affine
+            else (self.running_mean.data.dtype if self.track_running_stats else get_default_dtype())
         )
-        return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
-                "affine": self.affine, "track_running_stats": self.track_running_stats,
-                "dtype": str(dt)}
+        return {
+            "num_features": self.num_features,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "affine": self.affine,
+            "track_running_stats": self.track_running_stats,
+            "dtype": str(dt),
+        }
 
 
 class BatchNorm1d(_BatchNorm):
@@ -372,17 +450,27 @@ class LayerNorm(Module):
         ((2, 5, 8), (8,))
     """
 
-    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
-                 elementwise_affine: bool = True, bias: bool = True, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, xp.integer)) else tuple(
-            normalized_shape
+        shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, (int, xp.integer))
+            else tuple(normalized_shape)
         )
         if not shape or not all(
             isinstance(s, (int, xp.integer)) and not isinstance(s, bool) and s > 0 for s in shape
         ):
-            raise ValueError(f"LayerNorm: normalized_shape must be a positive int or a tuple of "
-                             f"them, got {normalized_shape!r}")
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be a positive int or a tuple of "
+                f"them, got {normalized_shape!r}"
+            )
         if not eps > 0:
             raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
         self.normalized_shape = tuple(int(s) for s in shape)
@@ -401,18 +489,28 @@ class LayerNorm(Module):
         self._dtype = dt
 
     def forward(self, x: Any) -> Tensor:
-        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps,
-                          _who=f"LayerNorm({self.normalized_shape})")
+        return layer_norm(
+            x,
+            self.normalized_shape,
+            self.weight,
+            self.bias,
+            self.eps,
+            _who=f"LayerNorm({self.normalized_shape})",
+        )
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
 
     def get_config(self) -> dict:
-        return {"normalized_shape": list(self.normalized_shape), "eps": self.eps,
-                "elementwise_affine": self.elementwise_affine,
-                "bias": self.bias is not None or not self.elementwise_affine,
-                "dtype": str(self._dtype)}
+        return {
+            "normalized_shape": list(self.normalized_shape),
+            "eps": self.eps,
+            "elementwise_affine": self.elementwise_affine,
+            "bias": self.bias is not None or not self.elementwise_affine,
+            "dtype": str(self._dtype),
+        }
 
 
 class Dropout2d(Module):
