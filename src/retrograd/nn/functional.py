@@ -19,7 +19,6 @@ from ..ops import (  # noqa: F401 - re-exported
     softplus,
     tanh,
 )
-from ..random import default_generator
 from ..ops.conv import (  # noqa: E402,F401 - re-exported: convolution, pooling, norms
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -29,6 +28,7 @@ from ..ops.conv import (  # noqa: E402,F401 - re-exported: convolution, pooling,
     layer_norm,
     max_pool2d,
 )
+from ..random import default_generator
 
 
 def softmax(x: Any, dim: int = -1) -> Tensor:

@@ -90,6 +90,69 @@ class BCEWithLogitsLoss(_Loss):
         )
 
 
+class GeneralizedCrossEntropyLoss(_Loss):
+    """Generalized cross-entropy (Zhang & Sabuncu 2018), a loss bounded by ``1/q`` that
+    resists mislabelled training samples; see :func:`~retrograd.nn.functional.
+    generalized_cross_entropy`. ``q -> 0`` is cross-entropy, ``q = 1`` is ``1 - p_y``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> loss = rg.nn.GeneralizedCrossEntropyLoss(q=0.7)
+        >>> round(loss(rg.tensor([[0.0, 0.0]]), rg.tensor([1])).item(), 4)
+        0.5492
+    """
+
+    def __init__(self, q: float = 0.7, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 < q <= 1.0:
+            raise ValueError(f"GeneralizedCrossEntropyLoss: q must be in (0, 1], got {q!r}")
+        self.q = float(q)
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return F.generalized_cross_entropy(input, target, self.q, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"q={self.q}, reduction={self.reduction!r}"
+
+
+class SymmetricCrossEntropyLoss(_Loss):
+    """Symmetric cross-entropy (Wang et al. 2019): ``alpha * CE + beta * RCE`` with the
+    bounded reverse cross-entropy ``RCE = -A * (1 - p_y)``; see
+    :func:`~retrograd.nn.functional.symmetric_cross_entropy`.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> loss = rg.nn.SymmetricCrossEntropyLoss(alpha=0.1, beta=1.0)
+        >>> round(loss(rg.tensor([[0.0, 0.0]]), rg.tensor([1])).item(), 4)
+        2.0693
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.1,
+        beta: float = 1.0,
+        A: float = -4.0,  # noqa: N803 - the paper's name
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction)
+        for name, v in (("alpha", alpha), ("beta", beta)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ValueError(f"SymmetricCrossEntropyLoss: {name} must be >= 0, got {v!r}")
+        if isinstance(A, bool) or not isinstance(A, (int, float)) or not A < 0:
+            raise ValueError(f"SymmetricCrossEntropyLoss: A must be a negative number, got {A!r}")
+        self.alpha, self.beta, self.A = float(alpha), float(beta), float(A)
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return F.symmetric_cross_entropy(
+            input, target, self.alpha, self.beta, self.A, self.reduction
+        )
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, beta={self.beta}, A={self.A}, reduction={self.reduction!r}"
+
+
 def _optional_array(value: Any, cls: str, name: str) -> Any:
     if value is None:
         return None
@@ -99,4 +162,7 @@ def _optional_array(value: Any, cls: str, name: str) -> Any:
     return arr if arr.dtype.kind == "f" else arr.astype(xp.float64)
 
 
-__all__ = ["MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "BCEWithLogitsLoss"]
+__all__ = [
+    "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "BCEWithLogitsLoss",
+    "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
+]  # fmt: skip

@@ -24,8 +24,10 @@ from .callbacks import (
     TargetLoss,
 )
 from .history import History
+from .logging import CSVLogger, JSONLLogger  # noqa: F401 - per-epoch metric files
 from .loop import NonFiniteLossError, TrainState, evaluate, fit, predict
 from .metrics import accuracy, confusion_matrix
+from .noise import *  # noqa: F403 - noise_report, suspicious_samples, inject_*_noise, ...
 
 __all__ = [
     "fit", "evaluate", "predict", "History", "TrainState", "NonFiniteLossError", "Callback",
