@@ -1,0 +1,400 @@
+"""Pieces the subcommands share: errors, help formatting, data specs, preprocessing.
+
+Only the standard library is imported at the top: ``retrograd --help`` imports every
+subcommand module, and must stay cheap. NumPy and the rest of retrograd load inside the
+functions that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+# The payload key in a model file's ``extra`` where the CLI keeps its preprocessing.
+EXTRA_KEY = "cli"
+EXTRA_FORMAT = 1
+# Integer-like targets with at most this many distinct values are taken as class labels.
+MAX_INFERRED_CLASSES = 20
+
+DATA_HELP = (
+    "digits (the shipped 8x8 digits; digits:train / digits:test = a fixed stratified "
+    "75/25 split, seed 0), a .csv file (see --target), an .npz file (arrays X and y) or "
+    "mnist:DIR (the four IDX files in DIR; mnist:DIR:train / mnist:DIR:test pick a part)"
+)
+
+
+class UsageError(Exception):
+    """A mistake in the command line or config: exit status 2."""
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's examples as written and shows defaults where they help."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32, width=100)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        # One-paragraph descriptions are wrapped; multi-line text (examples) kept as written.
+        if "\n" not in text.strip():
+            return argparse.HelpFormatter._fill_text(self, text, min(width, 92), indent)
+        return super()._fill_text(text, width, indent)
+
+
+def add_debug(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: the subcommand's flag must not reset `retrograd --debug CMD` to False.
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback on errors",
+    )
+
+
+def info(msg: str = "", quiet: bool = False) -> None:
+    if not quiet:
+        print(msg, flush=True)
+
+
+def warn(msg: str) -> None:
+    print(f"retrograd: warning: {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class Data:
+    """Rows of features (N, F) float32, optional targets, and what is known about them."""
+
+    X: Any
+    y: Any = None
+    # Target labels as text when the file had text labels (``y`` then indexes them).
+    label_names: list | None = None
+    image_shape: tuple | None = None
+    name: str = ""
+    target: str | None = None
+    feature_names: list | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+
+def _split_digits(X: Any, y: Any, part: str) -> tuple:
+    from ..data import train_test_split
+
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, seed=0, stratify=y)
+    return (X_tr, y_tr) if part == "train" else (X_te, y_te)
+
+
+_MNIST_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def _find_idx(directory: str, stem: str) -> str:
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
+        p = os.path.join(directory, name)
+        if os.path.isfile(p):
+            return p
+    raise FileNotFoundError(
+        f"mnist:{directory}: no file {stem} (or {stem}.gz) there; expected the four MNIST IDX "
+        "files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+        "t10k-labels-idx1-ubyte (optionally .gz)"
+    )
+
+
+def _load_mnist_dir(directory: str, part: str) -> tuple:
+    from ..data import load_idx
+
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"mnist:{directory}: no such directory")
+    img_name, lab_name = _MNIST_NAMES[part]
+    X = load_idx(_find_idx(directory, img_name))
+    y = load_idx(_find_idx(directory, lab_name))
+    if X.ndim != 3 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"mnist:{directory}: {part} images have shape {X.shape} and labels {y.shape}; "
+            "expected (N, H, W) images and (N,) labels"
+        )
+    return X, y.astype("int64")
+
+
+def load_data(
+    spec: str,
+    target: str | None = None,
+    default_part: str = "all",
+    require_target: bool = True,
+    target_hint: str | None = None,
+    n_features_hint: int | None = None,
+) -> Data:
+    """Load the data a ``--data`` value names (see :data:`DATA_HELP`).
+
+    ``default_part``: which part of MNIST to use when the spec does not say ("train" for
+    training, "test" for evaluation); plain ``digits`` always means all 1797 rows.
+    ``target``: the CSV target column (name or index; default: the last column).
+    ``require_target=False`` (predict) also accepts files without targets; then
+    ``target_hint`` (the column the model was trained on) is dropped when present.
+    """
+    import numpy as np
+
+    from .. import data as rgdata
+
+    if not spec:
+        raise UsageError("--data is required (" + DATA_HELP + ")")
+    head, _, rest = spec.partition(":")
+    if head == "digits":
+        part = rest or "all"
+        if part not in ("all", "train", "test"):
+            raise UsageError(f"--data {spec!r}: expected digits, digits:train or digits:test")
+        X, y = rgdata.load_digits()
+        if part != "all":
+            X, y = _split_digits(X, y, part)
+        return Data(X.astype(np.float32), y, None, (8, 8), spec)
+    if head == "mnist":
+        directory, part = rest, "train" if default_part == "all" else default_part
+        for p in ("train", "test"):
+            if rest.endswith(":" + p):
+                directory, part = rest[: -len(p) - 1], p
+        if not directory:
+            raise UsageError("--data mnist:DIR needs the directory holding the IDX files")
+        X, y = _load_mnist_dir(directory, part)
+        shape = tuple(int(s) for s in X.shape[1:])
+        X = X.reshape(X.shape[0], -1).astype(np.float32)
+        return Data(X, y, None, shape, spec)
+    lower = spec.lower()
+    if lower.endswith(".npz"):
+        arrays = rgdata.load_npz(spec)
+        xkey = next((k for k in ("X", "x", "features", "data") if k in arrays), None)
+        if xkey is None:
+            raise ValueError(
+                f"--data {spec!r}: no array named X in the file (it holds {list(arrays)})"
+            )
+        X = np.asarray(arrays[xkey])
+        ykey = next((k for k in ("y", "Y", "target", "targets", "labels") if k in arrays), None)
+        y = None if ykey is None else np.asarray(arrays[ykey])
+        if y is None and require_target:
+            raise ValueError(f"--data {spec!r}: no target array named y (it holds {list(arrays)})")
+        shape = tuple(int(s) for s in X.shape[1:]) if X.ndim == 3 else None
+        if X.ndim == 1:
+            X = X[:, None]
+        X = X.reshape(X.shape[0], -1)
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"--data {spec!r}: X has dtype {X.dtype}, expected numbers")
+        if y is not None and y.shape[0] != X.shape[0]:
+            raise ValueError(f"--data {spec!r}: X has {X.shape[0]} rows but y has {y.shape[0]}")
+        if y is not None and y.dtype.kind == "f" and y.ndim == 1 and (y == np.round(y)).all():
+            y = y.astype(np.int64)
+        return Data(X.astype(np.float32), y, None, shape, spec)
+    if lower.endswith((".csv", ".tsv", ".txt")):
+        delim = "\t" if lower.endswith(".tsv") else ","
+        return _load_csv(spec, target, delim, require_target, target_hint, n_features_hint)
+    if os.path.isdir(spec):
+        raise UsageError(f"--data {spec!r} is a directory; for MNIST IDX files use mnist:{spec}")
+    raise UsageError(f"--data {spec!r}: unknown data; expected {DATA_HELP}")
+
+
+def _target_arg(target: str | None) -> Any:
+    if target is None:
+        return -1
+    t = str(target)
+    return int(t) if t.lstrip("-").isdigit() else t
+
+
+def _csv_header(path: str, delim: str) -> list | None:
+    import csv
+
+    from ..data.files import _is_number
+
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        for row in csv.reader(fh, delimiter=delim):
+            if row and any(c.strip() for c in row):
+                if any(not _is_number(c) for c in row):
+                    return [c.strip() for c in row]
+                return None
+    return None
+
+
+def _load_csv(
+    path: str,
+    target: str | None,
+    delim: str,
+    require_target: bool,
+    target_hint: str | None,
+    n_features_hint: int | None,
+) -> Data:
+    import numpy as np
+
+    from ..data import load_csv
+
+    header = _csv_header(path, delim) if os.path.isfile(path) else None
+    if not require_target and target is None:
+        # predict: a file of features only, or one that still has the target column.
+        drop = None
+        if target_hint is not None and header and target_hint in header:
+            drop = target_hint
+        elif header is None and n_features_hint is not None:
+            with open(path, encoding="utf-8-sig") as fh:
+                first = next((ln for ln in fh if ln.strip()), "")
+            if len(first.split(delim)) == n_features_hint + 1:
+                drop = "-1"
+        if drop is None:
+            X = load_csv(path, target=None, delimiter=delim)
+            names = list(header) if header else None
+            return Data(X.astype(np.float32), None, None, None, path, None, names)
+        target = drop
+    t = _target_arg(target)
+    X, y, classes = load_csv(path, target=t, delimiter=delim, return_classes=True)
+    tname = None
+    names = None
+    if header:
+        ti = header.index(t) if isinstance(t, str) else int(t) % len(header)
+        tname = header[ti]
+        names = [c for j, c in enumerate(header) if j != ti]
+    elif isinstance(t, int):
+        tname = str(t)
+    return Data(X.astype(np.float32), y, classes, None, path, tname, names)
+
+
+# ----------------------------------------------------------------- targets, tasks
+def raw_labels(d: Data) -> list:
+    """The targets of classification data as strings (what the class names are made of)."""
+    import numpy as np
+
+    y = np.asarray(d.y)
+    if d.label_names is not None:
+        return [d.label_names[int(i)] for i in y.reshape(-1)]
+    if y.dtype.kind == "f":
+        return [repr(float(v)) if v != round(v) else str(int(v)) for v in y.reshape(-1)]
+    return [str(v) for v in y.reshape(-1).tolist()]
+
+
+def infer_task(d: Data) -> str:
+    """classify for text labels or integer-like 1-D targets with few distinct values."""
+    import numpy as np
+
+    if d.label_names is not None:
+        return "classify"
+    y = np.asarray(d.y)
+    if y.ndim != 1:
+        return "regress"
+    integral = y.dtype.kind in "iub" or bool((y == np.round(y)).all())
+    return "classify" if integral and len(np.unique(y)) <= MAX_INFERRED_CLASSES else "regress"
+
+
+def sort_class_names(names: set) -> list:
+    """Numeric names in numeric order, then the rest alphabetically."""
+
+    def key(s: str) -> tuple:
+        try:
+            return (0, float(s), s)
+        except ValueError:
+            return (1, 0.0, s)
+
+    return sorted(names, key=key)
+
+
+def encode_classes(d: Data, classes: list) -> Any:
+    """Class indices of ``d``'s labels in the model's ``classes`` list."""
+    import numpy as np
+
+    lookup = {c: i for i, c in enumerate(classes)}
+    raw = raw_labels(d)
+    unknown = sorted({r for r in raw if r not in lookup})
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise ValueError(f"{d.name}: labels {shown} are not among the model's classes {classes}")
+    return np.array([lookup[r] for r in raw], dtype=np.int64)
+
+
+# ----------------------------------------------------------------- preprocessing
+def standardizer(X: Any, mode: str) -> tuple:
+    """(mean, std) arrays of length F from training rows: per ``feature``, one ``global``
+    value for every feature (images), or ``none`` (0 and 1)."""
+    import numpy as np
+
+    X64 = np.asarray(X, dtype=np.float64)
+    F = X64.shape[1]
+    if mode == "none":
+        return np.zeros(F, np.float32), np.ones(F, np.float32)
+    if mode == "global":
+        mu = np.full(F, X64.mean())
+        sd = np.full(F, X64.std())
+    elif mode == "feature":
+        mu, sd = X64.mean(axis=0), X64.std(axis=0)
+    else:
+        raise UsageError(f"--standardize {mode!r}: expected auto, feature, global or none")
+    # Constant features carry no information: leave them at 0 instead of dividing by 0.
+    sd = np.where(sd > 1e-12 * max(1.0, float(np.abs(mu).max(initial=0.0))), sd, 1.0)
+    return mu.astype(np.float32), sd.astype(np.float32)
+
+
+def apply_standardize(X: Any, mean: Any, std: Any) -> Any:
+    import numpy as np
+
+    return ((np.asarray(X, np.float32) - mean) / std).astype(np.float32)
+
+
+# ----------------------------------------------------------------- model files
+def load_model(path: str) -> tuple:
+    """(model, cli_extra) from a model file; the CLI's own layers are registered first."""
+    from ..io import load
+    from . import models  # noqa: F401 - registers InputReshape, SequenceClassifier, ...
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such model file: {path!r}")
+    model, extra = load(path, with_extra=True)
+    meta = extra.get(EXTRA_KEY) if isinstance(extra, dict) else None
+    if not isinstance(meta, dict):
+        meta = {}
+    return model, meta
+
+
+def prepare_inputs(d: Data, meta: dict) -> Any:
+    """Standardize ``d.X`` with the model's stored statistics, checking the width."""
+    import numpy as np
+
+    F = meta.get("n_features")
+    if F is not None and d.n_features != int(F):
+        raise ValueError(
+            f"{d.name}: rows have {d.n_features} features but the model was trained on {F}"
+        )
+    mean, std = meta.get("feature_mean"), meta.get("feature_std")
+    if mean is None or std is None:
+        return np.asarray(d.X, np.float32)
+    return apply_standardize(d.X, np.asarray(mean), np.asarray(std))
+
+
+def softmax(z: Any) -> Any:
+    import numpy as np
+
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fmt_table(rows: list, header: list, align: str | None = None) -> str:
+    """A plain text table; ``align`` one char per column, ``l`` or ``r``."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    align = align or "l" + "r" * (len(header) - 1)
+    out = []
+    for k, r in enumerate(cells):
+        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(r, widths, align)]
+        out.append("  ".join(parts).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)

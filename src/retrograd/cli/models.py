@@ -1,0 +1,294 @@
+"""The networks ``retrograd train --model ...`` builds, and the few layers they need.
+
+Every network takes the flat, standardized feature rows ``(N, F)`` the CLI prepares and
+returns ``(N, outputs)``; the layers that reshape rows into images or sequences are part
+of the model, so a saved model file needs nothing else. The three layers defined here are
+registered with :func:`retrograd.io.register_module` when this module is imported (the
+CLI does it before loading a model); to load a CLI-trained ``cnn``, ``lstm`` or
+``fixedpoint`` model in your own program, ``import retrograd.cli.models`` first.
+
+Example::
+
+    >>> import retrograd as rg
+    >>> from retrograd.cli.models import build_model
+    >>> net = build_model("mlp:32,16", n_features=64, n_outputs=10)
+    >>> net(rg.randn(5, 64)).shape
+    (5, 10)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import nn
+from ..autograd.tensor import Tensor
+from ..io import register_module
+from ..ops import minimum, tensor
+
+__all__ = [
+    "InputReshape", "SequenceClassifier", "NormBoundedTanhCell", "EquilibriumClassifier",
+    "build_model", "parse_model_spec", "ACTIVATIONS", "MODEL_KINDS",
+]  # fmt: skip
+
+ACTIVATIONS = {
+    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+}  # fmt: skip
+MODEL_KINDS = ("mlp", "cnn", "lstm", "fixedpoint")
+_DEFAULT_SIZES = {"mlp": [64], "cnn": [16, 32], "lstm": [64], "fixedpoint": [64]}
+
+
+@register_module
+class InputReshape(nn.Module):
+    """Reshape each flat row to ``shape``: ``(N, prod(shape)) -> (N, *shape)``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> InputReshape([1, 8, 8])(rg.zeros(3, 64)).shape
+        (3, 1, 8, 8)
+    """
+
+    def __init__(self, shape: Any) -> None:
+        super().__init__()
+        self.shape = [int(s) for s in shape]
+
+    def get_config(self) -> dict:
+        return {"shape": list(self.shape)}
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.shape)}"
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        want = int(np.prod(self.shape))
+        if x.ndim != 2 or x.shape[1] != want:
+            raise ValueError(
+                f"InputReshape({tuple(self.shape)}): input has shape {x.shape}, expected "
+                f"(batch, {want})"
+            )
+        return x.reshape(x.shape[0], *self.shape)
+
+
+@register_module
+class SequenceClassifier(nn.Module):
+    """An LSTM reads each row as ``seq_len`` steps of ``input_size`` values; a linear
+    layer maps its last hidden output to ``out_features`` scores.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> SequenceClassifier(8, 8, 16, 10)(rg.randn(4, 64)).shape
+        (4, 10)
+    """
+
+    def __init__(self, seq_len: int, input_size: int, hidden_size: int, out_features: int):
+        super().__init__()
+        self.seq_len, self.input_size = int(seq_len), int(input_size)
+        self.hidden_size, self.out_features = int(hidden_size), int(out_features)
+        self.lstm = nn.LSTM(self.input_size, self.hidden_size, batch_first=True)
+        self.head = nn.Linear(self.hidden_size, self.out_features)
+
+    def get_config(self) -> dict:
+        return {
+            "seq_len": self.seq_len, "input_size": self.input_size,
+            "hidden_size": self.hidden_size, "out_features": self.out_features,
+        }  # fmt: skip
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        want = self.seq_len * self.input_size
+        if x.ndim != 2 or x.shape[1] != want:
+            raise ValueError(
+                f"SequenceClassifier: input has shape {x.shape}, expected (batch, {want}) "
+                f"= {self.seq_len} steps of {self.input_size}"
+            )
+        out, _ = self.lstm(x.reshape(x.shape[0], self.seq_len, self.input_size))
+        return self.head(out[:, -1])
+
+
+@register_module
+class NormBoundedTanhCell(nn.Module):
+    """``F(h, u) = tanh(h W^T + u)`` with ``W = V * min(1, max_norm / ||V||_F)``.
+
+    The Frobenius norm bounds the spectral norm and ``|tanh'| <= 1``, so ``F`` is a
+    contraction with factor at most ``max_norm`` whatever training does to ``V``: the
+    forward and the adjoint relaxations of :class:`~retrograd.nn.FixedPoint` always
+    converge (left free, Adam drives the spectral radius towards 1 and the relaxations
+    slow down until they hit ``max_iter``; see examples/fixedpoint_digits.py).
+    """
+
+    def __init__(self, hidden_size: int, max_norm: float = 0.9) -> None:
+        super().__init__()
+        self.hidden_size = int(hidden_size)
+        self.max_norm = float(max_norm)
+        n = self.hidden_size
+        self.weight = nn.Parameter(np.zeros((n, n), dtype=np.float32))
+        nn.init.uniform_(self.weight, -0.5 / math.sqrt(n), 0.5 / math.sqrt(n))
+
+    def get_config(self) -> dict:
+        return {"hidden_size": self.hidden_size, "max_norm": self.max_norm}
+
+    def recurrent_weight(self) -> Tensor:
+        v = self.weight
+        norm = (v * v).sum().sqrt()
+        one = tensor(np.ones((), dtype=v.dtype))
+        return v * minimum(one, self.max_norm / norm)
+
+    def forward(self, h: Tensor, u: Tensor) -> Tensor:
+        return (h @ self.recurrent_weight().T + u).tanh()
+
+
+@register_module
+class EquilibriumClassifier(nn.Module):
+    """Linear input injection, a tanh state relaxed to its fixed point (trained by the
+    Almeida-Pineda recurrent backpropagation of :class:`~retrograd.nn.FixedPoint`), and a
+    linear readout.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> EquilibriumClassifier(64, 16, 10)(rg.randn(4, 64)).shape
+        (4, 10)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_size: int,
+        out_features: int,
+        max_norm: float = 0.9,
+        tol: float = 1e-5,
+        max_iter: int = 200,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.hidden_size = int(in_features), int(hidden_size)
+        self.out_features = int(out_features)
+        self.inject = nn.Linear(self.in_features, self.hidden_size)
+        self.fixed_point = nn.FixedPoint(
+            NormBoundedTanhCell(self.hidden_size, max_norm), tol=tol, max_iter=max_iter
+        )
+        self.readout = nn.Linear(self.hidden_size, self.out_features)
+
+    def get_config(self) -> dict:
+        fp = self.fixed_point
+        return {
+            "in_features": self.in_features, "hidden_size": self.hidden_size,
+            "out_features": self.out_features, "max_norm": fp.cell.max_norm,
+            "tol": fp.tol, "max_iter": fp.max_iter,
+        }  # fmt: skip
+
+    def forward(self, x: Any) -> Tensor:
+        return self.readout(self.fixed_point(self.inject(x)))
+
+
+# ---------------------------------------------------------------------- model specs
+def parse_model_spec(spec: str) -> tuple:
+    """``"mlp:64,32"`` -> ``("mlp", [64, 32])``; sizes default per kind.
+
+    Example::
+
+        >>> parse_model_spec("mlp:64,32"), parse_model_spec("cnn")
+        (('mlp', [64, 32]), ('cnn', [16, 32]))
+    """
+    kind, _, rest = str(spec).strip().partition(":")
+    kind = kind.strip().lower()
+    if kind not in MODEL_KINDS:
+        raise ValueError(
+            f"--model {spec!r}: unknown kind {kind!r}; expected one of "
+            f"{', '.join(MODEL_KINDS)} (e.g. mlp:64,64, cnn, lstm:128, fixedpoint:64)"
+        )
+    if not rest.strip():
+        return kind, list(_DEFAULT_SIZES[kind])
+    sizes = []
+    for part in rest.split(","):
+        part = part.strip()
+        if not part.isdigit() or (int(part) < 1 and kind != "mlp"):
+            raise ValueError(
+                f"--model {spec!r}: sizes must be positive integers separated by commas, "
+                f"got {part!r}"
+            )
+        sizes.append(int(part))
+    if kind == "mlp" and sizes == [0]:
+        sizes = []  # mlp:0 = a single linear layer (no hidden layer)
+    if kind in ("lstm", "fixedpoint") and len(sizes) != 1:
+        raise ValueError(f"--model {spec!r}: {kind} takes one size (the hidden units)")
+    if kind == "cnn" and len(sizes) != 2:
+        raise ValueError(f"--model {spec!r}: cnn takes two sizes (channels of the two convs)")
+    return kind, sizes
+
+
+def image_side(n_features: int, image_shape: Any = None) -> tuple:
+    """The (H, W) of images given as flat rows: the known shape, else a square side."""
+    if image_shape:
+        h, w = (int(s) for s in image_shape)
+        if h * w == n_features:
+            return h, w
+    side = int(round(math.sqrt(n_features)))
+    if side * side != n_features:
+        raise ValueError(
+            f"the data has {n_features} features per row, which is not a square image (and "
+            "no image shape is known); cnn and lstm read rows as HxW images"
+        )
+    return side, side
+
+
+def build_model(
+    spec: str,
+    n_features: int,
+    n_outputs: int,
+    activation: str = "relu",
+    image_shape: Any = None,
+) -> nn.Module:
+    """Build the network ``spec`` names for rows of ``n_features`` and ``n_outputs``.
+
+    - ``mlp:H1,H2,...``: Linear layers with ``activation`` between them;
+    - ``cnn[:C1,C2]``: two 3x3 convolutions (C1, C2 channels, ReLU, 2x2 max-pooling after
+      each) and a 64-unit hidden layer; rows are read as HxW images (``image_shape`` or
+      the square side of ``n_features``);
+    - ``lstm:H``: an LSTM with H units reads image rows as time steps (or, for data that is
+      not a square image, each feature as one step) and classifies its last output;
+    - ``fixedpoint:H``: an equilibrium network of H tanh units trained by recurrent
+      backpropagation (:class:`EquilibriumClassifier`).
+
+    Example::
+
+        >>> from retrograd.cli.models import build_model
+        >>> type(build_model("lstm:8", 64, 10)).__name__
+        'SequenceClassifier'
+    """
+    kind, sizes = parse_model_spec(spec)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"--activation {activation!r}: expected one of {', '.join(ACTIVATIONS)}")
+    act = ACTIVATIONS[activation]
+    if kind == "mlp":
+        layers: list = []
+        width = n_features
+        for h in sizes:
+            layers += [nn.Linear(width, h), act()]
+            width = h
+        layers.append(nn.Linear(width, n_outputs))
+        return nn.Sequential(*layers)
+    if kind == "cnn":
+        h, w = image_side(n_features, image_shape)
+        c1, c2 = sizes
+        hp, wp = h // 2 // 2, w // 2 // 2
+        if hp < 1 or wp < 1:
+            raise ValueError(f"--model cnn: images of {h}x{w} are too small for two 2x2 pools")
+        return nn.Sequential(
+            InputReshape([1, h, w]),
+            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(c2 * hp * wp, 64), nn.ReLU(), nn.Linear(64, n_outputs),
+        )  # fmt: skip
+    if kind == "lstm":
+        try:
+            h, w = image_side(n_features, image_shape)
+            seq_len, step = h, w
+        except ValueError:
+            seq_len, step = n_features, 1
+        return SequenceClassifier(seq_len, step, sizes[0], n_outputs)
+    return EquilibriumClassifier(n_features, sizes[0], n_outputs)

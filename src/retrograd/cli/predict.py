@@ -1,0 +1,95 @@
+"""``retrograd predict``: a saved model's predictions for new rows, as CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from typing import Any
+
+from ._common import DATA_HELP, Formatter, add_debug
+
+EPILOG = """\
+examples:
+  retrograd predict digits.safetensors --data digits:test --out preds.csv
+  retrograd predict iris.safetensors --data new_flowers.csv          # CSV to stdout
+  retrograd predict houses.safetensors --data houses_new.csv --out prices.csv
+
+Output columns: classifiers write `prediction` (the class name) and `prob_<class>` for
+every class (softmax of the outputs); regressors write `prediction` (or `prediction_<k>`
+for several outputs) in the data's units. A CSV may hold only the feature columns, or
+also the target column the model was trained on (it is then ignored).
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict classes (with probabilities) or values for new data",
+        description="Run a model saved by `retrograd train` on new rows and write a CSV.",
+        epilog=EPILOG,
+        formatter_class=Formatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="a model file written by retrograd train")
+    p.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
+    p.add_argument("--target", metavar="COLUMN", help="a CSV column to drop (the targets)")
+    p.add_argument("--out", metavar="CSV", help="write here (default: standard output)")
+    p.add_argument(
+        "--digits",
+        type=int,
+        default=6,
+        metavar="N",
+        help="significant digits of probabilities and values (default 6)",
+    )
+    add_debug(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import retrograd as rg
+
+    from . import _common as C
+
+    model, meta = C.load_model(args.model)
+    task = meta.get("task", "classify")
+    d = C.load_data(
+        args.data,
+        args.target,
+        default_part="test",
+        require_target=False,
+        target_hint=meta.get("target"),
+        n_features_hint=meta.get("n_features"),
+    )
+    X = C.prepare_inputs(d, meta)
+    out = rg.train.predict(model, X)
+    g = f"{{:.{max(1, args.digits)}g}}"
+    if task == "classify":
+        classes = list(meta.get("classes") or [str(i) for i in range(out.shape[1])])
+        if meta.get("loss", "cross_entropy") == "cross_entropy":
+            probs = C.softmax(out)
+        else:
+            probs = np.clip(out.astype(np.float64), 0.0, None)
+            probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+        header = ["prediction"] + [f"prob_{c}" for c in classes]
+        pred = out.argmax(axis=1)
+        rows = ([classes[k]] + [g.format(v) for v in p] for k, p in zip(pred, probs))
+    else:
+        mean = np.asarray(meta.get("target_mean", np.zeros(out.shape[1])), np.float64)
+        std = np.asarray(meta.get("target_std", np.ones(out.shape[1])), np.float64)
+        vals = out.astype(np.float64) * std + mean
+        k = vals.shape[1]
+        header = ["prediction"] if k == 1 else [f"prediction_{i}" for i in range(k)]
+        rows = ([g.format(v) for v in r] for r in vals)
+    fh = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    finally:
+        if args.out:
+            fh.close()
+    if args.out:
+        print(f"wrote {d.n} predictions to {args.out}")
+    return 0

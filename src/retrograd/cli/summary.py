@@ -1,0 +1,166 @@
+"""``retrograd summary``: the layers of a saved model, their output shapes and sizes."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+from typing import Any
+
+from ._common import Formatter, add_debug
+
+EPILOG = """\
+examples:
+  retrograd summary digits.safetensors
+  retrograd summary mnist_cnn.safetensors --batch 32
+
+The output shapes come from one forward pass of a dummy batch of zeros, whose width is the
+feature count stored in the file (or --features for a model not saved by retrograd train).
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "summary",
+        help="show a model file's layers, output shapes, parameter counts and metadata",
+        description="Print a table of a saved model's layers and what the file records.",
+        epilog=EPILOG,
+        formatter_class=Formatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="a model file (rg.save / retrograd train)")
+    p.add_argument(
+        "--batch", type=int, default=1, metavar="N", help="rows in the dummy batch (default 1)"
+    )
+    p.add_argument(
+        "--features", type=int, metavar="F", help="input width when the file does not record it"
+    )
+    add_debug(p)
+    p.set_defaults(func=run)
+
+
+def _shape(v: Any) -> str:
+    if isinstance(v, (tuple, list)):
+        parts = [_shape(u) for u in v]
+        return ", ".join(p for p in parts if p)
+    shape = getattr(v, "shape", None)
+    return "" if shape is None else "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def trace_shapes(model: Any, x: Any) -> tuple:
+    """Run ``model(x)`` once and return ({module id: output shape text}, output)."""
+    from ..autograd.mode import no_grad
+
+    shapes: dict = {}
+    patched = []
+    from ..nn import Sequential
+
+    def unfused(*a: Any, _seq: Any, **k: Any) -> Any:
+        # Sequential fuses Linear+activation pairs into one call; run them one by one so
+        # every layer reports its own output.
+        x = a[0]
+        for child in _seq.children():
+            x = child(x)
+        return x
+
+    for _name, m in model.named_modules():
+        original = m.forward
+        if isinstance(m, Sequential):
+            original = functools.partial(unfused, _seq=m)
+
+        def wrapper(*a: Any, _m: Any = m, _f: Any = original, **k: Any) -> Any:
+            out = _f(*a, **k)
+            shapes.setdefault(id(_m), _shape(out))
+            return out
+
+        # An instance attribute shadows the class's forward for this one call.
+        object.__setattr__(m, "forward", wrapper)
+        patched.append(m)
+    try:
+        was = getattr(model, "training", False)
+        model.eval()
+        with no_grad():
+            out = model(x)
+        model.train(was)
+    finally:
+        for m in patched:
+            object.__delattr__(m, "forward")
+    return shapes, out
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import _common as C
+
+    model, meta = C.load_model(args.model)
+    size = os.path.getsize(args.model)
+    print(f"model file: {args.model} ({size:,} bytes)")
+    F = args.features or meta.get("n_features")
+    if F is None:
+        first = next(iter(model.parameters()), None)
+        F = getattr(model, "in_features", None) or (
+            first.shape[-1] if first is not None and first.ndim == 2 else None
+        )
+    dtype = next((p.dtype for p in model.parameters()), np.float32)
+    shapes: dict = {}
+    out_shape = "?"
+    error = None
+    if F is not None:
+        try:
+            shapes, out = trace_shapes(model, np.zeros((args.batch, int(F)), dtype=dtype))
+            out_shape = _shape(out)
+        except Exception as exc:  # noqa: BLE001 - the table is still useful without shapes
+            error = f"{type(exc).__name__}: {exc}"
+    rows = [["(input)", "", f"({args.batch}, {F})" if F else "?", ""]]
+    total = 0
+    for name, m in model.named_modules():
+        own = sum(int(p.size) for p in m.parameters(recurse=False))
+        total += own
+        depth = name.count(".") + (1 if name else 0)
+        label = ("  " * max(depth - 1, 0) + name) if name else "(model)"
+        rows.append([label, type(m).__name__, shapes.get(id(m), ""), f"{own:,}" if own else "-"])
+    print(C.fmt_table(rows, ["layer", "type", "output shape", "parameters"], "llll"))
+    trainable = sum(int(p.size) for p in model.parameters() if p.requires_grad)
+    print(
+        f"total parameters: {total:,} ({trainable:,} trainable, {np.dtype(dtype).name}); "
+        f"output {out_shape}"
+    )
+    if error:
+        print(f"(no output shapes: the dummy forward pass failed: {error})")
+    if meta:
+        print()
+        task = meta.get("task", "?")
+        line = f"task: {task}, {meta.get('n_features', '?')} features"
+        classes = meta.get("classes")
+        if classes:
+            shown = " ".join(classes[:20]) + (" ..." if len(classes) > 20 else "")
+            line += f", {len(classes)} classes: {shown}"
+        print(line)
+        if meta.get("standardize"):
+            print(
+                f"preprocessing: standardize ({meta['standardize']}) with the training "
+                "statistics stored in the file"
+            )
+        bits = [f"data {meta.get('data')}", f"model {meta.get('model_spec')}"]
+        if meta.get("activation") and str(meta.get("model_spec", "")).startswith("mlp"):
+            bits.append(f"activation {meta['activation']}")
+        bits += [f"loss {meta.get('loss')}", f"{meta.get('optimizer')} lr {meta.get('lr')}"]
+        bs = meta.get("batch_size")
+        bits.append(f"batch {'full' if bs is None else bs}")
+        print("trained: " + ", ".join(bits))
+        hist = meta.get("history") or {}
+        last = {k: v[-1] for k, v in hist.items() if v and k != "epoch_time"}
+        if meta.get("epochs") is not None:
+            res = ", ".join(
+                f"{k} {last[k]:.4f}"
+                for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+                if k in last
+            )
+            print(f"  {meta['epochs']} epochs ({meta.get('stop_reason')}); last epoch: {res}")
+            if meta.get("best_epoch") not in (None, meta["epochs"]):
+                print(
+                    f"  the file holds the weights of epoch {meta['best_epoch']} (early stopping)"
+                )
+    else:
+        print("(no retrograd train metadata in this file)")
+    return 0

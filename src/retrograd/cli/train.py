@@ -1,0 +1,496 @@
+"""``retrograd train``: build a network from flags (or a TOML file), train it, save it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._common import (
+    DATA_HELP,
+    EXTRA_FORMAT,
+    EXTRA_KEY,
+    Formatter,
+    UsageError,
+    add_debug,
+    info,
+)
+
+EPILOG = """\
+examples:
+  retrograd train --data digits --model mlp:64,64 --epochs 20 --out digits.safetensors
+  retrograd train --data digits:train --model cnn --epochs 10 --plot curves.png
+  retrograd train --data iris.csv --target species --model mlp:16 --activation tanh \\
+      --optimizer sgd --lr 0.1 --momentum 0.9 --batch-size full --epochs 300
+  retrograd train --data houses.csv --target price --task regress --metrics log.csv
+  retrograd train --data mnist:~/mnist --model lstm:128 --checkpoint-dir ckpt
+  retrograd train --data mnist:~/mnist --checkpoint-dir ckpt --resume   # continue
+  retrograd train --config run.toml --epochs 50          # flags override the file
+  mpirun -n 4 retrograd train --data digits --distributed
+
+config file (TOML): the same names as the flags, e.g.
+  data = "digits"
+  model = "mlp:128,64"
+  activation = "tanh"
+  epochs = 30
+  batch-size = 32        # or batch_size; "full" for full-batch sweeps
+  lr = 0.003
+(keys may also sit in a [train] table)
+
+The features are standardized with the training part's statistics; the model file keeps
+them (and the class names, task and feature count), so `retrograd evaluate` and
+`retrograd predict` apply the same preprocessing.
+"""
+
+
+# ------------------------------------------------------------------ converters
+def _pos_int(name: str) -> Callable[[Any], int]:
+    def conv(v: Any) -> int:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise UsageError(f"--{name}: expected a positive integer, got {v!r}") from None
+        if isinstance(v, bool) or f != int(f) or f < 1:
+            raise UsageError(f"--{name}: expected a positive integer, got {v!r}")
+        return int(f)
+
+    return conv
+
+
+def _int(name: str) -> Callable[[Any], int]:
+    def conv(v: Any) -> int:
+        try:
+            return int(str(v))
+        except ValueError:
+            raise UsageError(f"--{name}: expected an integer, got {v!r}") from None
+
+    return conv
+
+
+def _float(name: str, lo: float | None = None, hi: float | None = None, lo_open=False):
+    def conv(v: Any) -> float:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise UsageError(f"--{name}: expected a number, got {v!r}") from None
+        if f != f or (lo is not None and (f < lo or (lo_open and f == lo))):
+            raise UsageError(f"--{name}: must be {'>' if lo_open else '>='} {lo:g}, got {v!r}")
+        if hi is not None and f > hi:
+            raise UsageError(f"--{name}: must be <= {hi:g}, got {v!r}")
+        return f
+
+    return conv
+
+
+def _choice(name: str, choices: tuple) -> Callable[[Any], str]:
+    def conv(v: Any) -> str:
+        s = str(v).strip().lower().replace("-", "_")
+        if s not in choices:
+            raise UsageError(f"--{name}: expected one of {', '.join(choices)}, got {v!r}")
+        return s
+
+    return conv
+
+
+def _batch_size(v: Any) -> int | None:
+    if str(v).strip().lower() == "full":
+        return None
+    return _pos_int("batch-size")(v)
+
+
+def _str(v: Any) -> str:
+    return os.path.expanduser(str(v))
+
+
+def _val_split(v: Any) -> float:
+    f = _float("val-split", 0.0)(v)
+    if f >= 1.0:
+        raise UsageError(f"--val-split: must be in [0, 1), got {v!r}")
+    return f
+
+
+LOSSES = ("cross_entropy", "mse", "l1", "huber")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "lbfgs")
+DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.1, "rmsprop": 1e-3, "lbfgs": 1.0}
+
+# name -> (default, converter, metavar, help). Flags and config keys share these names.
+OPTIONS: dict = {
+    "data": (None, _str, "DATA", DATA_HELP),
+    "target": (None, str, "COLUMN", "CSV target column, by name or index (default: the last)"),
+    "task": (None, _choice("task", ("classify", "regress")), "{classify,regress}",
+             "default: classify for text labels or integer-like targets with at most 20 "
+             "distinct values, else regress"),
+    "model": ("mlp:64", str, "SPEC", "mlp:H1,H2,... | cnn[:C1,C2] | lstm:H | fixedpoint:H "
+              "(default mlp:64)"),
+    "activation": ("relu", _choice("activation", ("relu", "tanh", "sigmoid", "gelu",
+                   "leaky_relu")), "NAME", "hidden activation of mlp: relu (default), tanh, "
+                   "sigmoid, gelu, leaky_relu"),
+    "standardize": ("auto", _choice("standardize", ("auto", "feature", "global", "none")),
+                    "MODE", "feature scaling from the training part: per feature, global "
+                    "(one mean/std, used for images), none; default auto"),
+    "loss": (None, _choice("loss", LOSSES), "NAME",
+             "cross_entropy (classify default), mse (regress default; with classify: "
+             "one-hot targets), l1, huber"),
+    "optimizer": ("adam", _choice("optimizer", OPTIMIZERS), "NAME",
+                  "adam (default), adamw, sgd, rmsprop, lbfgs"),
+    "lr": (None, _float("lr", 0.0, lo_open=True), "LR",
+           "learning rate (default: 0.1 for sgd, 1 for lbfgs, else 0.001)"),
+    "momentum": (0.0, _float("momentum", 0.0, 1.0), "M", "momentum of sgd/rmsprop (default 0)"),
+    "weight_decay": (0.0, _float("weight-decay", 0.0), "WD", "L2 weight decay (default 0)"),
+    "batch_size": (32, _batch_size, "N|full", "mini-batch size: 1 online, N, or full "
+                   "(whole training set per step); default 32"),
+    "epochs": (20, _pos_int("epochs"), "N", "maximum number of epochs (default 20)"),
+    "seed": (0, _int("seed"), "N", "seed for the split, initial weights and order (default 0)"),
+    "val_split": (0.1, _val_split, "FRAC", "fraction held out for validation, stratified "
+                  "for classes; 0 for none (default 0.1)"),
+    "patience": (None, _pos_int("patience"), "N", "early stopping: stop after N epochs "
+                 "without improvement of val_loss (loss without validation)"),
+    "target_loss": (None, _float("target-loss", 0.0), "LOSS",
+                    "stop once the training loss is <= LOSS"),
+    "target_accuracy": (None, _float("target-accuracy", 0.0, 1.0), "ACC",
+                        "stop once the training accuracy is >= ACC"),
+    "checkpoint_dir": (None, _str, "DIR", "save a checkpoint every epoch into DIR (Ctrl-C "
+                       "saves one too)"),
+    "keep_last": (None, _pos_int("keep-last"), "N", "keep only the last N checkpoints"),
+    "out": ("model.safetensors", _str, "PATH", "where to save the trained model "
+            "(default model.safetensors)"),
+    "metrics": (None, _str, "PATH", "write one record per epoch to PATH (.jsonl or .csv)"),
+    "plot": (None, _str, "PNG", "draw loss/accuracy curves (train and validation) to PNG"),
+    "verbose": (1, _choice("verbose", ("0", "1", "2")), "{0,1,2}",
+                "0 silent, 1 progress bar on a terminal (a line per epoch otherwise), "
+                "2 a line per epoch (default 1)"),
+}  # fmt: skip
+FLAGS = {
+    "resume": "continue from the latest checkpoint in --checkpoint-dir",
+    "distributed": "data-parallel over MPI ranks (run under mpirun -n N)",
+}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a network on digits, a CSV, an .npz or MNIST files and save it",
+        description=(
+            "Train a network by backpropagation and save it (architecture, weights and the "
+            "preprocessing) to a safetensors model file."
+        ),
+        epilog=EPILOG,
+        formatter_class=Formatter,
+    )
+    p.add_argument("--config", metavar="TOML", help="read options from a TOML file first")
+    for name, (_default, _conv, metavar, help_) in OPTIONS.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, metavar=metavar, help=help_)
+    for name, help_ in FLAGS.items():
+        p.add_argument("--" + name, dest=name, action="store_true", default=None, help=help_)
+    add_debug(p)
+    p.set_defaults(func=run)
+
+
+# ------------------------------------------------------------------ config merge
+def _read_config(path: str) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            raise UsageError("--config needs Python 3.11+ (tomllib) or the tomli package") from None
+    path = os.path.expanduser(path)
+    if not os.path.isfile(path):
+        raise UsageError(f"--config: no such file: {path!r}")
+    with open(path, "rb") as fh:
+        try:
+            doc = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"--config {path!r}: not valid TOML ({exc})") from None
+    table = dict(doc.get("train", {})) if isinstance(doc.get("train"), dict) else {}
+    table.update({k: v for k, v in doc.items() if k != "train"})
+    known = set(OPTIONS) | set(FLAGS)
+    out = {}
+    for k, v in table.items():
+        key = k.replace("-", "_")
+        if key not in known:
+            raise UsageError(
+                f"--config {path!r}: unknown key {k!r}; known keys: "
+                + ", ".join(sorted(n.replace("_", "-") for n in known))
+            )
+        out[key] = v
+    return out
+
+
+def resolve(args: argparse.Namespace) -> dict:
+    """The effective options: defaults, then the config file, then the flags."""
+    cfg = _read_config(args.config) if getattr(args, "config", None) else {}
+    opts: dict = {}
+    for name, (default, conv, _m, _h) in OPTIONS.items():
+        v = getattr(args, name, None)
+        if v is None:
+            v = cfg.get(name)
+        opts[name] = conv(v) if v is not None else default
+    for name in FLAGS:
+        v = getattr(args, name, None)
+        opts[name] = bool(cfg.get(name, False) if v is None else v)
+    opts["verbose"] = int(opts["verbose"])
+    return opts
+
+
+# ------------------------------------------------------------------ building blocks
+def make_loss(name: str) -> Any:
+    from .. import nn
+
+    return {
+        "cross_entropy": nn.CrossEntropyLoss,
+        "mse": nn.MSELoss,
+        "l1": nn.L1Loss,
+        "huber": nn.HuberLoss,
+    }[name]()
+
+
+def make_optimizer(name: str, params: Any, lr: float, momentum: float, wd: float) -> Any:
+    from .. import optim
+
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=wd if wd else 1e-2)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd)
+    if wd:
+        raise UsageError("--weight-decay is not supported with --optimizer lbfgs")
+    return optim.LBFGS(params, lr=lr)
+
+
+def _fit_supports(*names: str) -> bool:
+    import inspect
+
+    from ..train import fit
+
+    params = inspect.signature(fit).parameters
+    return all(n in params for n in names)
+
+
+def _is_root(distributed: bool) -> bool:
+    if not distributed:
+        return True
+    from .. import distributed as dist
+
+    return dist.is_root() if dist.is_available() else True
+
+
+# ------------------------------------------------------------------ the command
+def run(args: argparse.Namespace) -> int:
+    o = resolve(args)
+    return train(o)
+
+
+def train(o: dict) -> int:
+    import numpy as np
+
+    import retrograd as rg
+
+    from . import _common as C
+    from .models import build_model
+
+    t_start = time.perf_counter()
+    root = _is_root(o["distributed"])
+    verbose = o["verbose"] if root else 0
+    quiet = verbose == 0
+    if o["resume"] and not o["checkpoint_dir"]:
+        raise UsageError("--resume needs --checkpoint-dir (where the checkpoints are)")
+    if (o["checkpoint_dir"] or o["keep_last"]) and not _fit_supports("checkpoint_dir"):
+        raise UsageError(
+            "--checkpoint-dir/--resume: this version of rg.train.fit has no checkpointing"
+        )
+    if o["distributed"] and not _fit_supports("distributed"):
+        raise UsageError("--distributed: this version of rg.train.fit has no distributed mode")
+    for opt_name in ("metrics", "plot", "out"):
+        path = o[opt_name]
+        parent = os.path.dirname(path) if path else ""
+        if parent and not os.path.isdir(parent):
+            raise UsageError(f"--{opt_name} {path!r}: the directory {parent!r} does not exist")
+    if o["plot"] is not None:
+        try:
+            import matplotlib  # noqa: F401 - fail now, not after training
+        except ImportError:
+            from ..train.plots import MATPLOTLIB_MISSING
+
+            raise RuntimeError("--plot: " + MATPLOTLIB_MISSING) from None
+
+    d = C.load_data(o["data"], o["target"], default_part="train")
+    if d.y is None:
+        raise ValueError(f"{d.name}: no targets to train on")
+    task = o["task"] or C.infer_task(d)
+    loss_name = o["loss"] or ("cross_entropy" if task == "classify" else "mse")
+    meta: dict = {
+        "format": EXTRA_FORMAT, "task": task, "n_features": d.n_features,
+        "data": d.name, "target": d.target, "model_spec": o["model"],
+        "activation": o["activation"], "loss": loss_name,
+        "image_shape": list(d.image_shape) if d.image_shape else None,
+        "feature_names": d.feature_names,
+    }  # fmt: skip
+    if task == "classify":
+        classes = C.sort_class_names(set(C.raw_labels(d)))
+        if len(classes) < 2:
+            raise ValueError(f"{d.name}: only one class ({classes[0]}) in the targets")
+        y = C.encode_classes(d, classes)
+        n_out = len(classes)
+        meta["classes"] = classes
+        if loss_name == "cross_entropy":
+            y_fit = y
+        elif loss_name == "mse":
+            y_fit = np.eye(n_out, dtype=np.float32)[y]
+        else:
+            raise UsageError(
+                f"--loss {loss_name} is for regression; classify uses cross_entropy or mse"
+            )
+    else:
+        if d.label_names is not None:
+            raise UsageError(f"{d.name}: text labels cannot be regressed; use --task classify")
+        if loss_name == "cross_entropy":
+            raise UsageError("--loss cross_entropy needs --task classify")
+        y = np.asarray(d.y, dtype=np.float64)
+        y = y.reshape(len(y), -1)
+        n_out = y.shape[1]
+        y_mean, y_std = y.mean(axis=0), y.std(axis=0)
+        y_std = np.where(y_std > 0, y_std, 1.0)
+        meta["target_mean"] = y_mean.astype(np.float32)
+        meta["target_std"] = y_std.astype(np.float32)
+        # Standardized targets keep the loss near 1 whatever their units (prices, ...).
+        y_fit = ((y - y_mean) / y_std).astype(np.float32)
+
+    # Split, then standardize with the training part only.
+    X = d.X
+    n_val = 0
+    X_val = y_val = None
+    if o["val_split"] > 0:
+        n_val = int(np.ceil(o["val_split"] * d.n))
+        if n_val < 1 or d.n - n_val < 1:
+            raise ValueError(f"--val-split {o['val_split']}: {d.n} rows are too few to split")
+        strat = None
+        if task == "classify":
+            counts = np.bincount(y, minlength=n_out)
+            if counts.min() >= 2 and n_val >= n_out:
+                strat = y
+        X, X_val, y_fit, y_val = rg.data.train_test_split(
+            X, y_fit, test_size=n_val, seed=o["seed"], stratify=strat
+        )
+    mode = o["standardize"]
+    if mode == "auto":
+        mode = "global" if d.image_shape else "feature"
+    mean, std = C.standardizer(X, mode)
+    meta.update(standardize=mode, feature_mean=mean, feature_std=std)
+    X = C.apply_standardize(X, mean, std)
+    if X_val is not None:
+        X_val = C.apply_standardize(X_val, mean, std)
+
+    rg.manual_seed(o["seed"])
+    try:
+        model = build_model(o["model"], d.n_features, n_out, o["activation"], d.image_shape)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    lr = o["lr"] if o["lr"] is not None else DEFAULT_LR[o["optimizer"]]
+    opt = make_optimizer(o["optimizer"], model.parameters(), lr, o["momentum"], o["weight_decay"])
+    loss_fn = make_loss(loss_name)
+    meta.update(optimizer=o["optimizer"], lr=lr, batch_size=o["batch_size"], seed=o["seed"])
+
+    callbacks: list = []
+    early = None
+    if o["patience"] is not None:
+        monitor = "val_loss" if X_val is not None else "loss"
+        early = rg.train.EarlyStopping(monitor, patience=o["patience"], restore_best_weights=True)
+        callbacks.append(early)
+    if o["target_loss"] is not None:
+        callbacks.append(rg.train.TargetLoss(o["target_loss"]))
+    if o["target_accuracy"] is not None:
+        if task != "classify":
+            raise UsageError("--target-accuracy needs a classification task")
+        callbacks.append(rg.train.TargetAccuracy(o["target_accuracy"]))
+    if o["metrics"] and root:
+        logger = rg.train.CSVLogger if o["metrics"].endswith(".csv") else rg.train.JSONLLogger
+        callbacks.append(logger(o["metrics"]))
+
+    bs = o["batch_size"]
+    info(
+        f"retrograd {rg.__version__} train: {d.name}, {d.n} rows x {d.n_features} features, "
+        + (
+            f"{n_out} classes"
+            if task == "classify"
+            else f"regression ({n_out} output{'s' if n_out > 1 else ''})"
+        )
+        + f"; {len(X)} train / {n_val} validation",
+        quiet,
+    )
+    info(
+        f"model {o['model']} ({type(model).__name__}, {model.num_parameters():,} parameters), "
+        f"loss {loss_name}, {o['optimizer']} lr {lr:g}, batch "
+        f"{'full' if bs is None else bs}, up to {o['epochs']} epochs",
+        quiet,
+    )
+    fit_kwargs: dict = {}
+    if o["checkpoint_dir"]:
+        fit_kwargs.update(checkpoint_dir=o["checkpoint_dir"], resume=o["resume"])
+        if o["keep_last"] is not None:
+            fit_kwargs["keep_last"] = o["keep_last"]
+    if o["distributed"]:
+        fit_kwargs["distributed"] = True
+    try:
+        hist = rg.train.fit(
+            model,
+            loss_fn,
+            opt,
+            (X, y_fit),
+            val_data=None if X_val is None else (X_val, y_val),
+            epochs=o["epochs"],
+            batch_size=bs,
+            seed=o["seed"],
+            callbacks=callbacks,
+            verbose=verbose,
+            **fit_kwargs,
+        )
+    except KeyboardInterrupt:
+        if o["checkpoint_dir"] and root:
+            C.warn(f"interrupted: checkpoint in {o['checkpoint_dir']}; continue with --resume")
+        raise
+    elapsed = time.perf_counter() - t_start
+    if not root:
+        return 0
+    meta["history"] = {
+        k: [float("nan") if v is None else float(v) for v in vals]
+        for k, vals in hist.history.items()
+    }
+    meta["epochs"] = hist.epochs
+    meta["stop_reason"] = hist.stop_reason
+    model.eval()
+    if early is not None and early.best_epoch is not None:
+        meta["best_epoch"] = early.best_epoch
+    path = rg.save(model, o["out"], extra={EXTRA_KEY: meta})
+    last = {k: v[-1] for k, v in hist.history.items() if v and v[-1] is not None}
+    shown = [
+        f"{k} {last[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in last
+    ]
+    info(
+        f"trained {hist.epochs} epochs in {elapsed:.1f}s ({hist.stop_reason}): " + ", ".join(shown),
+        quiet,
+    )
+    if early is not None and early.best_epoch not in (None, hist.epochs):
+        info(f"kept the weights of epoch {early.best_epoch} (best {early.monitor} "
+             f"{early.best:.4f})", quiet)  # fmt: skip
+    if task == "regress":
+        info(
+            "(regression losses are on standardized targets; `retrograd evaluate` reports "
+            "them in the data's units)",
+            quiet,
+        )
+    info(f"saved model to {path}", quiet)
+    if o["metrics"]:
+        info(f"wrote {hist.epochs} metric records to {o['metrics']}", quiet)
+    if o["plot"]:
+        from ..train.plots import plot_history
+
+        plot_history(hist, o["plot"], title=f"{o['model']} on {d.name}")
+        info(f"wrote curves to {o['plot']}", quiet)
+    return 0
