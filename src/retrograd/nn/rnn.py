@@ -71,12 +71,12 @@ def _check_size(layer: str, name: str, v: Any, minimum: int = 1) -> int:
     return int(v)
 
 
-def _as_input(x: Any, dtype: Any, where: str) -> Tensor:
+def _as_input(x: Any, dtype: Any, where: str, what: str = "input") -> Tensor:
     if not isinstance(x, Tensor):
         return Tensor(xp.asarray(x, dtype=dtype))
     if x.dtype != dtype:
         raise TypeError(
-            f"{where}: input has dtype {x.dtype} but the parameters are {dtype}; convert one "
+            f"{where}: {what} has dtype {x.dtype} but the parameters are {dtype}; convert one "
             f"(x.astype('{dtype}') or module.to('{x.dtype}'))"
         )
     return x
@@ -101,8 +101,10 @@ class _RNNBase(Module):
         self.input_size = _check_size(name, "input_size", input_size)
         self.hidden_size = _check_size(name, "hidden_size", hidden_size)
         self.num_layers = _check_size(name, "num_layers", num_layers)
-        if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or not (
-            0.0 <= dropout <= 1.0
+        if (
+            not isinstance(dropout, numbers.Real)
+            or isinstance(dropout, bool)
+            or not (0.0 <= dropout <= 1.0)
         ):
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
         if dropout > 0 and num_layers == 1:
@@ -124,8 +126,9 @@ class _RNNBase(Module):
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 setattr(self, "weight_ih" + sfx, Parameter(xp.empty((gh, n_in), dtype=dt)))
-                setattr(self, "weight_hh" + sfx,
-                        Parameter(xp.empty((gh, self.hidden_size), dtype=dt)))
+                setattr(
+                    self, "weight_hh" + sfx, Parameter(xp.empty((gh, self.hidden_size), dtype=dt))
+                )
                 if self.bias:
                     setattr(self, "bias_ih" + sfx, Parameter(xp.empty((gh,), dtype=dt)))
                     setattr(self, "bias_hh" + sfx, Parameter(xp.empty((gh,), dtype=dt)))
@@ -138,7 +141,9 @@ class _RNNBase(Module):
             init.uniform_(p, -bound, bound)
 
     def _describe(self) -> str:
-        return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+        return (
+            f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+        )
 
     def _layer_params(self, layer: int, d: int) -> list:
         sfx = f"_l{layer}" + ("_reverse" if d else "")
@@ -149,7 +154,7 @@ class _RNNBase(Module):
         return 2 if self.mode == "LSTM" else 1
 
     def _check_state(self, s: Any, what: str, expected: tuple, dtype: Any) -> Tensor:
-        s = _as_input(s, dtype, f"{self._describe()} {what}")
+        s = _as_input(s, dtype, self._describe(), what)
         if s.shape != expected:
             raise ValueError(
                 f"{self._describe()}: {what} has shape {s.shape}, expected {expected} "
@@ -204,8 +209,9 @@ class _RNNBase(Module):
             for d in range(D):
                 k = layer * D + d
                 init_k = [zeros if s is None else getitem(s, k) for s in states]
-                res = self._run_layer(layer_in, init_k, self._layer_params(layer, d),
-                                      reverse=d == 1, lengths=lengths)
+                res = self._run_layer(
+                    layer_in, init_k, self._layer_params(layer, d), reverse=d == 1, lengths=lengths
+                )
                 outs.append(res[0])
                 for j in range(n_states):
                     finals[j].append(res[1 + j])
@@ -221,8 +227,9 @@ class _RNNBase(Module):
             output = transpose(output, 0, 1)
         return output, (tuple(finals) if n_states == 2 else finals[0])
 
-    def _initial_states(self, hx: Any, n_states: int, LD: int, B: int, H: int, dt: Any,
-                        unbatched: bool) -> list:
+    def _initial_states(
+        self, hx: Any, n_states: int, LD: int, B: int, H: int, dt: Any, unbatched: bool
+    ) -> list:
         desc = self._describe()
         if hx is None:
             return [None] * n_states
@@ -243,8 +250,9 @@ class _RNNBase(Module):
             out.append(s)
         return out
 
-    def _run_layer(self, x: Tensor, init_states: list, params: list, reverse: bool,
-                   lengths: Any) -> tuple:
+    def _run_layer(
+        self, x: Tensor, init_states: list, params: list, reverse: bool, lengths: Any
+    ) -> tuple:
         raise NotImplementedError
 
     def extra_repr(self) -> str:
@@ -289,13 +297,20 @@ class RNN(_RNNBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         object.__setattr__(self, "mode", "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype
+        )
         self.nonlinearity = nonlinearity
 
     def _run_layer(self, x, init_states, params, reverse, lengths):
-        return rnn_layer(x, init_states[0], *params, nonlinearity=self.nonlinearity,
-                         reverse=reverse, lengths=lengths)
+        return rnn_layer(
+            x,
+            init_states[0],
+            *params,
+            nonlinearity=self.nonlinearity,
+            reverse=reverse,
+            lengths=lengths,
+        )
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -319,8 +334,9 @@ class LSTM(_RNNBase):
     mode = "LSTM"
 
     def _run_layer(self, x, init_states, params, reverse, lengths):
-        return lstm_layer(x, init_states[0], init_states[1], *params, reverse=reverse,
-                          lengths=lengths)
+        return lstm_layer(
+            x, init_states[0], init_states[1], *params, reverse=reverse, lengths=lengths
+        )
 
 
 class GRU(_RNNBase):
@@ -349,8 +365,9 @@ class GRU(_RNNBase):
 class _CellBase(Module):
     gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         self.input_size = _check_size(name, "input_size", input_size)
@@ -374,7 +391,9 @@ class _CellBase(Module):
             init.uniform_(p, -bound, bound)
 
     def _describe(self) -> str:
-        return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+        return (
+            f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+        )
 
     def _params(self) -> list:
         ps = [self.weight_ih, self.weight_hh]
@@ -398,7 +417,7 @@ class _CellBase(Module):
             if s is None:
                 out.append(Tensor._wrap(xp.zeros((B, self.hidden_size), dtype=dt), False, None))
                 continue
-            s = _as_input(s, dt, f"{desc} {what}")
+            s = _as_input(s, dt, desc, what)
             if s.shape != expected:
                 raise ValueError(f"{desc}: {what} has shape {s.shape}, expected {expected}")
             out.append(unsqueeze(s, 0) if unbatched else s)
@@ -425,8 +444,14 @@ class RNNCell(_CellBase):
         (4, 5)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        dtype: Any = None,
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
