@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 
+from . import _malloc
 from ._version import __version__
 from .autograd import (
     Function,
@@ -66,6 +67,8 @@ from .ops import (
     zeros_like,
 )
 from .random import get_rng_state, manual_seed, set_rng_state
+
+_malloc.tune()
 
 float32 = "float32"
 float64 = "float64"
