@@ -129,4 +129,18 @@ def vector_to_parameters(vec: Any, parameters: Iterable[Any]) -> None:
         offset += n
 
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+def detach_state(state: Any) -> Any:
+    """Cut a recurrent state (a Tensor or nested tuples/lists of them) from its graph.
+
+    Truncated BPTT carries the state into the next window of k steps without
+    backpropagating into the previous one; see :func:`retrograd.nn.rnn.detach_state`.
+    """
+    from .rnn import detach_state as _detach
+
+    return _detach(state)
+
+
+__all__ = [
+    "clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
+    "detach_state",
+]  # fmt: skip
