@@ -8,6 +8,7 @@ VJPs must never modify ``g`` in place: the same array may be handed to several p
 
 from __future__ import annotations
 
+import operator
 import traceback
 from typing import Any
 
@@ -17,6 +18,9 @@ from .tensor import Tensor
 
 _ndarray = xp.ndarray
 _asarray = xp.asarray
+_get_data = operator.attrgetter("data")
+_get_requires_grad = operator.attrgetter("requires_grad")
+_new_tensor = object.__new__
 
 #: Every Function subclass by class name. The test-suite's meta-test walks this registry
 #: and fails when a primitive of the retrograd package has no float64 gradcheck case.
@@ -73,8 +77,10 @@ class Function:
     @classmethod
     def apply(cls, *tensors: Tensor, **params: Any) -> Tensor:
         """Run forward on the tensors' data and, when recording, link the result."""
+        # This runs once per op: map() with C-level attribute getters instead of list
+        # comprehensions, and the result Tensor built inline (what Tensor._wrap does).
         ctx = cls.__new__(cls)
-        out = ctx.forward(*[t.data for t in tensors], **params)
+        out = ctx.forward(*map(_get_data, tensors), **params)
         if out.__class__ is not _ndarray:
             out = _asarray(out)
         mode = MODE
@@ -83,13 +89,21 @@ class Function:
             from .engine import _check_finite
 
             _check_finite(out, ctx, "forward")
+        res = _new_tensor(Tensor)
+        res.data = out
+        res.grad = None
+        res.name = None
         if mode.grad_enabled:
             for t in tensors:
                 if t.requires_grad:
                     ctx.parents = tensors
-                    ctx.needs = tuple([t.requires_grad for t in tensors])
-                    return Tensor._wrap(out, True, ctx)
-        return Tensor._wrap(out, False, None)
+                    ctx.needs = tuple(map(_get_requires_grad, tensors))
+                    res.requires_grad = True
+                    res._ctx = ctx
+                    return res
+        res.requires_grad = False
+        res._ctx = None
+        return res
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:

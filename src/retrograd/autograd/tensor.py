@@ -8,6 +8,7 @@ from typing import Any
 from .._backend import xp
 
 _DEFAULT_DTYPE = [xp.dtype(xp.float32)]
+_engine_backward = None  # autograd.engine.backward, bound on first use
 
 
 def get_default_dtype() -> Any:
@@ -173,9 +174,12 @@ class Tensor:
         ``grad`` defaults to 1 for a one-element tensor and must be given (same shape)
         otherwise. The graph is kept, so calling backward again accumulates again.
         """
-        from .engine import backward
-
-        backward(self, grad)
+        # Imported once, not per call: a function-level import costs microseconds each
+        # training step (the engine imports this module, so it cannot be imported at top).
+        global _engine_backward
+        if _engine_backward is None:
+            from .engine import backward as _engine_backward
+        _engine_backward(self, grad)
 
     def __repr__(self) -> str:
         body = xp.array2string(self.data, separator=", ", prefix="tensor(")

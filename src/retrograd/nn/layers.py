@@ -6,9 +6,12 @@ from typing import Any
 
 from .._backend import xp
 from ..autograd.tensor import Tensor, get_default_dtype
+from ..ops import elementwise as _elementwise
+from ..ops.fused import Linear as _LinearFn
+from ..ops.fused import LinearAct as _LinearActFn
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import _FUSED_PAIRS, Module, Parameter
 
 
 class Linear(Module):
@@ -33,6 +36,7 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a positive int, got {v!r}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
+        self._wshape = (self.out_features, self.in_features)
         dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
         self.weight = Parameter(xp.empty((self.out_features, self.in_features), dtype=dt))
         if bias:
@@ -45,16 +49,24 @@ class Linear(Module):
         init.default_linear_init_(self.weight, self.bias)
 
     def forward(self, x: Any) -> Tensor:
+        # Parameters are read from _parameters directly (self.weight goes through the
+        # Python-level Module.__getattr__): this runs once per layer per step.
+        params = self._parameters
+        w, b = params["weight"], params["bias"]
         if not isinstance(x, Tensor):
             # Raw arrays (often float64 from NumPy) take the layer's dtype, so a float32
             # network is not silently run in float64.
-            x = Tensor(x, dtype=self.weight.data.dtype)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            x = Tensor(x, dtype=w.data.dtype)
+        shape = x.data.shape
+        if not shape or shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}): input has shape {x.shape}, "
                 f"expected (..., {self.in_features})"
             )
-        return F.linear(x, self.weight, self.bias)
+        if b is not None and w.data.shape == self._wshape and b.data.shape == self._wshape[:1]:
+            # The shapes F.linear would check are those the layer was built with.
+            return _LinearFn.apply(x, w, b)
+        return F.linear(x, w, b)
 
     def extra_repr(self) -> str:
         return (
@@ -65,21 +77,55 @@ class Linear(Module):
 
 class _Activation(Module):
     _fn = None
+    _prim = None  # the primitive _fn applies to a Tensor, when it is just one
 
     def forward(self, x: Any) -> Tensor:
+        prim = type(self)._prim
+        if prim is not None and isinstance(x, Tensor):
+            return prim.apply(x)  # what _fn does for a Tensor, minus two calls
         return type(self)._fn(x)
 
 
 class ReLU(_Activation):
     _fn = staticmethod(F.relu)
+    _prim = _elementwise.Relu
 
 
 class Tanh(_Activation):
     _fn = staticmethod(F.tanh)
+    _prim = _elementwise.Tanh
 
 
 class Sigmoid(_Activation):
     _fn = staticmethod(F.sigmoid)
+    _prim = _elementwise.Sigmoid
+
+
+def _fused_linear_act(lin: Linear, act: Module, x: Any) -> Tensor | None:
+    """``act(lin(x))`` as one LinearAct node (what Sequential runs), None if not plain.
+
+    Only for a Tensor input of a float dtype whose last dimension fits, and parameters of
+    the shapes the layer was built with; anything else returns None so that the two
+    modules run one by one and raise their usual errors.
+    """
+    if not isinstance(x, Tensor):
+        return None
+    xd = x.data
+    shape = xd.shape
+    params = lin._parameters
+    w, b = params["weight"], params["bias"]
+    if (
+        not shape
+        or shape[-1] != lin.in_features
+        or xd.dtype.kind != "f"
+        or w.data.shape != lin._wshape
+        or (b is not None and b.data.shape != lin._wshape[:1])
+    ):
+        return None
+    act_name = _FUSABLE_ACTS[type(act)]
+    if b is None:
+        return _LinearActFn.apply(x, w, act=act_name)
+    return _LinearActFn.apply(x, w, b, act=act_name)
 
 
 class Identity(Module):
@@ -171,3 +217,8 @@ __all__ = [
     "Linear", "ReLU", "Tanh", "Sigmoid", "Identity", "LeakyReLU", "GELU", "Softplus",
     "Softmax", "LogSoftmax", "Flatten", "Dropout",
 ]  # fmt: skip
+
+
+_FUSABLE_ACTS = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}
+for _act in _FUSABLE_ACTS:
+    _FUSED_PAIRS[(Linear, _act)] = _fused_linear_act

@@ -331,6 +331,12 @@ def _as_array(v: Any) -> Any:
     return xp.asarray(v)
 
 
+#: (type(first), type(second)) -> fn(first, second, x) giving second(first(x)) as one fused
+#: node, or None to run the pair as usual. Exact types, so subclasses are never fused;
+#: nn.layers registers Linear followed by ReLU, Tanh or Sigmoid.
+_FUSED_PAIRS: dict = {}
+
+
 class Sequential(Module):
     """Modules applied one after another; indexable, iterable, ``len``-able.
 
@@ -354,8 +360,24 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
+        mods = list(self._modules.values())
+        n = len(mods)
+        i = 0
+        while i < n:
+            m = mods[i]
+            if i + 1 < n:
+                # A pair with a fused form (Linear then ReLU/Tanh/Sigmoid): one graph node
+                # instead of two, same results; the helper returns None when it does not
+                # apply (odd input, changed parameters) and the modules run one by one.
+                fuse = _FUSED_PAIRS.get((type(m), type(mods[i + 1])))
+                if fuse is not None:
+                    y = fuse(m, mods[i + 1], x)
+                    if y is not None:
+                        x = y
+                        i += 2
+                        continue
             x = m(x)
+            i += 1
         return x
 
     def __getitem__(self, idx: int | slice) -> Any:

@@ -1,0 +1,365 @@
+"""One training epoch of a ReLU MLP: retrograd against PyTorch, scikit-learn and NumPy.
+
+Every contender trains the same network (same initial weights, float32), with SGD
+(momentum 0.9, no dampening, no weight decay, constant learning rate) on the mean
+softmax cross-entropy, over the same pre-made batches in the same order. One epoch of
+each is timed in turn (see ``_common.time_alternating``) and the median is reported.
+
+Run one configuration (what ``run.py`` does, one fresh process per configuration)::
+
+    python benchmarks/bench_mlp.py --config mlp784-b128 --json out.json
+
+``run(quick=False)`` runs every configuration in this process and returns the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as C  # noqa: E402
+
+LR = 0.01
+MOMENTUM = 0.9
+CONTENDERS = ("retrograd", "pytorch", "sklearn", "numpy")
+MEM_TRACEMALLOC = "tracemalloc peak over one epoch (after warm-up)"
+MEM_RSS = "ru_maxrss growth over the first epoch (fresh process)"
+
+# name: network sizes, data, batch size, samples used, passes over the data per timed rep
+CONFIGS: dict[str, dict] = {
+    "mlp784-b32": dict(sizes=(784, 256, 256, 10), data="mnist", batch=32, n=8192, passes=1),
+    "mlp784-b128": dict(sizes=(784, 256, 256, 10), data="mnist", batch=128, n=8192, passes=1),
+    "mlp784-b512": dict(sizes=(784, 256, 256, 10), data="mnist", batch=512, n=8192, passes=1),
+    "digits-b16": dict(sizes=(64, 32, 32, 10), data="digits", batch=16, n=None, passes=1),
+    "digits-online": dict(sizes=(64, 32, 32, 10), data="digits", batch=1, n=None, passes=1),
+    # One full-batch step is ~1 ms: a timed repetition is 20 steps (20 passes).
+    "digits-full": dict(sizes=(64, 32, 32, 10), data="digits", batch=0, n=None, passes=20),
+}
+# --quick: the same code paths on tiny data, for the smoke test.
+QUICK: dict[str, dict] = {
+    "quick-b64": dict(sizes=(784, 32, 32, 10), data="mnist", batch=64, n=256, passes=1),
+    "quick-online": dict(sizes=(64, 32, 32, 10), data="digits", batch=1, n=32, passes=1),
+}
+REPEATS, QUICK_REPEATS = 7, 3
+
+
+def describe(cfg: dict, n: int) -> str:
+    net = "-".join(str(s) for s in cfg["sizes"])
+    batch = cfg["batch"]
+    kind = "full batch" if batch in (0, n) else ("online" if batch == 1 else f"batch {batch}")
+    data = "MNIST-shaped synthetic" if cfg["data"] == "mnist" else "digits"
+    extra = f", {cfg['passes']} passes per timed rep" if cfg["passes"] > 1 else ""
+    return f"MLP {net} (ReLU), {kind}, {data} {n} samples{extra}"
+
+
+def load_data(cfg: dict) -> tuple:
+    if cfg["data"] == "mnist":
+        X, y = C.synthetic_classification(cfg["n"], cfg["sizes"][0], cfg["sizes"][-1])
+        return X, y, "synthetic (class centres + uniform noise)"
+    return C.digits_data(cfg["n"])
+
+
+class Skip(Exception):
+    """A contender that cannot run here (missing package or API), with the reason."""
+
+
+# -------------------------------------------------------------------- contenders
+# Each builder returns (epoch, params): epoch() trains one pass over the batches,
+# params() returns [(weight (out, in), bias)] as float32 ndarrays.
+
+
+def build_retrograd(init: list, batches: list, passes: int) -> tuple:
+    try:
+        import retrograd as rg
+
+        nn, optim = rg.nn, rg.optim
+        optim.SGD  # noqa: B018 - rg.optim is written separately; check it is there
+    except Exception as e:  # noqa: BLE001
+        raise Skip(f"retrograd.nn/optim unavailable: {type(e).__name__}: {e}") from e
+    layers: list = []
+    for i, (w, _) in enumerate(init):
+        layers.append(nn.Linear(w.shape[1], w.shape[0]))
+        if i < len(init) - 1:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    state = {}
+    for i, (w, b) in enumerate(init):
+        state[f"{2 * i}.weight"], state[f"{2 * i}.bias"] = w, b
+    model.load_state_dict(state)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    data = [(rg.tensor(xb), rg.tensor(yb)) for xb, yb in batches] * passes
+
+    def epoch() -> None:
+        for xb, yb in data:
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    return epoch, lambda: [(m.weight.data, m.bias.data) for m in linears]
+
+
+def build_pytorch(init: list, batches: list, passes: int) -> tuple:
+    try:
+        import torch
+    except ImportError as e:
+        raise Skip("PyTorch is not installed") from e
+    torch.set_num_threads(C.blas_threads())
+    layers: list = []
+    for i, (w, b) in enumerate(init):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if i < len(init) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    data = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in batches] * passes
+
+    def epoch() -> None:
+        for xb, yb in data:
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    return epoch, lambda: [
+        (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears
+    ]
+
+
+def build_sklearn(init: list, batches: list, passes: int) -> tuple:
+    try:
+        import numpy as np
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+    except ImportError as e:
+        raise Skip("scikit-learn is not installed") from e
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    bs = len(batches[0][0])
+    # partial_fit on the batches laid end to end with shuffle=False is exactly one epoch
+    # over the same batches in the same order, and keeps the momentum between calls.
+    X = np.concatenate([xb for xb, _ in batches])
+    y = np.concatenate([yb for _, yb in batches])
+    clf = MLPClassifier(
+        hidden_layer_sizes=tuple(w.shape[0] for w, _ in init[:-1]), activation="relu",
+        solver="sgd", learning_rate="constant", learning_rate_init=LR, momentum=MOMENTUM,
+        nesterovs_momentum=False, alpha=0.0, batch_size=bs, shuffle=False, max_iter=1,
+        tol=0.0, n_iter_no_change=10**9, early_stopping=False,
+    )  # fmt: skip
+    classes = np.arange(init[-1][0].shape[0])
+    clf.partial_fit(X[:bs], y[:bs], classes=classes)  # allocate the network ...
+    for (w, b), cw, cb in zip(init, clf.coefs_, clf.intercepts_):
+        cw[...] = w.T  # ... then start from the shared initial weights
+        cb[...] = b
+    del clf._optimizer  # and from zero momentum (re-created on the next call)
+    if clf.coefs_[0].dtype != np.float32:
+        raise Skip(f"scikit-learn trains in {clf.coefs_[0].dtype}, not float32")
+
+    def epoch() -> None:
+        for _ in range(passes):
+            clf.partial_fit(X, y)
+
+    return epoch, lambda: [(cw.T.copy(), cb.copy()) for cw, cb in zip(clf.coefs_, clf.intercepts_)]
+
+
+def build_numpy(init: list, batches: list, passes: int) -> tuple:
+    """Hand-written explicit backprop: the speed NumPy allows for this network.
+
+    Written as a careful NumPy programmer would: activations kept for the backward pass,
+    ReLU masks from the saved outputs, softmax cross-entropy gradient in place, momentum
+    updated in place. It computes the loss too, as every other contender does.
+    """
+    import numpy as np
+
+    W = [w.copy() for w, _ in init]
+    B = [b.copy() for _, b in init]
+    vW = [np.zeros_like(w) for w in W]
+    vB = [np.zeros_like(b) for b in B]
+    L = len(W)
+    # Constants as 0-d float32 arrays: same values as the Python floats, and NumPy skips
+    # the scalar conversion on every call (~0.5 us each on small arrays).
+    f32 = np.float32
+    m, lr, zero = np.asarray(MOMENTUM, f32), np.asarray(LR, f32), np.zeros((), f32)
+    n = len(batches[0][0])
+    rows = np.arange(n)
+    inv_n = np.asarray(1.0 / n, f32)
+    data = list(batches) * passes
+
+    def step(x: Any, y: Any) -> Any:
+        acts = [x]
+        a = x
+        for i in range(L):
+            a = a @ W[i].T
+            a += B[i]
+            if i < L - 1:
+                np.maximum(a, zero, out=a)
+            acts.append(a)
+        # softmax cross-entropy on the logits, then its gradient in the same buffer
+        a -= a.max(axis=1, keepdims=True)
+        e = np.exp(a)
+        se = e.sum(axis=1, keepdims=True)
+        loss = (np.log(se[:, 0]) - a[rows, y]).sum() / n
+        e /= se
+        e[rows, y] -= 1
+        e *= inv_n
+        d = e
+        for i in range(L - 1, -1, -1):
+            gw = d.T @ acts[i]
+            gb = d.sum(axis=0)
+            if i > 0:
+                d = d @ W[i]
+                d *= acts[i] > zero
+            vW[i] *= m
+            vW[i] += gw
+            W[i] -= lr * vW[i]
+            vB[i] *= m
+            vB[i] += gb
+            B[i] -= lr * vB[i]
+        return loss
+
+    def epoch() -> None:
+        for xb, yb in data:
+            step(xb, yb)
+
+    return epoch, lambda: list(zip(W, B))
+
+
+BUILDERS = {
+    "retrograd": build_retrograd,
+    "pytorch": build_pytorch,
+    "sklearn": build_sklearn,
+    "numpy": build_numpy,
+}
+
+
+# ------------------------------------------------------------------------ running
+
+
+def _row(name: str, cfg: dict, desc: str, contender: str, n_used: int) -> dict:
+    return {
+        "suite": "mlp", "config": name, "description": desc, "contender": contender,
+        "status": "ok", "note": "", "batch_size": cfg["batch"] or n_used, "n_samples": n_used,
+        "passes": cfg["passes"], "samples_per_s": None, "epoch_s_median": None,
+        "epoch_s": [], "peak_mem_mib": None, "mem_method": None, "loss_after_1_epoch": None,
+    }  # fmt: skip
+
+
+def run_config(
+    name: str, quick: bool = False, repeats: int | None = None, contenders: Any = CONTENDERS
+) -> list[dict]:
+    """Time every contender on one configuration in this process; one row per contender."""
+    import numpy as np
+
+    cfg = (QUICK if quick else CONFIGS)[name]
+    repeats = repeats or (QUICK_REPEATS if quick else REPEATS)
+    X, y, source = load_data(cfg)
+    bs = cfg["batch"] or len(X)
+    batches = C.make_batches(X, y, bs)
+    n_used = len(batches) * bs
+    desc = describe(cfg, n_used)
+    X_used = np.concatenate([xb for xb, _ in batches])
+    y_used = np.concatenate([yb for _, yb in batches])
+    init = C.init_params(cfg["sizes"])
+    rows, epochs, getters = {}, {}, {}
+    for c in contenders:
+        rows[c] = _row(name, cfg, desc, c, n_used)
+        rows[c]["data"] = source
+        try:
+            epochs[c], getters[c] = BUILDERS[c](init, batches, cfg["passes"])
+        except Skip as e:
+            rows[c].update(status="skipped", note=str(e))
+        except Exception as e:  # noqa: BLE001 - report, do not abort the other contenders
+            rows[c].update(status="failed", note=f"{type(e).__name__}: {e}")
+    good = dict(epochs)
+    for c in list(good):
+        # The warm-up epoch. From the same start on the same batches, every contender's
+        # loss after it must agree (to float32 rounding): the check that all did the same
+        # work. Later epochs may drift apart (different BLAS kernels round differently
+        # and online SGD amplifies it), so the check is made here.
+        try:
+            good[c]()
+            rows[c]["loss_after_1_epoch"] = C.mlp_loss(getters[c](), X_used, y_used)
+        except Exception as e:  # noqa: BLE001 - report, time the others
+            rows[c].update(status="failed", note=f"{type(e).__name__}: {e}")
+            del good[c]
+    settle = 0.02 if quick else 0.2
+    times = C.time_alternating(good, repeats=repeats, warmup=0, settle=settle)
+    for c, ts in times.items():
+        med = C.median(ts)
+        r = rows[c]
+        r.update(epoch_s=ts, epoch_s_median=med, samples_per_s=n_used * cfg["passes"] / med)
+        if c == "pytorch":
+            r["mem_method"] = MEM_RSS
+            r["note"] = "memory: tracemalloc cannot see PyTorch's allocator"
+        else:
+            r["peak_mem_mib"] = C.traced_peak_mib(good[c])
+            r["mem_method"] = MEM_TRACEMALLOC
+    return [rows[c] for c in contenders]
+
+
+def rss_growth(name: str, contender: str, quick: bool = False) -> float | None:
+    """Peak-RSS growth over the first epoch of one contender; call in a fresh process."""
+    cfg = (QUICK if quick else CONFIGS)[name]
+    X, y, _ = load_data(cfg)
+    batches = C.make_batches(X, y, cfg["batch"] or len(X))
+    init = C.init_params(cfg["sizes"])
+    try:
+        epoch, _ = BUILDERS[contender](init, batches, cfg["passes"])
+    except Skip:
+        return None
+    import gc
+
+    gc.collect()
+    before = C.maxrss_mib()
+    epoch()
+    return C.maxrss_mib() - before
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Every configuration, in this process (``run.py`` uses one process per config)."""
+    rows = []
+    for name in QUICK if quick else CONFIGS:
+        rows += run_config(name, quick)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", required=True, help="comma-separated, from: " + ", ".join(CONFIGS))
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--rss", metavar="CONTENDER", help="only measure first-epoch RSS growth")
+    p.add_argument("--json", metavar="PATH", help="write the rows here (default: stdout)")
+    a = p.parse_args(argv)
+    names = a.config.split(",")
+    known = QUICK if a.quick else CONFIGS
+    bad = [n for n in names if n not in known]
+    if bad:
+        p.error(f"--config: unknown {bad}; choose from {list(known)}")
+    if a.rss:
+        out: Any = {"rss_growth_mib": rss_growth(names[0], a.rss, a.quick)}
+    else:
+        out = [row for n in names for row in run_config(n, a.quick, a.repeats)]
+    text = json.dumps(out, indent=1)
+    if a.json:
+        with open(a.json, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
