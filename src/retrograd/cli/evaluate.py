@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     import retrograd as rg
 
     from . import _common as C
-    from .train import make_loss
+    from .train import CLASS_LOSSES, make_loss
 
     model, meta = C.load_model(args.model)
     task = meta.get("task", "classify")
@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         classes = list(meta.get("classes") or [str(i) for i in range(out.shape[1])])
         y = C.encode_classes(d, classes)
         loss_name = meta.get("loss", "cross_entropy")
-        target_arr = y if loss_name == "cross_entropy" else np.eye(len(classes), dtype=out.dtype)[y]
+        target_arr = (
+            y if loss_name in CLASS_LOSSES else np.eye(len(classes), dtype=out.dtype)[y]
+        )
         with rg.no_grad():
             loss = float(make_loss(loss_name)(rg.tensor(out), rg.tensor(target_arr)).item())
         pred = out.argmax(axis=1)

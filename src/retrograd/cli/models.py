@@ -242,6 +242,7 @@ def build_model(
     n_outputs: int,
     activation: str = "relu",
     image_shape: Any = None,
+    dropout: float = 0.0,
 ) -> nn.Module:
     """Build the network ``spec`` names for rows of ``n_features`` and ``n_outputs``.
 
@@ -269,6 +270,8 @@ def build_model(
         width = n_features
         for h in sizes:
             layers += [nn.Linear(width, h), act()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
             width = h
         layers.append(nn.Linear(width, n_outputs))
         return nn.Sequential(*layers)

@@ -111,7 +111,9 @@ def _val_split(v: Any) -> float:
     return f
 
 
-LOSSES = ("cross_entropy", "mse", "l1", "huber")
+LOSSES = ("cross_entropy", "gce", "sce", "mse", "l1", "huber")
+# Classification losses that take integer class labels (robust ones included).
+CLASS_LOSSES = ("cross_entropy", "gce", "sce")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "lbfgs")
 DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.1, "rmsprop": 1e-3, "lbfgs": 1.0}
 
@@ -131,8 +133,15 @@ OPTIONS: dict = {
                     "MODE", "feature scaling from the training part: per feature, global "
                     "(one mean/std, used for images), none; default auto"),
     "loss": (None, _choice("loss", LOSSES), "NAME",
-             "cross_entropy (classify default), mse (regress default; with classify: "
-             "one-hot targets), l1, huber"),
+             "cross_entropy (classify default), gce / sce (bounded losses, robust to "
+             "mislabelled samples), mse (regress default; with classify: one-hot "
+             "targets), l1, huber (robust to outliers)"),
+    "label_smoothing": (0.0, _float("label-smoothing", 0.0, 1.0), "EPS",
+                        "label smoothing of cross_entropy (default 0)"),
+    "clip_grad_norm": (None, _float("clip-grad-norm", 0.0, lo_open=True), "NORM",
+                       "rescale gradients to at most this total norm before each step"),
+    "dropout": (0.0, _float("dropout", 0.0, 1.0), "P",
+                "dropout after each hidden layer of mlp (default 0)"),
     "optimizer": ("adam", _choice("optimizer", OPTIMIZERS), "NAME",
                   "adam (default), adamw, sgd, rmsprop, lbfgs"),
     "lr": (None, _float("lr", 0.0, lo_open=True), "LR",
@@ -237,11 +246,14 @@ def resolve(args: argparse.Namespace) -> dict:
 
 
 # ------------------------------------------------------------------ building blocks
-def make_loss(name: str) -> Any:
+def make_loss(name: str, label_smoothing: float = 0.0) -> Any:
     from .. import nn
 
+    if name == "cross_entropy":
+        return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     return {
-        "cross_entropy": nn.CrossEntropyLoss,
+        "gce": nn.GeneralizedCrossEntropyLoss,
+        "sce": nn.SymmetricCrossEntropyLoss,
         "mse": nn.MSELoss,
         "l1": nn.L1Loss,
         "huber": nn.HuberLoss,
@@ -339,19 +351,20 @@ def train(o: dict) -> int:
         y = C.encode_classes(d, classes)
         n_out = len(classes)
         meta["classes"] = classes
-        if loss_name == "cross_entropy":
+        if loss_name in CLASS_LOSSES:
             y_fit = y
         elif loss_name == "mse":
             y_fit = np.eye(n_out, dtype=np.float32)[y]
         else:
             raise UsageError(
-                f"--loss {loss_name} is for regression; classify uses cross_entropy or mse"
+                f"--loss {loss_name} is for regression; classify uses cross_entropy, gce, "
+                "sce or mse"
             )
     else:
         if d.label_names is not None:
             raise UsageError(f"{d.name}: text labels cannot be regressed; use --task classify")
-        if loss_name == "cross_entropy":
-            raise UsageError("--loss cross_entropy needs --task classify")
+        if loss_name in CLASS_LOSSES:
+            raise UsageError(f"--loss {loss_name} needs --task classify")
         y = np.asarray(d.y, dtype=np.float64)
         y = y.reshape(len(y), -1)
         n_out = y.shape[1]
@@ -389,12 +402,15 @@ def train(o: dict) -> int:
 
     rg.manual_seed(o["seed"])
     try:
-        model = build_model(o["model"], d.n_features, n_out, o["activation"], d.image_shape)
+        model = build_model(o["model"], d.n_features, n_out, o["activation"], d.image_shape,
+                            dropout=o["dropout"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     lr = o["lr"] if o["lr"] is not None else DEFAULT_LR[o["optimizer"]]
     opt = make_optimizer(o["optimizer"], model.parameters(), lr, o["momentum"], o["weight_decay"])
-    loss_fn = make_loss(loss_name)
+    if o["label_smoothing"] and loss_name != "cross_entropy":
+        raise UsageError("--label-smoothing applies to --loss cross_entropy only")
+    loss_fn = make_loss(loss_name, o["label_smoothing"])
     meta.update(optimizer=o["optimizer"], lr=lr, batch_size=o["batch_size"], seed=o["seed"])
 
     callbacks: list = []
@@ -437,6 +453,8 @@ def train(o: dict) -> int:
             fit_kwargs["keep_last"] = o["keep_last"]
     if o["distributed"]:
         fit_kwargs["distributed"] = True
+    if o["clip_grad_norm"] is not None:
+        fit_kwargs["clip_grad_norm"] = o["clip_grad_norm"]
     try:
         hist = rg.train.fit(
             model,
