@@ -307,6 +307,16 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     return LogSoftmax.apply(x, axis=norm_axis(axis, x.ndim, "log_softmax: axis"))
 
 
+def _labels_in_range(t: Any, n_classes: int) -> bool:
+    """True when every class index in the 1-D integer array ``t`` lies in [0, n_classes)."""
+    if t.shape[0] <= 32:
+        # Small batches (online learning): Python's min/max of a short list beats two
+        # NumPy reductions, each of which costs a few microseconds of call overhead.
+        labels = t.tolist()
+        return 0 <= min(labels) and max(labels) < n_classes
+    return 0 <= t.min() and t.max() < n_classes
+
+
 def _class_last(x: Tensor) -> Tensor:
     """(N, C, d1, ...) -> (N*d1*..., C), the layout the fused loss works on."""
     from .shape import permute, reshape
@@ -347,8 +357,7 @@ def cross_entropy(
             and t.ndim == 1
             and t.dtype.kind in "iu"
             and 0 < t.shape[0] == zs[0]
-            and 0 <= t.min()
-            and t.max() < zs[1]
+            and _labels_in_range(t, zs[1])
             and not 0 <= ignore_index < zs[1]
         ):
             # (weight None and label_smoothing 0 are forward's defaults; ignore_index is
