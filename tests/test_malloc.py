@@ -20,6 +20,8 @@ def test_env_var_turns_tuning_off():
     out = subprocess.run(
         [sys.executable, "-c", code],
         env={"RETROGRAD_MALLOC_TUNING": "0", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert out == "False"

@@ -433,12 +433,48 @@ def test_train_with_robust_options_then_evaluate(tmp_path):
     from retrograd.cli import main
 
     out = tmp_path / "m.safetensors"
-    rc = main(["train", "--data", "digits:train", "--model", "mlp:32", "--loss", "gce",
-               "--clip-grad-norm", "1.0", "--dropout", "0.1", "--epochs", "3",
-               "--verbose", "0", "--out", str(out)])
+    rc = main(
+        [
+            "train",
+            "--data",
+            "digits:train",
+            "--model",
+            "mlp:32",
+            "--loss",
+            "gce",
+            "--clip-grad-norm",
+            "1.0",
+            "--dropout",
+            "0.1",
+            "--epochs",
+            "3",
+            "--verbose",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0 and out.exists()
     model = rg.load(out)
     assert any(type(m).__name__ == "Dropout" for m in model.modules())
     assert main(["evaluate", str(out), "--data", "digits:test"]) == 0
-    assert main(["train", "--data", "digits", "--loss", "sce", "--label-smoothing", "0.1",
-                 "--epochs", "1", "--verbose", "0", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--loss",
+                "sce",
+                "--label-smoothing",
+                "0.1",
+                "--epochs",
+                "1",
+                "--verbose",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )

@@ -91,9 +91,7 @@ def run(args: argparse.Namespace) -> int:
         classes = list(meta.get("classes") or [str(i) for i in range(out.shape[1])])
         y = C.encode_classes(d, classes)
         loss_name = meta.get("loss", "cross_entropy")
-        target_arr = (
-            y if loss_name in CLASS_LOSSES else np.eye(len(classes), dtype=out.dtype)[y]
-        )
+        target_arr = y if loss_name in CLASS_LOSSES else np.eye(len(classes), dtype=out.dtype)[y]
         with rg.no_grad():
             loss = float(make_loss(loss_name)(rg.tensor(out), rg.tensor(target_arr)).item())
         pred = out.argmax(axis=1)

@@ -402,8 +402,9 @@ def train(o: dict) -> int:
 
     rg.manual_seed(o["seed"])
     try:
-        model = build_model(o["model"], d.n_features, n_out, o["activation"], d.image_shape,
-                            dropout=o["dropout"])
+        model = build_model(
+            o["model"], d.n_features, n_out, o["activation"], d.image_shape, dropout=o["dropout"]
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     lr = o["lr"] if o["lr"] is not None else DEFAULT_LR[o["optimizer"]]
