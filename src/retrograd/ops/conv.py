@@ -111,9 +111,14 @@ class Conv2d(Function):
         ow = (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
         cols = _im2col(xp_, kh, kw, oh, ow, stride, dilation, groups)
         wmat = w.reshape(groups, o // groups, cg * kh * kw)
-        # One matrix product per layer, broadcast over the batch: the columns, viewed as
-        # (N, K, oh*ow), give the output directly in NCHW order (no transpose copy).
-        if groups == 1:
+        if groups == 1 and cg * kh * kw >= 64:
+            # One (O, K) @ (K, N*oh*ow) product and a transpose-copy to NCHW measured
+            # 30-40% faster than the batched product below once K is large (K=144:
+            # 0.55 vs 0.92 ms); for small K the copy costs what the product saves.
+            out = xp.ascontiguousarray((wmat[0] @ cols[0]).reshape(o, n, oh * ow).swapaxes(0, 1))
+        elif groups == 1:
+            # One matrix product broadcast over the batch: the columns, viewed as
+            # (N, K, oh*ow), give the output directly in NCHW order (no transpose copy).
             out = wmat[0] @ cols[0].reshape(-1, n, oh * ow).transpose(1, 0, 2)
         else:
             cols4 = cols.reshape(groups, -1, n, oh * ow).transpose(2, 0, 1, 3)
@@ -129,10 +134,20 @@ class Conv2d(Function):
         w, cols = self.w, self.cols
         o, cg, kh, kw = w.shape
         n = xshape[0]
-        # (N, O, oh, ow) -> (groups, O/groups, N*oh*ow): the layout the columns are in.
-        g2 = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(groups, o // groups, -1)
+        k = cg * kh * kw
+        # Small K (e.g. a first layer, K = 9): the weight gradient as N per-sample
+        # products on the output as it is, summed, measured ~4x faster than one
+        # (O, N*oh*ow) @ (N*oh*ow, K) product, whose tiny output OpenBLAS handles poorly
+        # (and which first needs a transpose-copy of g).
+        per_sample = groups == 1 and k < 64 and not (self.needs[0] and stride != (1, 1))
+        g2 = None
+        if not per_sample:
+            # (N, O, oh, ow) -> (groups, O/groups, N*oh*ow): the layout of the columns.
+            g2 = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(groups, o // groups, -1)
         gx = gw = gb = None
-        if self.needs[0]:
+        if self.needs[0] and stride == (1, 1):
+            gx = self._input_grad_stride1(g)
+        elif self.needs[0]:
             wmat = w.reshape(groups, o // groups, cg * kh * kw)
             if groups == 1:
                 dcols = wmat[0].T @ g2[0]
@@ -150,13 +165,57 @@ class Conv2d(Function):
             gxp = gxp[:, :, t : t + xshape[2], left : left + xshape[3]]
             gx = xp.ascontiguousarray(gxp.transpose(1, 0, 2, 3))
         if self.needs[1]:
-            if groups == 1:
+            if per_sample:
+                cv = cols[0].reshape(k, n, oh * ow).transpose(1, 2, 0)
+                gw = (g.reshape(n, o, oh * ow) @ cv).sum(axis=0).reshape(w.shape)
+            elif groups == 1:
                 gw = (g2[0] @ cols[0].T).reshape(w.shape)
             else:
                 gw = (g2 @ cols.transpose(0, 2, 1)).reshape(w.shape)
         if len(self.needs) > 2 and self.needs[2]:
-            gb = g2.reshape(o, -1).sum(axis=1)
+            if g2 is None:
+                gb = g.reshape(n, o, -1).sum(axis=2).sum(axis=0)
+            else:
+                gb = g2.reshape(o, -1).sum(axis=1)
         return gx, gw, gb
+
+    def _input_grad_stride1(self, g):
+        """col2im for stride 1 as ``kh * kw`` flat, contiguous slab-adds.
+
+        The output gradient is zero-padded to the padded input's size (hp, wp), so the
+        input-gradient columns are laid out like the padded input itself: kernel offset
+        (i, j) then moves every entry by the same flat distance ``i*dh*wp + j*dw``. Each
+        slab-add is one long contiguous add over (C, N*hp*wp) instead of a 4-D strided add
+        with rows of ``ow`` elements; the padded rows/columns of the gradient are zero, so
+        entries that wrap across a row or image edge add nothing. The larger product
+        (by hp*wp / (oh*ow)) measured cheaper than the strided adds it replaces.
+        """
+        xshape, pshape, pads, _, dilation, groups, oh, ow = self.geom
+        w = self.w
+        o, cg, kh, kw = w.shape
+        n = xshape[0]
+        hp, wp = pshape[2:]
+        c = cg * groups
+        ge = xp.zeros((o, n, hp, wp), dtype=g.dtype)
+        ge[:, :, :oh, :ow] = g.transpose(1, 0, 2, 3)
+        L = n * hp * wp
+        wmat = w.reshape(groups, o // groups, cg * kh * kw)
+        if groups == 1:
+            dcols = wmat[0].T @ ge.reshape(o, L)
+        else:
+            dcols = wmat.transpose(0, 2, 1) @ ge.reshape(groups, o // groups, L)
+        dcols = dcols.reshape(c, kh, kw, L)
+        buf = dcols[:, 0, 0].copy()
+        for i in range(kh):
+            for j in range(kw):
+                off = i * dilation[0] * wp + j * dilation[1]
+                if off:
+                    dst = buf[:, off:]
+                    xp.add(dst, dcols[:, i, j, : L - off], out=dst)
+        gxp = buf.reshape(c, n, hp, wp)
+        (t, _), (left, _) = pads
+        gxp = gxp[:, :, t : t + xshape[2], left : left + xshape[3]]
+        return xp.ascontiguousarray(gxp.transpose(1, 0, 2, 3))
 
 
 # ---------------------------------------------------------------------- pooling

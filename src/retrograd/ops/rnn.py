@@ -257,8 +257,12 @@ class _ChunkGrads:
                 a._flush()
 
     def store(self, t: int, Gt: Any) -> None:
+        self.slot(t)[...] = Gt
+
+    def slot(self, t: int) -> Any:
+        """The (rows, B) column block of the chunk buffer that holds step t's gradient."""
         j = t - self.lo
-        self.G[:, j * self.B : (j + 1) * self.B] = Gt
+        return self.G[:, j * self.B : (j + 1) * self.B]
 
     def _flush(self) -> None:
         lo, hi, B = self.lo, self.hi, self.B
@@ -368,7 +372,7 @@ class LSTMLayer(Function):
         )
         dh = xp.ascontiguousarray(g[T].T)
         dc = xp.ascontiguousarray(g[T + 1].T)
-        dht = xp.empty((H, B), dtype=dt)
+        dhbuf = xp.empty((H, B), dtype=dt)
         u = xp.empty((H, B), dtype=dt)
         sq = xp.empty((H4, B), dtype=dt)
         D = xp.empty((H4, B), dtype=dt)
@@ -378,12 +382,16 @@ class LSTMLayer(Function):
             St, tc = S[t], TC[t]
             o, i, f, gg = St[:H], St[H:H2], St[H2:H3], St[H3:]
             if has_gy[t]:
+                dht = dhbuf
                 xp.add(dh, gy[t].T, out=dht)
+            elif pT is None:
+                dht = dh  # only read before the matmul below overwrites dh
             else:
+                dht = dhbuf
                 xp.copyto(dht, dh)
             # D = [o(1-o), i(1-i), f(1-f), 1-g^2]: the gates' derivatives.
             xp.multiply(St, St, out=sq)
-            xp.subtract(St, sq, out=D)
+            xp.subtract(St[:H3], sq[:H3], out=D[:H3])
             xp.subtract(1, sq[H3:], out=D[H3:])
             if vT is not None:
                 D *= validT[t]
@@ -399,13 +407,14 @@ class LSTMLayer(Function):
             xp.multiply(dc, gg, out=Gt[H:H2])
             xp.multiply(dc, Cprev[t], out=Gt[H2:H3])
             xp.multiply(dc, i, out=Gt[H3:])
-            Gt *= D
+            # The finished gate gradient goes straight into the chunk buffer (no copy).
+            dGt = acc.slot(t)
+            xp.multiply(Gt, D, out=dGt)
             if vT is None:
                 dc *= f
             else:
                 xp.multiply(dc, f, out=dc, where=vT[t])
-            acc.store(t, Gt)
-            xp.matmul(WT, Gt, out=dh)
+            xp.matmul(WT, dGt, out=dh)
             if pT is not None:
                 # Padded steps pass the state's gradient through unchanged.
                 xp.add(dh, dht, out=dh, where=pT[t])
