@@ -69,9 +69,9 @@ def check_parameters(
 
     import numpy as np
 
-    from ..autograd.mode import enable_grad, no_grad
     from ..autograd.tensor import Tensor
     from ..nn import FixedPoint
+    from ..nn.gradcheck import parameter_gradients
 
     m = copy.deepcopy(model).double()
     m.eval()
@@ -86,31 +86,8 @@ def check_parameters(
     def loss() -> Any:
         return loss_fn(m(xt), yt)
 
-    m.zero_grad()
-    with enable_grad():
-        loss().backward()
-    rng = np.random.default_rng(seed)
     results = []
-    for name, p in m.named_parameters():
-        if not p.requires_grad:
-            continue
-        ana_all = np.zeros(p.data.shape) if p.grad is None else np.asarray(p.grad)
-        flat = p.data.reshape(-1)
-        if max_elements is None or flat.size <= max_elements:
-            idx = np.arange(flat.size)
-        else:
-            idx = np.sort(rng.choice(flat.size, size=max_elements, replace=False))
-        num = np.empty(idx.size)
-        with no_grad():
-            for k, i in enumerate(idx):
-                orig = flat[i]
-                flat[i] = orig + eps
-                fp = float(loss().item())
-                flat[i] = orig - eps
-                fm = float(loss().item())
-                flat[i] = orig
-                num[k] = (fp - fm) / (2 * eps)
-        ana = ana_all.reshape(-1)[idx].astype(np.float64)
+    for name, _p, idx, ana, num in parameter_gradients(m, loss, eps, max_elements, seed):
         err = np.abs(ana - num)
         rel = err / np.maximum(np.maximum(np.abs(ana), np.abs(num)), atol)
         ok = bool(np.all(err <= atol + rtol * np.abs(num)) and np.isfinite(num).all())

@@ -80,29 +80,9 @@ def check_module_grads(
         return loss
 
     try:
-        with enable_grad():
-            loss_value().backward()
-        pick = xp.random.default_rng(seed)
-        for name, p in model.named_parameters():
-            if not p.requires_grad:
-                continue
-            analytic = xp.zeros(p.data.shape) if p.grad is None else p.grad
-            flat = p.data.reshape(-1)
-            if max_elements is None or flat.size <= max_elements:
-                idx = xp.arange(flat.size)
-            else:
-                idx = xp.sort(pick.choice(flat.size, size=max_elements, replace=False))
-            numeric = xp.empty(idx.size)
-            with no_grad():
-                for k, i in enumerate(idx):
-                    orig = flat[i]
-                    flat[i] = orig + eps
-                    f_plus = float(loss_value().item())
-                    flat[i] = orig - eps
-                    f_minus = float(loss_value().item())
-                    flat[i] = orig
-                    numeric[k] = (f_plus - f_minus) / (2 * eps)
-            ana = analytic.reshape(-1)[idx].astype(xp.float64)
+        for name, p, idx, ana, numeric in parameter_gradients(
+            model, loss_value, eps, max_elements, seed
+        ):
             err = xp.abs(ana - numeric)
             excess = err - (atol + rtol * xp.abs(numeric))
             excess = xp.where(xp.isfinite(excess), excess, xp.inf)
@@ -120,4 +100,45 @@ def check_module_grads(
     return True
 
 
-__all__ = ["check_module_grads"]
+def parameter_gradients(
+    model: Module,
+    loss_value: Callable[[], Tensor],
+    eps: float = 1e-6,
+    max_elements: int | None = 256,
+    seed: int = 0,
+) -> Any:
+    """Yield ``(name, parameter, indices, analytic, numeric)`` for each trainable parameter.
+
+    ``loss_value()`` evaluates the loss of ``model`` (float64 for meaningful differences).
+    ``analytic`` is backprop's gradient at the flat ``indices`` (all elements, or
+    ``max_elements`` of them drawn with ``seed``); ``numeric`` is the central difference
+    ``(L(p + eps) - L(p - eps)) / 2 eps`` at the same elements. Gradients of ``model``
+    are overwritten.
+    """
+    model.zero_grad()
+    with enable_grad():
+        loss_value().backward()
+    pick = xp.random.default_rng(seed)
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        analytic = xp.zeros(p.data.shape) if p.grad is None else p.grad
+        flat = p.data.reshape(-1)
+        if max_elements is None or flat.size <= max_elements:
+            idx = xp.arange(flat.size)
+        else:
+            idx = xp.sort(pick.choice(flat.size, size=max_elements, replace=False))
+        numeric = xp.empty(idx.size)
+        with no_grad():
+            for k, i in enumerate(idx):
+                orig = flat[i]
+                flat[i] = orig + eps
+                f_plus = float(loss_value().item())
+                flat[i] = orig - eps
+                f_minus = float(loss_value().item())
+                flat[i] = orig
+                numeric[k] = (f_plus - f_minus) / (2 * eps)
+        yield name, p, idx, analytic.reshape(-1)[idx].astype(xp.float64), numeric
+
+
+__all__ = ["check_module_grads", "parameter_gradients"]
