@@ -169,6 +169,27 @@ def time_alternating(
 # ------------------------------------------------------------------------- memory
 
 
+def step_runner(model: Any, loss_fn: Any, opt: Any, batches: list, steps: int) -> tuple:
+    """``(run_steps, state)``: run_steps() trains ``steps`` SGD steps on the next batches.
+
+    The same code drives retrograd and PyTorch (their APIs agree); ``state`` holds the
+    batch position, the last loss and the objects, for the memory probes.
+    """
+    state = {"i": 0, "loss": None, "model": model, "batches": batches, "loss_fn": loss_fn}
+
+    def run_steps() -> None:
+        for _ in range(steps):
+            x, y = batches[state["i"] % len(batches)]
+            state["i"] += 1
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            state["loss"] = loss.item()
+
+    return run_steps, state
+
+
 def traced_peak_mib(fn: Callable[[], Any]) -> float:
     """Peak bytes allocated through Python's allocators while ``fn`` runs, in MiB.
 

@@ -113,19 +113,7 @@ def build_retrograd(weights: dict, data: list, steps: int) -> Any:
     loss_fn = nn.CrossEntropyLoss()
     opt = rg.optim.SGD(model.parameters(), lr=LR)
     batches = [(rg.tensor(x), rg.tensor(y)) for x, y in data]
-    state = {"i": 0, "loss": None}
-
-    def run_steps() -> None:
-        for _ in range(steps):
-            x, y = batches[state["i"] % len(batches)]
-            state["i"] += 1
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            state["loss"] = loss.item()
-
-    return run_steps, state
+    return C.step_runner(model, loss_fn, opt, batches, steps)
 
 
 def build_pytorch(weights: dict, data: list, steps: int) -> Any:
@@ -144,19 +132,7 @@ def build_pytorch(weights: dict, data: list, steps: int) -> Any:
     loss_fn = nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=LR)
     batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
-    state = {"i": 0, "loss": None}
-
-    def run_steps() -> None:
-        for _ in range(steps):
-            x, y = batches[state["i"] % len(batches)]
-            state["i"] += 1
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            state["loss"] = loss.item()
-
-    return run_steps, state
+    return C.step_runner(model, loss_fn, opt, batches, steps)
 
 
 BUILDERS = {"retrograd": build_retrograd, "pytorch": build_pytorch}

@@ -105,19 +105,7 @@ def build_retrograd(cell: str, weights: dict, data: list, steps: int) -> Any:
     loss_fn = nn.MSELoss()
     opt = rg.optim.SGD(model.parameters(), lr=LR)
     batches = [(rg.tensor(x), rg.tensor(y)) for x, y in data]
-    state = {"i": 0, "loss": None}
-
-    def run_steps() -> None:
-        for _ in range(steps):
-            x, y = batches[state["i"] % len(batches)]
-            state["i"] += 1
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            state["loss"] = loss.item()
-
-    return run_steps, state
+    return C.step_runner(model, loss_fn, opt, batches, steps)
 
 
 def _torch_model(torch: Any, cell: str) -> Any:
@@ -147,19 +135,7 @@ def build_pytorch(cell: str, weights: dict, data: list, steps: int) -> Any:
     loss_fn = torch.nn.MSELoss()
     opt = torch.optim.SGD(model.parameters(), lr=LR)
     batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
-    state = {"i": 0, "loss": None, "model": model, "batches": batches, "loss_fn": loss_fn}
-
-    def run_steps() -> None:
-        for _ in range(steps):
-            x, y = batches[state["i"] % len(batches)]
-            state["i"] += 1
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            state["loss"] = loss.item()
-
-    return run_steps, state
+    return C.step_runner(model, loss_fn, opt, batches, steps)
 
 
 def torch_saved_mib(state: dict) -> float:
