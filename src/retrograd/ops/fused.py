@@ -39,6 +39,15 @@ class Linear(Function):
             gx = g @ w
             if x.ndim != 2:
                 gx = gx.reshape(x.shape)
+        if g.shape[0] == 1:
+            # Online learning (one sample): the weight gradient is an outer product and
+            # the bias gradient the row itself. Each element is one product / the same
+            # number, so this is bitwise what matmul and sum give, a few us sooner.
+            if needs[1]:
+                gw = g.T * (x if x.ndim == 2 else x.reshape(1, -1))
+            if len(needs) > 2 and needs[2]:
+                gb = g[0].copy()
+            return (gx, gw, gb)
         if needs[1]:
             x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
             gw = g.T @ x2
@@ -185,7 +194,10 @@ class CrossEntropy(Function):
             scale = g
         if self.fast:
             grad = p.copy()
-            grad[self.rows, self.target] -= 1
+            if p.shape[0] == 1:  # online learning: a scalar index, not a fancy one
+                grad[0, int(self.target[0])] -= 1
+            else:
+                grad[self.rows, self.target] -= 1
         else:
             coef = self.coef
             grad = coef.sum(axis=1, keepdims=True) * p - coef
