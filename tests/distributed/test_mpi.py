@@ -40,10 +40,11 @@ def mpirun(n, *args, timeout=120):
     return subprocess.run(cmd, env=mpi_env(), capture_output=True, text=True, timeout=timeout)
 
 
-def test_two_ranks_match_single_process(tmp_path):
+def _single_vs_two_ranks(tmp_path, single_mode, ranks_mode, steps):
+    """Train once in one process and once on 2 MPI ranks; return both saved .npz files."""
     ref = tmp_path / "single.npz"
     r = subprocess.run(
-        [sys.executable, str(WORKER), "single", str(ref), "20"],
+        [sys.executable, str(WORKER), single_mode, str(ref), str(steps)],
         env=mpi_env(),
         capture_output=True,
         text=True,
@@ -51,10 +52,15 @@ def test_two_ranks_match_single_process(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     out = tmp_path / "ddp.npz"
-    r = mpirun(2, WORKER, "ddp", out, 20)
+    r = mpirun(2, WORKER, ranks_mode, out, steps)
     assert r.returncode == 0, r.stdout + r.stderr
     a, b = np.load(ref), np.load(out)
     assert sorted(a.files) == sorted(b.files)
+    return a, b
+
+
+def test_two_ranks_match_single_process(tmp_path):
+    a, b = _single_vs_two_ranks(tmp_path, "single", "ddp", 20)
     for k in a.files:
         np.testing.assert_allclose(b[k], a[k], rtol=1e-12, atol=1e-14, err_msg=k)
 
@@ -68,19 +74,7 @@ def test_killed_rank_makes_job_fail_quickly(tmp_path):
 
 
 def test_fit_distributed_matches_single_process(tmp_path):
-    ref = tmp_path / "single.npz"
-    r = subprocess.run(
-        [sys.executable, str(WORKER), "fit_single", str(ref), "3"],
-        env=mpi_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stderr
-    out = tmp_path / "ddp.npz"
-    r = mpirun(2, WORKER, "fit_ddp", out, 3)
-    assert r.returncode == 0, r.stdout + r.stderr
-    a, b = np.load(ref), np.load(out)
+    a, b = _single_vs_two_ranks(tmp_path, "fit_single", "fit_ddp", 3)
     for k in a.files:
         # The epoch loss is averaged across ranks, so it equals the single-process value.
         np.testing.assert_allclose(b[k], a[k], rtol=1e-12, atol=1e-14, err_msg=k)

@@ -83,6 +83,14 @@ glorot_uniform_ = xavier_uniform_
 glorot_normal_ = xavier_normal_
 
 
+def _kaiming_gain_fan(t: Any, a: float, mode: str, nonlinearity: str, who: str) -> tuple:
+    """He et al. (2015): the gain of ``nonlinearity`` and the fan ``mode`` names."""
+    fan_in, fan_out = _fans(t)
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"{who}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    return calculate_gain(nonlinearity, a), (fan_in if mode == "fan_in" else fan_out)
+
+
 def kaiming_uniform_(
     t: Any,
     a: float = 0.0,
@@ -91,11 +99,8 @@ def kaiming_uniform_(
     generator: Any = None,
 ) -> Any:
     """He et al. (2015): U(-b, b), b = gain * sqrt(3 / fan)."""
-    fan_in, fan_out = _fans(t)
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"kaiming_uniform_: mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    fan = fan_in if mode == "fan_in" else fan_out
-    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    gain, fan = _kaiming_gain_fan(t, a, mode, nonlinearity, "kaiming_uniform_")
+    bound = gain * math.sqrt(3.0 / fan)
     return uniform_(t, -bound, bound, generator)
 
 
@@ -106,11 +111,9 @@ def kaiming_normal_(
     nonlinearity: str = "leaky_relu",
     generator: Any = None,
 ) -> Any:
-    fan_in, fan_out = _fans(t)
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"kaiming_normal_: mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    fan = fan_in if mode == "fan_in" else fan_out
-    return normal_(t, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
+    """He et al. (2015): N(0, std^2), std = gain / sqrt(fan)."""
+    gain, fan = _kaiming_gain_fan(t, a, mode, nonlinearity, "kaiming_normal_")
+    return normal_(t, 0.0, gain / math.sqrt(fan), generator)
 
 
 he_uniform_ = kaiming_uniform_
