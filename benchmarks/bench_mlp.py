@@ -26,7 +26,7 @@ import _common as C  # noqa: E402
 
 LR = 0.01
 MOMENTUM = 0.9
-CONTENDERS = ("retrograd", "pytorch", "sklearn", "numpy")
+CONTENDERS = ("retrograd", "retrograd-eager", "pytorch", "sklearn", "numpy")
 MEM_TRACEMALLOC = "tracemalloc peak over one epoch (after warm-up)"
 MEM_RSS = "ru_maxrss growth over the first epoch (fresh process)"
 
@@ -73,7 +73,25 @@ class Skip(Exception):
 # params() returns [(weight (out, in), bias)] as float32 ndarrays.
 
 
-def build_retrograd(init: list, batches: list, passes: int) -> tuple:
+def _eager_epoch(model: Any, loss_fn: Any, opt: Any, data: list) -> Any:
+    """The textbook loop, the same code for retrograd and PyTorch (their APIs agree)."""
+
+    def epoch() -> None:
+        for xb, yb in data:
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+
+    return epoch
+
+
+def build_retrograd(init: list, batches: list, passes: int, compiled: bool = True) -> tuple:
+    """retrograd as ``fit`` trains: the recorded step replayed (``rg.train.compile_step``).
+
+    ``compiled=False`` is the eager loop (zero_grad, forward, loss, backward, step), the
+    engine walking a fresh graph every step: the ``retrograd-eager`` contender.
+    """
     try:
         import retrograd as rg
 
@@ -95,13 +113,17 @@ def build_retrograd(init: list, batches: list, passes: int) -> tuple:
     opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     data = [(rg.tensor(xb), rg.tensor(yb)) for xb, yb in batches] * passes
 
-    def epoch() -> None:
-        for xb, yb in data:
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
+    if compiled:
+        step = rg.train.compile_step(model, loss_fn, opt)
 
+        def epoch() -> None:
+            for xb, yb in data:
+                step(xb, yb)
+            if step.eager_reason is not None:
+                raise RuntimeError(f"the compiled step ran eagerly: {step.eager_reason}")
+
+    else:
+        epoch = _eager_epoch(model, loss_fn, opt, data)
     linears = [m for m in model if isinstance(m, nn.Linear)]
     return epoch, lambda: [(m.weight.data, m.bias.data) for m in linears]
 
@@ -125,14 +147,7 @@ def build_pytorch(init: list, batches: list, passes: int) -> tuple:
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     data = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in batches] * passes
-
-    def epoch() -> None:
-        for xb, yb in data:
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-
+    epoch = _eager_epoch(model, loss_fn, opt, data)
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     return epoch, lambda: [
         (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears
@@ -238,6 +253,7 @@ def build_numpy(init: list, batches: list, passes: int) -> tuple:
 
 BUILDERS = {
     "retrograd": build_retrograd,
+    "retrograd-eager": lambda init, batches, passes: build_retrograd(init, batches, passes, False),
     "pytorch": build_pytorch,
     "sklearn": build_sklearn,
     "numpy": build_numpy,

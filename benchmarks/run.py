@@ -255,11 +255,14 @@ def markdown(result: dict) -> str:
         "Same network, same initial weights, float32, SGD (lr 0.01, momentum 0.9), mean",
         "softmax cross-entropy, same batches in the same order. Median of the timed epochs",
         "after one warm-up epoch; contenders alternate epoch by epoch in one process per",
-        "configuration.",
+        "configuration. `retrograd` trains as `rg.train.fit` does: the step recorded once",
+        "and replayed (`rg.train.compile_step`, bitwise the eager result); `retrograd eager`",
+        "is the plain loop (zero_grad, forward, loss, backward, step) on a fresh graph each",
+        "step. The ratio columns are `retrograd`'s; the last one is the eager loop's.",
         "",
-        "| configuration | retrograd | PyTorch | scikit-learn | NumPy limit "
-        "| vs PyTorch | vs scikit-learn | vs NumPy limit |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| configuration | retrograd | retrograd eager | PyTorch | scikit-learn | NumPy limit "
+        "| vs PyTorch | vs scikit-learn | vs NumPy limit | eager vs PyTorch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     mlp = [r for r in rows if r.get("suite") == "mlp"]
     configs = list(dict.fromkeys(r["config"] for r in mlp))
@@ -267,7 +270,7 @@ def markdown(result: dict) -> str:
     notes = []
     for c in configs:
         cells, ratios = [], []
-        for peer in ("retrograd", "pytorch", "sklearn", "numpy"):
+        for peer in ("retrograd", "retrograd-eager", "pytorch", "sklearn", "numpy"):
             r = by.get((c, peer))
             if r is None or r["status"] != "ok":
                 cells.append(r["status"] if r else "-")
@@ -275,8 +278,17 @@ def markdown(result: dict) -> str:
                     notes.append(f"{c} / {peer}: {r['status']}: {r['note']}")
             else:
                 cells.append(_f(r["samples_per_s"]))
-            if peer != "retrograd":
+            if peer not in ("retrograd", "retrograd-eager"):
                 ratios.append(_f(r.get("speed_ratio") if r else None, "{:.2f}x"))
+        eager, torch_row = by.get((c, "retrograd-eager")), by.get((c, "pytorch"))
+        ratios.append(
+            _f(
+                eager["samples_per_s"] / torch_row["samples_per_s"]
+                if eager and torch_row and eager.get("samples_per_s")
+                and torch_row.get("samples_per_s") else None,
+                "{:.2f}x",
+            )
+        )  # fmt: skip
         desc = next((by[k]["description"] for k in by if k[0] == c and by[k]["description"]), c)
         out.append(f"| `{c}`: {desc} | " + " | ".join(cells + ratios) + " |")
     if notes:

@@ -104,23 +104,27 @@ def run_backward(root: Tensor, root_grad: Any, inputs: tuple | None = None) -> A
 
     handed = set()
     for t, g in leaf_grads.values():
-        if g.shape != t.data.shape:
-            raise RuntimeError(
-                f"internal error: gradient shape {g.shape} != tensor shape {t.data.shape}"
-            )
-        if g.dtype != t.data.dtype:
-            g = g.astype(t.data.dtype)
-        if t.grad is None:
-            # Hand the array over without a copy only when nothing else can see it:
-            # owning its memory, not the user's root gradient, not given to another leaf.
-            if g.base is None and g is not root_grad and id(g) not in handed:
-                handed.add(id(g))
-                t.grad = g
-            else:
-                t.grad = g.copy()
-        else:
-            t.grad += g
+        store_grad(t, g, handed, root_grad)
     return None
+
+
+def store_grad(t: Tensor, g: Any, handed: set, root_grad: Any) -> None:
+    """Add a leaf's gradient ``g`` to ``t.grad`` (set it when None), as backward does."""
+    td = t.data
+    if g.shape != td.shape:
+        raise RuntimeError(f"internal error: gradient shape {g.shape} != tensor shape {td.shape}")
+    if g.dtype != td.dtype:
+        g = g.astype(td.dtype)
+    if t.grad is None:
+        # Hand the array over without a copy only when nothing else can see it:
+        # owning its memory, not the user's root gradient, not given to another leaf.
+        if g.base is None and g is not root_grad and id(g) not in handed:
+            handed.add(id(g))
+            t.grad = g
+        else:
+            t.grad = g.copy()
+    else:
+        t.grad += g
 
 
 def _accumulate(store: dict, t: Tensor, g: Any) -> None:

@@ -64,6 +64,11 @@ class Function:
     #: Set False on a subclass that is deliberately not differentiable.
     differentiable = True
 
+    #: None, or ``replay_check(arrays, params) -> bool`` on a subclass whose caller made a
+    #: value-dependent choice of ``params`` (``train.compile_step`` replays a recorded call
+    #: only on arrays for which it returns True).
+    replay_check = None
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _register(cls)
@@ -93,6 +98,8 @@ class Function:
         res.data = out
         res.grad = None
         res.name = None
+        if mode.tape is not None:
+            mode.tape.append((ctx, tensors, params, res))
         if mode.grad_enabled:
             for t in tensors:
                 if t.requires_grad:

@@ -8,11 +8,13 @@ import functools
 class _Mode:
     # One mutable object read in the hot path of Function.apply: attribute lookups on
     # a single slotted instance are the cheapest global state Python offers.
-    __slots__ = ("grad_enabled", "anomaly")
+    __slots__ = ("grad_enabled", "anomaly", "tape")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
+        # A list while ``autograd.capture`` records the ops of one step, else None.
+        self.tape = None
 
 
 MODE = _Mode()

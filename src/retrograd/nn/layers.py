@@ -48,6 +48,8 @@ class Linear(Module):
     def reset_parameters(self) -> None:
         init.default_linear_init_(self.weight, self.bias)
 
+    capture_safe = True
+
     def forward(self, x: Any) -> Tensor:
         # Parameters are read from _parameters directly (self.weight goes through the
         # Python-level Module.__getattr__): this runs once per layer per step.
@@ -78,6 +80,8 @@ class Linear(Module):
 class _Activation(Module):
     _fn = None
     _prim = None  # the primitive _fn applies to a Tensor, when it is just one
+
+    capture_safe = True
 
     def forward(self, x: Any) -> Tensor:
         prim = type(self)._prim
@@ -132,6 +136,8 @@ class Identity(Module):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
+    capture_safe = True
+
     def forward(self, x: Any) -> Any:
         return x
 
@@ -140,6 +146,8 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         self.negative_slope = float(negative_slope)
+
+    capture_safe = True
 
     def forward(self, x: Any) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
@@ -155,6 +163,8 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
+    capture_safe = True
+
     def forward(self, x: Any) -> Tensor:
         return F.gelu(x, approximate=self.approximate)
 
@@ -167,6 +177,8 @@ class Softplus(Module):
         super().__init__()
         self.beta, self.threshold = float(beta), float(threshold)
 
+    capture_safe = True
+
     def forward(self, x: Any) -> Tensor:
         return F.softplus(x, self.beta, self.threshold)
 
@@ -176,6 +188,8 @@ class Softmax(Module):
         super().__init__()
         self.dim = dim
 
+    capture_safe = True
+
     def forward(self, x: Any) -> Tensor:
         return F.softmax(x, dim=self.dim)
 
@@ -184,6 +198,8 @@ class Softmax(Module):
 
 
 class LogSoftmax(Softmax):
+    capture_safe = True
+
     def forward(self, x: Any) -> Tensor:
         return F.log_softmax(x, dim=self.dim)
 
@@ -192,6 +208,8 @@ class Flatten(Module):
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
+
+    capture_safe = True
 
     def forward(self, x: Any) -> Tensor:
         return F.flatten(x, self.start_dim, self.end_dim)
@@ -205,6 +223,8 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
+
+    capture_safe = True
 
     def forward(self, x: Any) -> Tensor:
         return F.dropout(x, self.p, self.training)

@@ -28,11 +28,15 @@ class _Loss(Module):
 class MSELoss(_Loss):
     """Mean squared error. With ``reduction="sum"`` and a factor 1/2 it is the 1986 E."""
 
+    capture_safe = True
+
     def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
         return F.mse_loss(input, target, self.reduction)
 
 
 class L1Loss(_Loss):
+    capture_safe = True
+
     def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
         return F.l1_loss(input, target, self.reduction)
 
@@ -44,6 +48,7 @@ class HuberLoss(_Loss):
             raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
         self.delta = float(delta)
 
+    # Not capture_safe: the branch mask (|error| < delta) is computed outside the ops.
     def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
         return F.huber_loss(input, target, self.reduction, self.delta)
 
@@ -70,6 +75,8 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index = int(ignore_index)
         self.label_smoothing = float(label_smoothing)
 
+    capture_safe = True
+
     def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
         return F.cross_entropy(
             input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
@@ -83,6 +90,8 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer(
             "pos_weight", _optional_array(pos_weight, "BCEWithLogitsLoss", "pos_weight")
         )
+
+    capture_safe = True
 
     def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy_with_logits(
@@ -108,6 +117,8 @@ class GeneralizedCrossEntropyLoss(_Loss):
         if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 < q <= 1.0:
             raise ValueError(f"GeneralizedCrossEntropyLoss: q must be in (0, 1], got {q!r}")
         self.q = float(q)
+
+    # Not capture_safe: the one-hot targets are built outside the ops.
 
     def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
         return F.generalized_cross_entropy(input, target, self.q, self.reduction)
@@ -143,6 +154,8 @@ class SymmetricCrossEntropyLoss(_Loss):
         if isinstance(A, bool) or not isinstance(A, (int, float)) or not A < 0:
             raise ValueError(f"SymmetricCrossEntropyLoss: A must be a negative number, got {A!r}")
         self.alpha, self.beta, self.A = float(alpha), float(beta), float(A)
+
+    # Not capture_safe: the one-hot targets are built outside the ops.
 
     def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
         return F.symmetric_cross_entropy(

@@ -9,6 +9,11 @@ from typing import Any
 from .._backend import xp
 from ..autograd.tensor import Tensor
 
+#: Bumped by every change to any module's attributes, children, parameters, buffers or
+#: training mode. A compiled training step (``retrograd.train.compile_step``) replays a
+#: recorded graph only while this is the number it saw when it recorded.
+STRUCTURE_VERSION = [0]
+
 
 class Parameter(Tensor):
     """A tensor that a Module registers as a trainable weight (requires_grad by default)."""
@@ -44,6 +49,13 @@ class Module:
         ['fc.weight', 'fc.bias']
     """
 
+    #: True when ``forward`` is, for a given input shape, a fixed sequence of retrograd
+    #: ops with no other effect (no Python-side state updates, no randomness or branches
+    #: on values outside the ops). ``retrograd.train.compile_step`` replays such modules'
+    #: recorded graphs; it counts only when declared on the class that defines
+    #: ``forward`` (or below it), so overriding ``forward`` in a subclass turns it off.
+    capture_safe = False
+
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -57,6 +69,7 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
+        STRUCTURE_VERSION[0] += 1
         params, mods, bufs = self._parameters, self._modules, self._buffers
         if value is None and (name in params or name in mods):
             # As PyTorch: ``self.bias = None`` keeps the slot registered, but empty.
@@ -91,6 +104,7 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
+        STRUCTURE_VERSION[0] += 1
         for key in ("_parameters", "_buffers", "_modules"):
             if name in self.__dict__[key]:
                 del self.__dict__[key][name]
@@ -98,6 +112,7 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        STRUCTURE_VERSION[0] += 1
         if param is None:
             self._parameters[name] = None
         elif not isinstance(param, Parameter):
@@ -107,6 +122,7 @@ class Module:
 
     def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
         """Register state that is saved in the state_dict but not trained (running stats)."""
+        STRUCTURE_VERSION[0] += 1
         if value is not None and not isinstance(value, Tensor):
             value = Tensor(xp.asarray(value))
         self._buffers[name] = value
@@ -114,6 +130,7 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        STRUCTURE_VERSION[0] += 1
         self._modules[name] = module
 
     # --------------------------------------------------------------- traversal
@@ -171,6 +188,7 @@ class Module:
 
     # ------------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> Module:
+        STRUCTURE_VERSION[0] += 1
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
@@ -359,6 +377,8 @@ class Sequential(Module):
                     raise TypeError(f"Sequential: argument {i} is {type(m).__name__}, not a Module")
                 self.add_module(str(i), m)
 
+    capture_safe = True
+
     def forward(self, x: Any) -> Any:
         mods = list(self._modules.values())
         n = len(mods)
@@ -432,6 +452,7 @@ class ModuleList(Module):
     def __setitem__(self, idx: int, module: Module) -> None:
         keys = list(self._modules)
         self._check(module, idx)
+        STRUCTURE_VERSION[0] += 1
         self._modules[keys[idx]] = module
 
     def __len__(self) -> int:

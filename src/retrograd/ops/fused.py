@@ -124,6 +124,9 @@ class LogSoftmax(Function):
         return (g - p * g.sum(axis=self.axis, keepdims=True),)
 
 
+_ROWS: dict = {}  # batch size -> arange(batch size), the row index of the fast path
+
+
 class CrossEntropy(Function):
     """Softmax cross-entropy on (M, C) logits with index or probability targets."""
 
@@ -151,7 +154,11 @@ class CrossEntropy(Function):
             # lse_i - s[i, t_i] (exactly -(s - lse)[i, t_i]) without forming log p.
             self.fast = True
             self.target = target
-            self.rows = rows = xp.arange(m)
+            rows = _ROWS.get(m)
+            if rows is None:
+                rows = _ROWS[m] = xp.arange(m)
+                rows.flags.writeable = False  # shared between calls
+            self.rows = rows
             losses = lse[:, 0] - s[rows, target]
             self.denom = float(m)
         else:
@@ -163,6 +170,15 @@ class CrossEntropy(Function):
             return losses
         total = losses.sum()
         return total / self.denom if reduction == "mean" else total
+
+    @staticmethod
+    def replay_check(arrays: tuple, params: dict) -> bool:
+        """May a recorded call be replayed on these arrays (``train.compile_step``)?
+
+        ``checked=True`` was decided by validating the recorded batch's labels; a replay
+        on another batch must pass the same validation, or run eagerly (and raise).
+        """
+        return not params.get("checked") or _labels_in_range(params["target"], arrays[0].shape[1])
 
     def _coefficients(self, target, weight, ignore_index, eps, c, dtype):
         # Per-sample loss is -sum_c coef[i, c] log p[i, c]; its gradient in the logits is

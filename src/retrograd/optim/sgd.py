@@ -8,6 +8,11 @@ from typing import Any
 from .._backend import xp
 from .optimizer import Optimizer, _check_number
 
+#: Groups up to this many elements in all are updated on flat arrays (``_flat_step``):
+#: beyond it the per-parameter calls cost little next to the arithmetic itself, and
+#: copying the gradients into one array would cost more than it saves.
+_FLAT_MAX_ELEMENTS = 1 << 16
+
 
 class SGD(Optimizer):
     """Gradient descent, optionally with momentum, Nesterov momentum and L2 weight decay.
@@ -46,6 +51,7 @@ class SGD(Optimizer):
             "weight_decay": weight_decay,
         }
         super().__init__(params, defaults)
+        self._flat: dict = {}  # group index -> flat layout (see _flat_step)
 
     def _validate_group(self, group: dict) -> None:
         _check_number("SGD", "lr", group["lr"], lo=0.0)
@@ -59,7 +65,7 @@ class SGD(Optimizer):
             )
 
     def _step(self) -> None:
-        for group in self.param_groups:
+        for gi, group in enumerate(self.param_groups):
             # Python floats, so float32 parameters stay float32 (NumPy scalars would upcast).
             lr = float(group["lr"])
             momentum = float(group["momentum"])
@@ -71,6 +77,12 @@ class SGD(Optimizer):
             # NumPy op with a 0-d array skips the scalar conversion, ~2x faster on small
             # arrays. Keyed by dtype, since a group may mix float32 and float64.
             consts: dict = {}
+            if momentum != 0.0 and wd == 0.0 and dampening == 0.0 and not nesterov:
+                # The common case (classic momentum): on one flat array for small groups,
+                # else in its own short loop with no branch per parameter left to take.
+                if not self._flat_step(gi, group["params"], lr, momentum):
+                    self._momentum_step(group["params"], lr, momentum, consts)
+                continue
             for p in group["params"]:  # _params_with_grad, inlined (no generator)
                 g = p.grad
                 if g is None:
@@ -115,3 +127,97 @@ class SGD(Optimizer):
                     p.data -= g
                 else:
                     p.data -= lr_a * g
+
+    def _momentum_step(self, params: list, lr: float, momentum: float, consts: dict) -> None:
+        """``buf = momentum * buf + g; p -= lr * buf`` (weight decay 0, no dampening)."""
+        state = self.state
+        for p in params:
+            g = p.grad
+            if g is None:
+                continue
+            data = p.data
+            c = consts.get(data.dtype)
+            if c is None:
+                dt = data.dtype
+                c = consts[dt] = (xp.asarray(lr, dtype=dt), xp.asarray(momentum, dtype=dt))
+            st = state.get(p)
+            buf = None if st is None else st.get("momentum_buffer")
+            if buf is None:
+                buf = g.astype(data.dtype, copy=True)
+                state.setdefault(p, {})["momentum_buffer"] = buf
+            else:
+                buf *= c[1]
+                buf += g
+            data -= c[0] * buf
+
+    def _flat_step(self, gi: int, params: list, lr: float, momentum: float) -> bool:
+        """The momentum update of a small group as three operations on flat arrays.
+
+        With few, small parameters (online learning, small nets) a step is mostly the
+        cost of calling NumPy a few times per parameter. Here the group's parameters live
+        in one array (each ``p.data`` a view of it, as PyTorch's ``flatten_parameters``
+        does for RNNs) and so do the momentum buffers (``state[p]["momentum_buffer"]``
+        are views), so the update is a gather of the gradients and three in-place ops on
+        the whole group: the same arithmetic, element by element, as the loop. Returns
+        False (the caller runs the loop) when the group is large, mixes dtypes, misses a
+        gradient or has momentum buffers for only some parameters.
+        """
+        flat = self._flat.get(gi)
+        if flat is not None:
+            pviews = flat[0]
+            if len(pviews) == len(params) and flat[4] is self.state:
+                for p, v in zip(params, pviews):
+                    if p.data is not v or p.grad is None:
+                        break
+                else:
+                    _, data, gbuf, buf, _, consts = flat
+                    if consts[0] != lr or consts[1] != momentum:  # a scheduler changed them
+                        dt = data.dtype
+                        consts = flat[5] = (
+                            lr,
+                            momentum,
+                            xp.asarray(lr, dt),
+                            xp.asarray(momentum, dt),
+                        )
+                    xp.concatenate([p.grad.ravel() for p in params], out=gbuf)
+                    buf *= consts[3]
+                    buf += gbuf
+                    data -= consts[2] * buf
+                    return True
+            del self._flat[gi]
+        return self._flatten(gi, params, lr, momentum)
+
+    def _flatten(self, gi: int, params: list, lr: float, momentum: float) -> bool:
+        if not params or sum(p.data.size for p in params) > _FLAT_MAX_ELEMENTS:
+            return False
+        dt = params[0].data.dtype
+        if any(p.data.dtype != dt or p.grad is None for p in params):
+            return False
+        state = self.state
+        bufs = [state.get(p, {}).get("momentum_buffer") for p in params]
+        first = all(b is None for b in bufs)
+        if not first and any(b is None for b in bufs):
+            return False
+        data = xp.concatenate([p.data.ravel() for p in params])
+        gbuf = xp.empty_like(data)
+        xp.concatenate([p.grad.ravel() for p in params], out=gbuf)
+        if first:
+            buf = gbuf.copy()  # the first step's buffer is the gradient
+        else:
+            buf = xp.concatenate([b.ravel() for b in bufs]).astype(dt, copy=False)
+            buf *= xp.asarray(momentum, dtype=dt)
+            buf += gbuf
+        pviews, offset = [], 0
+        for p in params:
+            n = p.data.size
+            view = data[offset : offset + n].reshape(p.data.shape)
+            p.data = view
+            pviews.append(view)
+            state.setdefault(p, {})["momentum_buffer"] = buf[offset : offset + n].reshape(
+                view.shape
+            )
+            offset += n
+        consts = (lr, momentum, xp.asarray(lr, dtype=dt), xp.asarray(momentum, dtype=dt))
+        data -= consts[2] * buf
+        self._flat[gi] = [pviews, data, gbuf, buf, state, consts]
+        return True

@@ -23,6 +23,7 @@ from .callbacks import (
     TargetAccuracy,
     TargetLoss,
 )
+from .compiled import CompiledStep, compile_step
 from .history import History
 from .logging import CSVLogger, JSONLLogger  # noqa: F401 - per-epoch metric files
 from .loop import NonFiniteLossError, TrainState, evaluate, fit, predict
@@ -30,7 +31,8 @@ from .metrics import accuracy, confusion_matrix
 from .noise import *  # noqa: F403 - noise_report, suspicious_samples, inject_*_noise, ...
 
 __all__ = [
-    "fit", "evaluate", "predict", "History", "TrainState", "NonFiniteLossError", "Callback",
+    "fit", "evaluate", "predict", "compile_step", "CompiledStep", "History", "TrainState",
+    "NonFiniteLossError", "Callback",
     "MaxEpochs", "TargetLoss", "TargetAccuracy", "AllWithinTolerance", "EarlyStopping",
     "ProgressBar", "metrics", "accuracy", "confusion_matrix",
 ]  # fmt: skip

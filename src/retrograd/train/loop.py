@@ -283,6 +283,7 @@ def fit(
     clip_grad_norm: float | None = None,
     detect_anomaly: bool = False,
     distributed: bool = False,
+    compile_step: bool = True,
 ) -> History:
     """Train ``model`` by backpropagation and return its :class:`History`.
 
@@ -313,6 +314,10 @@ def fit(
     checkpoint. ``clip_grad_norm`` rescales gradients to that total norm before each step;
     ``detect_anomaly`` runs under :func:`retrograd.detect_anomaly`. ``distributed=True``
     trains data-parallel over MPI (see :mod:`retrograd.distributed`; run under mpirun).
+
+    Speed: with ``compile_step=True`` (default) steps are recorded once and replayed when
+    every module allows it (:func:`retrograd.train.compile_step`: the same results to the
+    bit, without the per-op bookkeeping); other models, and ``False``, run eagerly.
 
     Example::
 
@@ -377,6 +382,11 @@ def fit(
 
     ts = TrainState(model, loss_fn, optimizer, loader, val_loader, cbs, max_epochs, scheduler)
     ts.clip_grad_norm = clip_grad_norm
+    ts.compiled = None
+    if compile_step:
+        from .compiled import CompiledStep
+
+        ts.compiled = CompiledStep(model, loss_fn)
     if distributed:
         _setup_distributed(ts, seed)
     if checkpoint_dir is not None:
@@ -593,6 +603,7 @@ def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs
             return inner_step() if closure is None else inner_step(closure)
 
     check_interrupt = getattr(ts, "checkpoints", None) is not None
+    compiled = getattr(ts, "compiled", None)
     try:
         for batch in ts.loader:
             xb, yb = batch[0], batch[1]
@@ -609,12 +620,14 @@ def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs
 
                 with no_grad():
                     out = model(xb)
-                    loss = loss_fn(out, yb)
+                    loss = loss_fn(out, yb).data
+                    out = out.data
                 opt_step(closure)
-            else:
+            elif first or compiled is None:
                 zero_grad()
                 out = model(xb)
                 if first:
+                    # Eager, so that label problems are reported before the loss sees them.
                     first = False
                     n_out = out.shape[1] if out.ndim >= 2 else 1
                     _check_label_range(loss_fn, ts.loader, "train_data", n_out)
@@ -622,7 +635,12 @@ def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs
                 loss = loss_fn(out, yb)
                 loss.backward()
                 opt_step()
-            lv = float(loss.data)
+                out, loss = out.data, loss.data
+            else:
+                zero_grad()
+                out, loss = compiled.run(xb, yb)
+                opt_step()
+            lv = float(loss)
             step_in_epoch += 1
             ts.step += 1
             if not isfinite(lv):
@@ -635,9 +653,9 @@ def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs
             total_loss += lv if loss_is_sum else lv * n
             n_seen += n
             for name, fn in metric_items:
-                metric_sums[name] += fn(out.data, yb.data) * n
+                metric_sums[name] += fn(out, yb.data) * n
             if keep_outputs:
-                outs.append(out.data)
+                outs.append(out)
                 targets.append(yb.data)
             for cb in batch_cbs:
                 cb.on_batch_end(ts, lv)
