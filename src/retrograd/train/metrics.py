@@ -46,7 +46,10 @@ def accuracy(output: Any, target: Any, threshold: float = 0.5) -> float:
         t = t.reshape(t.shape[0], -1)[:, 0]
     if t.dtype.kind == "f":
         t = (t > threshold).astype(xp.int64) if out.ndim < 2 or out.shape[-1] == 1 else t
-    return float((pred == t).mean())
+    # count_nonzero / n: the value .mean() gives (an exact count over n), a few us sooner
+    # on the small batches that fit scores one by one.
+    hits = pred == t
+    return int(xp.count_nonzero(hits)) / hits.size
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -> Any:
