@@ -149,20 +149,38 @@ def test_models_it_cannot_prove_safe_run_eagerly():
         assert name in step.eager_reason and "capture_safe" in step.eager_reason
 
 
-def test_dropout_mask_is_never_frozen():
-    rg.manual_seed(0)
-    net = rg.nn.Sequential(
-        rg.nn.Linear(6, 16), rg.nn.ReLU(), rg.nn.Dropout(0.5), rg.nn.Linear(16, 3)
-    )
+def test_dropout_draws_a_new_mask_in_every_replay():
+    def build():
+        return rg.nn.Sequential(
+            rg.nn.Linear(6, 16), rg.nn.ReLU(), rg.nn.Dropout(0.5), rg.nn.Linear(16, 3)
+        )
+
+    (m1, o1), (m2, o2) = _pair(build)
     x, y = _data()
-    step = rg.train.compile_step(net, rg.nn.CrossEntropyLoss(), rg.optim.SGD(net.parameters(), 0.1))
-    losses = [step(x, y) for _ in range(4)]
-    assert step.replays == 0 and "neither an input" in step.eager_reason
+    lf = rg.nn.CrossEntropyLoss()
+    step = rg.train.compile_step(m2, lf, o2)
+    losses = []
+    for i in range(4):
+        rg.manual_seed(100 + i)  # the global generator replaced: replays must follow it
+        eager = _eager_step(m1, lf, o1, x, y)
+        rg.manual_seed(100 + i)
+        losses.append(step(x, y))
+        assert losses[-1] == eager
+    assert step.replays == 3 and step.eager_reason is None
     assert len(set(losses)) == 4  # a new mask every step
-    net.eval()  # identity dropout: now replayable
+    # a mask made outside the ops (an explicit generator) is never frozen into a replay
+
+    class Drop(rg.nn.Module):
+        capture_safe = True
+
+        def forward(self, h):
+            return rg.nn.functional.dropout(h, 0.5, generator=np.random.default_rng())
+
+    gen_net = rg.nn.Sequential(rg.nn.Linear(6, 16), Drop(), rg.nn.Linear(16, 3))
+    step = rg.train.compile_step(gen_net, lf, rg.optim.SGD(gen_net.parameters(), lr=0.1))
     for _ in range(3):
         step(x, y)
-    assert step.replays == 2 and step.eager_reason is None
+    assert step.replays == 0 and "neither an input" in step.eager_reason
 
 
 def test_changes_to_the_model_are_seen():

@@ -28,7 +28,6 @@ from ..ops.conv import (  # noqa: E402,F401 - re-exported: convolution, pooling,
     layer_norm,
     max_pool2d,
 )
-from ..random import default_generator
 
 
 def softmax(x: Any, dim: int = -1) -> Tensor:
@@ -52,7 +51,9 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, generator: Any = None
         return x
     if p == 1.0:
         return x * 0.0
-    rng = generator or default_generator()
+    if generator is None:
+        return ops.elementwise.Dropout.apply(x, p=p)
+    rng = generator
     keep = rng.random(x.shape, dtype=xp.float32) >= p
     mask = keep.astype(x.dtype) * xp.asarray(1.0 / (1.0 - p), dtype=x.dtype)
     return x * Tensor._wrap(mask, False, None)

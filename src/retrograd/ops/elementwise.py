@@ -8,6 +8,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor
+from ..random import default_generator
 from ._util import as_tensor_like, binary_args, ensure_tensor
 
 # ----------------------------------------------------------------------- binary ops
@@ -222,6 +223,25 @@ class Sigmoid(Function):
 
 
 _FLOAT_ZEROS: dict = {}  # dtype -> 0-d zero: a NumPy op with it skips scalar conversion
+
+
+class Dropout(Function):
+    """Inverted dropout with the mask drawn inside the op, from the global generator.
+
+    Drawing here rather than in the caller keeps a recorded step replayable
+    (``train.compile_step`` runs forward again, which draws a new mask). The numbers are
+    those of ``x * mask`` with ``mask = (u >= p) / (1 - p)``, ``u`` uniform float32 draws
+    of the global generator (the one :func:`retrograd.manual_seed` replaces).
+    """
+
+    def forward(self, x, p=0.5):
+        keep = default_generator().random(x.shape, dtype=xp.float32) >= p
+        mask = keep.astype(x.dtype) * xp.asarray(1.0 / (1.0 - p), dtype=x.dtype)
+        self.mask = mask
+        return x * mask
+
+    def backward(self, g):
+        return (g * self.mask,)
 
 
 class Relu(Function):
