@@ -35,7 +35,7 @@ def test_quick_run_writes_every_contender_and_the_report(tmp_path):
     for r in rows:
         assert set(_common.RESULT_KEYS) <= set(r), r
         assert r["status"] in ("ok", "skipped", "failed")
-        if r["contender"] in ("retrograd", "numpy"):
+        if r["contender"] in ("retrograd", "retrograd-eager", "numpy"):
             assert r["status"] == "ok", r["note"]
         if r["status"] != "ok":
             assert r["note"]
@@ -53,6 +53,16 @@ def test_quick_run_writes_every_contender_and_the_report(tmp_path):
     for heading in ("# Benchmarks", "## Machine", "## MLP training epoch", "## Targets"):
         assert heading in md
     assert "python benchmarks/run.py --quick --write" in md
+
+
+def test_micro_step_runs_and_replays(capsys):
+    import micro_step
+
+    assert micro_step.main(["--batch", "2", "--blocks", "2", "--steps", "3"]) == 0
+    out = capsys.readouterr().out
+    for name in ("eager loop", "compiled step", "optimizer step", "NumPy limit"):
+        assert name in out
+    assert "ran eagerly" not in out
 
 
 def test_missing_suite_is_skipped_with_a_note(tmp_path):
