@@ -61,52 +61,86 @@ class Adam(Optimizer):
         group["betas"] = (float(betas[0]), float(betas[1]))
 
     def _step(self) -> None:
-        for group in self.param_groups:
+        names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+        for gi, group in enumerate(self.param_groups):
             lr = float(group["lr"])
             beta1, beta2 = (float(b) for b in group["betas"])
-            eps = float(group["eps"])
-            wd = float(group["weight_decay"])
+            hyper = (lr, beta1, beta2, float(group["eps"]), float(group["weight_decay"]))
             amsgrad = bool(group["amsgrad"])
+            params = group["params"]
+            if self._flat_step(gi, params, hyper, names if amsgrad else names[:2]):
+                continue
             for p in self._params_with_grad(group):
-                data = p.data
-                grad = p.grad
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = xp.zeros_like(data)
-                    state["exp_avg_sq"] = xp.zeros_like(data)
+                    state["exp_avg"] = xp.zeros_like(p.data)
+                    state["exp_avg_sq"] = xp.zeros_like(p.data)
                     if amsgrad:
-                        state["max_exp_avg_sq"] = xp.zeros_like(data)
+                        state["max_exp_avg_sq"] = xp.zeros_like(p.data)
                 state["step"] += 1
-                step = state["step"]
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                if wd != 0.0:
-                    if self._decoupled:
-                        data *= 1.0 - lr * wd
-                    else:
-                        grad = xp.multiply(data, wd, dtype=data.dtype)
-                        grad += p.grad
-                # One scratch array serves every temporary below.
-                tmp = xp.subtract(grad, m, dtype=data.dtype)
-                tmp *= 1.0 - beta1
-                m += tmp  # m = lerp(m, grad, 1 - beta1)
-                v *= beta2
-                xp.multiply(grad, grad, out=tmp)
-                tmp *= 1.0 - beta2
-                v += tmp
-                bias1 = 1.0 - beta1**step
-                bias2_sqrt = math.sqrt(1.0 - beta2**step)
+                vmax = None
                 if amsgrad:
-                    vmax = state.setdefault("max_exp_avg_sq", xp.zeros_like(data))
-                    xp.maximum(vmax, v, out=vmax)
-                    xp.sqrt(vmax, out=tmp)
-                else:
-                    xp.sqrt(v, out=tmp)
-                tmp /= bias2_sqrt
-                tmp += eps
-                xp.divide(m, tmp, out=tmp)
-                tmp *= lr / bias1
-                data -= tmp
+                    vmax = state.setdefault("max_exp_avg_sq", xp.zeros_like(p.data))
+                self._update(
+                    p.data, p.grad, state["exp_avg"], state["exp_avg_sq"], vmax,
+                    state["step"], hyper,
+                )  # fmt: skip
+
+    def _flat_step(self, gi: int, params: list, hyper: tuple, names: tuple) -> bool:
+        """The whole group's update on flat arrays when it qualifies (see ``_flat_group``).
+
+        Every parameter must be at the same step (the bias corrections are per step).
+        """
+        state = self.state
+        steps = {state[p]["step"] if p in state else 0 for p in params}
+        if len(steps) != 1:
+            return False
+        flat = self._flat_group(gi, params, names)
+        if flat is None:
+            return False
+        for n in names:
+            if flat[n] is None:
+                self._attach(flat, params, n, xp.zeros_like(flat["data"]))
+        (step,) = steps
+        for p in params:
+            state[p]["step"] = step + 1
+        vmax = flat["max_exp_avg_sq"] if len(names) > 2 else None
+        self._update(
+            flat["data"], flat["grad"], flat["exp_avg"], flat["exp_avg_sq"], vmax, step + 1, hyper
+        )
+        return True
+
+    def _update(self, data, grad, m, v, vmax, step: int, hyper: tuple) -> None:
+        """One Adam update of ``data`` in place (a parameter, or a flat group)."""
+        lr, beta1, beta2, eps, wd = hyper
+        if wd != 0.0:
+            if self._decoupled:
+                data *= 1.0 - lr * wd
+            else:
+                g = xp.multiply(data, wd, dtype=data.dtype)
+                g += grad
+                grad = g
+        # One scratch array serves every temporary below.
+        tmp = xp.subtract(grad, m, dtype=data.dtype)
+        tmp *= 1.0 - beta1
+        m += tmp  # m = lerp(m, grad, 1 - beta1)
+        v *= beta2
+        xp.multiply(grad, grad, out=tmp)
+        tmp *= 1.0 - beta2
+        v += tmp
+        bias1 = 1.0 - beta1**step
+        bias2_sqrt = math.sqrt(1.0 - beta2**step)
+        if vmax is not None:
+            xp.maximum(vmax, v, out=vmax)
+            xp.sqrt(vmax, out=tmp)
+        else:
+            xp.sqrt(v, out=tmp)
+        tmp /= bias2_sqrt
+        tmp += eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= lr / bias1
+        data -= tmp
 
 
 class AdamW(Adam):

@@ -43,6 +43,12 @@ def _check_number(
         raise ValueError(f"{cls}: {name} must be in {left}{lo_s}, {hi_s}{right}, got {value!r}")
 
 
+#: Groups up to this many elements in all may be updated on flat arrays
+#: (:meth:`Optimizer._flat_group`): beyond it the per-parameter calls cost little next to
+#: the arithmetic itself, and gathering the gradients would cost more than it saves.
+FLAT_MAX_ELEMENTS = 1 << 16
+
+
 class Optimizer:
     """Base class of the update rules in :mod:`retrograd.optim`.
 
@@ -65,6 +71,7 @@ class Optimizer:
     def __init__(self, params: Iterable[Any], defaults: dict) -> None:
         self.defaults = dict(defaults)
         self.state: dict = {}
+        self._flat: dict = {}  # group index -> flat layout (see _flat_group)
         self.param_groups: list = []
         if isinstance(params, Tensor):
             raise TypeError(
@@ -146,6 +153,70 @@ class Optimizer:
 
     def _step(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    # --------------------------------------------------------- flat groups
+    def _flat_group(self, gi: int, params: list, names: tuple) -> dict | None:
+        """Group ``gi`` as flat arrays, for an update of a few NumPy calls per group.
+
+        With few, small parameters (online learning, small nets) a step is mostly the
+        cost of calling NumPy several times per parameter. A group of at most
+        ``FLAT_MAX_ELEMENTS`` elements, one dtype, every parameter with a gradient, is
+        moved into one array: each ``p.data`` becomes a view of ``flat["data"]`` (as
+        PyTorch's ``flatten_parameters`` does for RNN weights), the gradients are
+        gathered into ``flat["grad"]`` each step, and each per-parameter buffer in
+        ``names`` is ``flat[name]`` with ``state[p][name]`` a view of it (``None`` when
+        no parameter has it yet: the caller creates it and calls :meth:`_attach`). The
+        update is then the loop's arithmetic, element by element, on the whole group.
+        Returns None (use the per-parameter loop) when the group does not qualify or
+        some parameters have a buffer and others not. Any change seen here (a parameter
+        given a new array, a gradient missing, a state dict loaded) rebuilds the layout.
+        """
+        flat = self._flat.get(gi)
+        if flat is not None:
+            views = flat["views"]
+            if len(views) == len(params) and flat["state"] is self.state:
+                for p, v in zip(params, views):
+                    if p.data is not v or p.grad is None:
+                        break
+                else:
+                    xp.concatenate([p.grad.ravel() for p in params], out=flat["grad"])
+                    return flat
+            del self._flat[gi]
+        if not params or sum(p.data.size for p in params) > FLAT_MAX_ELEMENTS:
+            return None
+        dt = params[0].data.dtype
+        if any(p.data.dtype != dt or p.grad is None for p in params):
+            return None
+        state = self.state
+        found = {n: [state.get(p, {}).get(n) for p in params] for n in names}
+        for bufs in found.values():
+            have = [b is not None for b in bufs]
+            if any(have) and not all(have):
+                return None
+        data = xp.concatenate([p.data.ravel() for p in params])
+        flat = {"views": [], "data": data, "grad": xp.empty_like(data), "state": state}
+        xp.concatenate([p.grad.ravel() for p in params], out=flat["grad"])
+        offset = 0
+        for p in params:
+            n = p.data.size
+            p.data = data[offset : offset + n].reshape(p.data.shape)
+            flat["views"].append(p.data)
+            offset += n
+        for n, bufs in found.items():
+            flat[n] = None
+            if bufs and bufs[0] is not None:
+                self._attach(flat, params, n, xp.concatenate([b.ravel() for b in bufs]).astype(dt))
+        self._flat[gi] = flat
+        return flat
+
+    def _attach(self, flat: dict, params: list, name: str, buf: Any) -> None:
+        """Make ``buf`` the group's flat ``name`` buffer; ``state[p][name]`` views of it."""
+        flat[name] = buf
+        offset = 0
+        for p, v in zip(params, flat["views"]):
+            n = v.size
+            self.state.setdefault(p, {})[name] = buf[offset : offset + n].reshape(v.shape)
+            offset += n
 
     # ------------------------------------------------------------- state dict
     def state_dict(self) -> dict:

@@ -8,11 +8,6 @@ from typing import Any
 from .._backend import xp
 from .optimizer import Optimizer, _check_number
 
-#: Groups up to this many elements in all are updated on flat arrays (``_flat_step``):
-#: beyond it the per-parameter calls cost little next to the arithmetic itself, and
-#: copying the gradients into one array would cost more than it saves.
-_FLAT_MAX_ELEMENTS = 1 << 16
-
 
 class SGD(Optimizer):
     """Gradient descent, optionally with momentum, Nesterov momentum and L2 weight decay.
@@ -51,7 +46,6 @@ class SGD(Optimizer):
             "weight_decay": weight_decay,
         }
         super().__init__(params, defaults)
-        self._flat: dict = {}  # group index -> flat layout (see _flat_step)
 
     def _validate_group(self, group: dict) -> None:
         _check_number("SGD", "lr", group["lr"], lo=0.0)
@@ -151,73 +145,20 @@ class SGD(Optimizer):
             data -= c[0] * buf
 
     def _flat_step(self, gi: int, params: list, lr: float, momentum: float) -> bool:
-        """The momentum update of a small group as three operations on flat arrays.
-
-        With few, small parameters (online learning, small nets) a step is mostly the
-        cost of calling NumPy a few times per parameter. Here the group's parameters live
-        in one array (each ``p.data`` a view of it, as PyTorch's ``flatten_parameters``
-        does for RNNs) and so do the momentum buffers (``state[p]["momentum_buffer"]``
-        are views), so the update is a gather of the gradients and three in-place ops on
-        the whole group: the same arithmetic, element by element, as the loop. Returns
-        False (the caller runs the loop) when the group is large, mixes dtypes, misses a
-        gradient or has momentum buffers for only some parameters.
-        """
-        flat = self._flat.get(gi)
-        if flat is not None:
-            pviews = flat[0]
-            if len(pviews) == len(params) and flat[4] is self.state:
-                for p, v in zip(params, pviews):
-                    if p.data is not v or p.grad is None:
-                        break
-                else:
-                    _, data, gbuf, buf, _, consts = flat
-                    if consts[0] != lr or consts[1] != momentum:  # a scheduler changed them
-                        dt = data.dtype
-                        consts = flat[5] = (
-                            lr,
-                            momentum,
-                            xp.asarray(lr, dt),
-                            xp.asarray(momentum, dt),
-                        )
-                    xp.concatenate([p.grad.ravel() for p in params], out=gbuf)
-                    buf *= consts[3]
-                    buf += gbuf
-                    data -= consts[2] * buf
-                    return True
-            del self._flat[gi]
-        return self._flatten(gi, params, lr, momentum)
-
-    def _flatten(self, gi: int, params: list, lr: float, momentum: float) -> bool:
-        if not params or sum(p.data.size for p in params) > _FLAT_MAX_ELEMENTS:
+        """The momentum update of a small group: three NumPy calls on flat arrays."""
+        flat = self._flat_group(gi, params, ("momentum_buffer",))
+        if flat is None:
             return False
-        dt = params[0].data.dtype
-        if any(p.data.dtype != dt or p.grad is None for p in params):
-            return False
-        state = self.state
-        bufs = [state.get(p, {}).get("momentum_buffer") for p in params]
-        first = all(b is None for b in bufs)
-        if not first and any(b is None for b in bufs):
-            return False
-        data = xp.concatenate([p.data.ravel() for p in params])
-        gbuf = xp.empty_like(data)
-        xp.concatenate([p.grad.ravel() for p in params], out=gbuf)
-        if first:
-            buf = gbuf.copy()  # the first step's buffer is the gradient
+        data, grad, buf = flat["data"], flat["grad"], flat["momentum_buffer"]
+        consts = flat.get("sgd")
+        if consts is None or consts[0] != lr or consts[1] != momentum:  # new, or scheduled
+            dt = data.dtype
+            consts = flat["sgd"] = (lr, momentum, xp.asarray(lr, dt), xp.asarray(momentum, dt))
+        if buf is None:
+            self._attach(flat, params, "momentum_buffer", grad.copy())  # first step: buf = g
+            buf = flat["momentum_buffer"]
         else:
-            buf = xp.concatenate([b.ravel() for b in bufs]).astype(dt, copy=False)
-            buf *= xp.asarray(momentum, dtype=dt)
-            buf += gbuf
-        pviews, offset = [], 0
-        for p in params:
-            n = p.data.size
-            view = data[offset : offset + n].reshape(p.data.shape)
-            p.data = view
-            pviews.append(view)
-            state.setdefault(p, {})["momentum_buffer"] = buf[offset : offset + n].reshape(
-                view.shape
-            )
-            offset += n
-        consts = (lr, momentum, xp.asarray(lr, dtype=dt), xp.asarray(momentum, dtype=dt))
+            buf *= consts[3]
+            buf += grad
         data -= consts[2] * buf
-        self._flat[gi] = [pviews, data, gbuf, buf, state, consts]
         return True
