@@ -152,6 +152,20 @@ case("abs", "Abs", R.abs, lambda t, a: t.abs(a), distinct(3, 4))
 case("tanh", "Tanh", R.tanh, lambda t, a: t.tanh(a), normal(3, 4))
 case("sigmoid", "Sigmoid", R.sigmoid, lambda t, a: t.sigmoid(a), normal(3, 4, scale=3.0))
 case("relu", "Relu", R.relu, lambda t, a: t.relu(a), distinct(3, 4))
+
+
+def _dropout(a):
+    rg.manual_seed(11)  # the same mask at every evaluation (gradcheck makes many)
+    return R.elementwise.Dropout.apply(a, p=0.4)
+
+
+def _dropout_torch(t, a):
+    # PyTorch draws its masks differently: apply the mask retrograd documents instead.
+    keep = np.random.default_rng(11).random(tuple(a.shape), dtype=np.float32) >= 0.4
+    return a * t.from_numpy(keep.astype(np.float64) / 0.6).to(a.dtype)
+
+
+case("dropout", "Dropout", _dropout, _dropout_torch, normal(4, 5))
 case("leaky_relu", "LeakyRelu", lambda a: R.leaky_relu(a, 0.2),
      lambda t, a: t.nn.functional.leaky_relu(a, 0.2), distinct(3, 4))  # fmt: skip
 case("leaky_relu-default", "LeakyRelu", R.leaky_relu,

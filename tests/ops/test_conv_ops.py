@@ -13,7 +13,10 @@ from retrograd.ops import conv as C
 
 #: The primitives of retrograd.ops.conv that this file gradchecks in float64 (the
 #: meta-test's registry; test_every_conv_primitive_is_gradchecked keeps it honest).
-GRADCHECKED = {"Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm"}
+GRADCHECKED = {
+    "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm",
+    "ConvReluMaxPool2d",
+}  # fmt: skip
 
 
 def _t(a, grad=True):
@@ -344,3 +347,186 @@ def test_dtype_mismatch_raises_type_error():
     x = rg.tensor(np.ones((1, 1, 4, 4)))
     with pytest.raises(TypeError, match="float64.*float32"):
         C.conv2d(x, rg.ones(1, 1, 3, 3))
+
+
+# ------------------------------------------------ fused conv -> ReLU -> 2x2 max-pool
+
+#: (input shape, weight shape, pads, dilation): the channels-first column layout (C < 8)
+#: and the channels-last patch-row layout (C >= 8), odd and even conv output sizes.
+FUSED_CASES = [
+    ((2, 2, 6, 7), (3, 2, 3, 3), ((0, 0), (0, 0)), (1, 1)),
+    ((2, 1, 7, 8), (2, 1, 2, 3), ((1, 1), (0, 2)), (2, 1)),
+    ((2, 8, 6, 7), (3, 8, 3, 3), ((0, 0), (0, 0)), (1, 1)),
+    ((1, 9, 7, 6), (2, 9, 2, 2), ((1, 0), (1, 1)), (1, 2)),
+]
+
+
+def _fused(x, w, b=None, pads=((0, 0), (0, 0)), dilation=(1, 1)):
+    args = (x, w) if b is None else (x, w, b)
+    return C.ConvReluMaxPool2d.apply(*args, pads=pads, dilation=dilation)
+
+
+def _unfused_torch(torch, x, w, b, pads, dilation):
+    F = torch.nn.functional
+    (t, bo), (left, r) = pads
+    return F.max_pool2d(F.relu(F.conv2d(F.pad(x, (left, r, t, bo)), w, b, dilation=dilation)), 2)
+
+
+@pytest.mark.parametrize("xs,ws,pads,dil", FUSED_CASES)
+def test_gradcheck_conv_relu_max_pool(rng, xs, ws, pads, dil):
+    x, w = _t(_distinct(rng, xs) / 10), _t(rng.standard_normal(ws))
+    b = _t(rng.standard_normal(ws[0]))
+    assert rg.gradcheck(lambda x, w, b: _fused(x, w, b, pads, dil), [x, w, b])
+    assert rg.gradcheck(lambda x, w: _fused(x, w, None, pads, dil), [x, w])
+
+
+@pytest.mark.parametrize("xs,ws,pads,dil", FUSED_CASES)
+@pytest.mark.parametrize("ties", [False, True])
+def test_conv_relu_max_pool_matches_torch(torch, rng, xs, ws, pads, dil, ties):
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]
+    if ties:
+        # Integer-valued inputs and weights: exact conv outputs that tie often (in a
+        # window, and at 0 for the ReLU), so the first-arg-max rule is exercised.
+        arrays = [np.round(a * 1.5) for a in arrays]
+    _compare(torch, lambda x, w, b: _fused(x, w, b, pads, dil),
+             lambda x, w, b: _unfused_torch(torch, x, w, b, pads, dil), arrays, rng)  # fmt: skip
+
+
+def test_conv_relu_max_pool_ties_and_zeros_route_like_torch(torch):
+    # Every conv output of a window equal (first position wins), and windows <= 0
+    # (gradient 0, as relu's), in both layouts.
+    for c in (1, 8):
+        x = np.ones((1, c, 5, 5))
+        x[0, :, 3:, :] = -1.0
+        w, b = np.ones((2, c, 2, 2)), np.array([0.0, -4.0 * c])
+        _compare(torch, lambda x, w, b: _fused(x, w, b),
+                 lambda x, w, b: _unfused_torch(torch, x, w, b, ((0, 0), (0, 0)), (1, 1)),
+                 [x, w, b], np.random.default_rng(0))  # fmt: skip
+
+
+@pytest.mark.parametrize("c", [2, 8])
+def test_conv_relu_max_pool_float32_and_input_without_grad(rng, c):
+    x = rg.tensor(rng.standard_normal((3, c, 8, 9)).astype(np.float32))
+    w = _t(rng.standard_normal((4, c, 3, 3)).astype(np.float32))
+    b = _t(rng.standard_normal(4).astype(np.float32))
+    y = _fused(x, w, b)
+    assert y.dtype == np.float32 and y.shape == (3, 4, 3, 3)
+    y.backward(np.ones(y.shape, np.float32))
+    assert x.grad is None and w.grad.dtype == np.float32 and b.grad.dtype == np.float32
+    ref_w, ref_b = _t(w.data), _t(b.data)
+    C.max_pool2d(rg.relu(C.conv2d(x, ref_w, ref_b)), 2).sum().backward()
+    np.testing.assert_allclose(y.data, C.max_pool2d(rg.relu(C.conv2d(x, w, b)), 2).data,
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(w.grad, ref_w.grad, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(b.grad, ref_b.grad, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("c", [1, 8])
+def test_conv_relu_max_pool_non_finite_like_the_unfused_ops(rng, c):
+    # A NaN input and an inf upstream gradient: the same values and gradients (NaN where
+    # the unfused ops give NaN) as conv2d -> relu -> max_pool2d one by one.
+    xa = rng.standard_normal((2, c, 6, 6))
+    xa[0, 0, 1, 2] = np.nan
+    wa, ba = rng.standard_normal((3, c, 3, 3)), rng.standard_normal(3)
+    outs = []
+    for fused in (True, False):
+        x, w, b = _t(xa), _t(wa), _t(ba)
+        y = _fused(x, w, b) if fused else C.max_pool2d(rg.relu(C.conv2d(x, w, b)), 2)
+        g = np.ones(y.shape)
+        g[1, 2, 0, 1] = np.inf
+        y.backward(g)
+        outs.append([y.data, x.grad, w.grad, b.grad])
+    for a, b_ in zip(*outs):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert np.isnan(outs[0][0]).any() and np.isinf(outs[0][3]).any()
+
+
+def test_nn_fused_conv_relu_pool_equals_the_three_modules(torch, rng):
+    from retrograd.nn import conv as nc
+
+    conv, relu, pool = rg.nn.Conv2d(3, 4, 3, padding=1), rg.nn.ReLU(), rg.nn.MaxPool2d(2)
+    x = rg.tensor(rng.standard_normal((2, 3, 7, 6)).astype(np.float32))
+    y = nc._fused_conv_relu_pool(conv, relu, pool, x)
+    assert type(y._ctx).__name__ == "ConvReluMaxPool2d"
+    y.sum().backward()
+    grads = [p.grad.copy() for p in conv.parameters()]
+    conv.zero_grad()
+    ref = pool(relu(conv(x)))
+    ref.sum().backward()
+    np.testing.assert_allclose(y.data, ref.data, rtol=1e-6, atol=1e-6)
+    for g, p in zip(grads, conv.parameters()):
+        np.testing.assert_allclose(g, p.grad, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "conv_kw,pool_kw,shape",
+    [
+        (dict(stride=2), {}, (1, 2, 8, 8)),
+        (dict(groups=2), {}, (1, 2, 8, 8)),
+        ({}, dict(kernel_size=3), (1, 2, 8, 8)),
+        ({}, dict(kernel_size=2, stride=1), (1, 2, 8, 8)),
+        ({}, dict(kernel_size=2, padding=1), (1, 2, 8, 8)),
+        ({}, dict(kernel_size=2, ceil_mode=True), (1, 2, 8, 8)),
+        ({}, dict(kernel_size=2, dilation=2), (1, 2, 8, 8)),
+        ({}, {}, (2, 8, 8)),  # unbatched
+        ({}, {}, (1, 2, 3, 8)),  # conv output 1 row high
+        ({}, {}, (1, 3, 8, 8)),  # wrong channel count: the modules raise their error
+    ],
+)
+def test_nn_fused_conv_relu_pool_declines_other_cases(conv_kw, pool_kw, shape):
+    from retrograd.nn import conv as nc
+
+    conv = rg.nn.Conv2d(2, 2, 3, **conv_kw)
+    pool = rg.nn.MaxPool2d(**{"kernel_size": 2, **pool_kw})
+    assert nc._fused_conv_relu_pool(conv, rg.nn.ReLU(), pool, rg.ones(*shape)) is None
+    assert nc._fused_conv_relu_pool(conv, rg.nn.ReLU(), pool, np.ones(shape)) is None
+
+
+def test_cnn_sequential_matches_torch(torch, rng):
+    # The MNIST benchmark's network (fused into two nodes when nn.Sequential knows
+    # three-module fusions, module by module otherwise): PyTorch's values and gradients.
+    nn, tnn = rg.nn, torch.nn
+    layers = lambda m: m.Sequential(
+        m.Conv2d(1, 4, 3), m.ReLU(), m.MaxPool2d(2), m.Conv2d(4, 8, 3), m.ReLU(),
+        m.MaxPool2d(2), m.Flatten(), m.Linear(8 * 2 * 2, 3),
+    )  # fmt: skip
+    net, tnet = layers(nn).to("float64"), layers(tnn)
+    tnet.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in net.state_dict().items()})
+    x = np.round(rng.standard_normal((3, 1, 14, 14)), 1)  # ties in the pools
+    y = rg.tensor(rng.integers(0, 3, 3))
+    nn.CrossEntropyLoss()(net(rg.tensor(x)), y).backward()
+    tnn.CrossEntropyLoss()(tnet(torch.tensor(x)), torch.tensor(y.data)).backward()
+    tgrads = dict(tnet.named_parameters())
+    for name, p in net.named_parameters():
+        np.testing.assert_allclose(p.grad, tgrads[name].grad.numpy(), rtol=0, atol=1e-10)
+
+
+def test_sequential_runs_conv_relu_pool_as_one_node_when_it_fuses_triples():
+    from retrograd.nn import conv as nc
+    from retrograd.nn import module
+
+    triples = getattr(module, "_FUSED_TRIPLES", None)
+    if triples is None:
+        pytest.skip("nn.Sequential has no three-module fusions (nn.module._FUSED_TRIPLES)")
+    nn = rg.nn
+    assert triples[(nn.Conv2d, nn.ReLU, nn.MaxPool2d)] is nc._fused_conv_relu_pool
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+    y = net(rg.randn(2, 1, 8, 8))
+    assert y.shape == (2, 18)
+    assert type(y._ctx.parents[0]._ctx).__name__ == "ConvReluMaxPool2d"
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 30000])
+def test_chunked_col2im_matches_torch(torch, rng, monkeypatch, chunk_bytes):
+    # One image per chunk (and a few per chunk): the slab-adds must stay inside each
+    # chunk, for the plain conv and the fused node (whose frame is smaller).
+    monkeypatch.setattr(C, "_COL2IM_CHUNK_BYTES", chunk_bytes)
+    x, w = rng.standard_normal((5, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2))
+    kw = dict(padding=(1, 2), dilation=(2, 1))
+    _compare(torch, partial(C.conv2d, **kw), partial(torch.nn.functional.conv2d, **kw),
+             [x, w], rng)  # fmt: skip
+    b = rng.standard_normal(4)
+    pads = ((1, 1), (2, 2))
+    _compare(torch, lambda x, w, b: _fused(x, w, b, pads, (2, 1)),
+             lambda x, w, b: _unfused_torch(torch, x, w, b, pads, (2, 1)),
+             [x, w, b], rng)  # fmt: skip

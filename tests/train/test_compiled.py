@@ -78,6 +78,27 @@ def test_replay_is_bitwise_the_eager_step(build, loss, target, batch):
     assert step.replays == calls - step.recordings
 
 
+def test_cnn_replay_matches_eager_float64():
+    def build():
+        return rg.nn.Sequential(
+            rg.nn.Conv2d(1, 3, 3, padding=1), rg.nn.ReLU(), rg.nn.MaxPool2d(2),
+            rg.nn.Flatten(), rg.nn.Linear(3 * 4 * 4, 4),
+        ).double()  # fmt: skip
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 1, 8, 8))
+    y = rng.integers(0, 4, 6)
+    (m1, o1), (m2, o2) = _pair(build, lambda p: rg.optim.Adam(p, lr=1e-2))
+    lf = rg.nn.CrossEntropyLoss()
+    step = rg.train.compile_step(m2, lf, o2)
+    for _ in range(4):
+        assert step(x, y) == _eager_step(m1, lf, o1, x, y)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert p2.data.dtype == np.float64
+        np.testing.assert_array_equal(p1.data, p2.data)
+    assert step.replays == 3
+
+
 def test_shared_weights_accumulate_in_engine_order():
     class Tied(rg.nn.Module):
         capture_safe = True

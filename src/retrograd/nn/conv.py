@@ -5,6 +5,10 @@ The stateless forms (``conv2d``, ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_
 primitives behind them live in :mod:`retrograd.ops.conv`.
 
 Every layer has ``get_config()``, the JSON-able constructor arguments that rebuild it.
+
+``Conv2d`` (stride 1) -> ``ReLU`` -> ``MaxPool2d(2)`` in an ``nn.Sequential`` runs as one
+fused node (:class:`retrograd.ops.conv.ConvReluMaxPool2d`, same results) when the
+container supports three-module fusions; see ``_fused_conv_relu_pool``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from typing import Any
 
 from .._backend import xp
 from ..autograd.tensor import Tensor, get_default_dtype
+from ..ops.conv import (
+    ConvReluMaxPool2d as _ConvReluMaxPool2dFn,
+)
 from ..ops.conv import (
     _pair,
     adaptive_avg_pool2d,
@@ -26,6 +33,8 @@ from ..ops.conv import (
     max_pool2d,
 )
 from . import init
+from . import module as _module
+from .layers import ReLU
 from .module import Module, Parameter
 
 
@@ -101,6 +110,8 @@ class Conv2d(Module):
 
     def reset_parameters(self) -> None:
         init.default_linear_init_(self.weight, self.bias)
+
+    capture_safe = True
 
     def forward(self, x: Any) -> Tensor:
         return conv2d(
@@ -189,6 +200,8 @@ class MaxPool2d(_Pool):
         self.dilation = _pair(dilation, "dilation", "MaxPool2d")
         self.ceil_mode = bool(ceil_mode)
 
+    capture_safe = True
+
     def forward(self, x: Any) -> Tensor:
         return max_pool2d(
             x,
@@ -244,6 +257,8 @@ class AvgPool2d(_Pool):
             divisor_override = _positive_int(divisor_override, "divisor_override", "AvgPool2d")
         self.divisor_override = divisor_override
 
+    capture_safe = True
+
     def forward(self, x: Any) -> Tensor:
         return avg_pool2d(
             x,
@@ -293,6 +308,8 @@ class AdaptiveAvgPool2d(Module):
             self.output_size = tuple(None if s is None else int(s) for s in output_size)
         else:
             self.output_size = _positive_int(output_size, "output_size", "AdaptiveAvgPool2d")
+
+    capture_safe = True
 
     def forward(self, x: Any) -> Tensor:
         return adaptive_avg_pool2d(
@@ -488,6 +505,8 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
         self._dtype = dt
 
+    capture_safe = True
+
     def forward(self, x: Any) -> Tensor:
         return layer_norm(
             x,
@@ -537,6 +556,53 @@ class Dropout2d(Module):
 
     def get_config(self) -> dict:
         return {"p": self.p}
+
+
+def _fused_conv_relu_pool(conv: Conv2d, relu: Module, pool: MaxPool2d, x: Any) -> Tensor | None:
+    """``pool(relu(conv(x)))`` as one ConvReluMaxPool2d node, or None if not the plain case.
+
+    The plain case: a batched float (N, C, H, W) Tensor of the conv's dtype, a stride-1,
+    ungrouped conv whose parameters keep their shapes, and a 2x2 max-pool with stride 2,
+    no padding, no dilation, no ceil_mode, on a conv output of at least 2x2. Anything
+    else returns None so that the three modules run one by one (and raise their usual
+    errors). Same values and gradients as the three modules, ties included.
+    """
+    if not isinstance(x, Tensor):
+        return None
+    xd = x.data
+    w, b = conv._parameters["weight"], conv._parameters["bias"]
+    wd = w.data
+    kh, kw = conv.kernel_size
+    if (
+        xd.ndim != 4
+        or xd.shape[1] != conv.in_channels
+        or xd.dtype.kind != "f"
+        or xd.dtype != wd.dtype
+        or conv.groups != 1
+        or conv.stride != (1, 1)
+        or conv.padding_mode != "zeros"
+        or wd.shape != (conv.out_channels, conv.in_channels, kh, kw)
+        or (b is not None and b.data.shape != (conv.out_channels,))
+        or pool.kernel_size != (2, 2)
+        or pool.stride != (2, 2)
+        or pool.padding != (0, 0)
+        or pool.dilation != (1, 1)
+        or pool.ceil_mode
+    ):
+        return None
+    pads = conv_padding(conv.padding, conv.kernel_size, conv.stride, conv.dilation, "Conv2d")
+    dh, dw = conv.dilation
+    oh = xd.shape[2] + pads[0][0] + pads[0][1] - dh * (kh - 1)
+    ow = xd.shape[3] + pads[1][0] + pads[1][1] - dw * (kw - 1)
+    if oh < 2 or ow < 2:
+        return None
+    if b is None:
+        return _ConvReluMaxPool2dFn.apply(x, w, pads=pads, dilation=conv.dilation)
+    return _ConvReluMaxPool2dFn.apply(x, w, b, pads=pads, dilation=conv.dilation)
+
+
+# nn.Sequential runs Conv2d -> ReLU -> MaxPool2d as one node.
+_module._FUSED_TRIPLES[(Conv2d, ReLU, MaxPool2d)] = _fused_conv_relu_pool
 
 
 __all__ = [

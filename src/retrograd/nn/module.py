@@ -354,6 +354,10 @@ def _as_array(v: Any) -> Any:
 #: nn.layers registers Linear followed by ReLU, Tanh or Sigmoid.
 _FUSED_PAIRS: dict = {}
 
+#: The same for three modules in a row: (type(a), type(b), type(c)) -> fn(a, b, c, x) or
+#: None; tried before the pairs. nn.conv registers Conv2d, ReLU, MaxPool2d(2).
+_FUSED_TRIPLES: dict = {}
+
 
 class Sequential(Module):
     """Modules applied one after another; indexable, iterable, ``len``-able.
@@ -385,6 +389,14 @@ class Sequential(Module):
         i = 0
         while i < n:
             m = mods[i]
+            if i + 2 < n:
+                fuse3 = _FUSED_TRIPLES.get((type(m), type(mods[i + 1]), type(mods[i + 2])))
+                if fuse3 is not None:
+                    y = fuse3(m, mods[i + 1], mods[i + 2], x)
+                    if y is not None:
+                        x = y
+                        i += 3
+                        continue
             if i + 1 < n:
                 # A pair with a fused form (Linear then ReLU/Tanh/Sigmoid): one graph node
                 # instead of two, same results; the helper returns None when it does not

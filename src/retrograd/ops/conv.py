@@ -7,6 +7,10 @@ pixels). Pooling walks the ``kh * kw`` window offsets as strided views of the in
 Batch and layer normalisation are fused primitives with analytic VJPs, which is both
 faster and more accurate than differentiating the composite.
 
+``ConvReluMaxPool2d`` runs conv (stride 1) -> ReLU -> 2x2 max-pool as one node, in a
+layout made for the pool (see its docstring); ``nn.Sequential`` uses it for those three
+modules in a row when it knows three-module fusions (``nn.module._FUSED_TRIPLES``).
+
 Layout of the column matrix: ``(groups, C/groups * kh * kw, N * OH * OW)``. Viewed as
 ``(N, K, OH * OW)`` it gives the forward product straight in NCHW order, and as one
 ``(K, N * OH * OW)`` matrix it gives the weight gradient and the input-gradient columns
@@ -169,7 +173,9 @@ class Conv2d(Function):
                 cv = cols[0].reshape(k, n, oh * ow).transpose(1, 2, 0)
                 gw = (g.reshape(n, o, oh * ow) @ cv).sum(axis=0).reshape(w.shape)
             elif groups == 1:
-                gw = (g2[0] @ cols[0].T).reshape(w.shape)
+                # (cols @ g2.T).T, not g2 @ cols.T: the same product, packed better by
+                # OpenBLAS: 0.89 vs 1.23 ms at O=32, K=144, N*oh*ow=7744.
+                gw = (cols[0] @ g2[0].T).T.reshape(w.shape)
             else:
                 gw = (g2 @ cols.transpose(0, 2, 1)).reshape(w.shape)
         if len(self.needs) > 2 and self.needs[2]:
@@ -180,42 +186,101 @@ class Conv2d(Function):
         return gx, gw, gb
 
     def _input_grad_stride1(self, g):
-        """col2im for stride 1 as ``kh * kw`` flat, contiguous slab-adds.
-
-        The output gradient is zero-padded to the padded input's size (hp, wp), so the
-        input-gradient columns are laid out like the padded input itself: kernel offset
-        (i, j) then moves every entry by the same flat distance ``i*dh*wp + j*dw``. Each
-        slab-add is one long contiguous add over (C, N*hp*wp) instead of a 4-D strided add
-        with rows of ``ow`` elements; the padded rows/columns of the gradient are zero, so
-        entries that wrap across a row or image edge add nothing. The larger product
-        (by hp*wp / (oh*ow)) measured cheaper than the strided adds it replaces.
-        """
+        """col2im for stride 1: ``g`` zero-padded to the padded input's frame, then
+        :func:`_col2im_stride1`."""
         xshape, pshape, pads, _, dilation, groups, oh, ow = self.geom
-        w = self.w
-        o, cg, kh, kw = w.shape
-        n = xshape[0]
-        hp, wp = pshape[2:]
-        c = cg * groups
-        ge = xp.zeros((o, n, hp, wp), dtype=g.dtype)
+        o = self.w.shape[0]
+        ge = xp.zeros((o, xshape[0]) + pshape[2:], dtype=g.dtype)
         ge[:, :, :oh, :ow] = g.transpose(1, 0, 2, 3)
-        L = n * hp * wp
-        wmat = w.reshape(groups, o // groups, cg * kh * kw)
-        if groups == 1:
-            dcols = wmat[0].T @ ge.reshape(o, L)
-        else:
-            dcols = wmat.transpose(0, 2, 1) @ ge.reshape(groups, o // groups, L)
-        dcols = dcols.reshape(c, kh, kw, L)
-        buf = dcols[:, 0, 0].copy()
-        for i in range(kh):
-            for j in range(kw):
-                off = i * dilation[0] * wp + j * dilation[1]
-                if off:
-                    dst = buf[:, off:]
-                    xp.add(dst, dcols[:, i, j, : L - off], out=dst)
-        gxp = buf.reshape(c, n, hp, wp)
-        (t, _), (left, _) = pads
-        gxp = gxp[:, :, t : t + xshape[2], left : left + xshape[3]]
+        return _col2im_stride1(ge, self.w, xshape, pads, dilation, groups)
+
+
+def _col2im_stride1(ge, w, xshape, pads, dilation, groups):
+    """Input gradient of a stride-1 convolution as ``kh * kw`` flat, contiguous slab-adds.
+
+    ``ge`` is the output gradient in (O, N, hp, wp) order, zero outside the (oh, ow)
+    top-left corner of each (hp, wp) frame: the padded input's size, or (groups=1 only)
+    a smaller frame when the gradient is zero on the last output rows/columns, at least
+    ``(oh + dh*(kh-1), ow + dw*(kw-1))`` for the (oh, ow) corner that holds all nonzero
+    entries; the input beyond the frame then gets gradient 0. The input-gradient
+    columns are then laid out like the padded input itself: kernel offset (i, j) moves
+    every entry by the same flat distance ``i*dh*wp + j*dw``. Each slab-add is one long
+    contiguous add over (C, N*hp*wp) instead of a 4-D strided add with rows of ``ow``
+    elements; the zero rows/columns of ``ge`` make entries that wrap across a row or image
+    edge add nothing. The larger product (by hp*wp / (oh*ow)) measured cheaper than the
+    strided adds it replaces.
+    """
+    o, cg, kh, kw = w.shape
+    n = xshape[0]
+    hp, wp = ge.shape[2:]
+    c = cg * groups
+    L = n * hp * wp
+    wmat = w.reshape(groups, o // groups, cg * kh * kw)
+    offs = [(i, j, i * dilation[0] * wp + j * dilation[1]) for i in range(kh) for j in range(kw)]
+    if groups == 1:
+        return _col2im_stride1_chunked(ge, wmat[0], xshape, pads, c, kh, kw, offs)
+    dcols = wmat.transpose(0, 2, 1) @ ge.reshape(groups, o // groups, L)
+    dcols = dcols.reshape(c, kh, kw, L)
+    buf = dcols[:, 0, 0].copy()
+    for i, j, off in offs[1:]:
+        dst = buf[:, off:]
+        xp.add(dst, dcols[:, i, j, : L - off], out=dst)
+    gxp = buf.reshape(c, n, hp, wp)
+    (t, _), (left, _) = pads
+    gxp = gxp[:, :, t : t + xshape[2], left : left + xshape[3]]
+    return xp.ascontiguousarray(gxp.transpose(1, 0, 2, 3))
+
+
+#: Bytes of input-gradient columns that _col2im_stride1 computes and adds at a time.
+_COL2IM_CHUNK_BYTES = 3 << 19
+
+
+def _col2im_stride1_chunked(ge, wmat, xshape, pads, c, kh, kw, offs):
+    """:func:`_col2im_stride1` for groups=1, a few images at a time.
+
+    The columns of a chunk of images (~1.5 MiB) are computed into one reused buffer and
+    slab-added at once, so they are still in cache for the adds; all columns at once
+    (6 MiB for conv2 of the MNIST CNN) go to memory and back. Measured on the MNIST CNN
+    training step (fused path): 5.8-5.9 ms with 1.5-2 MiB chunks, 6.1-6.4 ms with 0.5-1
+    MiB or all at once, 6.3 ms with 4 MiB. Entries that a shift would carry across a
+    chunk's end are the frame's zero margin, so each chunk's adds stay inside it.
+
+    The products are one small matrix per image in one stacked ``matmul``, which ran on
+    the calling thread here (process CPU time = wall time with OPENBLAS_NUM_THREADS=2):
+    as fast as one long product on one thread, and no stall on a second BLAS thread that
+    a busy machine is not running (the one long product: 1.4 ms median but 8 ms mean
+    with 2 BLAS threads on 2 busy cores, vs 1.1 ms on one thread).
+    """
+    o, n, hp, wp = ge.shape
+    f = hp * wp
+    k = wmat.shape[1]
+    wt = wmat.T
+    gen = ge.reshape(o, n, f)
+    per = max(1, min(n, _COL2IM_CHUNK_BYTES // (k * f * ge.itemsize)))
+    flat = xp.empty(k * per * f, dtype=ge.dtype)
+    buf = xp.empty((c, n * f), dtype=ge.dtype)
+    for n0 in range(0, n, per):
+        nc = min(per, n - n0)
+        lc = nc * f
+        d = flat[: k * lc].reshape(k, nc, f)
+        xp.matmul(wt, gen[:, n0 : n0 + nc].transpose(1, 0, 2), out=d.transpose(1, 0, 2))
+        d = d.reshape(c, kh, kw, lc)
+        blk = buf[:, n0 * f : n0 * f + lc]
+        blk[...] = d[:, 0, 0]
+        for i, j, off in offs[1:]:
+            dst = blk[:, off:]
+            xp.add(dst, d[:, i, j, : lc - off], out=dst)
+    gxp = buf.reshape(c, n, hp, wp)
+    (t, _), (left, _) = pads
+    h, wd = xshape[2:]
+    gxp = gxp[:, :, t : t + h, left : left + wd]
+    if gxp.shape[2:] == (h, wd):
         return xp.ascontiguousarray(gxp.transpose(1, 0, 2, 3))
+    # A frame smaller than the padded input (see ConvReluMaxPool2d.backward): the rows
+    # and columns past it get no gradient.
+    gx = xp.zeros((n, c, h, wd), dtype=ge.dtype)
+    gx[:, :, : gxp.shape[2], : gxp.shape[3]] = gxp.transpose(1, 0, 2, 3)
+    return gx
 
 
 # ---------------------------------------------------------------------- pooling
@@ -310,6 +375,187 @@ class MaxPool2d(Function):
             _window(gxp, k // kw, k % kw, oh, ow, stride, dilation)[...] += slab(mask)
         (t, _), (left, _) = pads
         return (gxp[:, :, t : t + h, left : left + w],)
+
+
+#: ConvReluMaxPool2d copies patches from a channels-last input from this many input
+#: channels on (runs of kw * C contiguous values); below, straight from NCHW.
+_ROWS_MIN_CHANNELS = 8
+
+
+def _weight_grad_rows(dz, patches, chunks):
+    """``dz.T @ patches`` for (L, O) output gradients and (L, K) patch rows.
+
+    As ``chunks`` stacked products over row blocks, summed: 0.55-0.59 vs 0.70 ms for the
+    one long product at O=32, K=144, L=6400 in 64 chunks (256 chunks: 0.68-0.74 ms), and
+    on the calling thread like the other stacked products here.
+    """
+    o, k = dz.shape[1], patches.shape[1]
+    dzb = dz.reshape(chunks, -1, o).transpose(0, 2, 1)
+    return (dzb @ patches.reshape(chunks, -1, k)).sum(axis=0)
+
+
+class ConvReluMaxPool2d(Function):
+    """``max_pool2d(relu(conv2d(x, w, b)), 2)`` as one node: stride-1 conv, 2x2 pool.
+
+    The same values and gradients as the three ops one after another (first arg-max in
+    row-major window order, gradient 0 where the pooled value is <= 0), computed in a
+    layout made for the pooling: the im2col patches are ordered (py, px, n, Y, X) for
+    the conv output position (2Y + py, 2X + px), so the product holds each of the four
+    window offsets as one contiguous block. The pool is then three ``maximum`` ops on
+    long contiguous blocks instead of strided views, ReLU runs on the pooled quarter
+    (relu and max commute), and the backward writes each offset's gradient block
+    contiguously. Conv outputs that no window covers (odd sizes) are never computed:
+    nothing downstream reads them.
+
+    Two patch layouts: with few input channels (a first layer) the patches are copied
+    straight from the NCHW input as (4N, C*kh*kw, ph*pw), one small product per block
+    and sample, which gives the blocks in NCHW order; with more, the input is first made
+    channels-last so that each patch row copies runs of ``kw * C`` contiguous values,
+    and the patches are rows (4M, kh*kw*C) of one product (M = N*ph*pw; conv2 of the
+    MNIST CNN: 0.24 vs 0.88 ms for the copy).
+
+    Window ties: ``t01 = z1 > z0`` (the right of the top pair only when strictly
+    larger), likewise ``t23`` for the bottom pair and ``tv`` between the two row maxima;
+    this is the first maximum in row-major order, PyTorch's rule. A NaN in a window
+    makes the pooled value NaN and relu's mask (``out > 0``) gives it gradient 0, as the
+    unfused ops do, so the comparison bits never matter there.
+    """
+
+    def forward(self, x, w, b=None, pads=((0, 0), (0, 0)), dilation=(1, 1)):
+        n, c, _, _ = x.shape
+        o, _, kh, kw = w.shape
+        xp_ = _pad2d(x, pads)
+        hp, wp = xp_.shape[2:]
+        oh = hp - dilation[0] * (kh - 1)
+        ow = wp - dilation[1] * (kw - 1)
+        ph, pw = oh // 2, ow // 2
+        k = c * kh * kw
+        m = n * ph * pw
+        rows = c >= _ROWS_MIN_CHANNELS
+        if rows:
+            xt = xp.ascontiguousarray(xp_.transpose(0, 2, 3, 1))
+            s_n, s_h, s_w, s_c = xt.strides
+            view = _as_strided(
+                xt,
+                shape=(2, 2, n, ph, pw, kh, kw, c),
+                strides=(s_h, s_w, s_n, 2 * s_h, 2 * s_w, s_h * dilation[0],
+                         s_w * dilation[1], s_c),
+                writeable=False,
+            )  # fmt: skip
+            patches = view.reshape(4 * m, k)
+            # As N stacked row blocks: on the calling thread, as in the col2im (0.52 vs
+            # 0.66 ms for the one product on one thread at conv2's size; the one product
+            # took 8 ms with 2 BLAS threads on a busy 2-core machine).
+            wr = w.transpose(2, 3, 1, 0).reshape(k, o)
+            z = (patches.reshape(n, -1, k) @ wr).reshape(4 * m, o)
+            if b is not None:
+                z += b
+        else:
+            # One small product per (py, px, n) block, broadcast over the batch: the
+            # blocks come out in NCHW order (no transposes), 0.155 vs 0.21 ms for one
+            # (16, 9) @ (9, 4M) product on one thread, and on the calling thread (the
+            # one product took 8 ms with 2 BLAS threads on a busy 2-core machine).
+            s_n, s_c, s_h, s_w = xp_.strides
+            view = _as_strided(
+                xp_,
+                shape=(2, 2, n, c, kh, kw, ph, pw),
+                strides=(s_h, s_w, s_n, s_c, s_h * dilation[0], s_w * dilation[1],
+                         2 * s_h, 2 * s_w),
+                writeable=False,
+            )  # fmt: skip
+            patches = view.reshape(4 * n, k, ph * pw)
+            z = w.reshape(o, k) @ patches
+            if b is not None:
+                z += b[:, None]
+        blocks = z.reshape(4, -1)
+        z0, z1, z2, z3 = blocks[0], blocks[1], blocks[2], blocks[3]
+        t01 = xp.greater(z1, z0)
+        t23 = xp.greater(z3, z2)
+        h0 = xp.maximum(z0, z1)
+        h1 = xp.maximum(z2, z3)
+        tv = xp.greater(h1, h0)
+        pooled = xp.maximum(h0, h1, out=h0)
+        zero = xp.zeros((), dtype=pooled.dtype)
+        xp.maximum(pooled, zero, out=pooled)
+        self.pos = xp.greater(pooled, zero)
+        self.bits = (t01, t23, tv)
+        self.patches, self.w, self.rows = patches, w, rows
+        self.geom = (x.shape, xp_.shape, pads, dilation, ph, pw)
+        if rows:  # (n, ph, pw, o) -> NCHW
+            return xp.ascontiguousarray(pooled.reshape(n, ph, pw, o).transpose(0, 3, 1, 2))
+        return pooled.reshape(n, o, ph, pw)
+
+    def backward(self, g):
+        xshape, pshape, pads, dilation, ph, pw = self.geom
+        w, patches, rows = self.w, self.patches, self.rows
+        o, c, kh, kw = w.shape
+        n = xshape[0]
+        m = n * ph * pw
+        t01, t23, tv = self.bits
+        # ReLU's mask on the pooled values, g read in the layout of the blocks.
+        gp = xp.empty(self.pos.shape, dtype=g.dtype)
+        if rows:
+            xp.multiply(g.transpose(0, 2, 3, 1), self.pos.reshape(n, ph, pw, o),
+                        out=gp.reshape(n, ph, pw, o))  # fmt: skip
+        else:
+            xp.multiply(g, self.pos.reshape(g.shape), out=gp.reshape(g.shape))
+        dz = xp.empty((4, gp.size), dtype=g.dtype)
+        d0, d1, d2, d3 = dz[0], dz[1], dz[2], dz[3]
+        # Route each window's gradient to its arg-max: bottom/top row by tv, then
+        # right/left in that row; ``a - a * t`` is ``a`` where t is 0 and exactly 0
+        # where it is 1. A non-finite gradient would turn those zeros into NaN
+        # (inf * 0): where() keeps them 0 on that rare path.
+        if xp.isfinite(gp).all():
+            xp.multiply(gp, tv, out=d2)
+            xp.subtract(gp, d2, out=d0)
+            xp.multiply(d0, t01, out=d1)
+            xp.subtract(d0, d1, out=d0)
+            xp.multiply(d2, t23, out=d3)
+            xp.subtract(d2, d3, out=d2)
+        else:
+            zero = xp.zeros((), dtype=g.dtype)
+            top = xp.where(tv, zero, gp)
+            bot = xp.where(tv, gp, zero)
+            d0[...] = xp.where(t01, zero, top)
+            d1[...] = xp.where(t01, top, zero)
+            d2[...] = xp.where(t23, zero, bot)
+            d3[...] = xp.where(t23, bot, zero)
+        gx = gw = gb = None
+        if self.needs[0]:
+            # Back to an (O, N, hf, wf) frame for the stride-1 col2im; positions no
+            # window covers (and the frame's margin) stay zero. Only the 2*ph x 2*pw
+            # corner of the conv output has a gradient, so the frame stops the kernel's
+            # extent past it: 12x12 instead of the padded input's 13x13 for conv2 of
+            # the MNIST CNN (1.25 vs 1.41 ms for the col2im).
+            frame = (
+                min(pshape[2], 2 * ph + dilation[0] * (kh - 1)),
+                min(pshape[3], 2 * pw + dilation[1] * (kw - 1)),
+            )
+            ge = xp.zeros((o, n) + frame, dtype=g.dtype)
+            for py in range(2):
+                for px in range(2):
+                    if rows:
+                        blk = dz[2 * py + px].reshape(n, ph, pw, o).transpose(3, 0, 1, 2)
+                    else:
+                        blk = dz[2 * py + px].reshape(n, o, ph, pw).transpose(1, 0, 2, 3)
+                    ge[:, :, py : 2 * ph : 2, px : 2 * pw : 2] = blk
+            gx = _col2im_stride1(ge, w, xshape, pads, dilation, 1)
+        if self.needs[1]:
+            if rows:
+                gw = _weight_grad_rows(dz.reshape(4 * m, o), patches, n)
+                gw = gw.reshape(o, kh, kw, c).transpose(0, 3, 1, 2).copy()
+            else:
+                # Per-block products, summed (the blocks' layout; fast for small K).
+                gw = (dz.reshape(4 * n, o, -1) @ patches.transpose(0, 2, 1)).sum(axis=0)
+                gw = gw.reshape(w.shape)
+        if len(self.needs) > 2 and self.needs[2]:
+            # Each window's gradient lands on one position, so the sum over the four
+            # blocks is the sum of gp.
+            if rows:
+                gb = gp.reshape(m, o).sum(axis=0)
+            else:
+                gb = gp.reshape(n, o, -1).sum(axis=2).sum(axis=0)
+        return gx, gw, gb
 
 
 class AvgPool2d(Function):
