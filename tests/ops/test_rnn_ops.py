@@ -161,3 +161,28 @@ def test_layer_argument_errors(rng):
         R.rnn_layer(x, h0, w_ih[:H], w_hh[:H], nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="input must be 3-D"):
         R.gru_layer(x[0], h0, w_ih[: 3 * H], w_hh[: 3 * H])
+
+
+@covers("LSTMLayer")
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("padded", [False, True])
+def test_lstm_gradcheck_across_backward_chunks(rng, reverse, padded):
+    # The LSTM backward works in chunks of R._LSTM_CHUNK steps (one weight-gradient GEMM
+    # each): 2 full chunks and a partial one, both directions, with and without padding.
+    n_steps = 2 * R._LSTM_CHUNK + 1
+    lengths = [n_steps, R._LSTM_CHUNK + 2] if padded else None
+    arrs = _arrays(rng, "lstm")
+    arrs[0] = rng.standard_normal((n_steps, B, IN))
+    f = _packed("lstm", reverse=reverse, lengths=lengths)
+    assert rg.gradcheck(f, arrs) is True
+
+
+def test_lstm_output_layout_does_not_leak_into_results(rng):
+    # The packed output is a transposed view of the layer's state buffer; slicing, copying
+    # and reshaping it must behave exactly like a C-ordered array with the same values.
+    arrs = _arrays(rng, "lstm")
+    y, h, c = R.lstm_layer(*[rg.tensor(a) for a in arrs])
+    assert y.shape == (T, B, H) and h.shape == (B, H) and c.shape == (B, H)
+    np.testing.assert_array_equal(y.data[-1], h.data)
+    flat = y.data.reshape(T * B, H)
+    np.testing.assert_array_equal(flat, np.ascontiguousarray(y.data).reshape(T * B, H))
