@@ -23,6 +23,8 @@ Example::
 
 from __future__ import annotations
 
+import keyword
+import math
 import operator
 from typing import Any
 
@@ -282,6 +284,13 @@ class CompiledStep:
         return prog(xa, ya)
 
 
+def _is_literal(v: Any) -> bool:
+    """True for values whose repr is Python source for the same value."""
+    if v is None or type(v) in (bool, int, str):
+        return True
+    return type(v) is float and math.isfinite(v)
+
+
 def _generate(
     ops: list,
     back: list,
@@ -324,10 +333,19 @@ def _generate(
         args = ", ".join(f"v{j}" for j in idx)
         fixed_kw = {k: v for k, v in kw.items() if k not in dict(subs)}
         for k in kw:
-            if not k.isidentifier():
+            if not k.isidentifier() or keyword.iskeyword(k):
                 raise _NotReplayable(f"{type(ctx).__name__}: keyword {k!r} is not a name")
         ns[f"K{i}"] = fixed_kw
-        kw_src = ", ".join([f"**K{i}"] * bool(fixed_kw) + [f"{k}=v{j}" for k, j in subs])
+        # Plain literals (str, int, bool, None, finite floats) go into the call as
+        # keywords written out (cheaper than unpacking a dict); anything else by name.
+        kw_parts = []
+        for k, v in fixed_kw.items():
+            if _is_literal(v):
+                kw_parts.append(f"{k}={v!r}")
+            else:
+                ns[f"K{i}_{k}"] = v
+                kw_parts.append(f"{k}=K{i}_{k}")
+        kw_src = ", ".join(kw_parts + [f"{k}=v{j}" for k, j in subs])
         call_args = ", ".join(a for a in (args, kw_src) if a)
         check = type(ctx).replay_check
         if check is not None:
