@@ -316,3 +316,16 @@ def test_generated_source_holds_only_names():
     (fn,) = step._programs.values()
     assert fn.source.startswith("def replay(v0, v1):")
     assert "import" not in fn.source and "[" not in fn.source.replace("r[", "")
+
+
+def test_python_lists_are_converted_as_the_eager_path_converts_them():
+    (m1, o1), (m2, o2) = _pair(_mlp(d=2, k=2))
+    x = [[0.0, 1.0], [1.0, 0.5], [0.25, 0.75]]
+    y = [0, 1, 1]
+    lf = rg.nn.CrossEntropyLoss()
+    step = rg.train.compile_step(m2, lf, o2)
+    for _ in range(3):
+        assert step(x, y) == _eager_step(m1, lf, o1, np.float32(x), np.array(y))
+    assert step.replays == 2 and m2[0].weight.data.dtype == np.float32
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(p1.data, p2.data)

@@ -113,14 +113,13 @@ class CompiledStep:
     def forward_backward(self, x: Any, y: Any) -> tuple:
         """Forward, loss and backward for one batch: ``(output, loss)`` as Tensors."""
         out, loss = self.run(x, y)
-        if isinstance(out, Tensor):
-            return out, loss
         return Tensor._wrap(out, False, None), Tensor._wrap(loss, False, None)
 
     def run(self, x: Any, y: Any) -> tuple:
         """:meth:`forward_backward` returning the output and loss arrays (no Tensors)."""
-        xa = x.data if isinstance(x, Tensor) else xp.asarray(x)
-        ya = y.data if isinstance(y, Tensor) else xp.asarray(y)
+        # Arrays as the eager path sees them (lists of floats become the default dtype).
+        xa = x.data if isinstance(x, Tensor) else x if isinstance(x, _ndarray) else Tensor(x).data
+        ya = y.data if isinstance(y, Tensor) else y if isinstance(y, _ndarray) else Tensor(y).data
         reason = self._unsafe
         if reason is not None:
             pass
@@ -153,7 +152,7 @@ class CompiledStep:
                     return self._record(key, x, y, xa, ya)
                 reason = "the batch failed a check the recorded step relied on"
         self.eager_reason = reason
-        return self._eager(x, y)
+        return self._eager(x if isinstance(x, Tensor) else xa, y if isinstance(y, Tensor) else ya)
 
     def reset(self) -> None:
         """Forget the recordings (they are also dropped whenever a module changes)."""
@@ -161,8 +160,8 @@ class CompiledStep:
 
     # ----------------------------------------------------------------- eager
     def _eager(self, x: Any, y: Any) -> tuple:
-        out = self.model(x if isinstance(x, Tensor) else Tensor(x))
-        loss = self.loss_fn(out, y if isinstance(y, Tensor) else Tensor(y))
+        out = self.model(x if isinstance(x, Tensor) else Tensor._wrap(x, False, None))
+        loss = self.loss_fn(out, y if isinstance(y, Tensor) else Tensor._wrap(y, False, None))
         loss.backward()
         return (out.data if isinstance(out, Tensor) else out), loss.data
 
