@@ -17,6 +17,11 @@ class Adam(Optimizer):
     :class:`AdamW` for decoupled decay. ``amsgrad=True`` divides by the running maximum
     of the second moment (Reddi et al. 2018).
 
+    Small groups (at most 65,536 elements in all) are updated on flat arrays: on the
+    first step each ``p.data`` becomes a view of one array holding the group (as
+    PyTorch's ``flatten_parameters`` does for RNN weights), so keep the Parameter, not an
+    array taken from ``p.data`` before that step. Same arithmetic as per parameter.
+
     Example::
 
         >>> import retrograd as rg

@@ -17,6 +17,12 @@ class SGD(Optimizer):
     ``g = g + momentum * buf`` (Nesterov) or ``g = buf``; finally ``p -= lr * g``.
     The 1986 paper's ``Δw(t) = -ε ∂E/∂w + α Δw(t-1)`` is ``SGD(lr=ε, momentum=α)``.
 
+    With classic momentum (no weight decay, dampening or Nesterov), small groups (at most
+    65,536 elements in all) are updated on flat arrays: on the first step each ``p.data``
+    becomes a view of one array holding the group (as PyTorch's ``flatten_parameters``
+    does for RNN weights), so keep the Parameter, not an array taken from ``p.data``
+    before that step. Same arithmetic as per parameter.
+
     Example::
 
         >>> import retrograd as rg
