@@ -201,86 +201,69 @@ class CompiledStep:
         if not isinstance(loss, Tensor) or loss._ctx is None or loss.data.size != 1:
             raise _NotReplayable("the loss is not a one-element tensor computed by an op")
         inputs = {id(xt): 0, id(yt): 1, id(xt.data): 0, id(yt.data): 1}
-        slots: dict = {}  # id(tensor) -> slot index
         known = {}
         for mod in (self.model, self.loss_fn):
             if isinstance(mod, Module):
                 for t in list(mod.parameters()) + list(mod.buffers()):
                     known[id(t)] = t
-        # Slots: 0 x, 1 y, then leaves (parameters/buffers/constants), then op outputs.
-        leaf_slots: list = []
-
-        def leaf_slot(t: Tensor) -> int:
-            idx = inputs.get(id(t), inputs.get(id(t.data)))
-            if idx is not None:
-                return idx
-            s = slots.get(id(t))
-            if s is not None:
-                return s
-            if id(t) not in known and (t.data.ndim != 0 or t.requires_grad):
-                raise _NotReplayable(
-                    f"an op reads a {t.data.shape} array that is neither an input, a "
-                    "parameter nor a buffer (random masks and arrays built from the "
-                    "data in Python change every step)"
-                )
-            s = slots[id(t)] = -len(leaf_slots) - 1  # renumbered below
-            leaf_slots.append(t)
-            return s
-
+        # A source is ("in", 0 or 1) for x / y, ("leaf", j) for the j-th parameter, buffer or
+        # literal met, ("op", i) for the output of the i-th op; slots are numbered at the end:
+        # 0 x, 1 y, then the leaves, then the op outputs.
+        leaves: list = []
+        leaf_index: dict = {}
+        produced: dict = {}  # id(output tensor) -> op index
         records = []
-        produced = {}
         for i, (ctx, tensors, params_kw, res) in enumerate(tape):
             srcs = []
             for t in tensors:
-                s = produced.get(id(t))
-                if s is None:
-                    if t._ctx is not None:
-                        raise _NotReplayable("an op reads a tensor made outside the recorded ops")
-                    s = leaf_slot(t)
-                srcs.append(s)
-            subs = []
+                if id(t) in produced:
+                    srcs.append(("op", produced[id(t)]))
+                elif t._ctx is not None:
+                    raise _NotReplayable("an op reads a tensor made outside the recorded ops")
+                elif id(t) in inputs or id(t.data) in inputs:
+                    srcs.append(("in", inputs.get(id(t), inputs.get(id(t.data)))))
+                else:
+                    if id(t) not in known and (t.data.ndim != 0 or t.requires_grad):
+                        raise _NotReplayable(
+                            f"an op reads a {t.data.shape} array that is neither an input, a "
+                            "parameter nor a buffer (random masks and arrays built from the "
+                            "data in Python change every step)"
+                        )
+                    if id(t) not in leaf_index:
+                        leaf_index[id(t)] = len(leaves)
+                        leaves.append(t)
+                    srcs.append(("leaf", leaf_index[id(t)]))
+            subs = []  # keyword arguments that are the batch: (name, 0 or 1)
             for k, v in params_kw.items():
-                if isinstance(v, Tensor):
-                    v = v.data
+                v = v.data if isinstance(v, Tensor) else v
                 if isinstance(v, _ndarray):
-                    idx = inputs.get(id(v))
-                    if idx is None:
-                        if v.ndim:
-                            raise _NotReplayable(
-                                f"{type(ctx).__name__} gets a {v.shape} array argument "
-                                f"{k!r} that is not an input"
-                            )
-                    else:
-                        subs.append((k, idx))
-            produced[id(res)] = ("op", i)
-            records.append((ctx, srcs, dict(params_kw), tuple(subs), res))
+                    if id(v) in inputs:
+                        subs.append((k, inputs[id(v)]))
+                    elif v.ndim:
+                        raise _NotReplayable(
+                            f"{type(ctx).__name__} gets a {v.shape} array argument {k!r} "
+                            "that is not an input"
+                        )
+            produced[id(res)] = i
+            records.append((ctx, srcs, dict(params_kw), tuple(subs)))
 
-        base = 2 + len(leaf_slots)
-
-        def resolve(s: Any) -> int:
-            if isinstance(s, tuple):
-                return base + s[1]
-            return s if s >= 0 else 2 + (-s - 1)
-
-        out_id = produced.get(id(out)) if isinstance(out, Tensor) else None
-        if out_id is not None:
-            out_slot = base + out_id[1]
+        base = 2 + len(leaves)
+        first = {"in": 0, "leaf": 2, "op": base}
+        ops = [
+            (ctx, tuple(first[kind] + j for kind, j in srcs), kw, subs)
+            for ctx, srcs, kw, subs in records
+        ]
+        if isinstance(out, Tensor) and id(out) in produced:
+            out_slot = base + produced[id(out)]
         elif isinstance(out, Tensor) and id(out) in inputs:
             out_slot = inputs[id(out)]
         else:
             raise _NotReplayable("the model's output is not a tensor made by an op or the input")
-        ops = [
-            (ctx, tuple(resolve(s) for s in srcs), kw, subs) for ctx, srcs, kw, subs, _ in records
-        ]
         # Backward in the engine's order, so that sums of several gradient contributions
         # are added in the same order (bitwise the eager gradients).
-        back = [produced[id(t)][1] for t in toposort(loss)]
-        loss_slot = base + produced[id(loss)][1]
-        return _generate(ops, back, leaf_slots, known, base, out_slot, loss_slot, loss.data)
-
-    # ----------------------------------------------------------------- replay
-    def _replay(self, prog: Any, xa: Any, ya: Any) -> tuple | None:
-        return prog(xa, ya)
+        back = [produced[id(t)] for t in toposort(loss)]
+        loss_slot = base + produced[id(loss)]
+        return _generate(ops, back, leaves, known, base, out_slot, loss_slot, loss.data)
 
 
 def _is_literal(v: Any) -> bool:
