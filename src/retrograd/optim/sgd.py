@@ -77,12 +77,9 @@ class SGD(Optimizer):
             # NumPy op with a 0-d array skips the scalar conversion, ~2x faster on small
             # arrays. Keyed by dtype, since a group may mix float32 and float64.
             consts: dict = {}
-            if momentum != 0.0 and wd == 0.0 and dampening == 0.0 and not nesterov:
-                # The common case (classic momentum): on one flat array for small groups,
-                # else in its own short loop with no branch per parameter left to take.
-                if not self._flat_step(gi, group["params"], lr, momentum):
-                    self._momentum_step(group["params"], lr, momentum, consts)
-                continue
+            classic = momentum != 0.0 and wd == 0.0 and dampening == 0.0 and not nesterov
+            if classic and self._flat_step(gi, group["params"], lr, momentum):
+                continue  # small group: updated on flat arrays
             for p in group["params"]:  # _params_with_grad, inlined (no generator)
                 g = p.grad
                 if g is None:
@@ -127,28 +124,6 @@ class SGD(Optimizer):
                     p.data -= g
                 else:
                     p.data -= lr_a * g
-
-    def _momentum_step(self, params: list, lr: float, momentum: float, consts: dict) -> None:
-        """``buf = momentum * buf + g; p -= lr * buf`` (weight decay 0, no dampening)."""
-        state = self.state
-        for p in params:
-            g = p.grad
-            if g is None:
-                continue
-            data = p.data
-            c = consts.get(data.dtype)
-            if c is None:
-                dt = data.dtype
-                c = consts[dt] = (xp.asarray(lr, dtype=dt), xp.asarray(momentum, dtype=dt))
-            st = state.get(p)
-            buf = None if st is None else st.get("momentum_buffer")
-            if buf is None:
-                buf = g.astype(data.dtype, copy=True)
-                state.setdefault(p, {})["momentum_buffer"] = buf
-            else:
-                buf *= c[1]
-                buf += g
-            data -= c[0] * buf
 
     def _flat_step(self, gi: int, params: list, lr: float, momentum: float) -> bool:
         """The momentum update of a small group: three NumPy calls on flat arrays."""
