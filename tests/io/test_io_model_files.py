@@ -432,3 +432,35 @@ def test_absurd_architectures_are_refused_before_allocating(tmp_path, node):
     bad.write_bytes(edit_metadata(path.read_bytes(), lambda m: {**m, "architecture": node}))
     with pytest.raises(rg.ModelFileError, match="needs at least"):
         rg.load(bad)
+
+
+def test_cli_layers_load_without_importing_the_cli(tmp_path):
+    # A fresh interpreter that never imports retrograd.cli: rg.load finds the CLI's layers.
+    import subprocess
+    import sys
+
+    from retrograd.cli.models import build_model
+
+    path = tmp_path / "cli_models.safetensors"
+    models = [build_model(spec, 64, 3) for spec in ("cnn:2,2", "lstm:4", "fixedpoint:4")]
+    rg.save(nn.Sequential(*models), path)
+    code = (
+        "import sys, retrograd as rg; m = rg.load(sys.argv[1]); "
+        "assert 'retrograd.cli.models' in sys.modules; print(len(list(m.parameters())))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == len(list(nn.Sequential(*models).parameters()))
+
+
+def test_lazy_layer_table_lists_every_cli_layer():
+    import retrograd.cli.models as cli_models
+
+    defined = {
+        name
+        for name, cls in vars(cli_models).items()
+        if isinstance(cls, type)
+        and cls.__module__ == cli_models.__name__
+        and name in rg.io.registered_modules()
+    }
+    assert defined == set(registry._LAZY_MODULES)

@@ -3,9 +3,9 @@
 Every network takes the flat, standardized feature rows ``(N, F)`` the CLI prepares and
 returns ``(N, outputs)``; the layers that reshape rows into images or sequences are part
 of the model, so a saved model file needs nothing else. The three layers defined here are
-registered with :func:`retrograd.io.register_module` when this module is imported (the
-CLI does it before loading a model); to load a CLI-trained ``cnn``, ``lstm`` or
-``fixedpoint`` model in your own program, ``import retrograd.cli.models`` first.
+registered with :func:`retrograd.io.register_module` when this module is imported;
+:func:`retrograd.load` imports it by itself when a file names one of them, so a
+CLI-trained ``cnn``, ``lstm`` or ``fixedpoint`` model loads in any program.
 
 Example::
 
