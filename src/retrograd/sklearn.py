@@ -67,6 +67,7 @@ from .nn import functional as F
 from .nn import init
 from .ops import log_softmax
 from .random import default_generator, get_rng_state, set_rng_state
+from .train.compiled import CompiledStep
 
 __all__ = ["BackpropClassifier", "BackpropRegressor", "FixedPointClassifier"]
 
@@ -91,6 +92,23 @@ _PREDICT_CHUNK = 8192
 
 
 # ---------------------------------------------------------------- validation helpers
+#: Fewer training steps than this in one fit call run eagerly (recording costs ~1 step).
+_MIN_COMPILED_STEPS = 8
+
+
+class _Objective(nn.Module):
+    """An estimator's unweighted training objective as a loss module (for CompiledStep)."""
+
+    capture_safe = True
+
+    def __init__(self, est: Any, p: dict) -> None:
+        super().__init__()
+        self._est, self._p = est, p
+
+    def forward(self, out: Tensor, target: Any) -> Tensor:
+        return self._est._objective(out, target, None, self._p, penalty=True)
+
+
 def _fail(est: Any, name: str, value: Any, expected: str) -> None:
     raise ValueError(f"{type(est).__name__}: {name} must be {expected}, got {value!r}")
 
@@ -356,7 +374,9 @@ class _BaseBackprop(BaseEstimator):
         opt = self._optimizer
         no_improve = 0
         best_state = None
-        for _ in range(1 if incremental else p["max_iter"]):
+        epochs = 1 if incremental else p["max_iter"]
+        step = self._compiled_step(p, epochs * -(-n // bs))
+        for _ in range(epochs):
             # A full batch keeps the data's order: the sum is then the same in every epoch.
             order = gen.permutation(n) if self.shuffle and bs < n else None
             total = wtotal = 0.0
@@ -378,6 +398,12 @@ class _BaseBackprop(BaseEstimator):
 
                 if p["optimizer"] == "lbfgs":
                     value = float(opt.step(closure))
+                elif step is not None and wb is None:
+                    # The same computation as closure(), replayed (see _compiled_step).
+                    opt.zero_grad()
+                    value = float(step.run(xb, tb)[1])
+                    self._after_backward()
+                    opt.step()
                 else:
                     value = float(closure())
                     opt.step()
@@ -415,6 +441,19 @@ class _BaseBackprop(BaseEstimator):
             if not incremental and no_improve > p["n_iter_no_change"]:
                 return ("early_stopping" if val is not None else "no_improvement"), best_state
         return ("partial_fit" if incremental else "max_iter"), best_state
+
+    def _compiled_step(self, p: dict, n_steps: int) -> CompiledStep | None:
+        """The unweighted training step as a :class:`~retrograd.train.CompiledStep`.
+
+        Batches of the same shape replay one recorded step (bitwise the eager gradients),
+        which saves most of the per-step Python work on small networks. Not for L-BFGS
+        (it re-evaluates a closure) nor for calls of a few steps (``partial_fit``), where
+        recording would cost more than it saves. Models or losses that cannot be replayed
+        (the fixed-point network, generalized cross-entropy) run eagerly inside it.
+        """
+        if p["optimizer"] == "lbfgs" or n_steps < _MIN_COMPILED_STEPS:
+            return None
+        return CompiledStep(self.model_, _Objective(self, p))
 
     # Hooks: FixedPointClassifier counts the relaxations that did not converge.
     @contextmanager
