@@ -72,7 +72,7 @@ def main() -> None:
     n_units = args.hidden + 64
     net = rg.nn.RecurrentNet(
         64, args.hidden, 64, activation="sigmoid", symmetric=True,
-        connectivity=1 - np.eye(n_units), tol=1e-5, max_iter=1000, damping=0.5,
+        connectivity=1 - np.eye(n_units), tol=1e-5, max_iter=2000, damping=0.5,
         backward=args.backward, backward_max_iter=args.neumann_k if args.backward == "neumann"
         else 1000,
     )  # fmt: skip

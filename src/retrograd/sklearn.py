@@ -959,7 +959,8 @@ class FixedPointClassifier(_ClassifierMixinBP, _BaseBackprop):
     damping : float in (0, 1], default=1.0
         Relaxation step ``s <- (1 - damping) s + damping f(...)``.
     relax_tol, relax_max_iter : float, int, default=1e-4, 100
-        Relaxation stops when the relative change is <= relax_tol, or after
+        Each sample's relaxation stops when its own relative change is <= relax_tol
+        (so its fixed point does not depend on the other rows of its batch), or after
         relax_max_iter steps (counted in ``n_relaxation_failures_``; one
         ConvergenceWarning per fit).
     backward : {'rbp', 'neumann', 'cg', 'unrolled'}, default='rbp'
@@ -1098,19 +1099,6 @@ class FixedPointClassifier(_ClassifierMixinBP, _BaseBackprop):
                 ConvergenceWarning,
                 stacklevel=6,
             )
-
-    def _raw_output(self, X: np.ndarray) -> np.ndarray:
-        # The relaxation stops on the whole batch's residual, so a loose tolerance would make
-        # a sample's prediction depend on the other rows of X. Predictions relax much
-        # further, close to the dtype's precision, and so are the same row by row.
-        solver = self.model_[0].solver
-        saved = solver.tol, solver.max_iter
-        solver.tol = min(solver.tol, 1e-5 if self._dtype == "float32" else 1e-11)
-        solver.max_iter = 10 * solver.max_iter
-        try:
-            return super()._raw_output(X)
-        finally:
-            solver.tol, solver.max_iter = saved
 
     def _after_step(self) -> None:
         # Projected gradient step: rescale W so that ||W||_2 * max|f'| <= contraction. The

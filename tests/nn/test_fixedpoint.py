@@ -123,17 +123,23 @@ def test_neumann_equals_bptt_from_fixed_point(rng, damping):
     assert _rel(ours["w"], want["w"]) > 1e-6
 
 
+def _bptt(cell, x, steps, damping):
+    """``steps`` recorded damped iterations of ``cell`` from zeros (plain engine BPTT)."""
+    s = rg.zeros(x.shape[0], cell.w.shape[0], dtype=np.float64)
+    for _ in range(steps):
+        s = (1 - damping) * s + damping * cell(s, x)
+    return s
+
+
 def test_unrolled_equals_engine_bptt(rng):
-    cell, fp, x, c = _setup(rng, backward="unrolled", tol=1e-10, damping=0.9)
+    cell, fp, x, c = _setup(rng, backward="unrolled", tol=1e-10, damping=0.9, stop="batch")
     h = fp(x)
     (h * rg.tensor(c)).sum().backward()
     steps = fp.last_stats["forward_iterations"]
     ours = {n: v.copy() for n, v in _grads(cell, x).items()}
     cell.zero_grad()
     x.grad = None
-    s = rg.zeros(*h.shape, dtype=np.float64)
-    for _ in range(steps):
-        s = (1 - 0.9) * s + 0.9 * cell(s, x)
+    s = _bptt(cell, x, steps, 0.9)
     np.testing.assert_array_equal(s.data, h.data)
     (s * rg.tensor(c)).sum().backward()
     for n, v in _grads(cell, x).items():
@@ -141,6 +147,26 @@ def test_unrolled_equals_engine_bptt(rng):
     # unrolled BPTT from zeros is close to (not equal to) the implicit gradient
     want = _direct_grads(cell, x.data, h.data, c)
     assert _rel(ours["w"], want["w"]) < 1e-6
+
+
+def test_unrolled_per_sample_equals_bptt_of_each_sample_alone(rng):
+    # stop="sample": each sample is frozen when it converges, and the recorded iteration
+    # backpropagates through exactly its own steps, as if it had been relaxed alone.
+    cell, fp, x, c = _setup(rng, batch=4, backward="unrolled", tol=1e-10, damping=0.9)
+    x.data[0] *= 0.01  # a nearly linear sample: converges in fewer steps
+    h = fp(x)
+    (h * rg.tensor(c)).sum().backward()
+    per_sample = fp.last_stats["forward_iterations_per_sample"]
+    assert per_sample.min() < per_sample.max() == fp.last_stats["forward_iterations"]
+    ours = {n: v.copy() for n, v in _grads(cell, x).items()}
+    cell.zero_grad()
+    x.grad = None
+    for i, steps in enumerate(per_sample):
+        s = _bptt(cell, x[i : i + 1], int(steps), 0.9)
+        np.testing.assert_allclose(s.data[0], h.data[i], rtol=1e-13, atol=1e-15)
+        (s * rg.tensor(c[i : i + 1])).sum().backward()
+    for n, v in _grads(cell, x).items():
+        np.testing.assert_allclose(ours[n], v, rtol=1e-11, atol=1e-14, err_msg=n)
 
 
 def _memory(backward, n_iter):
@@ -247,6 +273,106 @@ def test_gradcheck_fixed_point(rng, method):
     assert rg.gradcheck(lambda x, w, b: fp(x, w, b) ** 2, [x, w, b])
 
 
+def _mixed_batch(rng, n_in=4):
+    """Rows that relax at very different speeds: saturated rows (|x| large, tanh' ~ 0)
+    contract fast, nearly linear ones (|x| small) at about the spectral radius of W."""
+    scales = np.array([5.0, 0.01, 3.0, 0.02, 0.5])[:, None]
+    return scales * rng.standard_normal((5, n_in))
+
+
+def _row_result(cell, fp, x_all, c, i, alone):
+    """Row i's output, its forward and backward step counts and its gradients, relaxed
+    alone or inside the batch ``x_all`` (where only row i enters the loss, so that the
+    parameter gradients are its own)."""
+    x_np, j = (x_all[i : i + 1], 0) if alone else (x_all, i)
+    cell.zero_grad()
+    x = rg.tensor(x_np.copy(), requires_grad=True)
+    weight = np.zeros((len(x_np), c.shape[1]))
+    weight[j] = c[i]
+    h = fp(x)
+    (h * rg.tensor(weight)).sum().backward()
+    steps = []
+    for key in ("forward_iterations_per_sample", "backward_iterations_per_sample"):
+        per_row = fp.last_stats[key]  # a single entry under stop="batch"
+        steps.append(int(per_row[j if per_row.size > 1 else 0]))
+    grads = {n: v.copy() for n, v in _grads(cell, x).items()}
+    grads["x"] = grads["x"][j]
+    return h.data[j].copy(), steps, grads
+
+
+@pytest.mark.parametrize("backward", ["rbp", "unrolled"])
+def test_sample_result_does_not_depend_on_its_batch(rng, backward):
+    cell = TanhCell(4, 6, _contracting_w(6, 0.95))
+    x_all = _mixed_batch(rng)
+    c = rng.standard_normal((5, 6))
+    per_sample = rg.nn.FixedPoint(cell, tol=1e-6, max_iter=2000, backward=backward)
+    for i in range(5):
+        h1, its1, g1 = _row_result(cell, per_sample, x_all, c, i, alone=True)
+        hb, itsb, gb = _row_result(cell, per_sample, x_all, c, i, alone=False)
+        np.testing.assert_allclose(hb, h1, rtol=1e-12, atol=1e-14)
+        assert itsb == its1  # the same trajectory: the same number of steps
+        for n in g1:
+            np.testing.assert_allclose(gb[n], g1[n], rtol=1e-10, atol=1e-13, err_msg=n)
+    # The easy and the hard rows really took different numbers of steps...
+    per_sample(rg.tensor(x_all))
+    its = per_sample.last_stats["forward_iterations_per_sample"]
+    assert its.shape == (5,) and its[1] > 2 * its[0]
+    assert per_sample.last_stats["forward_iterations"] == its.max()
+    # ... and under the whole-batch rule a fast row is relaxed further in the batch (until
+    # the slow rows converge) than alone: its output and gradients change.
+    whole = rg.nn.FixedPoint(cell, tol=1e-6, max_iter=2000, backward=backward, stop="batch")
+    h1, _, g1 = _row_result(cell, whole, x_all, c, 4, alone=True)
+    hb, _, gb = _row_result(cell, whole, x_all, c, 4, alone=False)
+    assert np.abs(hb - h1).max() > 1e-9
+    assert _rel(gb["w"], g1["w"]) > 1e-9
+
+
+def test_backward_stops_per_sample(rng):
+    cell = TanhCell(4, 6, _contracting_w(6, 0.95))
+    fp = rg.nn.FixedPoint(cell, tol=1e-11)
+    x = rg.tensor(_mixed_batch(rng), requires_grad=True)
+    c = rng.standard_normal((5, 6))
+    h = fp(x)
+    (h * rg.tensor(c)).sum().backward()
+    st = fp.last_stats
+    bwd = st["backward_iterations_per_sample"]
+    assert bwd.shape == (5,) and bwd[1] > 2 * bwd[0] and st["backward_iterations"] == bwd.max()
+    assert st["forward_converged_per_sample"].all() and st["backward_converged_per_sample"].all()
+    assert st["backward_residual"] <= 1e-11
+    # Rows frozen early (their own tolerance met) still get the exact implicit gradient.
+    want = _direct_grads(cell, x.data, h.data, c)
+    for k, v in _grads(cell, x).items():
+        assert _rel(v, want[k]) < 1e-8, k
+
+
+@pytest.mark.parametrize("method", ["rbp", "unrolled"])
+def test_gradcheck_with_rows_frozen_at_different_steps(rng, method):
+    fp = rg.nn.FixedPoint(
+        lambda h, x, w: (h @ w + x).tanh(), backward=method, tol=1e-13, backward_tol=1e-13
+    )
+    x = rg.tensor(_mixed_batch(rng, n_in=3), requires_grad=True)
+    w = rg.tensor(_contracting_w(3, 0.9, seed=1), requires_grad=True)
+    assert rg.gradcheck(lambda x, w: fp(x, w) ** 2, [x, w])
+    its = fp.last_stats["forward_iterations_per_sample"]
+    assert its.min() < its.max()
+
+
+def test_stop_in_config_repr_and_model_files(tmp_path):
+    net = rg.nn.RecurrentNet(3, 2, 1, stop="batch")
+    assert net.solver.stop == "batch" and "stop='batch'" in repr(net)
+    cfg = net.get_config()
+    assert cfg["stop"] == "batch"
+    again = rg.load(rg.save(net, tmp_path / "net.safetensors"))
+    assert again.solver.stop == "batch"
+    # A config saved before the option existed rebuilds with the default rule.
+    del cfg["stop"]
+    assert rg.nn.RecurrentNet(**cfg).solver.stop == "sample"
+    cell = TanhCell(2, 3, np.eye(3) * 0.5)
+    fp = rg.nn.FixedPoint(**rg.nn.FixedPoint(cell, stop="batch").get_config())
+    assert fp.stop == "batch" and fp.cell is cell
+    json.dumps(rg.nn.FixedPoint(lambda h, x: x, stop="batch").get_config())
+
+
 def test_float32_stays_float32():
     x = rg.randn(5, 4)
     net = rg.nn.RecurrentNet(4, 6, 3, activation="tanh")
@@ -288,8 +414,17 @@ def test_nonconvergence_raises_or_warns_but_never_passes_nonfinite():
     with pytest.warns(RuntimeWarning, match="after 3 iterations"):
         h = warn(x)
     assert warn.last_stats["forward_converged"] is False and np.isfinite(h.data).all()
+    # Per sample: a row at its fixed point (x = 0 -> h* = 0) stops, the other does not.
+    mixed = rg.tensor(np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]))
+    with pytest.raises(rg.ConvergenceError, match=r"no fixed point for 1 of 2 samples after 3"):
+        slow(mixed)
+    with pytest.warns(RuntimeWarning, match="for 1 of 2 samples"):
+        warn(mixed)
+    np.testing.assert_array_equal(warn.last_stats["forward_iterations_per_sample"], [1, 3])
+    np.testing.assert_array_equal(warn.last_stats["forward_converged_per_sample"], [True, False])
     blowup = rg.nn.FixedPoint(lambda h, x: h * 3.0 + x, max_iter=5000, on_nonconvergence="warn")
-    with pytest.raises(rg.ConvergenceError, match="non-finite"):
+    # (The cell's own h * 3 may overflow to inf on the last step: NumPy's warning, not ours.)
+    with pytest.raises(rg.ConvergenceError, match="non-finite"), np.errstate(over="ignore"):
         blowup(x)
 
 
@@ -370,6 +505,7 @@ def test_symmetric_net_uses_symmetric_weights():
         ({"max_iter": 0}, "max_iter"),
         ({"tol": -1.0}, "tol"),
         ({"on_nonconvergence": "ignore"}, "on_nonconvergence"),
+        ({"stop": "row"}, r"stop must be one of \['sample', 'batch'\], got 'row'"),
     ],
 )
 def test_bad_arguments(kwargs, match):

@@ -7,6 +7,9 @@ forward (no graph recorded)::
 
     h_{k+1} = (1 - tau) h_k + tau F(h_k, x)            until ||h_{k+1} - h_k|| <= tol
 
+each sample (row of the batch axis) stopping, and freezing, on its own criterion, so
+that its fixed point does not depend on the other samples of its batch;
+
 backward, with ``J = dF/dh (h*)`` and ``g = dL/dh*`` (Almeida-Pineda)::
 
     (I - J^T) z = g      solved by   z <- (1 - tau) z + tau (J^T z + g)
@@ -22,8 +25,9 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
+from .. import ops
 from .._backend import xp
 from ..autograd.engine import run_backward
 from ..autograd.function import Function
@@ -37,22 +41,158 @@ from .module import Module, Parameter
 _BACKWARDS = ("rbp", "neumann", "cg", "unrolled")
 _TOL_MODES = ("relative", "absolute")
 _ON_NONCONV = ("raise", "warn")
+_STOPS = ("sample", "batch")
 
 __all__ = ["FixedPoint", "FixedPointSolve", "RecurrentNet"]
 
+# Row-wise dot products (NumPy >= 2 has a fast one); both forms report FP errors.
+_vecdot = getattr(xp, "vecdot", None) or (lambda a, b: (a * b).sum(axis=-1))
+
+
+def _row_norms(a: Any, rows: int) -> Any:
+    """Euclidean norms of the ``rows`` slices of ``a`` along axis 0, as a float64 array.
+
+    Sums of squares accumulate in float64: a float32 sum over a long row loses digits.
+    When a float64 square over- or underflows, each row is rescaled by its largest entry,
+    so that a huge (diverging) or tiny state still has a finite norm: an overflowed norm
+    would make the relative test inf <= inf pass. (Float32 squares can do neither in
+    float64.) A row holding inf or NaN has an inf or NaN norm.
+    """
+    a = a.reshape(rows, -1 if a.size else 0)
+    if a.dtype.itemsize <= 4:
+        a = a.astype(xp.float64)
+        return xp.sqrt(_vecdot(a, a))
+    try:
+        with xp.errstate(over="raise", under="raise"):
+            return xp.sqrt(_vecdot(a, a))
+    except FloatingPointError:
+        m = xp.max(xp.abs(a), axis=1)
+        ok = (m > 0) & (m < math.inf)
+        b = a / xp.where(ok, m, 1.0)[:, None]
+        with xp.errstate(over="ignore", under="ignore"):
+            return xp.where(ok, m * xp.sqrt(_vecdot(b, b)), m)
+
 
 def _norm(a: Any) -> float:
-    # float64 accumulation: the float32 sum of squares of a long vector loses digits.
-    with xp.errstate(over="ignore", under="ignore"):
-        ss = float(xp.sum(xp.square(a, dtype=xp.float64)))
-        if ss == math.inf or 0.0 < ss < 1e-290:
-            # Rescale so that a huge (diverging) or tiny state still has a finite norm:
-            # an overflowed norm would make the relative test inf <= inf pass.
-            m = float(xp.max(xp.abs(a)))
-            if m == 0.0 or not math.isfinite(m):
-                return m
-            return m * float(xp.sqrt(xp.sum(xp.square(a / m, dtype=xp.float64))))
-    return math.sqrt(ss)
+    """The Euclidean norm of the whole array (see :func:`_row_norms`)."""
+    return float(_row_norms(a, 1)[0])
+
+
+def _of_samples(n: int, rows: int, preposition: str) -> str:
+    """``" for 3 of 64 samples"`` when rows stop separately, else ``""``."""
+    return f" {preposition} {n} of {rows} samples" if rows > 1 else ""
+
+
+class _Relaxation(NamedTuple):
+    """The outcome of :func:`_relax_rows`: the final state and per-row statistics."""
+
+    state: Any  # ndarray, or Tensor for the recorded (unrolled) iteration
+    steps: int  # iterations run: the largest of ``iterations``
+    iterations: Any  # per row: the iterations until it stopped
+    residuals: Any  # per row: its last residual
+    converged: Any  # per row: whether it reached the tolerance
+
+    @property
+    def failed(self) -> int:
+        return int(self.converged.size - xp.count_nonzero(self.converged))
+
+    @property
+    def residual(self) -> float:
+        return float(self.residuals.max(initial=0.0))
+
+    def which(self) -> str:
+        return _of_samples(self.failed, self.converged.size, "for")
+
+    def summary(self, prefix: str) -> dict:
+        """``last_stats`` entries: the worst row's figures, then the per-row arrays."""
+        return {
+            f"{prefix}_iterations": self.steps,
+            f"{prefix}_residual": self.residual,
+            f"{prefix}_converged": self.failed == 0,
+            f"{prefix}_iterations_per_sample": self.iterations,
+            f"{prefix}_converged_per_sample": self.converged,
+        }
+
+
+def _damped(fn: Callable, tau: float) -> Callable:
+    """The step ``h -> (1 - tau) h + tau fn(h)`` (for arrays and tensors alike)."""
+    if tau == 1.0:
+        return fn
+    return lambda h: (1 - tau) * h + tau * fn(h)
+
+
+def _relax_rows(
+    step: Callable,
+    h: Any,
+    rows: int,
+    tol: float,
+    relative: bool,
+    max_iter: int,
+    nonfinite: Callable[[int, str], str],
+    fixed_steps: bool = False,
+) -> _Relaxation:
+    """Iterate ``h <- step(h)``, stopping each of the ``rows`` slices of ``h`` on its own.
+
+    ``step`` maps the whole state (all rows at once). Row i stops, and is frozen from then
+    on, once ``||step(h)_i - h_i|| <= tol`` (times ``||step(h)_i||`` when ``relative``);
+    the loop ends when every row has stopped or after ``max_iter`` steps. ``rows=1`` is
+    the whole-array rule. ``fixed_steps`` runs exactly ``max_iter`` steps, and a row's
+    residual is then its last change over its first (a truncated series: converged while
+    its terms do not grow). ``h`` may be a Tensor (the recorded iteration): rows are then
+    frozen with the differentiable ``where``. A moving row that becomes non-finite raises
+    a ConvergenceError with the message ``nonfinite(iteration, " in 2 of 64 samples")``.
+    """
+    traced = isinstance(h, Tensor)
+    row_shape = (rows,) + (1,) * (h.ndim - 1)
+    ones = xp.ones(rows)
+    active = xp.ones(rows, dtype=bool)
+    n_active = rows
+    # Per row, recorded when it stops; rows that never stop run all max_iter iterations.
+    iterations = xp.full(rows, max_iter)
+    stop_diff, stop_scale = xp.zeros(rows), xp.ones(rows)
+    first = None
+    k = 0
+    for k in range(1, max_iter + 1):
+        new = step(h)
+        cur, old = (new.data, h.data) if traced else (new, h)
+        diff = _row_norms(cur - old, rows)
+        scale = _row_norms(cur, rows) if relative else ones
+        # A cheap test of all rows first (NaN propagates through max), then row by row.
+        if not (math.isfinite(diff.max(initial=0.0)) and math.isfinite(scale.max(initial=0.0))):
+            # A finite norm means a finite row (NaN and inf propagate into the norm), and
+            # a row whose norm overflows float64 is diverging, not converging.
+            bad = xp.count_nonzero(active & ~(xp.isfinite(diff) & xp.isfinite(scale)))
+            if bad:
+                raise ConvergenceError(nonfinite(k, _of_samples(bad, rows, "in")))
+        if n_active == rows:
+            h = new
+        else:  # the rows that have stopped stay frozen
+            h = (ops.where if traced else xp.where)(active.reshape(row_shape), new, h)
+        if fixed_steps:
+            first = diff if first is None else first
+            continue
+        stopping = active > (diff > tol * scale)  # active and within tolerance
+        n_stop = xp.count_nonzero(stopping)
+        if n_stop:
+            iterations[stopping] = k
+            stop_diff[stopping] = diff[stopping]
+            stop_scale[stopping] = scale[stopping]
+            # A new array, not in place: the unrolled graph keeps the old mask for backward.
+            active = active ^ stopping
+            n_active -= int(n_stop)
+        if not n_active:
+            break
+    # Rows still active when the loop ended report their last step.
+    last_diff = xp.where(active, diff, stop_diff)
+    last_scale = xp.where(active, scale, stop_scale)
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        if fixed_steps:
+            residuals = xp.where(first > 0, last_diff / first, 0.0)
+            converged = residuals <= 1.0
+        else:
+            residuals = xp.where(last_scale > 0, last_diff / last_scale, last_diff)
+            converged = ~active
+    return _Relaxation(h, k, iterations, residuals, converged)
 
 
 class FixedPointSolve(Function):
@@ -88,7 +228,16 @@ class FixedPoint(Module):
     ``x`` by default, or ``cell.state_shape(x)`` when the cell defines it) with
     ``h <- (1 - damping) h + damping F(h, x)`` under ``no_grad`` until the change is at most
     ``tol`` (times ``||h||`` when ``tol_mode="relative"``), then backward solves
-    ``(I - J^T) z = dL/dh*`` by the method named in ``backward``:
+    ``(I - J^T) z = dL/dh*`` by the method named in ``backward``.
+
+    ``stop`` says whose change is measured. ``"sample"`` (default): each sample (a slice
+    along axis 0 of a state with ndim >= 2; a 1-D state is one sample) stops on its own
+    change and is frozen from then on, in forward, in the "rbp" adjoint relaxation and in
+    "unrolled"; the cell still sees the whole batch every step. A sample's fixed point,
+    iterations and gradient are then those it would have alone. ``"batch"``: the whole
+    state stops on its total change (for states whose axis 0 is not a batch axis).
+    "neumann" always runs exactly ``backward_max_iter`` terms, and "cg" (one system for
+    the whole batch) stops on the batch residual. The backward methods:
 
     - ``"rbp"``: Almeida-Pineda damped adjoint relaxation (default);
     - ``"neumann"``: exactly ``backward_max_iter`` terms of the Neumann series of the
@@ -100,9 +249,13 @@ class FixedPoint(Module):
       (BPTT; memory grows with the iterations; for comparison).
 
     After each call ``last_stats`` holds iterations, residuals and converged flags (the
-    backward ones are filled in when backward runs). Not converging raises
-    :class:`retrograd.ConvergenceError` (``on_nonconvergence="warn"`` warns instead);
-    a non-finite state or adjoint always raises.
+    backward ones are filled in when backward runs): the largest iteration count and
+    residual over the samples, whether all converged, and per sample
+    ``forward_iterations_per_sample`` and ``forward_converged_per_sample`` (likewise
+    ``backward_*``; one entry when the rule is whole-batch). Not converging raises
+    :class:`retrograd.ConvergenceError` naming how many samples did not converge
+    (``on_nonconvergence="warn"`` warns instead); a non-finite state or adjoint always
+    raises.
 
     Example::
 
@@ -129,6 +282,7 @@ class FixedPoint(Module):
         h0: Any = None,
         backward_damping: float | None = None,
         estimate_spectral_radius: bool = False,
+        stop: str = "sample",
     ) -> None:
         super().__init__()
         if not callable(cell):
@@ -157,6 +311,7 @@ class FixedPoint(Module):
             else _check_damping("backward_damping", backward_damping)
         )
         self.estimate_spectral_radius = bool(estimate_spectral_radius)
+        self.stop = _check_choice("stop", stop, _STOPS)
         self.h0 = h0
         self.last_stats: dict = {}
 
@@ -187,13 +342,13 @@ class FixedPoint(Module):
             "backward_tol": self.backward_tol, "backward_max_iter": self.backward_max_iter,
             "on_nonconvergence": self.on_nonconvergence, "h0": h0,
             "backward_damping": self.backward_damping,
-            "estimate_spectral_radius": self.estimate_spectral_radius,
+            "estimate_spectral_radius": self.estimate_spectral_radius, "stop": self.stop,
         }  # fmt: skip
 
     def extra_repr(self) -> str:
         return (
             f"tol={self.tol:g}, max_iter={self.max_iter}, damping={self.damping:g}, "
-            f"backward={self.backward!r}"
+            f"backward={self.backward!r}, stop={self.stop!r}"
         )
 
     # ---------------------------------------------------------------- forward
@@ -238,83 +393,53 @@ class FixedPoint(Module):
             )
         return out.data
 
-    def _check_step(self, k: int, hnorm: float, diff: float, where: str) -> None:
-        # A finite norm means a finite state (NaN and inf propagate into the norm), and
-        # a state whose norm overflows float64 is divergence, not a fixed point.
-        if not (math.isfinite(hnorm) and math.isfinite(diff)):
-            raise ConvergenceError(
-                f"FixedPoint {where}: the state became non-finite (inf/NaN) at iteration {k}; "
-                f"the relaxation diverges (damping={self.damping:g}). Use damping < 1 or "
-                "make the cell contracting (smaller recurrent weights)"
-            )
+    def _rows(self, shape: tuple) -> int:
+        """How many rows of the state stop separately: the batch size, or 1."""
+        return shape[0] if self.stop == "sample" and len(shape) >= 2 else 1
 
     def _relax(self, x: Tensor, extras: list, h: Any, stats: dict) -> Any:
         """Damped fixed-point iteration without a graph; returns h* (an ndarray)."""
-        tau = self.damping
-        tol = self.tol
-        relative = self.tol_mode == "relative"
-        res = math.inf
-        converged = False
-        k = 0
-        for k in range(1, self.max_iter + 1):
-            f = self._cell_data(h, x, extras)
-            h_new = f if tau == 1.0 else (1 - tau) * h + tau * f
-            diff = _norm(h_new - h)
-            hnorm = _norm(h_new)
-            self._check_step(k, hnorm, diff, "forward")
-            scale = hnorm if relative else 1.0
-            res = diff / scale if scale > 0 else diff
-            h = h_new
-            if diff <= tol * scale:
-                converged = True
-                break
-        stats.update(forward_iterations=k, forward_residual=res, forward_converged=converged)
-        if not converged:
-            self._nonconverged(
-                f"FixedPoint forward: no fixed point after {k} iterations (max_iter); "
-                f"{self.tol_mode} residual {res:.3g} > tol {tol:g}. Raise max_iter, use "
-                "damping < 1, or make the cell contracting"
-            )
+        run = self._relax_forward(lambda h: self._cell_data(h, x, extras), h, stats, "forward")
         if self.estimate_spectral_radius:
-            stats.update(self._spectral_stats(h, x, extras))
-        return h
+            stats.update(self._spectral_stats(run.state, x, extras))
+        return run.state
 
     def _unrolled(self, x: Tensor, extras: list, h0: Any, stats: dict) -> Tensor:
         """BPTT: the same iteration, recorded, so backward walks every step."""
-        tau = self.damping
-        relative = self.tol_mode == "relative"
         h = Tensor._wrap(h0, False, None)
-        res = math.inf
-        converged = False
-        k = 0
-        for k in range(1, self.max_iter + 1):
-            f = self.cell(h, x, *extras)
-            h_new = f if tau == 1.0 else (1 - tau) * h + tau * f
-            diff = _norm(h_new.data - h.data)
-            hnorm = _norm(h_new.data)
-            self._check_step(k, hnorm, diff, "forward (unrolled)")
-            scale = hnorm if relative else 1.0
-            res = diff / scale if scale > 0 else diff
-            h = h_new
-            if diff <= self.tol * scale:
-                converged = True
-                break
-        stats.update(
-            forward_iterations=k,
-            forward_residual=res,
-            forward_converged=converged,
-            backward_iterations=k,
-            backward_converged=converged,
+        run = self._relax_forward(
+            lambda h: self.cell(h, x, *extras), h, stats, "forward (unrolled)"
         )
-        if not converged:
-            self._nonconverged(
-                f"FixedPoint forward (unrolled): no fixed point after {k} iterations "
-                f"(max_iter); {self.tol_mode} residual {res:.3g} > tol {self.tol:g}"
-            )
+        stats.update(run.summary("backward"))  # backward replays exactly these steps
         if self.estimate_spectral_radius:
             with no_grad():
-                stats.update(self._spectral_stats(h.data, x, extras))
-        return h
+                stats.update(self._spectral_stats(run.state.data, x, extras))
+        return run.state
+
+    def _relax_forward(self, cell: Callable, h: Any, stats: dict, where: str) -> _Relaxation:
+        """Relax ``h <- (1 - damping) h + damping cell(h)``; record it in ``stats``."""
+
+        def nonfinite(k: int, which: str) -> str:
+            return (
+                f"FixedPoint {where}: the state became non-finite (inf/NaN) at iteration "
+                f"{k}{which}; the relaxation diverges (damping={self.damping:g}). Use "
+                "damping < 1 or make the cell contracting (smaller recurrent weights)"
+            )
+
+        run = _relax_rows(
+            _damped(cell, self.damping), h, self._rows(h.shape), self.tol,
+            self.tol_mode == "relative", self.max_iter, nonfinite,
+        )  # fmt: skip
+        stats.update(run.summary("forward"))
+        if run.failed:
+            largest = "largest " if run.converged.size > 1 else ""
+            self._nonconverged(
+                f"FixedPoint {where}: no fixed point{run.which()} after {run.steps} "
+                f"iterations (max_iter); {largest}{self.tol_mode} residual {run.residual:.3g} "
+                f"> tol {self.tol:g}. Raise max_iter, use damping < 1, or make the cell "
+                "contracting"
+            )
+        return run
 
     def _nonconverged(self, msg: str) -> None:
         if self.on_nonconvergence == "raise":
@@ -359,39 +484,31 @@ class FixedPoint(Module):
         g = g.astype(h.dtype, copy=False)
         jt = self._state_graph(h, node.x, list(node.extras))
         method = self.backward
-        if method == "rbp":
-            z, it, res, conv = self._solve_relax(jt, g, z0=g, fixed_steps=False)
-        elif method == "neumann":
-            z, it, res, conv = self._solve_relax(jt, g, z0=xp.zeros_like(g), fixed_steps=True)
-        else:
-            z, it, res, conv = self._solve_cg(jt, g)
+        run = self._solve_cg(jt, g) if method == "cg" else self._solve_relax(jt, g)
+        z = run.state
         if not math.isfinite(_norm(z)):
             raise ConvergenceError(
                 f"FixedPoint backward ({method}): the adjoint is non-finite (inf/NaN) after "
-                f"{it} iterations; I - J^T is singular or ill-conditioned at h*"
+                f"{run.steps} iterations; I - J^T is singular or ill-conditioned at h*"
             )
         true_res = _norm(z - jt(z) - g) / max(_norm(g), 1e-300)
-        stats.update(
-            backward_iterations=it,
-            backward_residual=res,
-            backward_converged=conv,
-            backward_true_residual=true_res,
-        )
-        if not conv and method == "neumann":
+        stats.update(run.summary("backward"), backward_true_residual=true_res)
+        if run.failed and method == "neumann":
             self._nonconverged(
-                f"FixedPoint backward (neumann): the Neumann series is growing, its term "
-                f"{it} is {res:.3g} times its first: J^T is not contracting at h* for "
-                f"backward_damping={self.backward_damping:g}; the truncated sum would be "
-                "garbage. Use a smaller damping or backward='cg'"
+                f"FixedPoint backward (neumann): the Neumann series is growing{run.which()}, "
+                f"its term {run.steps} is {run.residual:.3g} times its first: J^T is not "
+                f"contracting at h* for backward_damping={self.backward_damping:g}; the "
+                "truncated sum would be garbage. Use a smaller damping or backward='cg'"
             )
-        elif not conv:
+        elif run.failed:
+            largest = "largest " if run.converged.size > 1 else ""
             self._nonconverged(
                 f"FixedPoint backward ({method}): the adjoint solve (I - J^T) z = g did not "
-                f"converge in {it} iterations; residual {res:.3g} > backward_tol "
-                f"{self.backward_tol:g}. At h* the damped J^T (backward_damping="
-                f"{self.backward_damping:g}) is not contracting, or contracts too slowly: "
-                "use the damping that made the forward converge, raise backward_max_iter, "
-                "or use backward='neumann' (truncated) or 'cg'"
+                f"converge{run.which()} in {run.steps} iterations; {largest}residual "
+                f"{run.residual:.3g} > backward_tol {self.backward_tol:g}. At h* the damped "
+                f"J^T (backward_damping={self.backward_damping:g}) is not contracting, or "
+                "contracts too slowly: use the damping that made the forward converge, raise "
+                "backward_max_iter, or use backward='neumann' (truncated) or 'cg'"
             )
         return self._param_vjp(node, z, n_extra)
 
@@ -413,47 +530,34 @@ class FixedPoint(Module):
             out.append(None if not need else (xp.zeros_like(t.data) if gr is None else gr))
         return tuple(out)
 
-    def _solve_relax(self, jt: Callable, g: Any, z0: Any, fixed_steps: bool) -> tuple:
-        """z <- (1 - tau) z + tau (J^T z + g): RBP until converged, or K Neumann terms."""
+    def _solve_relax(self, jt: Callable, g: Any) -> _Relaxation:
+        """z <- (1 - tau) z + tau (J^T z + g), stopped like the forward relaxation ("rbp",
+        from z = g), or exactly backward_max_iter Neumann terms ("neumann", from z = 0)."""
         tau = self.backward_damping
-        tol = self.backward_tol
-        relative = self.tol_mode == "relative"
-        z = z0
-        res = math.inf
-        first = None
-        k = 0
-        for k in range(1, self.backward_max_iter + 1):
-            jz = jt(z) + g
-            z_new = jz if tau == 1.0 else (1 - tau) * z + tau * jz
-            diff = _norm(z_new - z)
-            znorm = _norm(z_new)
-            if not (math.isfinite(znorm) and math.isfinite(diff)):
-                raise ConvergenceError(
-                    f"FixedPoint backward ({self.backward}): the adjoint became non-finite "
-                    f"(inf/NaN) at iteration {k}: J^T is not contracting at h* for "
-                    f"backward_damping={tau:g}; use damping < 1 or backward='cg'"
-                )
-            scale = znorm if relative else 1.0
-            res = diff / scale if scale > 0 else diff
-            z = z_new
-            if first is None:
-                first = diff
-            if not fixed_steps and diff <= tol * scale:
-                return z, k, res, True
-        if fixed_steps:
-            # A truncated series is an answer only while its terms shrink: report the
-            # ratio of the last term to the first; above 1 the series is diverging.
-            res = diff / first if first > 0 else 0.0
-            return z, k, res, res <= 1.0
-        return z, k, res, False
+        neumann = self.backward == "neumann"
 
-    def _solve_cg(self, jt: Callable, g: Any) -> tuple:
+        def nonfinite(k: int, which: str) -> str:
+            return (
+                f"FixedPoint backward ({self.backward}): the adjoint became non-finite "
+                f"(inf/NaN) at iteration {k}{which}: J^T is not contracting at h* for "
+                f"backward_damping={tau:g}; use damping < 1 or backward='cg'"
+            )
+
+        return _relax_rows(
+            _damped(lambda z: jt(z) + g, tau), xp.zeros_like(g) if neumann else g,
+            self._rows(g.shape), self.backward_tol, self.tol_mode == "relative",
+            self.backward_max_iter, nonfinite, fixed_steps=neumann,
+        )  # fmt: skip
+
+    def _solve_cg(self, jt: Callable, g: Any) -> _Relaxation:
         """CG on the normal equations (I - J)(I - J^T) z = (I - J) g.
 
         J v is needed as well as J^T v. Reverse mode gives only J^T v, so each sample's
         Jacobian block is materialised exactly from one batched VJP per state unit (row
         j of every block is J^T e_j) and checked against a random VJP; a cell that mixes
-        samples falls back to the full Jacobian (one VJP per state element).
+        samples falls back to the full Jacobian (one VJP per state element). CG's step
+        sizes are inner products over the whole batch, so it stops on the batch residual
+        whatever ``stop`` is.
         """
         J = _jacobian_blocks(jt, g.shape, g.dtype)
 
@@ -476,9 +580,8 @@ class FixedPoint(Module):
         res = math.sqrt(rr) / bnorm
         tol = self.backward_tol if self.tol_mode == "relative" else self.backward_tol / bnorm
         k = 0
-        if res <= tol:
-            return z, 0, res, True
-        for k in range(1, self.backward_max_iter + 1):
+        while res > tol and k < self.backward_max_iter:
+            k += 1
             ap = normal_op(p)
             pap = float(xp.sum(p * ap, dtype=xp.float64))
             if pap <= 0 or not math.isfinite(pap):
@@ -488,11 +591,12 @@ class FixedPoint(Module):
             r = r - alpha * ap
             rr_new = float(xp.sum(r * r, dtype=xp.float64))
             res = math.sqrt(rr_new) / bnorm
-            if res <= tol:
-                return z.astype(g.dtype, copy=False), k, res, True
             p = r + (rr_new / rr) * p
             rr = rr_new
-        return z.astype(g.dtype, copy=False), k, res, False
+        # One system for the whole batch: a single row of statistics.
+        return _Relaxation(
+            z.astype(g.dtype, copy=False), k, xp.full(1, k), xp.full(1, res), xp.full(1, res <= tol)
+        )
 
     # ------------------------------------------------------------ diagnostics
     def _spectral_stats(self, h: Any, x: Tensor, extras: list, n_iter: int = 100) -> dict:
@@ -645,6 +749,7 @@ class RecurrentNet(Module):
         backward_max_iter: int | None = None,
         on_nonconvergence: str = "raise",
         dtype: Any = None,
+        stop: str = "sample",
     ) -> None:
         super().__init__()
         for name, v, lo in (("n_in", n_in, 1), ("n_hidden", n_hidden, 0), ("n_out", n_out, 1)):
@@ -686,6 +791,7 @@ class RecurrentNet(Module):
             backward_tol=backward_tol,
             backward_max_iter=backward_max_iter,
             on_nonconvergence=on_nonconvergence,
+            stop=stop,
         )
         self.reset_parameters()
 
@@ -740,6 +846,7 @@ class RecurrentNet(Module):
             "damping": s.damping, "tol_mode": s.tol_mode, "backward": s.backward,
             "backward_tol": s.backward_tol, "backward_max_iter": s.backward_max_iter,
             "on_nonconvergence": s.on_nonconvergence, "dtype": str(self.weight.dtype),
+            "stop": s.stop,
         }  # fmt: skip
 
     def extra_repr(self) -> str:
