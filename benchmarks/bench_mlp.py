@@ -26,7 +26,9 @@ import _common as C  # noqa: E402
 
 LR = 0.01
 MOMENTUM = 0.9
-CONTENDERS = ("retrograd", "retrograd-eager", "pytorch", "sklearn", "numpy")
+CONTENDERS = ("retrograd", "retrograd-eager", "pytorch", "sklearn", "numpy", "products")
+#: Contenders that do not train (no loss to check after the warm-up epoch).
+NOT_TRAINING = ("products",)
 MEM_TRACEMALLOC = "tracemalloc peak over one epoch (after warm-up)"
 MEM_RSS = "ru_maxrss growth over the first epoch (fresh process)"
 
@@ -251,12 +253,62 @@ def build_numpy(init: list, batches: list, passes: int) -> tuple:
     return epoch, lambda: list(zip(W, B))
 
 
+def build_products(init: list, batches: list, passes: int) -> tuple:
+    """Only the matrix products of each step: a ceiling on anything that makes them.
+
+    Per batch, the forward products and, backward, every weight gradient and the input
+    gradient of every layer but the first, each written into a preallocated output (no
+    bias, activation, loss or update; the operands are fixed arrays of the right shapes).
+    No program computing this network's gradients with these products can train faster;
+    the NumPy limit and every contender are compared with it in the same run.
+    """
+    import numpy as np
+
+    ws = [w for w, _ in init]
+    n = len(batches[0][0])
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    acts = [rng.random((n, w.shape[0]), dtype=f32) for w in ws]  # layer outputs
+    deltas = [rng.random((n, w.shape[0]), dtype=f32) for w in ws]  # their gradients
+    data = list(batches) * passes
+
+    outs: dict = {}  # one output buffer per product, shared by the batches
+
+    def plan(x: Any) -> list:
+        ins = [x] + acts[:-1]  # each layer's input
+        pairs = [(a, w.T) for a, w in zip(ins, ws)]  # forward
+        for i in range(len(ws) - 1, -1, -1):
+            pairs.append((deltas[i].T, ins[i]))  # weight gradient
+            if i:
+                pairs.append((deltas[i], ws[i]))  # input gradient
+        return [
+            (
+                a,
+                b,
+                outs.setdefault(
+                    (k, a.shape[0], b.shape[1]), np.empty((a.shape[0], b.shape[1]), dtype=f32)
+                ),
+            )
+            for k, (a, b) in enumerate(pairs)
+        ]
+
+    plans = {id(xb): plan(xb) for xb, _ in batches}
+
+    def epoch() -> None:
+        for xb, _ in data:
+            for a, b, out in plans[id(xb)]:
+                np.matmul(a, b, out=out)
+
+    return epoch, lambda: None
+
+
 BUILDERS = {
     "retrograd": build_retrograd,
     "retrograd-eager": lambda init, batches, passes: build_retrograd(init, batches, passes, False),
     "pytorch": build_pytorch,
     "sklearn": build_sklearn,
     "numpy": build_numpy,
+    "products": build_products,
 }
 
 
@@ -306,7 +358,8 @@ def run_config(
         # and online SGD amplifies it), so the check is made here.
         try:
             good[c]()
-            rows[c]["loss_after_1_epoch"] = C.mlp_loss(getters[c](), X_used, y_used)
+            if c not in NOT_TRAINING:
+                rows[c]["loss_after_1_epoch"] = C.mlp_loss(getters[c](), X_used, y_used)
         except Exception as e:  # noqa: BLE001 - report, time the others
             rows[c].update(status="failed", note=f"{type(e).__name__}: {e}")
             del good[c]

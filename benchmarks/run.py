@@ -258,11 +258,16 @@ def markdown(result: dict) -> str:
         "configuration. `retrograd` trains as `rg.train.fit` does: the step recorded once",
         "and replayed (`rg.train.compile_step`, bitwise the eager result); `retrograd eager`",
         "is the plain loop (zero_grad, forward, loss, backward, step) on a fresh graph each",
-        "step. The ratio columns are `retrograd`'s; the last one is the eager loop's.",
+        "step. `products only` makes just the step's matrix products (forward, weight and",
+        "input gradients) into preallocated arrays, nothing else: no program that computes",
+        "these gradients with these products can train faster, so it is a ceiling for every",
+        "contender, measured in the same alternation. The ratio columns are `retrograd`'s;",
+        "the last one is the eager loop's.",
         "",
         "| configuration | retrograd | retrograd eager | PyTorch | scikit-learn | NumPy limit "
-        "| vs PyTorch | vs scikit-learn | vs NumPy limit | eager vs PyTorch |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| products only | vs PyTorch | vs scikit-learn | vs NumPy limit | of products only "
+        "| eager vs PyTorch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     mlp = [r for r in rows if r.get("suite") == "mlp"]
     configs = list(dict.fromkeys(r["config"] for r in mlp))
@@ -270,7 +275,7 @@ def markdown(result: dict) -> str:
     notes = []
     for c in configs:
         cells, ratios = [], []
-        for peer in ("retrograd", "retrograd-eager", "pytorch", "sklearn", "numpy"):
+        for peer in ("retrograd", "retrograd-eager", "pytorch", "sklearn", "numpy", "products"):
             r = by.get((c, peer))
             if r is None or r["status"] != "ok":
                 cells.append(r["status"] if r else "-")
@@ -299,7 +304,8 @@ def markdown(result: dict) -> str:
         "",
         "`loss after 1 epoch` is every contender's mean loss on the data after the warm-up",
         "epoch (computed the same way for all, in float64): equal values show the contenders",
-        "did the same work. Peak memory: for NumPy-based contenders the tracemalloc peak over",
+        "did the same work (`products only` trains nothing: no loss). Peak memory: for",
+        "NumPy-based contenders the tracemalloc peak over",
         "one epoch after warm-up (arrays and Python objects allocated during the epoch);",
         "PyTorch allocates outside Python's view, so its peak is the growth of the process's",
         "peak RSS (ru_maxrss) over its first epoch in a fresh process. `RSS growth` is that",
