@@ -61,6 +61,7 @@ except ImportError as exc:  # validate_data and __sklearn_tags__ arrived in scik
     ) from exc
 
 from . import nn, optim
+from ._warnings import warn_user
 from .autograd.mode import no_grad
 from .autograd.tensor import Tensor
 from .nn import functional as F
@@ -1091,13 +1092,12 @@ class FixedPointClassifier(_ClassifierMixinBP, _BaseBackprop):
             warnings.filterwarnings("ignore", message="FixedPoint ", category=RuntimeWarning)
             yield
         if self.n_relaxation_failures_:
-            warnings.warn(
+            warn_user(
                 f"FixedPointClassifier: {self.n_relaxation_failures_} relaxations did not "
                 f"reach relax_tol={self.relax_tol!r} within relax_max_iter="
                 f"{self.relax_max_iter!r} steps; increase relax_max_iter or alpha, or use "
                 "damping < 1",
                 ConvergenceWarning,
-                stacklevel=6,
             )
 
     def _after_step(self) -> None:

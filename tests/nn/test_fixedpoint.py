@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tracemalloc
 import warnings
 
@@ -521,3 +522,11 @@ def test_bad_shapes():
         rg.nn.RecurrentNet(3, 2, 1)(rg.ones(2, 4))
     with pytest.raises(ValueError, match="connectivity"):
         rg.nn.RecurrentNet(3, 2, 1, connectivity=np.ones((2, 2)))
+
+
+def test_nonconvergence_warning_points_at_the_callers_line():
+    fp = rg.nn.FixedPoint(lambda h, x: h * 0.99 + x, max_iter=3, on_nonconvergence="warn")
+    with pytest.warns(RuntimeWarning, match="no fixed point") as record:
+        line = sys._getframe().f_lineno + 1
+        fp(rg.ones(2, 3))
+    assert (record[0].filename, record[0].lineno) == (__file__, line)

@@ -23,12 +23,12 @@ iterations. See docs/recurrent-backprop.md for the variants and when each is sta
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .. import ops
 from .._backend import xp
+from .._warnings import warn_user
 from ..autograd.engine import run_backward
 from ..autograd.function import Function
 from ..autograd.mode import enable_grad, no_grad
@@ -444,7 +444,7 @@ class FixedPoint(Module):
     def _nonconverged(self, msg: str) -> None:
         if self.on_nonconvergence == "raise":
             raise ConvergenceError(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=4)
+        warn_user(msg, RuntimeWarning)
 
     # --------------------------------------------------------------- backward
     def _state_graph(self, h: Any, x: Any, extras: list) -> tuple:
