@@ -93,23 +93,6 @@ _PREDICT_CHUNK = 8192
 
 
 # ---------------------------------------------------------------- validation helpers
-#: Fewer training steps than this in one fit call run eagerly (recording costs ~1 step).
-_MIN_COMPILED_STEPS = 8
-
-
-class _Objective(nn.Module):
-    """An estimator's unweighted training objective as a loss module (for CompiledStep)."""
-
-    capture_safe = True
-
-    def __init__(self, est: Any, p: dict) -> None:
-        super().__init__()
-        self._est, self._p = est, p
-
-    def forward(self, out: Tensor, target: Any) -> Tensor:
-        return self._est._objective(out, target, None, self._p, penalty=True)
-
-
 def _fail(est: Any, name: str, value: Any, expected: str) -> None:
     raise ValueError(f"{type(est).__name__}: {name} must be {expected}, got {value!r}")
 
@@ -165,6 +148,24 @@ def _rng_scope(state: dict) -> Iterator[Any]:
         state.clear()
         state.update(get_rng_state())
         set_rng_state(saved)
+
+
+# ------------------------------------------------------------- the training step
+#: Fewer training steps than this in one fit call run eagerly (recording costs ~1 step).
+_MIN_COMPILED_STEPS = 8
+
+
+class _Objective(nn.Module):
+    """An estimator's unweighted training objective as a loss module (for CompiledStep)."""
+
+    capture_safe = True
+
+    def __init__(self, est: Any, p: dict) -> None:
+        super().__init__()
+        self._est, self._p = est, p
+
+    def forward(self, out: Tensor, target: Any) -> Tensor:
+        return self._est._objective(out, target, None, self._p, penalty=True)
 
 
 # ---------------------------------------------------------------------- base class

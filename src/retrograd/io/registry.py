@@ -373,7 +373,7 @@ def unregister_module(name: str) -> None:
     """Remove a user registration (built-in layers cannot be removed)."""
     _load_builtins()
     with _LOCK:
-        entry = _BY_NAME.get(name) or _lazy_entry(name)
+        entry = _BY_NAME.get(name)
         if entry is None:
             raise KeyError(f"unregister_module: {name!r} is not registered")
         if entry.builtin:
