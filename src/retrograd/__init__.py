@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from . import _malloc
 from ._version import __version__
@@ -84,7 +85,13 @@ _LAZY_ATTRS = {
 }
 
 
-def __getattr__(name: str):
+if TYPE_CHECKING:  # what __getattr__ loads lazily, made visible to type checkers
+    from . import cli, data, distributed, io, nn, ops, optim, sklearn, train  # noqa: F401
+    from .io import load, load_checkpoint, save, save_checkpoint  # noqa: F401
+    from .nn.gradcheck import check_module_grads  # noqa: F401
+
+
+def __getattr__(name: str) -> object:
     if name in _LAZY_MODULES:
         return importlib.import_module(f"retrograd.{name}")
     if name in _LAZY_ATTRS:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_S = TypeVar("_S", bound="_SetGrad")
 
 
 class _Mode:
@@ -28,7 +33,13 @@ def is_grad_enabled() -> bool:
 class _SetGrad:
     _value = True
 
-    def __new__(cls, orig_func=None):
+    @overload
+    def __new__(cls: type[_S], orig_func: None = None) -> _S: ...
+
+    @overload
+    def __new__(cls, orig_func: _F) -> _F: ...  # type: ignore[misc]
+
+    def __new__(cls, orig_func: Any = None) -> Any:
         self = super().__new__(cls)
         if orig_func is not None:
             # Bare decorator form, ``@rg.no_grad`` without parentheses (PyTorch accepts it).
@@ -40,22 +51,20 @@ class _SetGrad:
             return self(orig_func)
         return self
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._prev = MODE.grad_enabled
         MODE.grad_enabled = self._value
-        return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         MODE.grad_enabled = self._prev
-        return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: _F) -> _F:
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             with self.__class__():
                 return fn(*args, **kwargs)
 
-        return wrapper
+        return wrapper  # type: ignore[return-value]
 
 
 class no_grad(_SetGrad):
@@ -97,19 +106,18 @@ class detect_anomaly:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
 
-    def __enter__(self):
+    def __enter__(self) -> detect_anomaly:
         self._prev = MODE.anomaly
         MODE.anomaly = self.enabled
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         MODE.anomaly = self._prev
-        return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: _F) -> _F:
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             with detect_anomaly(self.enabled):
                 return fn(*args, **kwargs)
 
-        return wrapper
+        return wrapper  # type: ignore[return-value]

@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
-import numbers
-from typing import Any
+import builtins
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+from numpy.typing import NDArray
 
 from .._backend import xp
+
+if TYPE_CHECKING:
+    from .. import ops as _ops
+else:
+
+    class _LazyOps:
+        """Stands for ``retrograd.ops`` until first used, then replaces itself.
+
+        The engine must not import the ops at import time (the ops import the engine);
+        the first operator call binds the module global ``_ops`` to the real package, so
+        from then on a method costs one module-attribute lookup more than the bare op.
+        """
+
+        def __getattr__(self, name: str) -> Any:
+            global _ops
+            from .. import ops
+
+            _ops = ops
+            return getattr(ops, name)
+
+    _ops = _LazyOps()
+
+# Type aliases for the public signatures. builtins.* because Tensor has methods named
+# float, int, bool, sum, max, min and abs, which a checker would see inside the class.
+Number = builtins.int | builtins.float | builtins.bool
+#: What an op accepts where it wants a tensor: a Tensor, a Python number, an ndarray or
+#: NumPy scalar, or a (nested) sequence of numbers.
+TensorLike = Union["Tensor", Number, NDArray[Any], np.generic, Sequence[Any]]  # noqa: UP007
+#: A dtype as NumPy takes it: np.float32, "float64", np.dtype(...), or None for the default.
+DTypeLike = np.dtype[Any] | type | builtins.str | None
+#: One axis, several, or None for all of them.
+Axis = builtins.int | Sequence[builtins.int] | None
+#: A shape given as one tuple/list or as separate ints (``reshape(2, 3)``/``reshape((2, 3))``).
+ShapeArg = builtins.int | Sequence[builtins.int]
 
 _DEFAULT_DTYPE = [xp.dtype(xp.float32)]
 _engine_backward = None  # autograd.engine.backward, bound on first use
@@ -16,7 +54,7 @@ def get_default_dtype() -> Any:
     return _DEFAULT_DTYPE[0]
 
 
-def set_default_dtype(dtype: Any) -> None:
+def set_default_dtype(dtype: DTypeLike) -> None:
     """Set the dtype Python floats become: ``float32`` (default) or ``float64``."""
     d = xp.dtype(dtype)
     if d not in (xp.float32, xp.float64):
@@ -24,7 +62,7 @@ def set_default_dtype(dtype: Any) -> None:
     _DEFAULT_DTYPE[0] = d
 
 
-def _to_array(data: Any, dtype: Any = None) -> Any:
+def _to_array(data: Any, dtype: DTypeLike = None) -> NDArray[Any]:
     """Convert user data to an ndarray following PyTorch's rules for literals.
 
     Python floats (and nested lists holding any float) become the default dtype;
@@ -73,10 +111,16 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    data: NDArray[Any]
+    grad: NDArray[Any] | None
+    requires_grad: builtins.bool
+    name: builtins.str | None
     # Make ``ndarray <op> Tensor`` defer to the Tensor's reflected operator.
     __array_priority__ = 1000.0
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+    def __init__(
+        self, data: TensorLike, requires_grad: builtins.bool = False, dtype: DTypeLike = None
+    ) -> None:
         arr = _to_array(data, dtype)
         if requires_grad and arr.dtype.kind not in "fc":
             raise TypeError(
@@ -89,7 +133,7 @@ class Tensor:
         self.name = None
 
     @classmethod
-    def _wrap(cls, data: Any, requires_grad: bool, ctx: Any) -> Tensor:
+    def _wrap(cls, data: NDArray[Any], requires_grad: builtins.bool, ctx: Any) -> Tensor:
         # Fast constructor used by every op: no conversion, no validation.
         t = cls.__new__(cls)
         t.data = data
@@ -101,23 +145,23 @@ class Tensor:
 
     # ----------------------------------------------------------------- properties
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> tuple[builtins.int, ...]:
         return self.data.shape
 
     @property
-    def dtype(self) -> Any:
+    def dtype(self) -> np.dtype[Any]:
         return self.data.dtype
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> builtins.int:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
+    def size(self) -> builtins.int:
         return self.data.size
 
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> builtins.bool:
         """True for tensors created by the user rather than by an op that records grad."""
         return self._ctx is None
 
@@ -126,26 +170,26 @@ class Tensor:
         """The Function that created this tensor (None for leaves)."""
         return self._ctx
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
-    def numpy(self) -> Any:
+    def numpy(self) -> NDArray[Any]:
         """The underlying ndarray (shares memory; detach semantics)."""
         return self.data
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: Any = None) -> NDArray[Any]:
         if dtype is not None:
             return self.data.astype(dtype, copy=False)
         return self.data
 
-    def item(self) -> numbers.Number:
+    def item(self) -> Number:
         if self.data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted, got shape {self.data.shape}"
             )
-        return self.data.item()
+        return self.data.item()  # type: ignore[no-any-return]
 
     def tolist(self) -> Any:
         return self.data.tolist()
@@ -154,7 +198,7 @@ class Tensor:
         """A new leaf tensor sharing data with this one, cut from the graph."""
         return Tensor._wrap(self.data, False, None)
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
             raise TypeError(
                 f"requires_grad_: only floating-point tensors can require gradients, "
@@ -168,7 +212,7 @@ class Tensor:
     def zero_grad_(self) -> None:
         self.grad = None
 
-    def backward(self, grad: Any = None) -> None:
+    def backward(self, grad: TensorLike | None = None) -> None:
         """Backpropagate from this tensor, accumulating into the ``.grad`` of leaves.
 
         ``grad`` defaults to 1 for a one-element tensor and must be given (same shape)
@@ -181,7 +225,7 @@ class Tensor:
             from .engine import backward as _engine_backward
         _engine_backward(self, grad)
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> builtins.str:
         body = xp.array2string(self.data, separator=", ", prefix="tensor(")
         extra = ""
         if self.data.dtype != _DEFAULT_DTYPE[0] and self.data.dtype.kind == "f":
@@ -196,20 +240,229 @@ class Tensor:
     # elementwise as in NumPy and PyTorch.
     __hash__ = object.__hash__
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> builtins.bool:
         if self.data.size != 1:
             raise ValueError(
                 f"The truth value of a tensor with shape {self.data.shape} is ambiguous"
             )
         return bool(self.data)
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self) -> int:
+    def __int__(self) -> builtins.int:
         return int(self.item())
 
-    def __index__(self) -> int:
+    def __index__(self) -> builtins.int:
         if self.data.dtype.kind not in "iub":
             raise TypeError("only integer tensors can be used as an index")
         return int(self.item())
+
+    # ------------------------------------------------------------------ operators
+    # Each operator is one call into retrograd.ops (bound lazily: the engine does not
+    # import the ops). The op functions carry the docstrings and examples.
+    def __add__(self, other: TensorLike) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: TensorLike) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: TensorLike) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: TensorLike) -> Tensor:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: TensorLike) -> Tensor:
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other: TensorLike) -> Tensor:
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other: TensorLike) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
+        return _ops.div(other, self)
+
+    def __pow__(self, other: TensorLike) -> Tensor:
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other: TensorLike) -> Tensor:
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other: TensorLike) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    # Comparisons give boolean tensors without a gradient.
+    def __lt__(self, other: TensorLike) -> Tensor:
+        return Tensor._wrap(self.data < _data(other), False, None)
+
+    def __le__(self, other: TensorLike) -> Tensor:
+        return Tensor._wrap(self.data <= _data(other), False, None)
+
+    def __gt__(self, other: TensorLike) -> Tensor:
+        return Tensor._wrap(self.data > _data(other), False, None)
+
+    def __ge__(self, other: TensorLike) -> Tensor:
+        return Tensor._wrap(self.data >= _data(other), False, None)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(xp.asarray(self.data == _data(other)), False, None)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(xp.asarray(self.data != _data(other)), False, None)
+
+    # -------------------------------------------------------------- elementwise
+    def exp(self) -> Tensor:
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        return _ops.log(self)
+
+    def log1p(self) -> Tensor:
+        return _ops.log1p(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ops.abs(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)
+
+    def leaky_relu(self, negative_slope: builtins.float = 0.01) -> Tensor:
+        return _ops.leaky_relu(self, negative_slope)
+
+    def gelu(self, approximate: builtins.str = "none") -> Tensor:
+        return _ops.gelu(self, approximate)
+
+    def softplus(self, beta: builtins.float = 1.0, threshold: builtins.float = 20.0) -> Tensor:
+        return _ops.softplus(self, beta, threshold)
+
+    def clip(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:  # noqa: A002
+        return _ops.clip(self, min, max)
+
+    def clamp(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:  # noqa: A002
+        return _ops.clip(self, min, max)
+
+    def maximum(self, other: TensorLike) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: TensorLike) -> Tensor:
+        return _ops.minimum(self, other)
+
+    def matmul(self, other: TensorLike) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def softmax(self, axis: builtins.int = -1) -> Tensor:
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis: builtins.int = -1) -> Tensor:
+        return _ops.log_softmax(self, axis)
+
+    # --------------------------------------------------------------- reductions
+    def sum(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
+        return _ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
+        return _ops.mean(self, axis, keepdims)
+
+    def max(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
+        return _ops.max(self, axis, keepdims)
+
+    def min(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
+        return _ops.min(self, axis, keepdims)
+
+    def logsumexp(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
+        return _ops.logsumexp(self, axis, keepdims)
+
+    def var(
+        self, axis: Axis = None, keepdims: builtins.bool = False, correction: builtins.int = 1
+    ) -> Tensor:
+        return _ops.var(self, axis, keepdims, correction)
+
+    def std(
+        self, axis: Axis = None, keepdims: builtins.bool = False, correction: builtins.int = 1
+    ) -> Tensor:
+        return _ops.std(self, axis, keepdims, correction)
+
+    def argmax(self, axis: builtins.int | None = None, keepdims: builtins.bool = False) -> Tensor:
+        return Tensor._wrap(xp.asarray(self.data.argmax(axis=axis, keepdims=keepdims)), False, None)
+
+    def argmin(self, axis: builtins.int | None = None, keepdims: builtins.bool = False) -> Tensor:
+        return Tensor._wrap(xp.asarray(self.data.argmin(axis=axis, keepdims=keepdims)), False, None)
+
+    # -------------------------------------------------------------------- shape
+    def reshape(self, *shape: ShapeArg) -> Tensor:
+        return _ops.reshape(self, *shape)
+
+    def view(self, *shape: ShapeArg) -> Tensor:
+        return _ops.reshape(self, *shape)
+
+    def expand(self, *shape: ShapeArg) -> Tensor:
+        return _ops.expand(self, *shape)
+
+    def squeeze(self, axis: Axis = None) -> Tensor:
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: builtins.int) -> Tensor:
+        return _ops.unsqueeze(self, axis)
+
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def pad(self, pad_width: Any, value: builtins.float = 0.0) -> Tensor:
+        return _ops.pad(self, pad_width, value)
+
+    def permute(self, *axes: ShapeArg) -> Tensor:
+        return _ops.permute(self, *axes)
+
+    def transpose(
+        self, dim0: builtins.int | None = None, dim1: builtins.int | None = None
+    ) -> Tensor:
+        return _ops.transpose(self, dim0, dim1)
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.permute(self, tuple(reversed(range(self.data.ndim))))
+
+    @property
+    def mT(self) -> Tensor:
+        return _ops.transpose(self, -2, -1)
+
+    # ------------------------------------------------------------------- dtypes
+    def astype(self, dtype: DTypeLike) -> Tensor:
+        return _ops.cast(self, dtype)
+
+    def float(self) -> Tensor:
+        return _ops.cast(self, "float32")
+
+    def double(self) -> Tensor:
+        return _ops.cast(self, "float64")
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
