@@ -100,8 +100,14 @@ def test_load_csv(tmp_path):
 def test_load_csv_errors(tmp_path):
     p = tmp_path / "bad.csv"
     p.write_text("a,b,label\n1,2,0\n3,,1\n")
-    with pytest.raises(ValueError, match=r"line 3, column 'b': '' is not a number"):
+    with pytest.raises(ValueError, match=r"1 missing value\(s\), the first at line 3, column 'b'"):
         load_csv(p, target="label")
+    X, y = load_csv(p, target="label", missing="nan")
+    assert np.isnan(X[1, 1]) and y.tolist() == [0, 1]
+    t = tmp_path / "text.csv"
+    t.write_text("a,b,label\n1,2,0\n3,red,1\n")
+    with pytest.raises(ValueError, match=r"line 3, column 'b': 'red' is not a number"):
+        load_csv(t, target="label")
     with pytest.raises(ValueError, match="is not a column"):
         load_csv(p, target="nope")
     q = tmp_path / "ragged.csv"
@@ -112,9 +118,12 @@ def test_load_csv_errors(tmp_path):
     e.write_text("")
     with pytest.raises(ValueError, match="empty"):
         load_csv(e)
-    # NaN parses as a number here and is then refused by the dataset, naming X.
+    # NaN is a missing value: refused by default; kept as NaN on request, and then the
+    # dataset refuses it, naming X.
     n = tmp_path / "nan.csv"
     n.write_text("1,nan,0\n3,4,1\n")
-    X, y = load_csv(n)
+    with pytest.raises(ValueError, match="1 missing value"):
+        load_csv(n)
+    X, y = load_csv(n, missing="nan")
     with pytest.raises(ValueError, match="X contains 1 non-finite"):
         rg.data.ArrayDataset(X, y)

@@ -25,6 +25,11 @@ DATA_HELP = (
     "mnist:DIR (the four IDX files in DIR; mnist:DIR:train / mnist:DIR:test pick a part)"
 )
 
+DELIMITER_HELP = (
+    "CSV column delimiter, e.g. ',' ';' '|' or tab (default: sniffed from the file; with a "
+    "delimiter other than ',', decimal commas such as 1,5 read as numbers)"
+)
+
 
 class UsageError(Exception):
     """A mistake in the command line or config: exit status 2."""
@@ -76,6 +81,8 @@ class Data:
     target: str | None = None
     feature_names: list | None = None
     notes: list = field(default_factory=list)
+    # A CSV's layout as trained on (columns, target index, dropped columns, ...).
+    layout: dict | None = None
 
     @property
     def n(self) -> int:
@@ -139,14 +146,23 @@ def load_data(
     require_target: bool = True,
     target_hint: str | None = None,
     n_features_hint: int | None = None,
+    *,
+    meta: dict | None = None,
+    delimiter: str | None = None,
+    drop: Any = (),
+    missing: str = "error",
 ) -> Data:
     """Load the data a ``--data`` value names (see :data:`DATA_HELP`).
 
     ``default_part``: which part of MNIST to use when the spec does not say ("train" for
     training, "test" for evaluation); plain ``digits`` always means all 1797 rows.
     ``target``: the CSV target column (name or index; default: the last column).
-    ``require_target=False`` (predict) also accepts files without targets; then
-    ``target_hint`` (the column the model was trained on) is dropped when present.
+    ``require_target=False`` (predict) also accepts files without targets.
+    A CSV given with the model's ``meta`` (evaluate, predict) is matched to the training
+    columns by name (see :mod:`retrograd.cli._table`); without it (train) its columns are
+    the target, the ``drop``ped ones and the features; ``delimiter`` None sniffs it,
+    ``missing`` is the policy for empty cells (error, drop, mean).
+    ``target_hint`` and ``n_features_hint`` are accepted for older callers and unused.
     """
     import numpy as np
 
@@ -199,73 +215,14 @@ def load_data(
             y = y.astype(np.int64)
         return Data(X.astype(np.float32), y, None, shape, spec)
     if lower.endswith((".csv", ".tsv", ".txt")):
-        delim = "\t" if lower.endswith(".tsv") else ","
-        return _load_csv(spec, target, delim, require_target, target_hint, n_features_hint)
+        from . import _table
+
+        if meta is not None:
+            return _table.read_model_csv(spec, meta, target, delimiter, require_target)
+        return _table.read_training_csv(spec, target, delimiter, drop, missing)
     if os.path.isdir(spec):
         raise UsageError(f"--data {spec!r} is a directory; for MNIST IDX files use mnist:{spec}")
     raise UsageError(f"--data {spec!r}: unknown data; expected {DATA_HELP}")
-
-
-def _target_arg(target: str | None) -> Any:
-    if target is None:
-        return -1
-    t = str(target)
-    return int(t) if t.lstrip("-").isdigit() else t
-
-
-def _csv_header(path: str, delim: str) -> list | None:
-    import csv
-
-    from ..data.files import _is_number
-
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        for row in csv.reader(fh, delimiter=delim):
-            if row and any(c.strip() for c in row):
-                if any(not _is_number(c) for c in row):
-                    return [c.strip() for c in row]
-                return None
-    return None
-
-
-def _load_csv(
-    path: str,
-    target: str | None,
-    delim: str,
-    require_target: bool,
-    target_hint: str | None,
-    n_features_hint: int | None,
-) -> Data:
-    import numpy as np
-
-    from ..data import load_csv
-
-    header = _csv_header(path, delim) if os.path.isfile(path) else None
-    if not require_target and target is None:
-        # predict: a file of features only, or one that still has the target column.
-        drop = None
-        if target_hint is not None and header and target_hint in header:
-            drop = target_hint
-        elif header is None and n_features_hint is not None:
-            with open(path, encoding="utf-8-sig") as fh:
-                first = next((ln for ln in fh if ln.strip()), "")
-            if len(first.split(delim)) == n_features_hint + 1:
-                drop = "-1"
-        if drop is None:
-            X = load_csv(path, target=None, delimiter=delim)
-            names = list(header) if header else None
-            return Data(X.astype(np.float32), None, None, None, path, None, names)
-        target = drop
-    t = _target_arg(target)
-    X, y, classes = load_csv(path, target=t, delimiter=delim, return_classes=True)
-    tname = None
-    names = None
-    if header:
-        ti = header.index(t) if isinstance(t, str) else int(t) % len(header)
-        tname = header[ti]
-        names = [c for j, c in enumerate(header) if j != ti]
-    elif isinstance(t, int):
-        tname = str(t)
-    return Data(X.astype(np.float32), y, classes, None, path, tname, names)
 
 
 # ----------------------------------------------------------------- targets, tasks
@@ -348,8 +305,12 @@ def apply_standardize(X: Any, mean: Any, std: Any) -> Any:
 
 
 # ----------------------------------------------------------------- model files
-def load_model(path: str) -> tuple:
-    """(model, cli_extra) from a model file; the CLI's own layers are registered first."""
+def load_model(path: str, check_finite: bool = True) -> tuple:
+    """(model, cli_extra) from a model file; the CLI's own layers are registered first.
+
+    With ``check_finite`` a file whose weights hold NaN or Inf is refused (a ValueError
+    naming the tensors): its outputs would be NaN, reported as if they were results.
+    """
     from ..io import load
     from . import models  # noqa: F401 - registers InputReshape, SequenceClassifier, ...
 
@@ -359,7 +320,34 @@ def load_model(path: str) -> tuple:
     meta = extra.get(EXTRA_KEY) if isinstance(extra, dict) else None
     if not isinstance(meta, dict):
         meta = {}
+    if check_finite:
+        bad = nonfinite_tensors(model)
+        if bad:
+            raise ValueError(
+                f"{path}: the weights hold NaN or Inf values ({_shown_counts(bad)}); the "
+                "model cannot give meaningful outputs (training probably diverged: retrain "
+                "with a lower --lr or --clip-grad-norm)"
+            )
     return model, meta
+
+
+def nonfinite_tensors(model: Any) -> dict:
+    """{state_dict name: count of NaN/Inf elements} for the tensors that have any."""
+    import numpy as np
+
+    out = {}
+    for name, arr in model.state_dict().items():
+        a = np.asarray(arr)
+        if a.dtype.kind in "fc":
+            n = int(a.size - np.isfinite(a).sum())
+            if n:
+                out[name] = n
+    return out
+
+
+def _shown_counts(bad: dict) -> str:
+    items = [f"{k}: {v}" for k, v in list(bad.items())[:5]]
+    return ", ".join(items) + (f", ... ({len(bad)} tensors)" if len(bad) > 5 else "")
 
 
 def prepare_inputs(d: Data, meta: dict) -> Any:
@@ -371,10 +359,15 @@ def prepare_inputs(d: Data, meta: dict) -> Any:
         raise ValueError(
             f"{d.name}: rows have {d.n_features} features but the model was trained on {F}"
         )
+    X = np.asarray(d.X, np.float32)
+    fill = meta.get("fill_values")
+    if fill is not None:
+        # --missing mean: empty cells take the training means (stored in the file).
+        X = np.where(np.isnan(X), np.asarray(fill, np.float32), X).astype(np.float32)
     mean, std = meta.get("feature_mean"), meta.get("feature_std")
     if mean is None or std is None:
-        return np.asarray(d.X, np.float32)
-    return apply_standardize(d.X, np.asarray(mean), np.asarray(std))
+        return X
+    return apply_standardize(X, np.asarray(mean), np.asarray(std))
 
 
 def softmax(z: Any) -> Any:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ._common import DATA_HELP, Formatter, add_debug
+from ._common import DATA_HELP, DELIMITER_HELP, Formatter, add_debug
 
 EPILOG = """\
 examples:
@@ -17,7 +17,10 @@ examples:
   retrograd evaluate houses.safetensors --data houses_test.csv --json report.json
 
 The model file's stored preprocessing (feature means and standard deviations, class
-names) is applied to the data before the forward pass.
+names) is applied to the data before the forward pass. CSV columns are matched to the
+training columns by name: their order does not matter, a missing training column is an
+error, extra columns are ignored (with a note on standard error). A file without a header
+is read by position when its width is that of the training file.
 """
 
 
@@ -37,6 +40,7 @@ def register(sub: Any) -> None:
     p.add_argument("model", metavar="MODEL", help="a model file written by retrograd train")
     p.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
     p.add_argument("--target", metavar="COLUMN", help="CSV target column (default: as trained)")
+    p.add_argument("--delimiter", metavar="CHAR", help=DELIMITER_HELP)
     p.add_argument("--plot", metavar="PNG", help="draw the confusion matrix to PNG")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     add_debug(p)
@@ -72,12 +76,16 @@ def run(args: argparse.Namespace) -> int:
     import retrograd as rg
 
     from . import _common as C
+    from ._table import note
     from .train import CLASS_LOSSES, make_loss
 
     model, meta = C.load_model(args.model)
     task = meta.get("task", "classify")
-    target = args.target or meta.get("target")
-    d = C.load_data(args.data, target, default_part="test")
+    d = C.load_data(
+        args.data, args.target, default_part="test", meta=meta, delimiter=args.delimiter
+    )
+    for msg in d.notes:
+        note(msg)
     if d.y is None:
         raise ValueError(f"{d.name}: no targets to evaluate against")
     X = C.prepare_inputs(d, meta)

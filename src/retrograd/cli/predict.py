@@ -7,7 +7,7 @@ import csv
 import sys
 from typing import Any
 
-from ._common import DATA_HELP, Formatter, add_debug
+from ._common import DATA_HELP, DELIMITER_HELP, Formatter, add_debug
 
 EPILOG = """\
 examples:
@@ -17,8 +17,10 @@ examples:
 
 Output columns: classifiers write `prediction` (the class name) and `prob_<class>` for
 every class (softmax of the outputs); regressors write `prediction` (or `prediction_<k>`
-for several outputs) in the data's units. A CSV may hold only the feature columns, or
-also the target column the model was trained on (it is then ignored).
+for several outputs) in the data's units. CSV columns are matched to the training
+columns by name (any order; extra columns, the target among them, are ignored with a note
+on standard error; a missing one is an error). A file without a header is read by
+position when it has the width of the training file or of its feature columns.
 """
 
 
@@ -32,7 +34,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("model", metavar="MODEL", help="a model file written by retrograd train")
     p.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
-    p.add_argument("--target", metavar="COLUMN", help="a CSV column to drop (the targets)")
+    p.add_argument("--target", metavar="COLUMN", help="a CSV column to ignore (the targets)")
+    p.add_argument("--delimiter", metavar="CHAR", help=DELIMITER_HELP)
     p.add_argument("--out", metavar="CSV", help="write here (default: standard output)")
     p.add_argument(
         "--digits",
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import retrograd as rg
 
     from . import _common as C
+    from ._table import note
 
     model, meta = C.load_model(args.model)
     task = meta.get("task", "classify")
@@ -59,9 +63,11 @@ def run(args: argparse.Namespace) -> int:
         args.target,
         default_part="test",
         require_target=False,
-        target_hint=meta.get("target"),
-        n_features_hint=meta.get("n_features"),
+        meta=meta,
+        delimiter=args.delimiter,
     )
+    for msg in d.notes:
+        note(msg)
     X = C.prepare_inputs(d, meta)
     out = rg.train.predict(model, X)
     g = f"{{:.{max(1, args.digits)}g}}"

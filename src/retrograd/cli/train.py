@@ -344,6 +344,8 @@ def train(o: dict) -> int:
         "image_shape": list(d.image_shape) if d.image_shape else None,
         "feature_names": d.feature_names,
     }  # fmt: skip
+    if d.layout:
+        meta.update(d.layout)
     if task == "classify":
         classes = C.sort_class_names(set(C.raw_labels(d)))
         if len(classes) < 2:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from importlib import resources
 from typing import Any
@@ -77,21 +76,28 @@ def load_npz(path: str | os.PathLike, keys: Any = None) -> Any:
 def load_csv(
     path: str | os.PathLike,
     target: int | str | None = -1,
-    delimiter: str = ",",
+    delimiter: str | None = None,
     header: bool | None = None,
     dtype: Any = None,
     skip_columns: Any = (),
     return_classes: bool = False,
+    missing: str = "error",
 ) -> tuple:
     """Features and targets from a CSV file: ``X, y = load_csv(path, target="label")``.
 
     ``target`` is the column holding the targets, by name (needs a header) or index
-    (negative counts from the end); None returns only ``X``. ``header=None`` detects a
-    header row (any non-numeric cell in the first row). Feature columns must be numeric;
-    an empty or non-numeric cell raises a ValueError naming the row and column. Targets
-    that are all integers become int64 class labels, other numbers float targets, and text
-    labels (e.g. "setosa") class indices in sorted order; ``return_classes=True`` also
-    returns the class names. ``skip_columns`` (names or indices) are dropped (ids, ...).
+    (negative counts from the end); None returns only ``X``. ``delimiter=None`` sniffs
+    it among ``, ; tab |``; ``header=None`` detects a header row (text above columns of
+    numbers). A header wider or narrower than its rows is refused (a wrong delimiter, or
+    decimal commas in a comma-separated file). With a delimiter other than ``,``, decimal
+    commas (``1,5``) read as numbers. Feature columns must be numeric: a text cell raises
+    a ValueError naming the line and column. Missing cells (empty, ``NA``, ``NaN``,
+    ``null``, ``?``...) raise a ValueError counting them with ``missing="error"``; with
+    ``missing="nan"`` they become NaN (rows with a missing target are then dropped).
+    Targets that are all integers become int64 class labels, other numbers float
+    targets, and text labels (e.g. "setosa") class indices in sorted order;
+    ``return_classes=True`` also returns the class names. ``skip_columns`` (names or
+    indices) are dropped (ids, ...).
 
     Example::
 
@@ -102,68 +108,41 @@ def load_csv(
         >>> X.tolist(), y.tolist(), classes
         ([[1.0, 2.0], [3.0, 4.0]], [0, 1], ['cat', 'dog'])
     """
-    path = os.fspath(path)
+    from .table import is_missing, parse_number, read_csv_table
+
     dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"load_csv: no such file: {path!r}")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = [r for r in csv.reader(fh, delimiter=delimiter) if r and any(c.strip() for c in r)]
-    if not rows:
-        raise ValueError(f"load_csv: {path!r} is empty")
-    if header is None:
-        header = any(not _is_number(c) for c in rows[0])
-    names = [c.strip() for c in rows[0]] if header else None
-    body = rows[1:] if header else rows
-    if not body:
-        raise ValueError(f"load_csv: {path!r} has a header but no data rows")
-    width = len(body[0])
-    first_line = 2 if header else 1
-    for i, r in enumerate(body):
-        if len(r) != width:
-            raise ValueError(
-                f"load_csv: {path!r} line {i + first_line} has {len(r)} columns, expected "
-                f"{width} (as in the first data row)"
-            )
-
-    def col_index(c: int | str, what: str) -> int:
-        if isinstance(c, str):
-            if names is None:
-                raise ValueError(
-                    f"load_csv: {what}={c!r} is a column name but the file has no "
-                    "header; pass a column index"
-                )
-            if c not in names:
-                raise ValueError(f"load_csv: {what}={c!r} is not a column; columns are {names}")
-            return names.index(c)
-        if not -width <= int(c) < width:
-            raise ValueError(f"load_csv: {what}={c} is out of range for {width} columns")
-        return int(c) % width
-
-    t = None if target is None else col_index(target, "target")
-    skip = {col_index(c, "skip_columns") for c in skip_columns}
-    feat_cols = [j for j in range(width) if j != t and j not in skip]
-    if not feat_cols:
-        raise ValueError(f"load_csv: {path!r} has no feature columns left")
-    cells = [[r[j] for j in feat_cols] for r in body]
+    table = read_csv_table(path, delimiter=delimiter, header=header, what="load_csv")
     try:
-        X = xp.array(cells, dtype=xp.float64)
-    except ValueError:
-        for i, r in enumerate(cells):
-            for k, c in enumerate(r):
-                if not _is_number(c):
-                    col = names[feat_cols[k]] if names else feat_cols[k]
-                    raise ValueError(
-                        f"load_csv: {path!r} line {i + first_line}, column {col!r}: "
-                        f"{c!r} is not a number (empty or text cell in a feature column)"
-                    ) from None
-        raise
-    X = X.astype(dt)
+        t = None if target is None else table.index(target, "target")
+        skip = {table.index(c, "skip_columns") for c in skip_columns}
+    except ValueError as exc:
+        raise ValueError(f"load_csv: {exc}") from None
+    feat_cols = [j for j in range(table.width) if j != t and j not in skip]
+    if not feat_cols:
+        raise ValueError(f"load_csv: {table.path!r} has no feature columns left")
+    keep = None
+    if t is not None and missing == "nan":
+        keep = [i for i, r in enumerate(table.rows) if not is_missing(r[t])]
+        if len(keep) < len(table.rows):
+            table.rows = [table.rows[i] for i in keep]
+            table.lines = [table.lines[i] for i in keep]
+    try:
+        X = table.numbers(feat_cols, missing=missing).astype(dt)
+    except ValueError as exc:
+        raise ValueError(f"load_csv: {exc}") from None
     if t is None:
         return X
-    raw = [r[t].strip() for r in body]
+    raw = table.column(t)
     classes = None
-    if all(_is_number(c) for c in raw):
-        vals = xp.array(raw, dtype=xp.float64)
+    holes = [table.lines[i] for i, c in enumerate(raw) if is_missing(c)]
+    if holes:
+        raise ValueError(
+            f"load_csv: {table.path!r}: {len(holes)} missing target value(s) in column "
+            f"{table.label(t)}, the first at line {holes[0]}"
+        )
+    values = [parse_number(c, table.decimal_comma) for c in raw]
+    if all(v is not None for v in values):
+        vals = xp.array(values, dtype=xp.float64)
         y = vals.astype(xp.int64) if bool((vals == xp.round(vals)).all()) else vals.astype(dt)
     else:
         classes = sorted(set(raw))
