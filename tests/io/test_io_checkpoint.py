@@ -252,3 +252,11 @@ def test_manager_argument_validation(tmp_path):
         mgr.save(-1, model=nn.Linear(1, 1), state={"loss": 1.0})
     with pytest.raises(ValueError, match="monitors 'loss'"):
         mgr.save(1, model=nn.Linear(1, 1), state={})
+
+
+def test_resume_with_a_changed_model_says_what_to_do(tmp_path):
+    mgr = rg.io.CheckpointManager(tmp_path)
+    mgr.save(1, model=nn.Linear(2, 1), state={})
+    with pytest.warns(UserWarning):
+        with pytest.raises(rg.ModelFileError, match="do not fit.*start afresh.*new checkpoint"):
+            mgr.restore(model=nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1)))

@@ -16,6 +16,9 @@ examples:
 
 The output shapes come from one forward pass of a dummy batch of zeros, whose width is the
 feature count stored in the file (or --features for a model not saved by retrograd train).
+A safetensors file whose architecture cannot be rebuilt (written by another program, e.g.
+safetensors.torch.save_file, or naming a custom layer that is not registered) is listed
+tensor by tensor: names, dtypes, shapes and the parameter count.
 """
 
 
@@ -90,9 +93,15 @@ def trace_shapes(model: Any, x: Any) -> tuple:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from ..errors import ModelFileError
     from . import _common as C
 
-    model, meta = C.load_model(args.model)
+    if not os.path.isfile(args.model):
+        raise FileNotFoundError(f"no such model file: {args.model!r}")
+    try:
+        model, meta = C.load_model(args.model, check_finite=False)
+    except ModelFileError as exc:
+        return tensor_listing(args.model, str(exc))
     size = os.path.getsize(args.model)
     print(f"model file: {args.model} ({size:,} bytes)")
     F = args.features or meta.get("n_features")
@@ -127,6 +136,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if error:
         print(f"(no output shapes: the dummy forward pass failed: {error})")
+    bad = C.nonfinite_tensors(model)
+    if bad:
+        print(
+            f"WARNING: NaN or Inf in the weights ({C._shown_counts(bad)}); evaluate and "
+            "predict refuse this file"
+        )
     if meta:
         print()
         task = meta.get("task", "?")
@@ -163,4 +178,41 @@ def run(args: argparse.Namespace) -> int:
                 )
     else:
         print("(no retrograd train metadata in this file)")
+    return 0
+
+
+def tensor_listing(path: str, reason: str) -> int:
+    """Print the tensors of a safetensors file whose model cannot be rebuilt."""
+    import math
+
+    from ..io.safetensors_format import DTYPES, read_safetensors_header
+
+    entries, metadata = read_safetensors_header(path)
+    size = os.path.getsize(path)
+    print(f"safetensors file: {path} ({size:,} bytes, {len(entries)} tensors)")
+    if "retrograd" in metadata:
+        print(f"(the model cannot be rebuilt: {reason})")
+    else:
+        print("(not written by retrograd: no architecture, weights only)")
+    rows, total = [], 0
+    by_dtype: dict = {}
+    for name, (code, shape) in sorted(entries.items()):
+        n = math.prod(shape)
+        total += n
+        dt = DTYPES[code].name if code in DTYPES else code
+        by_dtype[dt] = by_dtype.get(dt, 0) + n
+        rows.append([name, dt, "(" + ", ".join(str(s) for s in shape) + ")", f"{n:,}"])
+    from . import _common as C
+
+    print(C.fmt_table(rows, ["tensor", "dtype", "shape", "parameters"], "lllr"))
+    kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(by_dtype.items()))
+    print(f"total parameters: {total:,} ({kinds})")
+    other = {k: v for k, v in metadata.items() if k != "retrograd"}
+    if other:
+        shown = ", ".join(f"{k}={v[:40]!r}" for k, v in list(other.items())[:8])
+        print(f"metadata: {shown}")
+    print(
+        "load the weights into a model you build with "
+        "model.load_state_dict(rg.io.load_state_dict_file(path))"
+    )
     return 0

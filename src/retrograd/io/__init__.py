@@ -2,7 +2,8 @@
 
 - :func:`save` / :func:`load` (also ``rg.save`` / ``rg.load``): a whole model, rebuilt from
   a registry of known layer classes (:func:`register_module` adds your own).
-- :func:`load_state_dict_file`: just the weights, as ``{name: ndarray}``.
+- :func:`save_state_dict` / :func:`load_state_dict_file`: just the weights (a plain
+  safetensors file PyTorch reads), as ``{name: ndarray}``.
 - :func:`save_checkpoint` / :func:`load_checkpoint` and :class:`CheckpointManager`:
   everything an exact resume needs (weights, optimizer, scheduler, RNG, your state).
 - :func:`atomic_write_bytes`: the write-temp-fsync-rename helper every writer uses.
@@ -24,7 +25,7 @@ from ..errors import ModelFileError
 from ._common import FORMAT_VERSION
 from .atomic import atomic_write_bytes, atomic_write_text
 from .checkpoint import CheckpointManager, latest_checkpoint, load_checkpoint, save_checkpoint
-from .model import load, load_state_dict_file, save
+from .model import load, load_state_dict_file, save, save_state_dict
 from .registry import (
     attrs,
     config_to_module,
@@ -42,6 +43,7 @@ __all__ = [
     "save",
     "load",
     "load_state_dict_file",
+    "save_state_dict",
     "save_checkpoint",
     "load_checkpoint",
     "CheckpointManager",

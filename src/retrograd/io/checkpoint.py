@@ -478,7 +478,11 @@ class CheckpointManager:
                 errors.append(str(e))
                 warnings.warn(f"skipping unreadable checkpoint: {e}", stacklevel=2)
         raise ModelFileError(
-            f"no readable checkpoint in {str(self.directory)!r}: " + " | ".join(errors[:3])
+            f"no readable checkpoint in {str(self.directory)!r}: "
+            + " | ".join(errors[:3])
+            + "; if the model, optimizer or scheduler changed since these checkpoints were "
+            "written, start afresh: train without resuming (resume=False, no --resume), or "
+            "with a new checkpoint directory (or delete the old one)"
         )
 
 

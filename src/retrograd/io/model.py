@@ -22,7 +22,7 @@ from .nested import decode_nested, encode_nested
 from .registry import config_to_module, estimate_numel, module_to_config
 from .safetensors_format import encode_safetensors, read_safetensors, strict_json_loads
 
-__all__ = ["save", "load", "load_state_dict_file"]
+__all__ = ["save", "load", "load_state_dict_file", "save_state_dict"]
 
 EXTRA_PREFIX = "__extra__."  # tensors of the optional ``extra`` payload
 
@@ -49,7 +49,14 @@ def save(model: Any, path: str | os.PathLike, *, extra: Any = None) -> Path:
     from ..nn.module import Module
 
     if not isinstance(model, Module):
-        raise TypeError(f"save: model must be a retrograd.nn.Module, got {type(model).__name__}")
+        hint = ""
+        if isinstance(model, dict):
+            hint = (
+                "; to save a state_dict (weights only), use rg.io.save_state_dict(state_dict, path)"
+            )
+        raise TypeError(
+            f"save: model must be a retrograd.nn.Module, got {type(model).__name__}{hint}"
+        )
     architecture = module_to_config(model)
     tensors = dict(model.state_dict())
     clash = [k for k in tensors if k.startswith(EXTRA_PREFIX)]
@@ -134,3 +141,59 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if kind == "model":
         return {k: v for k, v in tensors.items() if not k.startswith(EXTRA_PREFIX)}
     return tensors
+
+
+def save_state_dict(
+    state_dict: Any, path: str | os.PathLike, *, metadata: dict[str, str] | None = None
+) -> Path:
+    """Save weights only (``{name: array}``, e.g. ``model.state_dict()``) to a plain
+    safetensors file, atomically; returns the path.
+
+    The file holds no architecture: load it into a model you build with
+    ``model.load_state_dict(rg.io.load_state_dict_file(path))``, or in PyTorch with
+    ``safetensors.torch.load_file(path)`` (the names and layouts are PyTorch's).
+    ``metadata`` is an optional ``{str: str}`` dict stored in the header (``format`` is
+    set to ``"pt"``, as PyTorch's writer does, unless given). Arrays and Tensors are
+    accepted; each is stored with its own dtype.
+
+    Example::
+
+        >>> import tempfile, pathlib, retrograd as rg
+        >>> net = rg.nn.Linear(3, 2)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "weights.safetensors"
+        >>> _ = rg.io.save_state_dict(net.state_dict(), path)
+        >>> w = rg.io.load_state_dict_file(path)
+        >>> sorted(w), bool((w["weight"] == net.weight.data).all())
+        (['bias', 'weight'], True)
+    """
+    from ..nn.module import Module
+
+    if isinstance(state_dict, Module):
+        raise TypeError(
+            "save_state_dict: got a Module; pass model.state_dict(), or save the whole "
+            "model with rg.save(model, path)"
+        )
+    if not hasattr(state_dict, "items"):
+        raise TypeError(
+            "save_state_dict: state_dict must be a mapping of names to arrays, got "
+            f"{type(state_dict).__name__}"
+        )
+    tensors = {}
+    for name, value in state_dict.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"save_state_dict: names must be non-empty strings, got {name!r}")
+        arr = getattr(value, "data", value) if not isinstance(value, np.ndarray) else value
+        arr = np.asarray(arr)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"save_state_dict: {name!r} has dtype {arr.dtype}, expected numbers or bools"
+            )
+        tensors[name] = arr
+    meta = {"format": "pt"}
+    if metadata is not None:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+            raise TypeError("save_state_dict: metadata must map str to str")
+        meta.update(metadata)
+    if META_KEY in meta:
+        raise ValueError(f"save_state_dict: the metadata key {META_KEY!r} is reserved")
+    return atomic_write_bytes(path, encode_safetensors(tensors, meta))

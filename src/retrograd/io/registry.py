@@ -423,7 +423,8 @@ def _to_node(module: Any, where: str, depth: int) -> dict:
         raise TypeError(
             f"cannot save {where}: {cls.__module__}.{cls.__qualname__} is not registered; "
             f"decorate the class with @retrograd.io.register_module (and give it get_config() "
-            f"if its constructor takes arguments), or save only its weights with state_dict()"
+            f"if its constructor takes arguments), or save only its weights with "
+            f"rg.io.save_state_dict(model.state_dict(), path)"
         )
     if entry.get_config is not None:
         config = entry.get_config(module)
