@@ -67,6 +67,9 @@ from .ops import (
     zeros,
     zeros_like,
 )
+from .ops.pointwise import *  # noqa: F403 - sin, atan2, isclose, ... (see its __all__)
+from .ops.pointwise import __all__ as _pointwise_all
+from .ops.pointwise import div, divide, true_divide
 from .random import get_rng_state, manual_seed, set_rng_state
 
 _malloc.tune()
@@ -110,3 +113,4 @@ __all__ = [
     "stack", "tanh", "tensor", "where", "zeros", "zeros_like", "get_rng_state", "manual_seed",
     "set_rng_state", "float32", "float64",
 ]  # fmt: skip
+__all__ += [*_pointwise_all, "div", "divide", "true_divide"]

@@ -359,7 +359,7 @@ def _ce(**kw):
     def tfn(t, z, y):
         kw2 = dict(kw)
         if "weight" in kw2:
-            kw2["weight"] = t.tensor(np.asarray(kw2["weight"]))
+            kw2["weight"] = t.tensor(np.asarray(kw2["weight"]), dtype=z.dtype)
         return t.nn.functional.cross_entropy(z, y, **kw2)
 
     return fn, tfn
@@ -433,6 +433,90 @@ case("mlp-composite", ("Linear", "Tanh", "CrossEntropy"),
      lambda t, x, w1, b1, w2, y: t.nn.functional.cross_entropy(
          t.nn.functional.linear(t.tanh(t.nn.functional.linear(x, w1, b1)), w2), y),
      normal(4, 3), normal(5, 3), normal(5), normal(2, 5), ints(0, 2, 4))  # fmt: skip
+
+# ------------------------------------------------------- pointwise math (ops/pointwise)
+
+
+def unit(*shape: int, bound: float = 0.9) -> Maker:
+    """Uniform in (-bound, bound): inside the domain of asin, acos, atanh."""
+    return lambda rng, dt: rng.uniform(-bound, bound, shape).astype(dt)
+
+
+def away_from_ints(*shape: int) -> Maker:
+    """Values at least 0.1 from a whole number: floor/round/remainder away from their jumps."""
+
+    def make(rng, dt):
+        v = rng.integers(-4, 4, shape) + rng.uniform(0.1, 0.9, shape)
+        return v.astype(dt)
+
+    return make
+
+
+for _name, _maker in [
+    ("sin", normal(3, 4, scale=2.0)), ("cos", normal(3, 4, scale=2.0)),
+    ("tan", unit(3, 4, bound=1.2)), ("asin", unit(3, 4)), ("acos", unit(3, 4)),
+    ("atan", normal(3, 4, scale=2.0)), ("sinh", normal(3, 4)), ("cosh", normal(3, 4)),
+    ("asinh", normal(3, 4, scale=2.0)), ("acosh", positive(3, 4, low=1.2, high=4.0)),
+    ("atanh", unit(3, 4)), ("log2", positive(3, 4)), ("log10", positive(3, 4)),
+    ("expm1", normal(3, 4)), ("exp2", normal(3, 4)), ("rsqrt", positive(3, 4)),
+    ("erf", normal(3, 4)),
+]:  # fmt: skip
+    _cls = _name.capitalize() if _name not in ("log2", "log10", "expm1", "exp2") else {
+        "log2": "Log2", "log10": "Log10", "expm1": "Expm1", "exp2": "Exp2"}[_name]  # fmt: skip
+    case(_name, _cls, getattr(R, _name), lambda t, a, n=_name: getattr(t, n)(a), _maker)
+    case(f"{_name}-method", _cls, lambda a, n=_name: getattr(a, n)(),
+         lambda t, a, n=_name: getattr(a, n)(), _maker)  # fmt: skip
+
+for _name in ("sign", "floor", "ceil", "trunc", "round"):
+    case(_name, "Step", getattr(R, _name), lambda t, a, n=_name: getattr(t, n)(a),
+         away_from_ints(3, 4))  # fmt: skip
+case("round-decimals", "Step", lambda a: R.round(a, decimals=1),
+     lambda t, a: t.round(a, decimals=1), const([0.123, -2.371, 4.449]))  # fmt: skip
+
+case("atan2", "Atan2", R.atan2, lambda t, a, b: t.atan2(a, b), normal(3, 4), normal(4))
+case("atan2-quadrants", "Atan2", R.atan2, lambda t, a, b: t.atan2(a, b),
+     const([1.0, 1.0, -1.0, -1.0]), const([1.0, -1.0, 1.0, -1.0]))  # fmt: skip
+case("copysign", "Copysign", R.copysign, lambda t, a, b: t.copysign(a, b), distinct(3, 4),
+     distinct(4))  # fmt: skip
+case("logaddexp", "LogAddExp", R.logaddexp, lambda t, a, b: t.logaddexp(a, b),
+     normal(3, 4, scale=3.0), normal(3, 1, scale=3.0))  # fmt: skip
+case("logaddexp-large", "LogAddExp", R.logaddexp, lambda t, a, b: t.logaddexp(a, b),
+     const([1000.0, -1000.0, 5.0]), const([999.0, -1001.0, 5.0]))  # fmt: skip
+case("remainder", "Remainder", lambda a, b: a % b, lambda t, a, b: a % b,
+     away_from_ints(3, 4), const([2.0, -2.0, 3.0, -3.0]))  # fmt: skip
+case("remainder-scalar", "Remainder", lambda a: R.remainder(a, 1.5),
+     lambda t, a: t.remainder(a, 1.5), const([-2.0, -0.2, 0.4, 3.3]))  # fmt: skip
+case("fmod", "Remainder", R.fmod, lambda t, a, b: t.fmod(a, b), away_from_ints(3, 4),
+     const([2.0, -2.0, 3.0, -3.0]))  # fmt: skip
+case("div-trunc", "RoundedDiv", lambda a, b: rg.div(a, b, rounding_mode="trunc"),
+     lambda t, a, b: t.div(a, b, rounding_mode="trunc"), away_from_ints(3, 4),
+     const([2.0, -2.0, 3.0, -3.0]))  # fmt: skip
+case("div-floor", "RoundedDiv", lambda a, b: rg.div(a, b, rounding_mode="floor"),
+     lambda t, a, b: t.div(a, b, rounding_mode="floor"), away_from_ints(3, 4),
+     const([2.0, -2.0, 3.0, -3.0]))  # fmt: skip
+case("floordiv-operator", "RoundedDiv", lambda a: a // 2.0,
+     lambda t, a: t.div(a, 2.0, rounding_mode="floor"), away_from_ints(3, 4))  # fmt: skip
+case("div-true", "Div", lambda a, b: rg.div(a, b), lambda t, a, b: t.div(a, b), normal(3, 4),
+     positive(4))  # fmt: skip
+case("lerp-scalar", "Lerp", lambda a, b: R.lerp(a, b, 0.3), lambda t, a, b: t.lerp(a, b, 0.3),
+     normal(3, 4), normal(3, 4))  # fmt: skip
+case("lerp-tensor", "Lerp", R.lerp, lambda t, a, b, w: t.lerp(a, b, w), normal(3, 4),
+     normal(4), uniform01(3, 1))  # fmt: skip
+case("lerp-weight-ends", "Lerp", R.lerp, lambda t, a, b, w: t.lerp(a, b, w), normal(4),
+     normal(4), const([0.0, 1.0, 0.75, -0.5]))  # fmt: skip
+case("clamp-tensors", "ClampTensor", lambda a, lo, hi: R.clamp(a, lo, hi),
+     lambda t, a, lo, hi: t.clamp(a, lo, hi), distinct(3, 4), const([-0.5, 0.2, -1.0, 0.7]),
+     const([0.5, 1.0, 0.3, 0.1]))  # fmt: skip
+case("clamp-tensor-min", "ClampTensor", lambda a, lo: R.clamp(a, min=lo),
+     lambda t, a, lo: t.clamp(a, min=lo), distinct(3, 4),
+     const([[0.1], [-0.2], [0.3]]))  # fmt: skip
+case("clamp-tensor-max-scalar-min", "ClampTensor", lambda a, hi: R.clamp(a, -0.4, hi),
+     lambda t, a, hi: t.clamp(a, min=t.tensor(-0.4, dtype=a.dtype), max=hi), distinct(3, 4),
+     const([0.5, -0.6, 0.35, 0.0]))  # fmt: skip
+case("masked_fill", "Where", lambda a, m: R.masked_fill(a, m, -1.5),
+     lambda t, a, m: a.masked_fill(m, -1.5), normal(3, 4), mask(3, 4))  # fmt: skip
+case("masked_fill-broadcast-tensor-value", "Where", lambda a, m, v: R.masked_fill(a, m, v),
+     lambda t, a, m, v: a.masked_fill(m, v), normal(3, 4), mask(4), normal())  # fmt: skip
 
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"

@@ -23,6 +23,7 @@ TABLE_MODULES = {
     "retrograd.ops.shape",
     "retrograd.ops.linalg",
     "retrograd.ops.fused",
+    "retrograd.ops.pointwise",
 }
 
 
@@ -70,20 +71,20 @@ def test_gradcheck_float64(case):
     assert rg.gradcheck(case.fn, inputs, **case.gradcheck_kwargs) is True
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_forward_and_vjp_match_torch(case, torch):
+def _compare_with_torch(case, torch, dtype, rtol, atol, grad_rtol, grad_atol):
     rng = _rng(case)
-    arrays = case.make(rng, np.float64)
+    arrays = case.make(rng, dtype)
     diff = case.differentiable(arrays)
     ours = _tensors(case, arrays)
     theirs = [torch.tensor(a, requires_grad=d) for a, d in zip(arrays, diff)]
     out = case.fn(*ours)
     ref = case.torch_fn(torch, *theirs)
     assert out.shape == tuple(ref.shape)
-    assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-7, atol=1e-12)
+    assert out.dtype == dtype
+    assert str(ref.dtype) == f"torch.{np.dtype(dtype).name}"
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=rtol, atol=atol)
 
-    cotangent = rng.standard_normal(out.shape)
+    cotangent = rng.standard_normal(out.shape).astype(dtype)
     out.backward(cotangent)
     ref.backward(torch.tensor(cotangent))
     for i, (t, r, d) in enumerate(zip(ours, theirs, diff)):
@@ -92,8 +93,19 @@ def test_forward_and_vjp_match_torch(case, torch):
         assert t.grad is not None, f"input {i} got no gradient"
         assert t.grad.shape == t.shape
         np.testing.assert_allclose(
-            t.grad, r.grad.numpy(), rtol=1e-7, atol=1e-12, err_msg=f"gradient of input {i}"
+            t.grad, r.grad.numpy(), rtol=grad_rtol, atol=grad_atol, err_msg=f"gradient of input {i}"
         )
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_forward_and_vjp_match_torch(case, torch):
+    _compare_with_torch(case, torch, np.float64, 1e-7, 1e-12, 1e-7, 1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_float32_forward_and_vjp_match_torch(case, torch):
+    # Both sides compute in float32: float32 tolerances (a few ulps, more for gradients).
+    _compare_with_torch(case, torch, np.float32, 2e-5, 2e-6, 2e-4, 2e-5)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

@@ -7,10 +7,11 @@ import the ops.
 
 from __future__ import annotations
 
-from . import elementwise, fused, reduce, shape  # noqa: F401 - submodules as attributes
+from . import elementwise, fused, pointwise, reduce, shape  # noqa: F401 - submodules
 from .creation import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .fused import *  # noqa: F403
 from .linalg import *  # noqa: F403
+from .pointwise import *  # noqa: F403
 from .reduce import *  # noqa: F403
 from .shape import *  # noqa: F403
