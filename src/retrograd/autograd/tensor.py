@@ -467,88 +467,130 @@ class Tensor:
     # (retrograd.ops.pointwise; tests and logic return bool tensors without gradient)
     def sin(self) -> Tensor:
         return _ops.sin(self)
+
     def cos(self) -> Tensor:
         return _ops.cos(self)
+
     def tan(self) -> Tensor:
         return _ops.tan(self)
+
     def asin(self) -> Tensor:
         return _ops.asin(self)
+
     def acos(self) -> Tensor:
         return _ops.acos(self)
+
     def atan(self) -> Tensor:
         return _ops.atan(self)
+
     def sinh(self) -> Tensor:
         return _ops.sinh(self)
+
     def cosh(self) -> Tensor:
         return _ops.cosh(self)
+
     def asinh(self) -> Tensor:
         return _ops.asinh(self)
+
     def acosh(self) -> Tensor:
         return _ops.acosh(self)
+
     def atanh(self) -> Tensor:
         return _ops.atanh(self)
+
     def log2(self) -> Tensor:
         return _ops.log2(self)
+
     def log10(self) -> Tensor:
         return _ops.log10(self)
+
     def expm1(self) -> Tensor:
         return _ops.expm1(self)
+
     def exp2(self) -> Tensor:
         return _ops.exp2(self)
+
     def rsqrt(self) -> Tensor:
         return _ops.rsqrt(self)
+
     def erf(self) -> Tensor:
         return _ops.erf(self)
+
     def sign(self) -> Tensor:
         return _ops.sign(self)
+
     def floor(self) -> Tensor:
         return _ops.floor(self)
+
     def ceil(self) -> Tensor:
         return _ops.ceil(self)
+
     def trunc(self) -> Tensor:
         return _ops.trunc(self)
+
     def fix(self) -> Tensor:
         return _ops.fix(self)
+
     def isnan(self) -> Tensor:
         return _ops.isnan(self)
+
     def isinf(self) -> Tensor:
         return _ops.isinf(self)
+
     def isposinf(self) -> Tensor:
         return _ops.isposinf(self)
+
     def isneginf(self) -> Tensor:
         return _ops.isneginf(self)
+
     def isfinite(self) -> Tensor:
         return _ops.isfinite(self)
+
     def logical_not(self) -> Tensor:
         return _ops.logical_not(self)
+
     def bitwise_not(self) -> Tensor:
         return _ops.bitwise_not(self)
+
     def atan2(self, other: TensorLike) -> Tensor:
         return _ops.atan2(self, other)
+
     def arctan2(self, other: TensorLike) -> Tensor:
         return _ops.arctan2(self, other)
+
     def copysign(self, other: TensorLike) -> Tensor:
         return _ops.copysign(self, other)
+
     def logaddexp(self, other: TensorLike) -> Tensor:
         return _ops.logaddexp(self, other)
+
     def remainder(self, other: TensorLike) -> Tensor:
         return _ops.remainder(self, other)
+
     def fmod(self, other: TensorLike) -> Tensor:
         return _ops.fmod(self, other)
+
     def floor_divide(self, other: TensorLike) -> Tensor:
         return _ops.floor_divide(self, other)
+
     def logical_and(self, other: TensorLike) -> Tensor:
         return _ops.logical_and(self, other)
+
     def logical_or(self, other: TensorLike) -> Tensor:
         return _ops.logical_or(self, other)
+
     def logical_xor(self, other: TensorLike) -> Tensor:
         return _ops.logical_xor(self, other)
+
     def bitwise_and(self, other: TensorLike) -> Tensor:
         return _ops.bitwise_and(self, other)
+
     def bitwise_or(self, other: TensorLike) -> Tensor:
         return _ops.bitwise_or(self, other)
+
     def bitwise_xor(self, other: TensorLike) -> Tensor:
         return _ops.bitwise_xor(self, other)
+
     def round(self, decimals: builtins.int = 0) -> Tensor:
         return _ops.round(self, decimals)
 
