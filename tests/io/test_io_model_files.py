@@ -394,6 +394,15 @@ def _builtin_layers():
         "LSTMCell": lambda: nn.LSTMCell(3, 4),
         "GRUCell": lambda: nn.GRUCell(3, 4),
         "RecurrentNet": lambda: nn.RecurrentNet(2, 3, 1),
+        "Embedding": lambda: nn.Embedding(7, 3, padding_idx=1),
+        "MultiheadAttention": lambda: nn.MultiheadAttention(4, 2, kdim=3, add_bias_kv=True),
+        "TransformerEncoderLayer": lambda: nn.TransformerEncoderLayer(4, 2, 8, norm_first=True),
+        "TransformerDecoderLayer": lambda: nn.TransformerDecoderLayer(4, 2, 8, bias=False),
+        "TransformerEncoder": lambda: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(4, 2, 8), 3, nn.LayerNorm(4)
+        ),
+        "TransformerDecoder": lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(4, 2, 8), 2),
+        "Transformer": lambda: nn.Transformer(4, 2, 2, 1, 8),
     }
     return {k: v for k, v in makers.items() if hasattr(nn, k)}
 
@@ -422,6 +431,20 @@ def test_other_builtin_layers_round_trip(tmp_path, name):
         {"type": "LSTM", "config": {"input_size": 10**6, "hidden_size": 10**6}},
         {"type": "BatchNorm1d", "config": {"num_features": 10**12}},
         {"type": "Linear", "config": {"in_features": 10**9, "out_features": 10**9}},
+        {"type": "Embedding", "config": {"num_embeddings": 10**9, "embedding_dim": 10**3}},
+        {"type": "MultiheadAttention", "config": {"embed_dim": 10**6, "num_heads": 1}},
+        {
+            "type": "TransformerEncoder",
+            "config": {
+                "encoder_layer": {
+                    "module": {
+                        "type": "TransformerEncoderLayer",
+                        "config": {"d_model": 4, "nhead": 2, "dim_feedforward": 8},
+                    }
+                },
+                "num_layers": 10**9,
+            },
+        },
     ],
 )
 def test_absurd_architectures_are_refused_before_allocating(tmp_path, node):

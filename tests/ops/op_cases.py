@@ -517,6 +517,42 @@ case("masked_fill", "Where", lambda a, m: R.masked_fill(a, m, -1.5),
      lambda t, a, m: a.masked_fill(m, -1.5), normal(3, 4), mask(3, 4))  # fmt: skip
 case("masked_fill-broadcast-tensor-value", "Where", lambda a, m, v: R.masked_fill(a, m, v),
      lambda t, a, m, v: a.masked_fill(m, v), normal(3, 4), mask(4), normal())  # fmt: skip
+# Attention and embedding (retrograd.ops.attention).
+_F = rg.nn.functional
+
+
+def _causal_and(t, m, kw):
+    if not (m and kw.get("is_causal")):
+        return m
+    return (m[0] & t.ones(m[0].shape[-2:], dtype=t.bool).tril(),)
+
+
+for tag, kw, extra in [
+    ("plain", {}, ()),
+    ("causal", {"is_causal": True}, ()),
+    ("scale", {"scale": 0.3}, ()),
+    ("bool-mask", {}, (mask(4, 6),)),
+    ("float-mask", {}, (normal(2, 1, 4, 6),)),
+    ("causal-bool", {"is_causal": True}, (mask(4, 6),)),
+]:
+    # PyTorch combines attn_mask with is_causal in some kernels and refuses it in others
+    # (with gradients); the reference gets the combined mask spelled out.
+    case(f"sdpa-{tag}", "ScaledDotProductAttention",
+         lambda q, k, v, *m, kw=kw: _F.scaled_dot_product_attention(q, k, v, *m, **kw),
+         lambda t, q, k, v, *m, kw=kw: t.nn.functional.scaled_dot_product_attention(
+             q, k, v, *_causal_and(t, m, kw), **{**kw, "is_causal": kw.get("is_causal", False)
+             and not m}),
+         normal(2, 3, 4, 5), normal(2, 3, 6, 5), normal(2, 3, 6, 7), *extra)  # fmt: skip
+case(
+    "embedding",
+    "Embedding",
+    lambda w, i: _F.embedding(i, w),
+    lambda t, w, i: t.nn.functional.embedding(i, w),
+    normal(7, 3),
+    ints(0, 7, 2, 5),
+)
+# padding_idx and scale_grad_by_freq change the gradient on purpose (not a derivative):
+# compared with PyTorch in tests/nn/test_attention.py instead.
 
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"

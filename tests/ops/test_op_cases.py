@@ -24,6 +24,7 @@ TABLE_MODULES = {
     "retrograd.ops.linalg",
     "retrograd.ops.fused",
     "retrograd.ops.pointwise",
+    "retrograd.ops.attention",
 }
 
 

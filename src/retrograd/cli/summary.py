@@ -90,6 +90,14 @@ def trace_shapes(model: Any, x: Any) -> tuple:
     return shapes, out
 
 
+def _in_dtype(model: Any, dtype: Any) -> Any:
+    """Token ids (int64) for a model that starts with an Embedding, else the float dtype."""
+    from ..nn import Embedding
+
+    first = next((m for m in model.modules() if m._parameters), None)
+    return "int64" if isinstance(first, Embedding) else dtype
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -116,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     error = None
     if F is not None:
         try:
-            shapes, out = trace_shapes(model, np.zeros((args.batch, int(F)), dtype=dtype))
+            shapes, out = trace_shapes(
+                model, np.zeros((args.batch, int(F)), dtype=_in_dtype(model, dtype))
+            )
             out_shape = _shape(out)
         except Exception as exc:  # noqa: BLE001 - the table is still useful without shapes
             error = f"{type(exc).__name__}: {exc}"

@@ -226,6 +226,58 @@ def _recurrent_net_numel(config: dict) -> int:
     return n * n + n * n_in + n
 
 
+def _embedding_numel(config: dict) -> int:
+    return _positive_int(config, "num_embeddings") * _positive_int(config, "embedding_dim")
+
+
+def _optional_dim(config: dict, key: str, default: int) -> int:
+    return default if config.get(key) is None else _positive_int(config, key)
+
+
+def _mha_numel(config: dict) -> int:
+    # Projection matrices only (biases are optional): q, k, v in, then out (E, E).
+    e = _positive_int(config, "embed_dim")
+    return e * (e + _optional_dim(config, "kdim", e) + _optional_dim(config, "vdim", e) + e)
+
+
+def _transformer_layer_numel(attentions: int) -> Callable[[dict], int]:
+    def numel(config: dict) -> int:
+        d = _positive_int(config, "d_model")
+        ff = _positive_int(config, "dim_feedforward") if "dim_feedforward" in config else 2048
+        # attention blocks (4 d x d matrices each), the two feed-forward matrices, and the
+        # LayerNorm weights (one per block).
+        return attentions * 4 * d * d + 2 * d * ff + (attentions + 1) * d
+
+    return numel
+
+
+def _stack_numel(layer_key: str) -> Callable[[dict], int]:
+    """A stack deep-copies its layer num_layers times: the copies beyond the one in the
+    config (which the walker counts itself) are announced here, before any is built."""
+
+    def numel(config: dict) -> int:
+        layers = _positive_int(config, "num_layers")
+        node = config.get(layer_key)
+        inner = node.get("module") if isinstance(node, dict) else None
+        if not isinstance(inner, dict):
+            raise TypeError(f"{layer_key} must be a layer")
+        estimate = _BUILTIN_NUMEL.get(inner.get("type"))
+        inner_config = inner.get("config")
+        if estimate is None or not isinstance(inner_config, dict):
+            return 0
+        return (layers - 1) * estimate(inner_config)
+
+    return numel
+
+
+def _transformer_numel(config: dict) -> int:
+    enc = _positive_int(config, "num_encoder_layers") if "num_encoder_layers" in config else 6
+    dec = _positive_int(config, "num_decoder_layers") if "num_decoder_layers" in config else 6
+    layer = {"d_model": config.get("d_model", 512), "dim_feedforward": config.get(
+        "dim_feedforward", 2048)}  # fmt: skip
+    return enc * _transformer_layer_numel(1)(layer) + dec * _transformer_layer_numel(2)(layer)
+
+
 # Name -> a LOWER BOUND on the parameter + buffer elements the constructor allocates
 # (optional). rg.load compares the sum with the elements the file holds before building
 # anything, so a hostile file cannot request Linear(10**6, 10**6). Never overestimate:
@@ -243,6 +295,13 @@ _BUILTIN_NUMEL: dict[str, Callable[[dict], int]] = {
     "LSTMCell": _rnn_numel(4),
     "GRUCell": _rnn_numel(3),
     "RecurrentNet": _recurrent_net_numel,
+    "Embedding": _embedding_numel,
+    "MultiheadAttention": _mha_numel,
+    "TransformerEncoderLayer": _transformer_layer_numel(1),
+    "TransformerDecoderLayer": _transformer_layer_numel(2),
+    "TransformerEncoder": _stack_numel("encoder_layer"),
+    "TransformerDecoder": _stack_numel("decoder_layer"),
+    "Transformer": _transformer_numel,
 }
 
 

@@ -19,3 +19,12 @@ from .conv import (
     Dropout2d,
 )
 from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from .embedding import Embedding
+from .attention import MultiheadAttention
+from .transformer import (
+    Transformer,
+    TransformerEncoderLayer,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerDecoder,
+)

@@ -19,6 +19,7 @@ from ..ops import (  # noqa: F401 - re-exported
     softplus,
     tanh,
 )
+from ..ops.attention import embedding, scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import (  # noqa: E402,F401 - re-exported: convolution, pooling, norms
     adaptive_avg_pool2d,
     avg_pool2d,

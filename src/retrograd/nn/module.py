@@ -440,6 +440,10 @@ class ModuleList(Module):
         6
     """
 
+    # It has no forward of its own (calling it raises): the modules in it are what run, and
+    # compile_step checks each of them.
+    capture_safe = True
+
     def __init__(self, modules: Any = ()) -> None:
         super().__init__()
         for m in modules:
