@@ -14,6 +14,12 @@ or, for a table of cases, at module level: ``GRADCHECKED.update({"Conv2d", ...})
 
 The meta-test (tests/ops/test_primitive_coverage.py) imports every tests/**/test_*.py
 module and fails when a registered primitive of the package is in neither.
+
+Second order, the same way: a test that runs ``rg.gradgradcheck`` (float64) through a
+primitive declares it with ``@covers_second_order("Conv2d")``, or adds names to
+``GRADGRADCHECKED`` (module level in a test file, or this shared set). A primitive that
+cannot be differentiated twice declares ``second_order = False`` and a
+``second_order_reason`` on its class instead.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from typing import TypeVar
 #: Names of the primitives that some test checks with ``rg.gradcheck`` in float64.
 GRADCHECKED: set[str] = set()
 
+#: Names of the primitives that some test checks with ``rg.gradgradcheck`` in float64.
+GRADGRADCHECKED: set[str] = set()
+
 F = TypeVar("F", bound=Callable)
 
 
@@ -33,6 +42,21 @@ def covers(*names: str) -> Callable[[F], F]:
         if not isinstance(n, str) or not n:
             raise TypeError(f"covers: primitive names must be non-empty strings, got {n!r}")
     GRADCHECKED.update(names)
+
+    def mark(fn: F) -> F:
+        return fn
+
+    return mark
+
+
+def covers_second_order(*names: str) -> Callable[[F], F]:
+    """Decorator recording that the decorated test gradgradchecks the primitives ``names``."""
+    for n in names:
+        if not isinstance(n, str) or not n:
+            raise TypeError(
+                f"covers_second_order: primitive names must be non-empty strings, got {n!r}"
+            )
+    GRADGRADCHECKED.update(names)
 
     def mark(fn: F) -> F:
         return fn

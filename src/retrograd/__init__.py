@@ -26,6 +26,7 @@ from .autograd import (
     get_default_dtype,
     grad,
     gradcheck,
+    gradgradcheck,
     is_grad_enabled,
     no_grad,
     set_default_dtype,
@@ -78,7 +79,9 @@ float32 = "float32"
 float64 = "float64"
 
 # Submodules and heavier entry points load on first use, keeping `import retrograd` fast.
-_LAZY_MODULES = ("nn", "optim", "data", "train", "io", "sklearn", "distributed", "cli", "ops")
+_LAZY_MODULES = (
+    "nn", "optim", "data", "train", "io", "sklearn", "distributed", "cli", "ops", "func",
+)  # fmt: skip
 _LAZY_ATTRS = {
     "save": ("retrograd.io", "save"),
     "load": ("retrograd.io", "load"),
@@ -105,7 +108,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "__version__", "Function", "Tensor", "detect_anomaly", "enable_grad", "get_default_dtype",
-    "grad", "gradcheck", "is_grad_enabled", "no_grad", "set_default_dtype", "value_and_grad",
+    "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad", "set_default_dtype", "value_and_grad",
     "vjp", "AnomalyError", "ConvergenceError", "GradcheckError", "ModelFileError",
     "RetrogradError", "abs", "arange", "cat", "clip", "concatenate", "exp", "eye", "full",
     "gelu", "log", "log1p", "log_softmax", "logsumexp", "matmul", "maximum", "minimum", "ones",

@@ -19,3 +19,7 @@ class AnomalyError(RetrogradError, RuntimeError):
 
 class ModelFileError(RetrogradError, ValueError):
     """A model or checkpoint file is malformed, truncated, tampered with or unsafe."""
+
+
+class SecondOrderError(RetrogradError, RuntimeError):
+    """``create_graph=True`` reached a primitive whose backward cannot be differentiated."""

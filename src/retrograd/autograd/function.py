@@ -4,6 +4,12 @@ A subclass implements ``forward(self, *arrays, **params)`` returning an ndarray,
 ``backward(self, g)`` returning one gradient (or None) per tensor argument, in order.
 ``self.needs[i]`` says whether argument ``i`` wants a gradient, so a VJP can skip work.
 VJPs must never modify ``g`` in place: the same array may be handed to several parents.
+
+Higher order (``backward(create_graph=True)``, ``rg.autograd.grad(..., create_graph=True)``)
+needs the VJP as differentiable operations; see ``retrograd.autograd.engine``. A subclass
+gives it as ``backward_graph(self, g, out)`` (Tensors in, Tensors out) or as
+``composite(self, *tensors)`` (the forward rebuilt from other primitives), or declares
+itself first-order-only with ``second_order = False`` and a ``second_order_reason``.
 """
 
 from __future__ import annotations
@@ -68,6 +74,12 @@ class Function:
     #: value-dependent choice of ``params`` (``train.compile_step`` replays a recorded call
     #: only on arrays for which it returns True).
     replay_check = None
+
+    #: False declares the primitive first-order-only: ``create_graph=True`` through it
+    #: raises :class:`retrograd.errors.SecondOrderError` quoting ``second_order_reason``.
+    #: True (the default) promises ``backward_graph`` or ``composite`` (engine docstring).
+    second_order = True
+    second_order_reason = ""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

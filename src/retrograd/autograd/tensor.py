@@ -212,18 +212,39 @@ class Tensor:
     def zero_grad_(self) -> None:
         self.grad = None
 
-    def backward(self, grad: TensorLike | None = None) -> None:
+    def backward(
+        self,
+        gradient: TensorLike | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Tensor | Sequence[Tensor] | None = None,
+    ) -> None:
         """Backpropagate from this tensor, accumulating into the ``.grad`` of leaves.
 
-        ``grad`` defaults to 1 for a one-element tensor and must be given (same shape)
-        otherwise. The graph is kept, so calling backward again accumulates again.
+        ``gradient`` defaults to 1 for a one-element tensor and must be given (same
+        shape) otherwise. The graph is kept, so calling backward again accumulates again
+        (``retain_graph`` is accepted for PyTorch compatibility and changes nothing).
+        ``inputs`` (a tensor or a sequence) limits accumulation to those tensors.
+        ``create_graph=True`` records the backward pass itself: ``.grad`` then holds a
+        Tensor with a graph (as in PyTorch) that can be differentiated again.
+
+        Example::
+
+            >>> import retrograd as rg
+            >>> x = rg.tensor([2.0], requires_grad=True)
+            >>> (x ** 3).sum().backward(create_graph=True)
+            >>> g = x.grad  # 3 x**2, a Tensor with a graph
+            >>> x.grad = None
+            >>> g.sum().backward()
+            >>> x.grad  # 6 x
+            array([12.], dtype=float32)
         """
         # Imported once, not per call: a function-level import costs microseconds each
         # training step (the engine imports this module, so it cannot be imported at top).
         global _engine_backward
         if _engine_backward is None:
             from .engine import backward as _engine_backward
-        _engine_backward(self, grad)
+        _engine_backward(self, gradient, retain_graph, create_graph, inputs)
 
     def __repr__(self) -> builtins.str:
         body = xp.array2string(self.data, separator=", ", prefix="tensor(")

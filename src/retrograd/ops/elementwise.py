@@ -9,6 +9,7 @@ from .._backend import xp
 from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor
 from ..random import default_generator
+from ._graph import sum_to
 from ._util import as_tensor_like, binary_args, ensure_tensor
 
 # ----------------------------------------------------------------------- binary ops
@@ -24,6 +25,10 @@ class Add(Function):
         na, nb = self.needs
         return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
 
+    def backward_graph(self, g, out):
+        (a, b), (na, nb) = self.parents, self.needs
+        return (sum_to(g, a.shape) if na else None, sum_to(g, b.shape) if nb else None)
+
 
 class Sub(Function):
     def forward(self, a, b):
@@ -34,6 +39,10 @@ class Sub(Function):
         sa, sb = self.shapes
         na, nb = self.needs
         return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
+
+    def backward_graph(self, g, out):
+        (a, b), (na, nb) = self.parents, self.needs
+        return (sum_to(g, a.shape) if na else None, sum_to(-g, b.shape) if nb else None)
 
 
 class Mul(Function):
@@ -49,6 +58,10 @@ class Mul(Function):
             unbroadcast(g * a, b.shape) if nb else None,
         )
 
+    def backward_graph(self, g, out):
+        (a, b), (na, nb) = self.parents, self.needs
+        return (sum_to(g * b, a.shape) if na else None, sum_to(g * a, b.shape) if nb else None)
+
 
 class Div(Function):
     def forward(self, a, b):
@@ -62,6 +75,14 @@ class Div(Function):
         return (
             unbroadcast(gb, a.shape) if na else None,
             unbroadcast(-gb * a / b, b.shape) if nb else None,
+        )
+
+    def backward_graph(self, g, out):
+        (a, b), (na, nb) = self.parents, self.needs
+        gb = g / b
+        return (
+            sum_to(gb, a.shape) if na else None,
+            sum_to(-gb * a / b, b.shape) if nb else None,
         )
 
 
@@ -91,6 +112,22 @@ class Pow(Function):
             gb = unbroadcast(g * d, b.shape)
         return ga, gb
 
+    def backward_graph(self, g, out):
+        (a, b), (na, nb) = self.parents, self.needs
+        ga = gb = None
+        if na:
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                d = b * a ** (b - 1)
+            ga = sum_to(g * where(b.data == 0, 0.0, d), a.shape)
+        if nb:
+            # log(a) is taken of a where a == 0 is replaced by 1: the masked branch must
+            # stay finite, or its zero gradient times inf would be NaN at second order.
+            zero = (a.data == 0) & (b.data >= 0)
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                d = out * log(where(zero, 1.0, a))
+            gb = sum_to(g * where(zero, 0.0, d), b.shape)
+        return ga, gb
+
 
 class Maximum(Function):
     def forward(self, a, b):
@@ -108,6 +145,15 @@ class Maximum(Function):
             unbroadcast(g * (1 - wa), b.shape) if nb else None,
         )
 
+    def backward_graph(self, g, out):
+        # The tie weights are locally constant in a and b.
+        (a, b), (na, nb) = self.parents, self.needs
+        wa = ((self.a > self.b) + 0.5 * (self.a == self.b)).astype(g.dtype, copy=False)
+        return (
+            sum_to(g * wa, a.shape) if na else None,
+            sum_to(g * (1 - wa), b.shape) if nb else None,
+        )
+
 
 class Minimum(Function):
     def forward(self, a, b):
@@ -121,6 +167,14 @@ class Minimum(Function):
         return (
             unbroadcast(g * wa, a.shape) if na else None,
             unbroadcast(g * (1 - wa), b.shape) if nb else None,
+        )
+
+    def backward_graph(self, g, out):
+        (a, b), (na, nb) = self.parents, self.needs
+        wa = ((self.a < self.b) + 0.5 * (self.a == self.b)).astype(g.dtype, copy=False)
+        return (
+            sum_to(g * wa, a.shape) if na else None,
+            sum_to(g * (1 - wa), b.shape) if nb else None,
         )
 
 
@@ -138,6 +192,14 @@ class Where(Function):
             unbroadcast(xp.where(self.cond, zero, g), self.shapes[1]) if nb else None,
         )
 
+    def backward_graph(self, g, out):
+        na, nb = self.needs
+        sa, sb = self.shapes
+        return (
+            sum_to(where(self.cond, g, 0.0), sa) if na else None,
+            sum_to(where(self.cond, 0.0, g), sb) if nb else None,
+        )
+
 
 # ------------------------------------------------------------------------ unary ops
 
@@ -149,6 +211,9 @@ class Neg(Function):
     def backward(self, g):
         return (-g,)
 
+    def backward_graph(self, g, out):
+        return (-g,)
+
 
 class Exp(Function):
     def forward(self, a):
@@ -157,6 +222,9 @@ class Exp(Function):
 
     def backward(self, g):
         return (g * self.out,)
+
+    def backward_graph(self, g, out):
+        return (g * out,)
 
 
 class Log(Function):
@@ -167,6 +235,9 @@ class Log(Function):
     def backward(self, g):
         return (g / self.a,)
 
+    def backward_graph(self, g, out):
+        return (g / self.parents[0],)
+
 
 class Log1p(Function):
     def forward(self, a):
@@ -176,6 +247,9 @@ class Log1p(Function):
     def backward(self, g):
         return (g / (1 + self.a),)
 
+    def backward_graph(self, g, out):
+        return (g / (self.parents[0] + 1.0),)
+
 
 class Sqrt(Function):
     def forward(self, a):
@@ -184,6 +258,9 @@ class Sqrt(Function):
 
     def backward(self, g):
         return (g / (2 * self.out),)
+
+    def backward_graph(self, g, out):
+        return (g / (out * 2.0),)
 
 
 class Abs(Function):
@@ -195,6 +272,9 @@ class Abs(Function):
         # NOTE: sign(0) = 0, PyTorch's subgradient choice at the kink.
         return (g * xp.sign(self.a),)
 
+    def backward_graph(self, g, out):
+        return (g * xp.sign(self.a),)
+
 
 class Tanh(Function):
     def forward(self, a):
@@ -204,6 +284,9 @@ class Tanh(Function):
     def backward(self, g):
         out = self.out
         return (g * (1 - out * out),)
+
+    def backward_graph(self, g, out):
+        return (g * (1.0 - out * out),)
 
 
 def _sigmoid(a):
@@ -220,6 +303,9 @@ class Sigmoid(Function):
     def backward(self, g):
         out = self.out
         return (g * out * (1 - out),)
+
+    def backward_graph(self, g, out):
+        return (g * out * (1.0 - out),)
 
 
 _FLOAT_ZEROS: dict = {}  # dtype -> 0-d zero: a NumPy op with it skips scalar conversion
@@ -243,6 +329,9 @@ class Dropout(Function):
     def backward(self, g):
         return (g * self.mask,)
 
+    def backward_graph(self, g, out):
+        return (g * self.mask,)
+
 
 class Relu(Function):
     def forward(self, a):
@@ -262,6 +351,9 @@ class Relu(Function):
         # generic Maximum VJP, the gradient at 0 would be halved).
         return (g * (self.out > self.zero),)
 
+    def backward_graph(self, g, out):
+        return (g * (self.out > self.zero),)
+
 
 class LeakyRelu(Function):
     def forward(self, a, negative_slope=0.01):
@@ -271,6 +363,9 @@ class LeakyRelu(Function):
 
     def backward(self, g):
         return (xp.where(self.pos, g, g * xp.asarray(self.slope, dtype=g.dtype)),)
+
+    def backward_graph(self, g, out):
+        return (where(self.pos, g, g * self.slope),)
 
 
 _ERF = None
@@ -311,6 +406,34 @@ class Gelu(Function):
         pdf = xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
         return (g * (self.cdf + a * pdf).astype(a.dtype, copy=False),)
 
+    def backward_graph(self, g, out):
+        a = self.parents[0]
+        if self.approximate == "tanh":
+            c = math.sqrt(2 / math.pi)
+            t = tanh((a + a * a * a * 0.044715) * c)
+            dinner = (a * a * (3 * 0.044715) + 1.0) * c
+            return (g * ((t + 1.0) * 0.5 + a * (1.0 - t * t) * dinner * 0.5),)
+        return (g * GeluGrad.apply(a),)
+
+
+class GeluGrad(Function):
+    """d gelu(a) / da = Phi(a) + a phi(a): the exact GELU's slope as a primitive, so that
+    ``create_graph`` can differentiate it again (its own slope is phi(a) (2 - a^2))."""
+
+    def forward(self, a):
+        self.a = a
+        pdf = xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+        return (0.5 * (1 + _erf(a / math.sqrt(2))) + a * pdf).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        a = self.a
+        pdf = xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+        return (g * (pdf * (2 - a * a)).astype(a.dtype, copy=False),)
+
+    def backward_graph(self, g, out):
+        a = self.parents[0]
+        return (g * exp(a * a * -0.5) * (1 / math.sqrt(2 * math.pi)) * (2.0 - a * a),)
+
 
 class Softplus(Function):
     def forward(self, a, beta=1.0, threshold=20.0):
@@ -323,6 +446,10 @@ class Softplus(Function):
     def backward(self, g):
         z = self.a * self.beta
         return (xp.where(z > self.threshold, g, g * _sigmoid(z)),)
+
+    def backward_graph(self, g, out):
+        a = self.parents[0]
+        return (where(self.a * self.beta > self.threshold, g, g * sigmoid(a * self.beta)),)
 
 
 class Clip(Function):
@@ -339,6 +466,15 @@ class Clip(Function):
             mask &= a <= self.hi
         return (g * mask,)
 
+    def backward_graph(self, g, out):
+        a = self.a
+        mask = xp.ones(a.shape, dtype=bool)
+        if self.lo is not None:
+            mask &= a >= self.lo
+        if self.hi is not None:
+            mask &= a <= self.hi
+        return (g * mask,)
+
 
 class Cast(Function):
     def forward(self, a, dtype=None):
@@ -347,6 +483,9 @@ class Cast(Function):
 
     def backward(self, g):
         return (g.astype(self.src),)
+
+    def backward_graph(self, g, out):
+        return (Cast.apply(g, dtype=self.src),)
 
 
 # -------------------------------------------------------------------- public functions

@@ -7,7 +7,17 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor
+from ._graph import reshape, sum_to
 from ._util import binary_args
+
+
+def _swap(t: Tensor) -> Tensor:
+    """``t`` with its last two axes swapped, recorded."""
+    from .shape import Permute
+
+    axes = list(range(t.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return Permute.apply(t, axes=tuple(axes))
 
 
 class MatMul(Function):
@@ -34,6 +44,23 @@ class MatMul(Function):
         if nb:
             gb = xp.swapaxes(a2, -1, -2) @ g
             gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+    def backward_graph(self, g, out):
+        (a, b), (na, nb) = self.parents, self.needs
+        a2 = reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
+        b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
+        if a.ndim == 1 and b.ndim == 1:
+            g = reshape(g, (1, 1))
+        elif a.ndim == 1:
+            g = reshape(g, g.shape[:-1] + (1,) + g.shape[-1:])
+        elif b.ndim == 1:
+            g = reshape(g, g.shape + (1,))
+        ga = gb = None
+        if na:
+            ga = reshape(sum_to(MatMul.apply(g, _swap(b2)), a2.shape), a.shape)
+        if nb:
+            gb = reshape(sum_to(MatMul.apply(_swap(a2), g), b2.shape), b.shape)
         return ga, gb
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ._graph import spread
 from ._util import add_reduce, ensure_tensor, expand_reduced, norm_axis
 
 
@@ -18,6 +19,9 @@ class Sum(Function):
     def backward(self, g):
         g = expand_reduced(g, self.shape, self.axis, self.keepdims)
         return (xp.broadcast_to(g, self.shape),)
+
+    def backward_graph(self, g, out):
+        return (spread(g, self.shape, self.axis, self.keepdims),)
 
 
 class Mean(Function):
@@ -31,6 +35,9 @@ class Mean(Function):
     def backward(self, g):
         g = expand_reduced(g, self.shape, self.axis, self.keepdims)
         return (xp.broadcast_to(g / self.count, self.shape),)
+
+    def backward_graph(self, g, out):
+        return (spread(g, self.shape, self.axis, self.keepdims) / float(self.count),)
 
 
 class Max(Function):
@@ -47,6 +54,12 @@ class Max(Function):
         g = expand_reduced(g, self.a.shape, self.axis, self.keepdims)
         return (mask * (g / count).astype(g.dtype, copy=False),)
 
+    def backward_graph(self, g, out):
+        # The tie mask is locally constant in the input.
+        mask = self.a == self.out
+        w = (mask / mask.sum(axis=self.axis, keepdims=True)).astype(g.dtype, copy=False)
+        return (spread(g, self.a.shape, self.axis, self.keepdims) * w,)
+
 
 class Min(Function):
     def forward(self, a, axis=None, keepdims=False):
@@ -59,6 +72,11 @@ class Min(Function):
         count = mask.sum(axis=self.axis, keepdims=True)
         g = expand_reduced(g, self.a.shape, self.axis, self.keepdims)
         return (mask * (g / count).astype(g.dtype, copy=False),)
+
+    def backward_graph(self, g, out):
+        mask = self.a == self.out
+        w = (mask / mask.sum(axis=self.axis, keepdims=True)).astype(g.dtype, copy=False)
+        return (spread(g, self.a.shape, self.axis, self.keepdims) * w,)
 
 
 class LogSumExp(Function):
@@ -78,6 +96,13 @@ class LogSumExp(Function):
     def backward(self, g):
         g = expand_reduced(g, self.shape, self.axis, self.keepdims)
         return (g * self.softmax,)
+
+    def backward_graph(self, g, out):
+        from .elementwise import exp
+
+        a = self.parents[0]
+        lse = spread(out, self.shape, self.axis, self.keepdims)
+        return (spread(g, self.shape, self.axis, self.keepdims) * exp(a - lse),)
 
 
 def _squeeze(arr, axis):

@@ -8,6 +8,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ._graph import sum_to
 from ._util import ensure_tensor, norm_axis
 
 
@@ -19,6 +20,9 @@ class Reshape(Function):
     def backward(self, g):
         return (g.reshape(self.shape),)
 
+    def backward_graph(self, g, out):
+        return (Reshape.apply(g, shape=self.shape),)
+
 
 class Permute(Function):
     def forward(self, a, axes=None):
@@ -27,6 +31,9 @@ class Permute(Function):
 
     def backward(self, g):
         return (g.transpose(xp.argsort(self.axes)),)
+
+    def backward_graph(self, g, out):
+        return (Permute.apply(g, axes=tuple(int(i) for i in xp.argsort(self.axes))),)
 
 
 class Expand(Function):
@@ -39,6 +46,9 @@ class Expand(Function):
 
         return (unbroadcast(g, self.shape),)
 
+    def backward_graph(self, g, out):
+        return (sum_to(g, self.shape),)
+
 
 class Concatenate(Function):
     def forward(self, *arrays, axis=0):
@@ -50,6 +60,15 @@ class Concatenate(Function):
         parts = xp.split(g, self.splits, axis=self.axis)
         return tuple(p if need else None for p, need in zip(parts, self.needs))
 
+    def backward_graph(self, g, out):
+        bounds = [0, *(int(s) for s in self.splits), g.shape[self.axis]]
+        grads = []
+        for k, need in enumerate(self.needs):
+            index = [slice(None)] * g.ndim
+            index[self.axis] = slice(bounds[k], bounds[k + 1])
+            grads.append(GetItem.apply(g, index=tuple(index)) if need else None)
+        return tuple(grads)
+
 
 class Pad(Function):
     def forward(self, a, pad_width=None, value=0.0):
@@ -58,6 +77,9 @@ class Pad(Function):
 
     def backward(self, g):
         return (g[self.slices],)
+
+    def backward_graph(self, g, out):
+        return (GetItem.apply(g, index=self.slices),)
 
 
 class GetItem(Function):
@@ -75,6 +97,29 @@ class GetItem(Function):
         else:
             out[self.index] = g
         return (out,)
+
+    def backward_graph(self, g, out):
+        return (IndexAdd.apply(g, shape=self.shape, index=self.index, advanced=self.advanced),)
+
+
+class IndexAdd(Function):
+    """Zeros of ``shape`` with ``g`` added at ``index``: GetItem's VJP as a primitive, so
+    that ``create_graph`` can differentiate it (its own VJP is GetItem again)."""
+
+    def forward(self, g, shape=None, index=None, advanced=False):
+        self.index = index
+        out = xp.zeros(shape, dtype=g.dtype)
+        if advanced:
+            xp.add.at(out, index, g)  # repeated indices add up
+        else:
+            out[index] = g
+        return out
+
+    def backward(self, gg):
+        return (gg[self.index],)
+
+    def backward_graph(self, gg, out):
+        return (GetItem.apply(gg, index=self.index),)
 
 
 def _is_advanced(index) -> bool:
