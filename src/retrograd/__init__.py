@@ -108,7 +108,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "__version__", "Function", "Tensor", "detect_anomaly", "enable_grad", "get_default_dtype",
-    "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad", "set_default_dtype", "value_and_grad",
+    "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad", "set_default_dtype",
+    "value_and_grad",
     "vjp", "AnomalyError", "ConvergenceError", "GradcheckError", "ModelFileError",
     "RetrogradError", "abs", "arange", "cat", "clip", "concatenate", "exp", "eye", "full",
     "gelu", "log", "log1p", "log_softmax", "logsumexp", "matmul", "maximum", "minimum", "ones",

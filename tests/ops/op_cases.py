@@ -553,6 +553,27 @@ case(
 )
 # padding_idx and scale_grad_by_freq change the gradient on purpose (not a derivative):
 # compared with PyTorch in tests/nn/test_attention.py instead.
+# The VJP primitives that create_graph records (their own first derivatives checked here;
+# their second derivatives by tests/autograd/test_second_order_ops.py).
+_IDX = [0, 2, 2, 3]
+
+
+def _slope(f):
+    """x -> d sum(f(x)) / dx with create_graph (recorded even when called under no_grad)."""
+
+    def fn(a):
+        with rg.enable_grad():
+            return rg.autograd.grad(f(a).sum(), a, create_graph=True)[0]
+
+    return fn
+
+
+case("gelu-slope", "GeluGrad", _slope(R.gelu),
+     lambda t, a: t.autograd.grad(t.nn.functional.gelu(a).sum(), a, create_graph=True)[0],
+     normal(3, 4, scale=2.0))  # fmt: skip
+case("index-add", "IndexAdd", _slope(lambda a: a[_IDX] ** 3),
+     lambda t, a: t.autograd.grad((a[_IDX] ** 3).sum(), a, create_graph=True)[0],
+     normal(5))  # fmt: skip
 
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"

@@ -63,4 +63,3 @@ __all__ = [
     "gradgradcheck", "detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad", "Tensor",
     "get_default_dtype", "set_default_dtype", "functional",
 ]  # fmt: skip
-

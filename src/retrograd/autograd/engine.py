@@ -164,7 +164,6 @@ def _accumulate(store: dict, t: Tensor, g: Any) -> None:
         entry[1] = entry[1] + g
 
 
-
 # ------------------------------------------------------------------ higher order
 
 
@@ -506,7 +505,9 @@ def _batched_grad(outs, ins, gos, create_graph, allow_unused, zeros):
         if n is None:
             n = shape[0]
         if not shape or shape[0] != n:
-            raise ValueError("grad: is_grads_batched=True needs one batch size for all grad_outputs")
+            raise ValueError(
+                "grad: is_grads_batched=True needs one batch size for all grad_outputs"
+            )
     rows = []
     for k in range(n):
         gk = [go[k] if isinstance(go, Tensor) else xp.asarray(go)[k] for go in gos]

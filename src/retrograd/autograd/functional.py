@@ -111,8 +111,7 @@ def _check_requires_grad(xs: tuple, what: str, strict: bool, fn: str) -> None:
 def _validate_v(v: tuple, other: tuple, fn: str, what: str) -> None:
     if len(v) != len(other):
         raise RuntimeError(
-            f"{fn}: v is a tuple of {len(v)} Tensors but should have {len(other)} (one per "
-            f"{what})"
+            f"{fn}: v is a tuple of {len(v)} Tensors but should have {len(other)} (one per {what})"
         )
     for i, (a, b) in enumerate(zip(v, other)):
         if a.shape != b.shape:
@@ -126,11 +125,7 @@ def _autograd_grad(outputs: tuple, inputs: tuple, grad_outputs: Any, create_grap
     """``autograd.grad`` over the outputs that require grad; None for unreached inputs."""
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
-    pairs = [
-        (o, go)
-        for o, go in zip(outputs, grad_outputs)
-        if o is not None and o.requires_grad
-    ]
+    pairs = [(o, go) for o, go in zip(outputs, grad_outputs) if o is not None and o.requires_grad]
     if not pairs:
         return (None,) * len(inputs)
     outs = [o for o, _ in pairs]

@@ -203,6 +203,12 @@ class FixedPointSolve(Function):
     Use it through :class:`FixedPoint`; ``solver`` is that layer.
     """
 
+    second_order = False
+    second_order_reason = (
+        "its VJP is an iterative adjoint solve at the fixed point (implicit function "
+        "theorem); a second derivative would need the derivative of that solve"
+    )
+
     def forward(self, x, *arrays, solver, n_extra, stats, h0):
         self.solver = solver
         self.stats = stats

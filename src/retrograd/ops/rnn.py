@@ -35,6 +35,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from . import _composites
 from ._util import ensure_tensor
 from .shape import getitem
 
@@ -176,6 +177,9 @@ class RNNLayer(Function):
         gh0 = dh if n[1] else None
         ws = _weight_grads(self, dA, Hprev, 1, self.has_bias, 2)
         return (gx, gh0, *ws[: len(n) - 2])
+
+    def composite(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+        return _composites.rnn(x, h0, w_ih, w_hh, b_ih, b_hh, self.relu, self.reverse, self.pad)
 
 
 # --------------------------------------------------------------------------------- LSTM
@@ -483,6 +487,9 @@ class LSTMLayer(Function):
                 ws[3] = db.copy() if n[6] else None
         return (gx, dh.T if n[1] else None, dc.T if n[2] else None, *ws)
 
+    def composite(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+        return _composites.lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh, self.reverse, self.pad)
+
 
 # ---------------------------------------------------------------------------------- GRU
 
@@ -625,6 +632,9 @@ class GRULayer(Function):
             if nb and n[5]:
                 out[5] = acc_h.R[:, H]
         return tuple(out)
+
+    def composite(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+        return _composites.gru(x, h0, w_ih, w_hh, b_ih, b_hh, self.reverse, self.pad)
 
 
 # -------------------------------------------------------------------- public functions
