@@ -15,6 +15,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor, get_default_dtype
+from ._graph import sum_to
 from ._util import as_tensor_like, binary_args, ensure_tensor
 from .elementwise import Where, _erf, clip
 
@@ -45,6 +46,17 @@ def _const(arr: Any) -> Tensor:
 # ------------------------------------------------------------------ unary primitives
 
 
+def _sqrt(t: Tensor) -> Tensor:
+    from .elementwise import Sqrt
+
+    return Sqrt.apply(t)
+
+
+def _zeros(shape: tuple, like: Tensor) -> Tensor:
+    """A constant zero gradient (the second-order rule of a piecewise-constant op)."""
+    return Tensor._wrap(xp.zeros(shape, dtype=like.dtype), False, None)
+
+
 class Sin(Function):
     def forward(self, a):
         self.a = a
@@ -52,6 +64,9 @@ class Sin(Function):
 
     def backward(self, g):
         return (g * xp.cos(self.a),)
+
+    def backward_graph(self, g, out):
+        return (g * Cos.apply(self.parents[0]),)
 
 
 class Cos(Function):
@@ -62,6 +77,9 @@ class Cos(Function):
     def backward(self, g):
         return (-g * xp.sin(self.a),)
 
+    def backward_graph(self, g, out):
+        return (-g * Sin.apply(self.parents[0]),)
+
 
 class Tan(Function):
     def forward(self, a):
@@ -70,6 +88,9 @@ class Tan(Function):
 
     def backward(self, g):
         return (g * (1 + self.out * self.out),)
+
+    def backward_graph(self, g, out):
+        return (g * (out * out + 1.0),)
 
 
 class Asin(Function):
@@ -82,6 +103,10 @@ class Asin(Function):
         with xp.errstate(divide="ignore", invalid="ignore"):
             return (g / xp.sqrt(1 - a * a),)
 
+    def backward_graph(self, g, out):
+        a = self.parents[0]
+        return (g / _sqrt(1.0 - a * a),)
+
 
 class Acos(Function):
     def forward(self, a):
@@ -93,6 +118,10 @@ class Acos(Function):
         with xp.errstate(divide="ignore", invalid="ignore"):
             return (-g / xp.sqrt(1 - a * a),)
 
+    def backward_graph(self, g, out):
+        a = self.parents[0]
+        return (-g / _sqrt(1.0 - a * a),)
+
 
 class Atan(Function):
     def forward(self, a):
@@ -103,6 +132,10 @@ class Atan(Function):
         a = self.a
         return (g / (1 + a * a),)
 
+    def backward_graph(self, g, out):
+        a = self.parents[0]
+        return (g / (a * a + 1.0),)
+
 
 class Sinh(Function):
     def forward(self, a):
@@ -111,6 +144,9 @@ class Sinh(Function):
 
     def backward(self, g):
         return (g * xp.cosh(self.a),)
+
+    def backward_graph(self, g, out):
+        return (g * Cosh.apply(self.parents[0]),)
 
 
 class Cosh(Function):
@@ -121,6 +157,9 @@ class Cosh(Function):
     def backward(self, g):
         return (g * xp.sinh(self.a),)
 
+    def backward_graph(self, g, out):
+        return (g * Sinh.apply(self.parents[0]),)
+
 
 class Asinh(Function):
     def forward(self, a):
@@ -130,6 +169,10 @@ class Asinh(Function):
     def backward(self, g):
         a = self.a
         return (g / xp.sqrt(a * a + 1),)
+
+    def backward_graph(self, g, out):
+        a = self.parents[0]
+        return (g / _sqrt(a * a + 1.0),)
 
 
 class Acosh(Function):
@@ -143,6 +186,10 @@ class Acosh(Function):
             # NOTE: sqrt(a-1)*sqrt(a+1), not sqrt(a*a-1): the product loses digits near 1.
             return (g / (xp.sqrt(a - 1) * xp.sqrt(a + 1)),)
 
+    def backward_graph(self, g, out):
+        a = self.parents[0]
+        return (g / (_sqrt(a - 1.0) * _sqrt(a + 1.0)),)
+
 
 class Atanh(Function):
     def forward(self, a):
@@ -154,6 +201,10 @@ class Atanh(Function):
         with xp.errstate(divide="ignore"):
             return (g / (1 - a * a),)
 
+    def backward_graph(self, g, out):
+        a = self.parents[0]
+        return (g / (1.0 - a * a),)
+
 
 class Log2(Function):
     def forward(self, a):
@@ -162,6 +213,9 @@ class Log2(Function):
 
     def backward(self, g):
         return (g / (self.a * _LN2),)
+
+    def backward_graph(self, g, out):
+        return (g / (self.parents[0] * _LN2),)
 
 
 class Log10(Function):
@@ -172,6 +226,9 @@ class Log10(Function):
     def backward(self, g):
         return (g / (self.a * _LN10),)
 
+    def backward_graph(self, g, out):
+        return (g / (self.parents[0] * _LN10),)
+
 
 class Expm1(Function):
     def forward(self, a):
@@ -181,6 +238,9 @@ class Expm1(Function):
     def backward(self, g):
         return (g * (self.out + 1),)
 
+    def backward_graph(self, g, out):
+        return (g * (out + 1.0),)
+
 
 class Exp2(Function):
     def forward(self, a):
@@ -189,6 +249,9 @@ class Exp2(Function):
 
     def backward(self, g):
         return (g * self.out * _LN2,)
+
+    def backward_graph(self, g, out):
+        return (g * out * _LN2,)
 
 
 class Rsqrt(Function):
@@ -201,6 +264,9 @@ class Rsqrt(Function):
         out = self.out
         return (-0.5 * g * out * out * out,)
 
+    def backward_graph(self, g, out):
+        return (g * out * out * out * -0.5,)
+
 
 class Erf(Function):
     def forward(self, a):
@@ -210,6 +276,12 @@ class Erf(Function):
     def backward(self, g):
         a = self.a
         return (g * _TWO_OVER_SQRT_PI * xp.exp(-a * a),)
+
+    def backward_graph(self, g, out):
+        from .elementwise import Exp
+
+        a = self.parents[0]
+        return (g * Exp.apply(-(a * a)) * _TWO_OVER_SQRT_PI,)
 
 
 _STEPS = {
@@ -234,6 +306,9 @@ class Step(Function):
         # NOTE: zero, not None: PyTorch fills the gradient of these with zeros.
         return (xp.zeros(self.shape, dtype=g.dtype),)
 
+    def backward_graph(self, g, out):
+        return (_zeros(self.shape, g),)
+
 
 # ----------------------------------------------------------------- binary primitives
 
@@ -252,6 +327,11 @@ class Atan2(Function):
             unbroadcast(r * b, a.shape) if na else None,
             unbroadcast(-r * a, b.shape) if nb else None,
         )
+
+    def backward_graph(self, g, out):
+        (a, b), (na, nb) = self.parents, self.needs
+        r = g / (a * a + b * b)
+        return (sum_to(r * b, a.shape) if na else None, sum_to(-r * a, b.shape) if nb else None)
 
 
 class Copysign(Function):
@@ -272,6 +352,15 @@ class Copysign(Function):
             gb = xp.zeros(self.bshape, dtype=g.dtype)
         return ga, gb
 
+    def backward_graph(self, g, out):
+        a, out_ = self.a, self.out
+        na, nb = self.needs
+        ratio = xp.where(a == 0, 0, xp.sign(out_) * xp.sign(a)).astype(g.dtype, copy=False)
+        return (
+            sum_to(g * ratio, a.shape) if na else None,
+            _zeros(self.bshape, g) if nb else None,
+        )
+
 
 class LogAddExp(Function):
     def forward(self, a, b):
@@ -287,6 +376,15 @@ class LogAddExp(Function):
                 unbroadcast(g * xp.exp(a - out), a.shape) if na else None,
                 unbroadcast(g * xp.exp(b - out), b.shape) if nb else None,
             )
+
+    def backward_graph(self, g, out):
+        from .elementwise import Exp
+
+        (a, b), (na, nb) = self.parents, self.needs
+        return (
+            sum_to(g * Exp.apply(a - out), a.shape) if na else None,
+            sum_to(g * Exp.apply(b - out), b.shape) if nb else None,
+        )
 
 
 class Remainder(Function):
@@ -305,6 +403,17 @@ class Remainder(Function):
                 q = xp.floor_divide(a, b) if self.mode == "floor" else xp.trunc(a / b)
             gb = unbroadcast(-g * q, b.shape)
         return (unbroadcast(g, a.shape) if na else None, gb)
+
+    def backward_graph(self, g, out):
+        a, b = self.a, self.b
+        na, nb = self.needs
+        gb = None
+        if nb:
+            # The quotient is piecewise constant in a and b.
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                q = xp.floor_divide(a, b) if self.mode == "floor" else xp.trunc(a / b)
+            gb = sum_to(-g * q, b.shape)
+        return (sum_to(g, a.shape) if na else None, gb)
 
 
 class RoundedDiv(Function):
@@ -327,6 +436,11 @@ class RoundedDiv(Function):
             xp.zeros(self.shapes[1], dtype=g.dtype) if nb else None,
         )
 
+    def backward_graph(self, g, out):
+        na, nb = self.needs
+        sa, sb = self.shapes
+        return (_zeros(sa, g) if na else None, _zeros(sb, g) if nb else None)
+
 
 class Lerp(Function):
     def forward(self, start, end, weight):
@@ -347,6 +461,15 @@ class Lerp(Function):
             unbroadcast(g * d, sw) if nw else None,
         )
 
+    def backward_graph(self, g, out):
+        start, end, w = self.parents
+        ns, ne, nw = self.needs
+        return (
+            sum_to(g * (1.0 - w), start.shape) if ns else None,
+            sum_to(g * w, end.shape) if ne else None,
+            sum_to(g * (end - start), w.shape) if nw else None,
+        )
+
 
 class ClampTensor(Function):
     """clamp(x, min, max) with tensor bounds: the gradient goes to whichever is chosen."""
@@ -365,6 +488,16 @@ class ClampTensor(Function):
             unbroadcast(xp.where((a >= lo) & (a <= hi), g, zero), a.shape) if na else None,
             unbroadcast(xp.where((a < lo) & (lo <= hi), g, zero), lo.shape) if nlo else None,
             unbroadcast(xp.where(xp.maximum(a, lo) > hi, g, zero), hi.shape) if nhi else None,
+        )
+
+    def backward_graph(self, g, out):
+        a, lo, hi = self.a, self.lo, self.hi
+        na, nlo, nhi = self.needs
+        dt = g.dtype
+        return (
+            sum_to(g * ((a >= lo) & (a <= hi)).astype(dt), a.shape) if na else None,
+            sum_to(g * ((a < lo) & (lo <= hi)).astype(dt), lo.shape) if nlo else None,
+            sum_to(g * (xp.maximum(a, lo) > hi).astype(dt), hi.shape) if nhi else None,
         )
 
 
