@@ -367,7 +367,10 @@ def backward(
         )
     if not create_graph and inputs is None:
         # The training step's path, as it always was: arrays, no recording.
-        run_backward(t, _root_grad(t, grad, "backward", False))
+        if grad is None and t.data.size == 1:
+            run_backward(t, xp.ones_like(t.data))
+        else:
+            run_backward(t, _root_grad(t, grad, "backward", False))
         return
     if inputs is not None:
         inputs = _as_tensors(inputs, "backward: inputs")
