@@ -141,7 +141,9 @@ def test_early_stopping_restores_best_weights():
     net, h = _fit((X, y), val_data=(Xv, yv_noisy), epochs=50, batch_size=None, callbacks=[es])
     assert h.stop_reason.startswith("early_stopping") and h.epochs < 50
     best_epoch, best = h.best("val_loss")
-    assert es.best_epoch == best_epoch and h.epochs == best_epoch + 3
+    # patience=2: stops at the 2nd epoch in a row without improvement (as Keras).
+    assert es.best_epoch == best_epoch and h.epochs == best_epoch + 2
+    assert "did not improve for 2 epochs" in h.stop_reason
     now = evaluate(net, rg.nn.CrossEntropyLoss(), (Xv, yv_noisy))["loss"]
     assert now == pytest.approx(best, rel=1e-5)
     st = json.loads(json.dumps(es.state_dict()))
@@ -269,3 +271,16 @@ def test_scheduler_is_stepped_per_epoch():
 def test_max_epochs_callback():
     _, h = _fit(_blobs(20), epochs=None, callbacks=[MaxEpochs(2)])
     assert h.epochs == 2 and h.stop_reason.startswith("max_epochs")
+
+
+@pytest.mark.parametrize("patience", [0, 1, 3])
+def test_early_stopping_patience_counts_epochs_without_improvement(patience):
+    class Scripted(rg.train.Callback):
+        # Feeds the monitor a fixed series: best at epoch 2, never better afterwards.
+        def on_epoch_end(self, state, logs):
+            logs["score"] = [5.0, 1.0, 2.0, 3.0, 1.0, 4.0, 6.0, 7.0][state.epoch - 1]
+
+    es = EarlyStopping(monitor="score", patience=patience)
+    _, h = _fit(_blobs(), epochs=8, callbacks=[Scripted(), es])
+    assert es.best_epoch == 2
+    assert h.epochs == 2 + max(patience, 1)

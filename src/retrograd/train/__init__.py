@@ -29,10 +29,11 @@ from .logging import CSVLogger, JSONLLogger  # noqa: F401 - per-epoch metric fil
 from .loop import NonFiniteLossError, TrainState, evaluate, fit, predict
 from .metrics import accuracy, confusion_matrix
 from .noise import *  # noqa: F403 - noise_report, suspicious_samples, inject_*_noise, ...
+from .tensorboard import TensorBoard
 
 __all__ = [
     "fit", "evaluate", "predict", "compile_step", "CompiledStep", "History", "TrainState",
     "NonFiniteLossError", "Callback",
     "MaxEpochs", "TargetLoss", "TargetAccuracy", "AllWithinTolerance", "EarlyStopping",
-    "ProgressBar", "metrics", "accuracy", "confusion_matrix",
+    "ProgressBar", "TensorBoard", "metrics", "accuracy", "confusion_matrix",
 ]  # fmt: skip

@@ -173,7 +173,8 @@ class AllWithinTolerance(Callback):
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
-    epochs; optionally put back the weights of the best epoch.
+    epochs in a row (as Keras: ``patience=3`` stops at the third epoch without
+    improvement; 0 at the first); optionally put back the weights of the best epoch.
 
     ``mode`` is "min", "max" or "auto" (max for names containing "acc"). The best weights
     are copies of the model's arrays; :meth:`state_dict` holds the JSON-able part and
@@ -232,7 +233,8 @@ class EarlyStopping(Callback):
                 self._best_weights = {k: a.copy() for k, a in state.model.state_dict().items()}
             return
         self.wait += 1
-        if self.wait > self.patience:
+        # As Keras: patience N stops after N epochs in a row without improvement.
+        if self.wait >= self.patience:
             state.stop(
                 f"early_stopping: {self.monitor} did not improve for {self.wait} epochs "
                 f"(best {self.best:.6g} at epoch {self.best_epoch})"
@@ -267,6 +269,12 @@ def _fmt_logs(logs: dict) -> str:
     return " - ".join(parts)
 
 
+def _under_mpirun() -> bool:
+    import os
+
+    return any(k in os.environ for k in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"))
+
+
 class ProgressBar(Callback):
     """Progress output: a tqdm bar with the running loss and the ETA when ``stream`` is a
     terminal (``mode="bar"``), else one line per epoch (``mode="lines"``; with many epochs
@@ -288,7 +296,10 @@ class ProgressBar(Callback):
         mode = self.mode
         if mode == "auto":
             isatty = getattr(self._stream(), "isatty", lambda: False)
-            mode = "bar" if isatty() else "lines"
+            # Under mpirun the stream is a pty that mpirun relays line by line: a bar's
+            # carriage returns arrive as one blank line, so print lines there.
+            relayed = getattr(state, "distributed", False) or _under_mpirun()
+            mode = "bar" if isatty() and not relayed else "lines"
         self._mode = mode
         self._every = max(1, state.max_epochs // self.max_lines) if state.max_epochs else 1
         self._t0 = time.perf_counter()
