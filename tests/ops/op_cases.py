@@ -575,6 +575,40 @@ case("index-add", "IndexAdd", _slope(lambda a: a[_IDX] ** 3),
      lambda t, a: t.autograd.grad((a[_IDX] ** 3).sum(), a, create_graph=True)[0],
      normal(5))  # fmt: skip
 
+# Transposed and 1-D convolution, resampling (retrograd.ops.conv, retrograd.ops.resample).
+for tag, kw in [
+    ("plain", {}),
+    ("stride-pad-outpad", {"stride": 2, "padding": 1, "output_padding": 1}),
+    ("groups-dilation", {"stride": (2, 1), "groups": 2, "dilation": (1, 2)}),
+]:
+    case(f"conv_transpose2d-{tag}", "ConvTranspose2d",
+         lambda x, w, b, kw=kw: _F.conv_transpose2d(x, w, b, **kw),
+         lambda t, x, w, b, kw=kw: t.nn.functional.conv_transpose2d(x, w, b, **kw),
+         normal(2, 4, 3, 4), normal(4, 3, 3, 2), normal(6 if "groups" in kw else 3))  # fmt: skip
+case("conv_transpose1d", "ConvTranspose2d",
+     lambda x, w: _F.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1),
+     lambda t, x, w: t.nn.functional.conv_transpose1d(x, w, stride=2, padding=1,
+                                                      output_padding=1),
+     normal(2, 3, 5), normal(3, 2, 3))  # fmt: skip
+case("conv1d", "Conv2d", lambda x, w, b: _F.conv1d(x, w, b, stride=2, padding=1, dilation=2),
+     lambda t, x, w, b: t.nn.functional.conv1d(x, w, b, stride=2, padding=1, dilation=2),
+     normal(2, 3, 9), normal(4, 3, 3), normal(4))  # fmt: skip
+for tag, kw, shape in [
+    ("nearest", {"scale_factor": 1.5}, (1, 2, 3, 4)),
+    ("bilinear", {"size": (5, 3), "mode": "bilinear"}, (1, 2, 3, 4)),
+    (
+        "bilinear-corners",
+        {"scale_factor": 2, "mode": "bilinear", "align_corners": True},
+        (1, 2, 3, 4),
+    ),
+    ("linear", {"size": 7, "mode": "linear"}, (2, 2, 4)),
+]:
+    case(f"interpolate-{tag}", "GetItem", lambda x, kw=kw: _F.interpolate(x, **kw),
+         lambda t, x, kw=kw: t.nn.functional.interpolate(x, **kw), normal(*shape))  # fmt: skip
+case("pixel_shuffle", "Permute", lambda x: _F.pixel_unshuffle(_F.pixel_shuffle(x, 2) * x.sum(), 2),
+     lambda t, x: t.nn.functional.pixel_unshuffle(t.nn.functional.pixel_shuffle(x, 2) * x.sum(),
+                                                  2), normal(1, 8, 2, 3))  # fmt: skip
+
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"
 

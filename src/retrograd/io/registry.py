@@ -188,6 +188,20 @@ def _conv2d_numel(config: dict) -> int:
     return c_out * (c_in // groups) * kh * kw
 
 
+def _conv_numel(n: int, transposed: bool) -> Callable[[dict], int]:
+    """Weight elements of a 1-D/2-D (transposed) convolution: in * out / groups * prod(k)."""
+
+    def numel(config: dict) -> int:
+        c_in, c_out = _positive_int(config, "in_channels"), _positive_int(config, "out_channels")
+        kernel = math.prod(_int_list(config.get("kernel_size"), n, "kernel_size"))
+        groups = config.get("groups", 1)
+        ok = isinstance(groups, int) and not isinstance(groups, bool) and groups > 0
+        groups = groups if ok else 1
+        return (c_in * (c_out // groups) if transposed else c_out * (c_in // groups)) * kernel
+
+    return numel
+
+
 def _batchnorm_numel(config: dict) -> int:
     c = _positive_int(config, "num_features")
     return c * (
@@ -296,6 +310,9 @@ _BUILTIN_NUMEL: dict[str, Callable[[dict], int]] = {
     "GRUCell": _rnn_numel(3),
     "RecurrentNet": _recurrent_net_numel,
     "Embedding": _embedding_numel,
+    "Conv1d": _conv_numel(1, False),
+    "ConvTranspose1d": _conv_numel(1, True),
+    "ConvTranspose2d": _conv_numel(2, True),
     "MultiheadAttention": _mha_numel,
     "TransformerEncoderLayer": _transformer_layer_numel(1),
     "TransformerDecoderLayer": _transformer_layer_numel(2),

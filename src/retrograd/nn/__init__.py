@@ -9,7 +9,10 @@ from .layers import *
 from .losses import *
 from .fixedpoint import FixedPoint, RecurrentNet
 from .conv import (
+    Conv1d,
     Conv2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
     MaxPool2d,
     AvgPool2d,
     AdaptiveAvgPool2d,
@@ -27,4 +30,11 @@ from .transformer import (
     TransformerDecoderLayer,
     TransformerEncoder,
     TransformerDecoder,
+)
+from .resample import (
+    Upsample,
+    UpsamplingNearest2d,
+    UpsamplingBilinear2d,
+    PixelShuffle,
+    PixelUnshuffle,
 )

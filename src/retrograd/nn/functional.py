@@ -24,11 +24,15 @@ from ..ops.conv import (  # noqa: E402,F401 - re-exported: convolution, pooling,
     adaptive_avg_pool2d,
     avg_pool2d,
     batch_norm,
+    conv1d,
     conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
     dropout2d,
     layer_norm,
     max_pool2d,
 )
+from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 
 
 def softmax(x: Any, dim: int = -1) -> Tensor:

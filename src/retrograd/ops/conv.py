@@ -1119,7 +1119,265 @@ def dropout2d(
     return x * Tensor._wrap(mask, False, None)
 
 
+# ------------------------------------------------------ transposed and 1-D convolution
+
+
+class ConvTranspose2d(Function):
+    """Transposed 2-D convolution of x (N, Cin, H, W) with w (Cin, Cout/groups, kh, kw).
+
+    The forward is the input gradient of a convolution: one product ``W^T X`` per group
+    gives the columns, col2im adds each kernel offset's slab into a (Cout, N, ...) frame
+    (``kh * kw`` vectorised slice-adds), and the padding is cropped off. The backward is
+    that convolution itself: im2col of the padded output gradient, then one product for
+    the input gradient and one for the weight gradient.
+    """
+
+    def forward(
+        self, x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+        dilation=(1, 1), groups=1,
+    ):  # fmt: skip
+        n, cin, h, wd = x.shape
+        _, cog, kh, kw = w.shape
+        g, cig, cout = groups, cin // groups, cog * groups
+        (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+        hout = (h - 1) * sh - 2 * ph + dh * (kh - 1) + output_padding[0] + 1
+        wout = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + output_padding[1] + 1
+        xg = x.transpose(1, 0, 2, 3).reshape(g, cig, n * h * wd)
+        wm = w.reshape(g, cig, cog * kh * kw)
+        cols = (wm.transpose(0, 2, 1) @ xg).reshape(cout, kh, kw, n, h, wd)
+        frame = xp.zeros((cout, n, hout + 2 * ph, wout + 2 * pw), dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                _window(frame, i, j, h, wd, stride, dilation)[...] += cols[:, i, j]
+        out = xp.ascontiguousarray(
+            frame[:, :, ph : ph + hout, pw : pw + wout].transpose(1, 0, 2, 3)
+        )
+        if b is not None:
+            out += b[:, None, None]
+        self.x, self.w = x, w
+        self.geom = (stride, padding, dilation, groups)
+        return out
+
+    def backward(self, g):
+        x, w = self.x, self.w
+        stride, (ph, pw), dilation, groups = self.geom
+        n, cin, h, wd = x.shape
+        _, cog, kh, kw = w.shape
+        cig = cin // groups
+        gp = _pad2d(g, ((ph, ph), (pw, pw)))
+        # (groups, Cout/groups * kh * kw, N * H * W): what each input pixel fed, per offset.
+        cols = _im2col(gp, kh, kw, h, wd, stride, dilation, groups)
+        gx = gw = gb = None
+        if self.needs[0]:
+            wm = w.reshape(groups, cig, cog * kh * kw)
+            gx = (wm @ cols).reshape(cin, n, h, wd).transpose(1, 0, 2, 3)
+            gx = xp.ascontiguousarray(gx)
+        if self.needs[1]:
+            xg = x.transpose(1, 0, 2, 3).reshape(groups, cig, n * h * wd)
+            gw = (xg @ cols.transpose(0, 2, 1)).reshape(w.shape)
+        if len(self.needs) > 2 and self.needs[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+def _transpose_geometry(
+    x: Tensor, w: Tensor, stride: Any, padding: Any, output_padding: Any, dilation: Any,
+    groups: Any, who: str,
+) -> tuple:  # fmt: skip
+    """Validated (stride, padding, output_padding, dilation, groups, output size)."""
+    if w.ndim != 4:
+        raise ValueError(
+            f"{who}: weight has shape {w.shape}, expected 4-D (in, out/groups, kh, kw)"
+        )
+    if not isinstance(groups, (int, xp.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
+    cin, cog, kh, kw = w.shape
+    if cin % groups:
+        raise ValueError(f"{who}: in_channels {cin} is not divisible by groups={groups}")
+    stride_ = _pair(stride, "stride", who)
+    padding_ = _pair(padding, "padding", who, minimum=0)
+    outpad = _pair(output_padding, "output_padding", who, minimum=0)
+    dilation_ = _pair(dilation, "dilation", who)
+    for op, s, d in zip(outpad, stride_, dilation_):
+        if op >= max(s, d):
+            raise ValueError(
+                f"{who}: output_padding {outpad} must be smaller than stride {stride_} or "
+                f"dilation {dilation_} (in each dimension)"
+            )
+    if x.data.dtype != w.data.dtype:
+        raise TypeError(
+            f"{who}: input dtype {x.data.dtype} differs from weight dtype {w.data.dtype}"
+        )
+    h, wd = x.shape[2:]
+    size = tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for n, s, p, d, k, op in zip((h, wd), stride_, padding_, dilation_, (kh, kw), outpad)
+    )
+    if min(size) < 1:
+        raise ValueError(
+            f"{who}: input of shape {tuple(x.shape)} gives an empty output {size} with "
+            f"padding {padding_}; expected a positive output size"
+        )
+    return stride_, padding_, outpad, dilation_, int(groups), size
+
+
+def conv_transpose2d(
+    input: Any,  # noqa: A002 - PyTorch's name
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+    *,
+    _who: str = "conv_transpose2d",
+) -> Tensor:
+    """Transposed 2-D convolution ("deconvolution") of NCHW input with (in, out/g, kh, kw) weight.
+
+    Output size per dimension: ``(n - 1) * stride - 2 * padding + dilation * (k - 1) +
+    output_padding + 1``. Unbatched (C, H, W) input is accepted. PyTorch's argument order
+    (``groups`` before ``dilation``).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> from retrograd.ops.conv import conv_transpose2d
+        >>> conv_transpose2d(rg.ones(2, 4, 5, 5), rg.ones(4, 3, 3, 3), stride=2).shape
+        (2, 3, 11, 11)
+    """
+    who = _who
+    x, w = ensure_tensor(input), ensure_tensor(weight)
+    if w.ndim == 4:
+        x, unbatched = _check_nchw(x, who, w.shape[0])
+    else:
+        unbatched = False
+    stride_, padding_, outpad, dilation_, groups_, _ = _transpose_geometry(
+        x, w, stride, padding, output_padding, dilation, groups, who
+    )
+    kw = dict(
+        stride=stride_, padding=padding_, output_padding=outpad, dilation=dilation_,
+        groups=groups_,
+    )  # fmt: skip
+    if bias is None:
+        y = ConvTranspose2d.apply(x, w, **kw)
+    else:
+        b = ensure_tensor(bias)
+        o = w.shape[1] * groups_
+        if b.shape != (o,):
+            raise ValueError(f"{who}: bias has shape {b.shape}, expected ({o},)")
+        y = ConvTranspose2d.apply(x, w, b, **kw)
+    return _unbatch(y, unbatched)
+
+
+def _single(value: Any, name: str, who: str, minimum: int = 1) -> int:
+    """A 1-D hyperparameter: an int or a 1-tuple."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    return _pair(value, name, who, minimum)[0]
+
+
+def _as_2d(x: Tensor, who: str, channels: int) -> tuple:
+    """(N, C, L) or unbatched (C, L) -> (N, C, 1, L); the flag says it was unbatched."""
+    from .shape import reshape
+
+    expected = f"(N, {channels}, L) or ({channels}, L)"
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{who}: input has shape {x.shape}, expected {expected}")
+    if x.shape[-2] != channels:
+        raise ValueError(f"{who}: input has shape {x.shape} with {x.shape[-2]} channels, "
+                         f"expected {expected}")  # fmt: skip
+    unbatched = x.ndim == 2
+    n = 1 if unbatched else x.shape[0]
+    return reshape(x, (n, channels, 1, x.shape[-1])), unbatched
+
+
+def _from_2d(y: Tensor, unbatched: bool) -> Tensor:
+    from .shape import reshape
+
+    n, c, _, length = y.shape
+    return reshape(y, (c, length) if unbatched else (n, c, length))
+
+
+def conv1d(
+    input: Any,  # noqa: A002 - PyTorch's name
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    *,
+    _who: str = "conv1d",
+) -> Tensor:
+    """1-D convolution of (N, C, L) input with (out, in/groups, k) weight.
+
+    ``padding`` is an int, ``'valid'`` or ``'same'`` (stride 1). Runs as a 2-D convolution
+    with a height of 1 (same primitive, same gradients).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> from retrograd.ops.conv import conv1d
+        >>> conv1d(rg.ones(2, 3, 10), rg.ones(4, 3, 3), padding=1).shape
+        (2, 4, 10)
+    """
+    from .shape import reshape
+
+    who = _who
+    x, w = ensure_tensor(input), ensure_tensor(weight)
+    if w.ndim != 3:
+        raise ValueError(f"{who}: weight has shape {w.shape}, expected 3-D (out, in/groups, k)")
+    if not isinstance(groups, (int, xp.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
+    x4, unbatched = _as_2d(x, who, w.shape[1] * int(groups))
+    pad = padding if isinstance(padding, str) else (0, _single(padding, "padding", who, 0))
+    y = conv2d(
+        x4, reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2])), bias,
+        (1, _single(stride, "stride", who)), pad, (1, _single(dilation, "dilation", who)),
+        groups, _who=who,
+    )  # fmt: skip
+    return _from_2d(y, unbatched)
+
+
+def conv_transpose1d(
+    input: Any,  # noqa: A002 - PyTorch's name
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+    *,
+    _who: str = "conv_transpose1d",
+) -> Tensor:
+    """Transposed 1-D convolution of (N, Cin, L) input with (in, out/groups, k) weight.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> from retrograd.ops.conv import conv_transpose1d
+        >>> conv_transpose1d(rg.ones(2, 4, 10), rg.ones(4, 3, 4), stride=2, padding=1).shape
+        (2, 3, 20)
+    """
+    from .shape import reshape
+
+    who = _who
+    x, w = ensure_tensor(input), ensure_tensor(weight)
+    if w.ndim != 3:
+        raise ValueError(f"{who}: weight has shape {w.shape}, expected 3-D (in, out/groups, k)")
+    x4, unbatched = _as_2d(x, who, w.shape[0])
+    y = conv_transpose2d(
+        x4, reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2])), bias,
+        (1, _single(stride, "stride", who)), (0, _single(padding, "padding", who, 0)),
+        (0, _single(output_padding, "output_padding", who, 0)), groups,
+        (1, _single(dilation, "dilation", who)), _who=who,
+    )  # fmt: skip
+    return _from_2d(y, unbatched)
+
+
 __all__ = [
     "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm", "layer_norm",
-    "dropout2d", "conv_padding",
+    "dropout2d", "conv_padding", "conv1d", "conv_transpose1d", "conv_transpose2d",
 ]  # fmt: skip
