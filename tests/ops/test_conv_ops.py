@@ -15,7 +15,7 @@ from retrograd.ops import conv as C
 #: meta-test's registry; test_every_conv_primitive_is_gradchecked keeps it honest).
 GRADCHECKED = {
     "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm",
-    "ConvReluMaxPool2d",
+    "ConvReluMaxPool2d", "ConvTranspose2d",
 }  # fmt: skip
 
 
@@ -35,6 +35,17 @@ def test_every_conv_primitive_is_gradchecked():
 
 
 # ------------------------------------------------------------------------ gradcheck
+
+
+def test_conv_transpose2d_gradcheck(rng):
+    # More option combinations (and PyTorch parity) in tests/nn/test_conv_transpose.py.
+    x, w, b = (
+        rng.standard_normal((2, 4, 3, 3)),
+        rng.standard_normal((4, 3, 2, 3)),
+        rng.standard_normal(6),
+    )
+    f = partial(C.conv_transpose2d, stride=2, padding=1, output_padding=1, groups=2)
+    assert rg.gradcheck(lambda x, w, b: f(x, w, b), [x, w, b])
 
 
 @pytest.mark.parametrize(
