@@ -81,6 +81,7 @@ float64 = "float64"
 # Submodules and heavier entry points load on first use, keeping `import retrograd` fast.
 _LAZY_MODULES = (
     "nn", "optim", "data", "train", "io", "sklearn", "distributed", "cli", "ops", "func",
+    "onnx",
 )  # fmt: skip
 _LAZY_ATTRS = {
     "save": ("retrograd.io", "save"),
@@ -92,7 +93,7 @@ _LAZY_ATTRS = {
 
 
 if TYPE_CHECKING:  # what __getattr__ loads lazily, made visible to type checkers
-    from . import cli, data, distributed, io, nn, ops, optim, sklearn, train  # noqa: F401
+    from . import cli, data, distributed, io, nn, onnx, ops, optim, sklearn, train  # noqa: F401
     from .io import load, load_checkpoint, save, save_checkpoint  # noqa: F401
     from .nn.gradcheck import check_module_grads  # noqa: F401
 

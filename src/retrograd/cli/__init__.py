@@ -27,7 +27,9 @@ from .._version import __version__
 from ._common import Formatter, UsageError
 
 # Modules (under retrograd.cli) that define a subcommand, in the order --help lists them.
-SUBCOMMANDS = ("train", "evaluate", "predict", "summary", "gradcheck", "demo", "bench", "noise")
+SUBCOMMANDS = (
+    "train", "evaluate", "predict", "summary", "gradcheck", "demo", "bench", "noise", "export",
+)  # fmt: skip
 # Modules that may legitimately be absent (written separately); skipped when missing.
 OPTIONAL_SUBCOMMANDS = ("noise",)
 
@@ -40,6 +42,7 @@ examples:
   retrograd predict model.safetensors --data new.csv --out preds.csv
   retrograd summary model.safetensors
   retrograd gradcheck model.safetensors --data digits
+  retrograd export model.safetensors --onnx model.onnx
 
 `retrograd COMMAND --help` shows each command's options and examples.
 """

@@ -1,0 +1,281 @@
+"""Every exportable layer, exported alone (or in a small Sequential), run by ONNX Runtime:
+outputs equal retrograd's within 1e-5 (float32) for batches of 1, 7 and 64."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx_helpers import export_and_check, onnx, random_inputs, session
+
+import retrograd as rg
+from retrograd import nn
+
+SEQ = {"dynamic_axes": {"input": {1: "batch"}}}  # time-major recurrent input: batch is axis 1
+
+
+def _bn(cls, c, **kw):
+    bn = cls(c, **kw)
+    rng = np.random.default_rng(3)
+    if bn.track_running_stats:
+        bn.running_mean.data[...] = rng.uniform(-1, 1, c)
+        bn.running_var.data[...] = rng.uniform(0.5, 2, c)
+    if bn.affine:
+        bn.weight.data[...] = rng.uniform(0.5, 1.5, c)
+        bn.bias.data[...] = rng.uniform(-0.5, 0.5, c)
+    return bn
+
+
+def _ln(shape, **kw):
+    ln = nn.LayerNorm(shape, **kw)
+    rng = np.random.default_rng(4)
+    for p in ln.parameters():
+        p.data[...] = rng.uniform(0.5, 1.5, p.shape)
+    return ln
+
+
+class _Cell(nn.Module):
+    """A FixedPoint cell: tanh(h W^T + x), contracting."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.weight = nn.Parameter(np.random.default_rng(5).uniform(-0.3, 0.3, (n, n)))
+        self.weight.data = self.weight.data.astype(np.float32)
+
+    def forward(self, h, x):
+        return (h @ self.weight.T + x).tanh()
+
+
+@rg.onnx.register_exporter(_Cell)
+def _export_cell(ctx, m, h, x):
+    w_t = ctx.weight(np.ascontiguousarray(m.weight.data.T), "weight_t")
+    return ctx.op("Tanh", ctx.op("Add", ctx.op("MatMul", h, w_t), x))
+
+
+def _sym_mask(n):
+    mask = np.ones((n, n))
+    mask[0, n - 1] = mask[n - 1, 0] = 0
+    return mask
+
+
+# (id, model factory, one sample's shape, export kwargs, batch axis)
+CASES = [
+    ("Linear", lambda: nn.Linear(5, 3), (5,), {}, 0),
+    ("Linear-nobias", lambda: nn.Linear(5, 3, bias=False), (5,), {}, 0),
+    ("Linear-3d", lambda: nn.Linear(5, 3), (4, 5), {}, 0),
+    ("ReLU", nn.ReLU, (6,), {}, 0),
+    ("Tanh", nn.Tanh, (6,), {}, 0),
+    ("Sigmoid", nn.Sigmoid, (6,), {}, 0),
+    ("LeakyReLU", lambda: nn.LeakyReLU(0.2), (6,), {}, 0),
+    ("GELU", nn.GELU, (6,), {}, 0),
+    ("GELU-tanh", lambda: nn.GELU("tanh"), (6,), {}, 0),
+    ("GELU-opset20", nn.GELU, (6,), {"opset": 20}, 0),
+    ("Softplus", lambda: nn.Softplus(2.0, 3.0), (6,), {}, 0),
+    ("Softmax", lambda: nn.Softmax(-1), (3, 6), {}, 0),
+    ("Softmax-dim1", lambda: nn.Softmax(1), (3, 6), {}, 0),
+    ("LogSoftmax", lambda: nn.LogSoftmax(-1), (6,), {}, 0),
+    ("Identity", lambda: nn.Sequential(nn.Linear(4, 4), nn.Identity()), (4,), {}, 0),
+    ("Dropout", lambda: nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)), (4,), {}, 0),
+    ("Dropout2d", lambda: nn.Sequential(nn.Conv2d(2, 2, 1), nn.Dropout2d(0.5)), (2, 3, 3), {}, 0),
+    ("Flatten", nn.Flatten, (2, 3, 4), {}, 0),
+    ("Flatten-2-3", lambda: nn.Flatten(2, 3), (2, 3, 4), {}, 0),
+    ("Flatten-1-2", lambda: nn.Flatten(1, 2), (2, 3, 4), {}, 0),
+    ("Conv2d", lambda: nn.Conv2d(3, 4, 3), (3, 8, 8), {}, 0),
+    (
+        "Conv2d-options",
+        lambda: nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2),
+        (4, 9, 8),
+        {},
+        0,
+    ),
+    ("Conv2d-same", lambda: nn.Conv2d(2, 3, 4, padding="same", bias=False), (2, 7, 7), {}, 0),
+    ("Conv2d-valid", lambda: nn.Conv2d(2, 3, 2, padding="valid", dilation=2), (2, 7, 7), {}, 0),
+    ("Conv2d-depthwise", lambda: nn.Conv2d(3, 6, 3, padding=1, groups=3), (3, 5, 5), {}, 0),
+    ("MaxPool2d", lambda: nn.MaxPool2d(2), (3, 8, 8), {}, 0),
+    ("MaxPool2d-options", lambda: nn.MaxPool2d(3, 2, 1, dilation=1), (2, 9, 9), {}, 0),
+    ("MaxPool2d-dilation", lambda: nn.MaxPool2d(2, 1, dilation=2), (2, 7, 7), {}, 0),
+    ("MaxPool2d-ceil", lambda: nn.MaxPool2d(2, ceil_mode=True), (2, 7, 7), {}, 0),
+    ("AvgPool2d", lambda: nn.AvgPool2d(2), (3, 8, 8), {}, 0),
+    ("AvgPool2d-pad", lambda: nn.AvgPool2d(3, 2, 1), (2, 9, 9), {}, 0),
+    (
+        "AvgPool2d-pad-exclude",
+        lambda: nn.AvgPool2d(3, 2, 1, count_include_pad=False),
+        (2, 9, 9),
+        {},
+        0,
+    ),
+    ("AvgPool2d-ceil", lambda: nn.AvgPool2d(2, ceil_mode=True), (2, 7, 7), {}, 0),
+    ("AvgPool2d-divisor", lambda: nn.AvgPool2d(2, divisor_override=3), (2, 6, 6), {}, 0),
+    ("AdaptiveAvgPool2d-1", lambda: nn.AdaptiveAvgPool2d(1), (3, 5, 5), {}, 0),
+    ("AdaptiveAvgPool2d-even", lambda: nn.AdaptiveAvgPool2d((2, 3)), (3, 4, 6), {}, 0),
+    ("AdaptiveAvgPool2d-uneven", lambda: nn.AdaptiveAvgPool2d((3, None)), (2, 7, 5), {}, 0),
+    ("BatchNorm1d", lambda: _bn(nn.BatchNorm1d, 5), (5,), {}, 0),
+    ("BatchNorm1d-3d", lambda: _bn(nn.BatchNorm1d, 5), (5, 4), {}, 0),
+    ("BatchNorm2d", lambda: _bn(nn.BatchNorm2d, 3), (3, 4, 4), {}, 0),
+    ("BatchNorm2d-noaffine", lambda: _bn(nn.BatchNorm2d, 3, affine=False), (3, 4, 4), {}, 0),
+    (
+        "BatchNorm2d-batchstats",
+        lambda: _bn(nn.BatchNorm2d, 3, track_running_stats=False),
+        (3, 4, 4),
+        {},
+        0,
+    ),
+    ("LayerNorm", lambda: _ln(6), (6,), {}, 0),
+    ("LayerNorm-2d", lambda: _ln((3, 4), bias=False), (3, 4), {}, 0),
+    ("LayerNorm-noaffine", lambda: nn.LayerNorm(4, elementwise_affine=False), (3, 4), {}, 0),
+    ("RNN", lambda: nn.RNN(3, 5), (6, 3), SEQ, 1),
+    ("RNN-relu-2layers-bi", lambda: nn.RNN(3, 4, 2, "relu", bidirectional=True), (5, 3), SEQ, 1),
+    ("RNN-batch_first-nobias", lambda: nn.RNN(3, 4, bias=False, batch_first=True), (5, 3), {}, 0),
+    ("LSTM", lambda: nn.LSTM(3, 5), (6, 3), SEQ, 1),
+    (
+        "LSTM-3layers-bi-batch_first",
+        lambda: nn.LSTM(3, 4, 3, batch_first=True, bidirectional=True),
+        (5, 3),
+        {},
+        0,
+    ),
+    ("LSTM-nobias", lambda: nn.LSTM(3, 4, bias=False), (5, 3), SEQ, 1),
+    ("GRU", lambda: nn.GRU(3, 5), (6, 3), SEQ, 1),
+    ("GRU-2layers-bi", lambda: nn.GRU(3, 4, 2, bidirectional=True), (5, 3), SEQ, 1),
+    ("GRU-batch_first-nobias", lambda: nn.GRU(3, 4, bias=False, batch_first=True), (5, 3), {}, 0),
+    ("RNNCell", lambda: nn.RNNCell(3, 4), (3,), {}, 0),
+    ("RNNCell-relu", lambda: nn.RNNCell(3, 4, nonlinearity="relu"), (3,), {}, 0),
+    ("LSTMCell", lambda: nn.LSTMCell(3, 4), (3,), {}, 0),
+    ("GRUCell", lambda: nn.GRUCell(3, 4, bias=False), (3,), {}, 0),
+    ("FixedPoint", lambda: nn.FixedPoint(_Cell(6), tol=1e-6), (6,), {}, 0),
+    (
+        "FixedPoint-damped-absolute",
+        lambda: nn.FixedPoint(_Cell(6), tol=1e-5, damping=0.7, tol_mode="absolute"),
+        (6,),
+        {},
+        0,
+    ),
+    ("FixedPoint-batch-stop", lambda: nn.FixedPoint(_Cell(6), stop="batch"), (6,), {}, 0),
+    ("RecurrentNet", lambda: nn.RecurrentNet(4, 6, 2), (4,), {}, 0),
+    (
+        "RecurrentNet-tanh-symmetric-mask",
+        lambda: nn.RecurrentNet(4, 3, 2, "tanh", connectivity=_sym_mask(5), symmetric=True),
+        (4,),
+        {},
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_layer_matches_onnx_runtime(case, tmp_path):
+    _, make, shape, kw, axis = case
+    export_and_check(make(), shape, tmp_path, axis=axis, **kw)
+
+
+def test_every_builtin_exporter_is_tested():
+    from retrograd.onnx._registry import _BUILTIN
+
+    tested = set()
+    for _, make, *_ in CASES:
+        tested |= {type(m).__name__ for m in make().modules()}
+    cli = {"InputReshape", "SequenceClassifier", "NormBoundedTanhCell", "EquilibriumClassifier"}
+    # The command line's layers are tested as whole models in test_export_models.py.
+    assert set(_BUILTIN) - tested - cli == set()
+
+
+# Layers of rg.nn that have no exporter, with the reason; a new layer must either get an
+# exporter (retrograd/onnx/) or be listed here.
+NOT_EXPORTED = {
+    "Module": "abstract base",
+    "ModuleList": "not callable (a container of layers)",
+}
+
+
+def test_every_nn_layer_has_an_exporter():
+    from retrograd.nn.losses import __all__ as losses
+
+    supported = set(rg.onnx.supported_layers())
+    missing = []
+    for name in dir(nn):
+        cls = getattr(nn, name)
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or name != cls.__name__:
+            continue
+        if name in losses or name.endswith("Loss") or name in NOT_EXPORTED:
+            continue
+        if name not in supported:
+            missing.append(name)
+    assert not missing, (
+        f"rg.nn layers without an ONNX exporter: {missing}; add one in retrograd/onnx/ or "
+        f"list the layer in NOT_EXPORTED with the reason"
+    )
+
+
+def test_sequence_length_is_dynamic_too(tmp_path):
+    lstm = nn.LSTM(3, 4, 2, bidirectional=True)
+    x = random_inputs((5, 3), (2,), axis=1)[0]
+    path = rg.onnx.export(
+        lstm, rg.tensor(x), tmp_path / "l.onnx", dynamic_axes={"input": {0: "time", 1: "batch"}}
+    )
+    sess = session(path)
+    for t, b in ((1, 1), (9, 7), (3, 64)):
+        xb = np.random.default_rng(t).standard_normal((t, b, 3)).astype(np.float32)
+        with rg.no_grad():
+            out, (h, c) = lstm(rg.tensor(xb))
+        got = sess.run(None, {"input": xb})
+        for w, g in zip((out, h, c), got):
+            np.testing.assert_allclose(g, w.data, rtol=1e-5, atol=1e-5)
+
+
+def test_dynamic_input_shapes_and_names(tmp_path):
+    net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(-1))
+    path = rg.onnx.export(
+        net, rg.randn(2, 4), tmp_path / "n.onnx", input_names=["x"], output_names=["probs"]
+    )
+    g = onnx.load(str(path)).graph
+    dims = [d.dim_param or d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
+    assert g.input[0].name == "x" and dims == ["batch", 4]
+    out_dims = [d.dim_param or d.dim_value for d in g.output[0].type.tensor_type.shape.dim]
+    assert g.output[0].name == "probs" and out_dims == ["batch", 3]
+    static = rg.onnx.export(net, rg.randn(2, 4), tmp_path / "s.onnx", dynamic_batch=False)
+    sdims = [d.dim_value for d in onnx.load(str(static)).graph.input[0].type.tensor_type.shape.dim]
+    assert sdims == [2, 4]
+
+
+def test_identity_model_gets_an_identity_node(tmp_path):
+    path = export_and_check(nn.Identity(), (3,), tmp_path)
+    assert [n.op_type for n in onnx.load(str(path)).graph.node] == ["Identity"]
+
+
+def test_float64_model(tmp_path):
+    net = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2)).to("float64")
+    path = rg.onnx.export(net, rg.randn(2, 4).data.astype(np.float64), tmp_path / "d.onnx")
+    sess = session(path)
+    x = np.random.default_rng(0).standard_normal((7, 4))
+    with rg.no_grad():
+        want = net(rg.tensor(x)).data
+    np.testing.assert_allclose(sess.run(None, {"input": x})[0], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18, 21])
+def test_opsets(opset, tmp_path):
+    net = nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1), _bn(nn.BatchNorm2d, 3, track_running_stats=False),
+        nn.GELU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 5), nn.LogSoftmax(-1),
+    )  # fmt: skip
+    path = export_and_check(net, (1, 4, 4), tmp_path, opset=opset)
+    model = onnx.load(str(path))
+    assert model.opset_import[0].version == opset
+    fp = nn.FixedPoint(_Cell(4))
+    export_and_check(fp, (4,), tmp_path, opset=opset)
+
+
+def test_export_restores_training_mode_and_leaves_weights(tmp_path):
+    net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), _bn(nn.BatchNorm1d, 4))
+    before = {k: v.copy() for k, v in net.state_dict().items()}
+    net.train()
+    rg.onnx.export(net, rg.randn(3, 4), tmp_path / "n.onnx")
+    assert all(m.training for m in net.modules())
+    after = net.state_dict()
+    assert all(np.array_equal(before[k], after[k]) for k in before)  # running stats untouched
+
+
+def test_initializer_names_are_state_dict_names(tmp_path):
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    path = rg.onnx.export(net, rg.randn(1, 1, 6, 6), tmp_path / "n.onnx")
+    names = {t.name for t in onnx.load(str(path)).graph.initializer}
+    assert set(net.state_dict()) <= names
