@@ -183,6 +183,13 @@ def test_every_builtin_exporter_is_tested():
 NOT_EXPORTED = {
     "Module": "abstract base",
     "ModuleList": "not callable (a container of layers)",
+    "Embedding": "not mapped yet",
+    "MultiheadAttention": "not mapped yet",
+    "Transformer": "not mapped yet",
+    "TransformerDecoder": "not mapped yet",
+    "TransformerDecoderLayer": "not mapped yet",
+    "TransformerEncoder": "not mapped yet",
+    "TransformerEncoderLayer": "not mapped yet",
 }
 
 
