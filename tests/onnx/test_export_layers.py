@@ -190,6 +190,14 @@ NOT_EXPORTED = {
     "TransformerDecoderLayer": "not mapped yet",
     "TransformerEncoder": "not mapped yet",
     "TransformerEncoderLayer": "not mapped yet",
+    "Conv1d": "not mapped yet",
+    "ConvTranspose1d": "not mapped yet",
+    "ConvTranspose2d": "not mapped yet",
+    "PixelShuffle": "not mapped yet",
+    "PixelUnshuffle": "not mapped yet",
+    "Upsample": "not mapped yet",
+    "UpsamplingBilinear2d": "not mapped yet",
+    "UpsamplingNearest2d": "not mapped yet",
 }
 
 
