@@ -68,9 +68,14 @@ from .ops import (
     zeros,
     zeros_like,
 )
+from .ops.aggregate import *  # noqa: F403 - prod, any, all, norm, var_mean, ...
+from .ops.einsum import *  # noqa: F403
+from .ops.indexing import *  # noqa: F403 - gather, scatter, index_select, ...
+from .ops.movement import *  # noqa: F403 - flip, roll, split, chunk, tril, ...
 from .ops.pointwise import *  # noqa: F403 - sin, atan2, isclose, ... (see its __all__)
-from .ops.pointwise import __all__ as _pointwise_all
 from .ops.pointwise import div, divide, true_divide
+from .ops.scan import *  # noqa: F403 - cumsum, cumprod, cummax, ...
+from .ops.sorting import *  # noqa: F403 - sort, argsort, topk, median, ...
 from .random import get_rng_state, manual_seed, set_rng_state
 
 _malloc.tune()
@@ -118,4 +123,8 @@ __all__ = [
     "stack", "tanh", "tensor", "where", "zeros", "zeros_like", "get_rng_state", "manual_seed",
     "set_rng_state", "float32", "float64",
 ]  # fmt: skip
-__all__ += [*_pointwise_all, "div", "divide", "true_divide"]
+# The op modules' own lists: sin, sort, gather, flip, cumsum, einsum, ... (the star imports).
+for _name in ("aggregate", "einsum", "indexing", "movement", "pointwise", "scan", "sorting"):
+    __all__ += importlib.import_module(f"retrograd.ops.{_name}").__all__
+__all__ += ["div", "divide", "true_divide"]
+del _name

@@ -609,6 +609,248 @@ case("pixel_shuffle", "Permute", lambda x: _F.pixel_unshuffle(_F.pixel_shuffle(x
      lambda t, x: t.nn.functional.pixel_unshuffle(t.nn.functional.pixel_shuffle(x, 2) * x.sum(),
                                                   2), normal(1, 8, 2, 3))  # fmt: skip
 
+# ------------------------------------------- reductions, scans, sorting (aggregate, scan,
+# sorting): tuple results are compared through their values, which carry the gradient.
+
+
+def with_zeros(*shape: int, count: int = 1) -> Maker:
+    """Distinct values with ``count`` exact zeros: the exact-zero paths of prod/cumprod."""
+
+    def make(rng, dt):
+        v = distinct(*shape)(rng, dt).reshape(-1)
+        v[rng.choice(v.size, count, replace=False)] = 0.0
+        return v.reshape(shape)
+
+    return make
+
+
+for _dim, _kd in [(None, False), (0, False), (1, True), (-1, False)]:
+    case(f"prod-dim{_dim}-kd{int(_kd)}", "Prod",
+         lambda a, d=_dim, k=_kd: R.prod(a) if d is None else R.prod(a, d, keepdim=k),
+         lambda t, a, d=_dim, k=_kd: t.prod(a) if d is None else t.prod(a, d, keepdim=k),
+         normal(3, 4))  # fmt: skip
+case("prod-one-zero", "Prod", lambda a: R.prod(a, 1), lambda t, a: t.prod(a, 1),
+     with_zeros(3, 4, count=1))  # fmt: skip
+case("prod-two-zeros", "Prod", lambda a: R.prod(a), lambda t, a: t.prod(a),
+     with_zeros(2, 3, count=2))  # fmt: skip
+case("prod-zeros-dim", "Prod", lambda a: R.prod(a, 0), lambda t, a: t.prod(a, 0),
+     const([[0.0, 2.0, 0.0], [3.0, 0.0, 0.0], [4.0, 5.0, 2.0]]))  # fmt: skip
+_NORMS = [("fro", None, False), (2, 1, False), (1, 0, True), (float("inf"), 1, False),
+          (float("-inf"), None, False), (3, (0, 1), True), (0.5, -1, False)]  # fmt: skip
+for _p, _dim, _kd in _NORMS:
+    case(f"norm-p{_p}-dim{_dim}-kd{int(_kd)}".replace(" ", ""), "VectorNorm",
+         lambda a, p=_p, d=_dim, k=_kd: R.norm(a, p, d, k),
+         lambda t, a, p=_p, d=_dim, k=_kd: t.norm(a, p, d, k), distinct(3, 4))  # fmt: skip
+case("vector_norm-3d", "VectorNorm", lambda a: R.vector_norm(a, 2, (0, 2)),
+     lambda t, a: t.linalg.vector_norm(a, 2, (0, 2)), normal(2, 3, 4))  # fmt: skip
+case("normalize", ("VectorNorm", "Clip", "Div"), lambda a: R.aggregate.normalize(a),
+     lambda t, a: t.nn.functional.normalize(a), normal(3, 4))  # fmt: skip
+case("normalize-p1-dim0", ("VectorNorm", "Div"), lambda a: R.aggregate.normalize(a, 1.0, 0),
+     lambda t, a: t.nn.functional.normalize(a, 1.0, 0), distinct(3, 4))  # fmt: skip
+case("var_mean", ("Mean", "Sum"), lambda a: (lambda r: r[0] + 2 * r[1])(R.var_mean(a, 1)),
+     lambda t, a: (lambda r: r[0] + 2 * r[1])(t.var_mean(a, 1)), normal(3, 4))  # fmt: skip
+case("std_mean-c0-kd", ("Sqrt", "Mean"),
+     lambda a: (lambda r: r[0] * r[1])(R.std_mean(a, 0, correction=0, keepdim=True)),
+     lambda t, a: (lambda r: r[0] * r[1])(t.std_mean(a, 0, correction=0, keepdim=True)),
+     normal(3, 4))  # fmt: skip
+
+for _d in (0, 1, -1):
+    case(f"cumsum-{_d}", "Cumsum", lambda a, d=_d: R.cumsum(a, d),
+         lambda t, a, d=_d: t.cumsum(a, d), normal(3, 4))  # fmt: skip
+    case(f"cumprod-{_d}", "Cumprod", lambda a, d=_d: R.cumprod(a, d),
+         lambda t, a, d=_d: t.cumprod(a, d), normal(3, 4))  # fmt: skip
+    case(f"logcumsumexp-{_d}", "LogCumSumExp", lambda a, d=_d: R.logcumsumexp(a, d),
+         lambda t, a, d=_d: t.logcumsumexp(a, d), normal(3, 4, scale=3.0))  # fmt: skip
+    case(f"cummax-{_d}", "Gather", lambda a, d=_d: R.cummax(a, d).values,
+         lambda t, a, d=_d: t.cummax(a, d).values, distinct(3, 4))  # fmt: skip
+    case(f"cummin-{_d}", "Gather", lambda a, d=_d: R.cummin(a, d).values,
+         lambda t, a, d=_d: t.cummin(a, d).values, distinct(3, 4))  # fmt: skip
+case("cumprod-zeros", "Cumprod", lambda a: R.cumprod(a, 1), lambda t, a: t.cumprod(a, 1),
+     const([[2.0, 0.0, 3.0, 4.0], [0.0, 1.5, 0.0, 2.0], [1.0, 2.0, 3.0, 0.0]]))  # fmt: skip
+case("logcumsumexp-large", "LogCumSumExp", lambda a: R.logcumsumexp(a, 0),
+     lambda t, a: t.logcumsumexp(a, 0), const([800.0, -5.0, 801.0, 799.5]))  # fmt: skip
+case("cumsum-method", "Cumsum", lambda a: a.cumsum(dim=0), lambda t, a: a.cumsum(dim=0),
+     normal(4, 2))  # fmt: skip
+
+for _d, _desc in [(-1, False), (0, True), (1, True)]:
+    case(f"sort-{_d}-desc{int(_desc)}", "Gather",
+         lambda a, d=_d, s=_desc: R.sort(a, d, s).values,
+         lambda t, a, d=_d, s=_desc: t.sort(a, d, s).values, distinct(3, 4))  # fmt: skip
+case("sort-method", "Gather", lambda a: a.sort(descending=True)[0],
+     lambda t, a: a.sort(descending=True)[0], distinct(5))  # fmt: skip
+case("msort", "Gather", R.msort, lambda t, a: t.msort(a), distinct(3, 2))
+for _k, _d, _largest in [(2, -1, True), (1, 0, False), (3, 1, False)]:
+    case(f"topk-{_k}-{_d}-{int(_largest)}", "Gather",
+         lambda a, k=_k, d=_d, lg=_largest: R.topk(a, k, d, lg).values,
+         lambda t, a, k=_k, d=_d, lg=_largest: t.topk(a, k, d, lg).values,
+         distinct(3, 4))  # fmt: skip
+for _k, _d, _kd in [(1, -1, False), (2, 0, True), (4, 1, False)]:
+    case(f"kthvalue-{_k}-{_d}-{int(_kd)}", ("Gather", "Reshape") if not _kd else "Gather",
+         lambda a, k=_k, d=_d, kd=_kd: R.kthvalue(a, k, d, kd).values,
+         lambda t, a, k=_k, d=_d, kd=_kd: t.kthvalue(a, k, d, kd).values,
+         distinct(4, 4))  # fmt: skip
+case("median-all-even", "Gather", R.median, lambda t, a: t.median(a), distinct(3, 4))
+case("median-all-odd", "Gather", R.median, lambda t, a: t.median(a), distinct(5))
+case("median-dim", "Gather", lambda a: R.median(a, 1).values,
+     lambda t, a: t.median(a, 1).values, distinct(3, 4))  # fmt: skip
+case("median-dim0-keepdim", "Gather", lambda a: R.median(a, 0, keepdim=True).values,
+     lambda t, a: t.median(a, 0, keepdim=True).values, distinct(5, 2))  # fmt: skip
+
+# ------------------------------------------------------------------------ einsum
+
+for _tag, _eq, _shapes in [
+    ("matmul", "ij,jk->ik", [(2, 3), (3, 4)]),
+    ("batch", "bij,bjk->bik", [(2, 2, 3), (2, 3, 4)]),
+    ("implicit", "ij,jk", [(2, 3), (3, 4)]),
+    ("implicit-transpose", "ba", [(2, 3)]),
+    ("trace", "ii->", [(3, 3)]),
+    ("diag", "ii->i", [(3, 3)]),
+    ("outer", "i,j->ij", [(3,), (4,)]),
+    ("sum-all", "ij->", [(3, 4)]),
+    ("lone-letter", "ij,k->i", [(2, 3), (4,)]),
+    ("ellipsis", "...ij,...jk->...ik", [(2, 2, 3), (3, 4)]),
+    ("ellipsis-broadcast", "...ij,...jk->...ik", [(2, 1, 2, 3), (3, 3, 4)]),
+    ("three", "ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+    ("bilinear", "bn,anm,bm->ba", [(2, 3), (4, 3, 2), (2, 2)]),
+    ("repeat-diag-mixed", "iij,j->i", [(3, 3, 2), (2,)]),
+]:
+    case(f"einsum-{_tag}", "Einsum", lambda *a, e=_eq: R.einsum(e, *a),
+         lambda t, *a, e=_eq: t.einsum(e, *a), *[normal(*s) for s in _shapes])  # fmt: skip
+case("einsum-list", "Einsum", lambda a, b: R.einsum("i,i->", [a, b]),
+     lambda t, a, b: t.einsum("i,i->", [a, b]), normal(4), normal(4))  # fmt: skip
+
+# ------------------------------------------------------------- indexing along a dim
+
+
+def index(high: int, *shape: int) -> Maker:
+    return ints(0, high, *shape)
+
+
+def perm_rows(n: int, rows: int, k: int) -> Maker:
+    """(rows, k) distinct indices in [0, n) per row: scatter targets without repeats."""
+    return lambda rng, dt: np.stack([rng.permutation(n)[:k] for _ in range(rows)])
+
+
+case("gather-dim1", "Gather", lambda a, i: R.gather(a, 1, i), lambda t, a, i: t.gather(a, 1, i),
+     normal(3, 4), index(4, 3, 5))  # fmt: skip
+case("gather-dim0-smaller", "Gather", lambda a, i: R.gather(a, 0, i),
+     lambda t, a, i: t.gather(a, 0, i), normal(4, 3), index(4, 2, 2))  # fmt: skip
+case("gather-method-neg", "Gather", lambda a, i: a.gather(-1, i),
+     lambda t, a, i: a.gather(-1, i), normal(2, 3, 4), index(4, 2, 3, 4))  # fmt: skip
+case("take_along_dim", "Gather", lambda a, i: R.take_along_dim(a, i, 1),
+     lambda t, a, i: t.take_along_dim(a, i, 1), normal(3, 4), index(4, 3, 2))  # fmt: skip
+case("take_along_dim-flat", "Gather", lambda a, i: R.take_along_dim(a, i),
+     lambda t, a, i: t.take_along_dim(a, i), normal(3, 4), index(12, 5))  # fmt: skip
+case("take_along_dim-broadcast", ("Gather", "Expand"), lambda a, i: R.take_along_dim(a, i, 2),
+     lambda t, a, i: t.take_along_dim(a, i, 2), normal(3, 1, 4), index(4, 1, 2, 3))  # fmt: skip
+case("scatter-src", "Scatter", lambda a, i, s: R.scatter(a, 1, i, s),
+     lambda t, a, i, s: t.scatter(a, 1, i, s), normal(3, 5), perm_rows(5, 3, 2),
+     normal(3, 2))  # fmt: skip
+case("scatter-value", "Scatter", lambda a, i: R.scatter(a, 1, i, value=1.5),
+     lambda t, a, i: t.scatter(a, 1, i, value=1.5), normal(3, 5), perm_rows(5, 3, 2))  # fmt: skip
+case("scatter_add-repeats", "ScatterReduce", lambda a, i, s: R.scatter_add(a, 0, i, s),
+     lambda t, a, i, s: t.scatter_add(a, 0, i, s), normal(3, 4), index(3, 5, 4),
+     normal(5, 4))  # fmt: skip
+for _red in ("sum", "prod", "mean", "amax", "amin"):
+    for _inc in (True, False):
+        case(f"scatter_reduce-{_red}-self{int(_inc)}", "ScatterReduce",
+             lambda a, i, s, r=_red, inc=_inc: R.scatter_reduce(a, 1, i, s, r, include_self=inc),
+             lambda t, a, i, s, r=_red, inc=_inc: t.scatter_reduce(a, 1, i, s, r,
+                                                                    include_self=inc),
+             normal(3, 4), index(4, 3, 6), normal(3, 6))  # fmt: skip
+case("scatter_reduce-prod-zeros", "ScatterReduce",
+     lambda a, i, s: R.scatter_reduce(a, 0, i, s, "prod"),
+     lambda t, a, i, s: t.scatter_reduce(a, 0, i, s, "prod"),
+     const([0.0, 2.0, 3.0]), const([0, 0, 1, 1, 2, 2]),
+     const([1.5, 2.0, 0.0, 4.0, 0.0, 0.0]))  # fmt: skip
+case("index_select", "GetItem", lambda a, i: R.index_select(a, 1, i),
+     lambda t, a, i: t.index_select(a, 1, i), normal(3, 4), index(4, 6))  # fmt: skip
+case("masked_select", "GetItem", lambda a, m: R.masked_select(a, m),
+     lambda t, a, m: t.masked_select(a, m), normal(3, 4), mask(3, 4))  # fmt: skip
+case("masked_select-broadcast", ("GetItem", "Expand"), lambda a, m: R.masked_select(a, m),
+     lambda t, a, m: t.masked_select(a, m), normal(4), mask(3, 4))  # fmt: skip
+
+# ------------------------------------------------------------- movement (movement.py)
+
+case("flip", "GetItem", lambda a: R.flip(a, (0, 2)), lambda t, a: t.flip(a, (0, 2)),
+     normal(2, 3, 4))  # fmt: skip
+case("fliplr", "GetItem", R.fliplr, lambda t, a: t.fliplr(a), normal(3, 4))
+case("roll", "Roll", lambda a: R.roll(a, (1, -2), (0, 1)), lambda t, a: t.roll(a, (1, -2), (0, 1)),
+     normal(3, 4))  # fmt: skip
+case("roll-flat", "Roll", lambda a: R.roll(a, 5), lambda t, a: t.roll(a, 5), normal(3, 4))
+case("repeat", "Repeat", lambda a: a.repeat(2, 1, 3), lambda t, a: a.repeat(2, 1, 3),
+     normal(3, 2))  # fmt: skip
+case("tile", "Repeat", lambda a: R.tile(a, (2,)), lambda t, a: t.tile(a, (2,)), normal(3, 2))
+case("repeat_interleave-int", "GetItem", lambda a: R.repeat_interleave(a, 2, 1),
+     lambda t, a: t.repeat_interleave(a, 2, 1), normal(3, 2))  # fmt: skip
+case("repeat_interleave-tensor-flat", ("GetItem", "Reshape"),
+     lambda a, r: R.repeat_interleave(a, r), lambda t, a, r: t.repeat_interleave(a, r),
+     normal(2, 2), const([1, 0, 3, 2]))  # fmt: skip
+case("split-size", ("GetItem", "Concatenate"),
+     lambda a: R.cat([p * (i + 1) for i, p in enumerate(R.split(a, 2, 1))], 1),
+     lambda t, a: t.cat([p * (i + 1) for i, p in enumerate(t.split(a, 2, 1))], 1),
+     normal(3, 5))  # fmt: skip
+case("split-sections", ("GetItem", "Concatenate"),
+     lambda a: R.cat([p * (i + 1) for i, p in enumerate(a.split([1, 3], 0))], 0),
+     lambda t, a: t.cat([p * (i + 1) for i, p in enumerate(a.split([1, 3], 0))], 0),
+     normal(4, 2))  # fmt: skip
+case("chunk", ("GetItem", "Concatenate"),
+     lambda a: R.cat([p * (i + 1) for i, p in enumerate(R.chunk(a, 3, -1))], -1),
+     lambda t, a: t.cat([p * (i + 1) for i, p in enumerate(t.chunk(a, 3, -1))], -1),
+     normal(2, 5))  # fmt: skip
+case("unbind", "GetItem", lambda a: (lambda p: p[0] * 2 + p[1] * p[2])(R.unbind(a, 1)),
+     lambda t, a: (lambda p: p[0] * 2 + p[1] * p[2])(t.unbind(a, 1)), normal(2, 3))  # fmt: skip
+case("unflatten", "Reshape", lambda a: R.unflatten(a, 1, (2, -1)),
+     lambda t, a: t.unflatten(a, 1, (2, -1)), normal(3, 6))  # fmt: skip
+case("unfold", ("GetItem", "Permute"), lambda a: a.unfold(1, 3, 2),
+     lambda t, a: a.unfold(1, 3, 2), normal(2, 7, 2))  # fmt: skip
+case("unfold-overlap-last", "GetItem", lambda a: a.unfold(-1, 2, 1),
+     lambda t, a: a.unfold(-1, 2, 1), normal(4))  # fmt: skip
+case("narrow", "GetItem", lambda a: R.narrow(a, 1, 1, 2), lambda t, a: t.narrow(a, 1, 1, 2),
+     normal(3, 4))  # fmt: skip
+case("select", "GetItem", lambda a: R.select(a, 1, -1), lambda t, a: t.select(a, 1, -1),
+     normal(3, 4))  # fmt: skip
+case("movedim", "Permute", lambda a: R.movedim(a, (0, 1), (2, 0)),
+     lambda t, a: t.movedim(a, (0, 1), (2, 0)), normal(2, 3, 4))  # fmt: skip
+case("swapaxes", "Permute", lambda a: R.swapaxes(a, 0, 2), lambda t, a: t.swapaxes(a, 0, 2),
+     normal(2, 3, 4))  # fmt: skip
+case("diag-1d", "Diag", R.diag, lambda t, a: t.diag(a), normal(3))
+case("diag-1d-offset", "Diag", lambda a: R.diag(a, -2), lambda t, a: t.diag(a, -2), normal(3))
+case("diag-2d", "Diagonal", lambda a: R.diag(a, 1), lambda t, a: t.diag(a, 1), normal(3, 4))
+case("diagonal", "Diagonal", lambda a: R.diagonal(a, -1, 2, 0),
+     lambda t, a: t.diagonal(a, -1, 2, 0), normal(3, 2, 4))  # fmt: skip
+case("tril", "Where", R.tril, lambda t, a: t.tril(a), normal(3, 4))
+case("triu-batched-offset", "Where", lambda a: R.triu(a, 1), lambda t, a: t.triu(a, 1),
+     normal(2, 3, 4))  # fmt: skip
+case("tril-negative", "Where", lambda a: a.tril(-1), lambda t, a: a.tril(-1), normal(4, 3))
+case("meshgrid-ij", "Expand", lambda a, b: (lambda g: g[0] * g[1])(R.meshgrid(a, b)),
+     lambda t, a, b: (lambda g: g[0] * g[1])(t.meshgrid(a, b, indexing="ij")),
+     normal(3), normal(4))  # fmt: skip
+case("meshgrid-xy", "Expand",
+     lambda a, b, c: (lambda g: g[0] * g[1] + g[2])(R.meshgrid(a, b, c, indexing="xy")),
+     lambda t, a, b, c: (lambda g: g[0] * g[1] + g[2])(t.meshgrid(a, b, c, indexing="xy")),
+     normal(3), normal(4), normal(2))  # fmt: skip
+
+for _mode, _pad, _shape in [
+    ("reflect", (2, 1), (2, 3, 5)),
+    ("reflect", (1, 2, 2, 0), (1, 2, 4, 3)),
+    ("reflect", (1, 1, 1, 2, 2, 1), (1, 1, 3, 4, 3)),
+    ("replicate", (3, 1), (2, 2, 4)),
+    ("replicate", (0, 2, 3, 1), (1, 2, 3, 3)),
+    ("circular", (2, 3), (2, 2, 4)),
+    ("circular", (1, 2, 2, 1), (1, 1, 3, 4)),
+    ("constant", (-1, 2, 1, -2), (2, 4, 5)),
+    ("reflect", (-1, 2), (1, 2, 5)),
+    ("replicate", (2, -1, -1, 1), (1, 1, 4, 4)),
+    ("circular", (-2, 1), (1, 1, 5)),
+]:
+    case(f"F.pad-{_mode}-{'_'.join(map(str, _pad))}", "GetItem" if _mode != "constant" else
+         ("GetItem", "Pad"), lambda a, p=_pad, m=_mode: R.movement.pad(a, p, m),
+         lambda t, a, p=_pad, m=_mode: t.nn.functional.pad(a, p, m),
+         normal(*_shape))  # fmt: skip
+case("F.pad-constant-value", "Pad", lambda a: R.movement.pad(a, (1, 2, 0, 1), value=-2.0),
+     lambda t, a: t.nn.functional.pad(a, (1, 2, 0, 1), value=-2.0), normal(2, 3))  # fmt: skip
+
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"
 

@@ -25,6 +25,12 @@ TABLE_MODULES = {
     "retrograd.ops.fused",
     "retrograd.ops.pointwise",
     "retrograd.ops.attention",
+    "retrograd.ops.aggregate",
+    "retrograd.ops.scan",
+    "retrograd.ops.sorting",
+    "retrograd.ops.indexing",
+    "retrograd.ops.movement",
+    "retrograd.ops.einsum",
 }
 
 

@@ -687,6 +687,203 @@ class Tensor:
     def __invert__(self) -> Tensor:
         return _ops.bitwise_not(self)
 
+    # ----------------------------------- reductions, scans, sorting, indexing, movement
+    # (retrograd.ops.aggregate, scan, sorting, indexing, movement; see those functions)
+    def prod(
+        self,
+        dim: builtins.int | None = None,
+        keepdim: builtins.bool = False,
+        *,
+        dtype: DTypeLike = None,
+    ) -> Tensor:
+        return _ops.prod(self, dim, keepdim, dtype=dtype)
+
+    def any(self, dim: Axis = None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.any(self, dim, keepdim)
+
+    def all(self, dim: Axis = None, keepdim: builtins.bool = False) -> Tensor:
+        return _ops.all(self, dim, keepdim)
+
+    def norm(
+        self,
+        p: Any = "fro",
+        dim: Axis = None,
+        keepdim: builtins.bool = False,
+        dtype: DTypeLike = None,
+    ) -> Tensor:
+        return _ops.norm(self, p, dim, keepdim, dtype)
+
+    def cumsum(self, dim: builtins.int, *, dtype: DTypeLike = None) -> Tensor:
+        return _ops.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: builtins.int, *, dtype: DTypeLike = None) -> Tensor:
+        return _ops.cumprod(self, dim, dtype=dtype)
+
+    def cummax(self, dim: builtins.int) -> Any:
+        return _ops.cummax(self, dim)
+
+    def cummin(self, dim: builtins.int) -> Any:
+        return _ops.cummin(self, dim)
+
+    def logcumsumexp(self, dim: builtins.int) -> Tensor:
+        return _ops.logcumsumexp(self, dim)
+
+    def sort(
+        self,
+        dim: builtins.int = -1,
+        descending: builtins.bool = False,
+        stable: builtins.bool = False,
+    ) -> Any:
+        return _ops.sort(self, dim, descending, stable)
+
+    def argsort(
+        self,
+        dim: builtins.int = -1,
+        descending: builtins.bool = False,
+        stable: builtins.bool = False,
+    ) -> Tensor:
+        return _ops.argsort(self, dim, descending, stable)
+
+    def msort(self) -> Tensor:
+        return _ops.msort(self)
+
+    def topk(
+        self,
+        k: builtins.int,
+        dim: builtins.int = -1,
+        largest: builtins.bool = True,
+        sorted: builtins.bool = True,  # noqa: A002
+    ) -> Any:
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(
+        self, k: builtins.int, dim: builtins.int = -1, keepdim: builtins.bool = False
+    ) -> Any:
+        return _ops.kthvalue(self, k, dim, keepdim)
+
+    def median(self, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Any:
+        return _ops.median(self, dim, keepdim)
+
+    def mode(self, dim: builtins.int = -1, keepdim: builtins.bool = False) -> Any:
+        return _ops.mode(self, dim, keepdim)
+
+    def gather(self, dim: builtins.int, index: TensorLike) -> Tensor:
+        return _ops.gather(self, dim, index)
+
+    def take_along_dim(self, indices: TensorLike, dim: builtins.int | None = None) -> Tensor:
+        return _ops.take_along_dim(self, indices, dim)
+
+    def scatter(
+        self,
+        dim: builtins.int,
+        index: TensorLike,
+        src: TensorLike | None = None,
+        value: TensorLike | None = None,
+        *,
+        reduce: builtins.str | None = None,
+    ) -> Tensor:
+        return _ops.scatter(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_add(self, dim: builtins.int, index: TensorLike, src: TensorLike) -> Tensor:
+        return _ops.scatter_add(self, dim, index, src)
+
+    def scatter_reduce(
+        self,
+        dim: builtins.int,
+        index: TensorLike,
+        src: TensorLike,
+        reduce: builtins.str,
+        *,
+        include_self: builtins.bool = True,
+    ) -> Tensor:
+        return _ops.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def index_select(self, dim: builtins.int, index: TensorLike) -> Tensor:
+        return _ops.index_select(self, dim, index)
+
+    def masked_select(self, mask: TensorLike) -> Tensor:
+        return _ops.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> Any:
+        return _ops.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> Tensor:
+        return _ops.argwhere(self)
+
+    def flip(self, *dims: ShapeArg) -> Tensor:
+        return _ops.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def fliplr(self) -> Tensor:
+        return _ops.fliplr(self)
+
+    def flipud(self) -> Tensor:
+        return _ops.flipud(self)
+
+    def roll(self, shifts: ShapeArg, dims: ShapeArg | None = None) -> Tensor:
+        return _ops.roll(self, shifts, dims)
+
+    def repeat(self, *sizes: ShapeArg) -> Tensor:
+        return _ops.movement.repeat(self, *sizes)
+
+    def tile(self, *dims: ShapeArg) -> Tensor:
+        return _ops.tile(self, dims[0] if len(dims) == 1 else dims)
+
+    def repeat_interleave(
+        self,
+        repeats: TensorLike,
+        dim: builtins.int | None = None,
+        *,
+        output_size: builtins.int | None = None,
+    ) -> Tensor:
+        return _ops.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+        return _ops.narrow(self, dim, start, length)
+
+    def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
+        return _ops.select(self, dim, index)
+
+    def split(self, split_size: ShapeArg, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _ops.split(self, split_size, dim)
+
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _ops.chunk(self, chunks, dim)
+
+    def unbind(self, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _ops.unbind(self, dim)
+
+    def unflatten(self, dim: builtins.int, sizes: Sequence[builtins.int]) -> Tensor:
+        return _ops.unflatten(self, dim, sizes)
+
+    def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
+        return _ops.movement.unfold(self, dimension, size, step)
+
+    def movedim(self, source: ShapeArg, destination: ShapeArg) -> Tensor:
+        return _ops.movedim(self, source, destination)
+
+    def moveaxis(self, source: ShapeArg, destination: ShapeArg) -> Tensor:
+        return _ops.movedim(self, source, destination)
+
+    def swapaxes(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
+        return _ops.swapaxes(self, axis0, axis1)
+
+    def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        return _ops.swapaxes(self, dim0, dim1)
+
+    def diag(self, diagonal: builtins.int = 0) -> Tensor:
+        return _ops.diag(self, diagonal)
+
+    def diagonal(
+        self, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1
+    ) -> Tensor:
+        return _ops.diagonal(self, offset, dim1, dim2)
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        return _ops.triu(self, diagonal)
+
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x

@@ -19,6 +19,7 @@ from ..ops import (  # noqa: F401 - re-exported
     softplus,
     tanh,
 )
+from ..ops.aggregate import normalize  # noqa: F401 - re-exported
 from ..ops.attention import embedding, scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import (  # noqa: E402,F401 - re-exported: convolution, pooling, norms
     adaptive_avg_pool2d,
@@ -32,6 +33,8 @@ from ..ops.conv import (  # noqa: E402,F401 - re-exported: convolution, pooling,
     layer_norm,
     max_pool2d,
 )
+from ..ops.indexing import one_hot  # noqa: F401 - re-exported
+from ..ops.movement import pad  # noqa: F401 - re-exported (torch's F.pad, with modes)
 from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 
 
@@ -124,10 +127,10 @@ def _target_log_prob(input: Any, target: Any, fn: str) -> Tensor:  # noqa: A002
     if n and (int(t.min()) < 0 or int(t.max()) >= c):
         bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
         raise ValueError(f"{fn}: target contains class {bad}, expected labels in 0..{c - 1}")
-    one_hot = xp.zeros((n, c), dtype=z.dtype)
-    one_hot[xp.arange(n), t] = 1
+    hot = xp.zeros((n, c), dtype=z.dtype)
+    hot[xp.arange(n), t] = 1
     logp = ops.log_softmax(z, axis=1)
-    return (logp * Tensor._wrap(one_hot, False, None)).sum(axis=1)
+    return (logp * Tensor._wrap(hot, False, None)).sum(axis=1)
 
 
 def generalized_cross_entropy(

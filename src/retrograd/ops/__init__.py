@@ -7,11 +7,30 @@ import the ops.
 
 from __future__ import annotations
 
-from . import elementwise, fused, pointwise, reduce, shape  # noqa: F401 - submodules
+from . import (  # noqa: F401 - submodules as attributes
+    aggregate,
+    einsum,
+    elementwise,
+    fused,
+    indexing,
+    movement,
+    pointwise,
+    reduce,
+    return_types,
+    scan,
+    shape,
+    sorting,
+)
+from .aggregate import *  # noqa: F403
 from .creation import *  # noqa: F403
+from .einsum import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .fused import *  # noqa: F403
+from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
+from .movement import *  # noqa: F403
 from .pointwise import *  # noqa: F403
 from .reduce import *  # noqa: F403
+from .scan import *  # noqa: F403
 from .shape import *  # noqa: F403
+from .sorting import *  # noqa: F403

@@ -654,8 +654,8 @@ def log10(input: Any) -> Tensor:  # noqa: A002
     Example::
 
         >>> import retrograd as rg
-        >>> rg.log10(rg.tensor([100.0])).tolist()
-        [2.0]
+        >>> rg.log10(rg.tensor([1.0, 10.0])).tolist()
+        [0.0, 1.0]
     """
     return Log10.apply(_floating(input))
 
@@ -788,8 +788,8 @@ def atan2(input: Any, other: Any) -> Tensor:  # noqa: A002
     Example::
 
         >>> import retrograd as rg
-        >>> round(rg.atan2(rg.tensor([1.0]), rg.tensor([-1.0])).item(), 4)
-        2.3562
+        >>> f"{rg.atan2(rg.tensor([1.0]), rg.tensor([-1.0])).item():.4f}"
+        '2.3562'
     """
     return Atan2.apply(*_floating_pair(input, other))
 
