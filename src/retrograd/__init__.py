@@ -42,6 +42,7 @@ from .ops import (
     concatenate,
     exp,
     eye,
+    flatten,
     full,
     gelu,
     log,
@@ -49,21 +50,32 @@ from .ops import (
     log_softmax,
     logsumexp,
     matmul,
+    max,
     maximum,
+    mean,
+    min,
     minimum,
     ones,
     ones_like,
     pad,
+    permute,
     rand,
     randn,
     relu,
+    reshape,
     sigmoid,
     softmax,
     softplus,
     sqrt,
+    squeeze,
     stack,
+    std,
+    sum,
     tanh,
     tensor,
+    transpose,
+    unsqueeze,
+    var,
     where,
     zeros,
     zeros_like,
@@ -73,7 +85,19 @@ from .ops.einsum import *  # noqa: F403
 from .ops.indexing import *  # noqa: F403 - gather, scatter, index_select, ...
 from .ops.movement import *  # noqa: F403 - flip, roll, split, chunk, tril, ...
 from .ops.pointwise import *  # noqa: F403 - sin, atan2, isclose, ... (see its __all__)
-from .ops.pointwise import div, divide, true_divide
+from .ops.pointwise import (  # noqa: F401 - torch's arithmetic names (in __all__ below)
+    add,
+    div,
+    divide,
+    mul,
+    multiply,
+    neg,
+    negative,
+    pow,
+    sub,
+    subtract,
+    true_divide,
+)
 from .ops.scan import *  # noqa: F403 - cumsum, cumprod, cummax, ...
 from .ops.sorting import *  # noqa: F403 - sort, argsort, topk, median, ...
 from .random import get_rng_state, manual_seed, set_rng_state
@@ -121,10 +145,11 @@ __all__ = [
     "gelu", "log", "log1p", "log_softmax", "logsumexp", "matmul", "maximum", "minimum", "ones",
     "ones_like", "pad", "rand", "randn", "relu", "sigmoid", "softmax", "softplus", "sqrt",
     "stack", "tanh", "tensor", "where", "zeros", "zeros_like", "get_rng_state", "manual_seed",
-    "set_rng_state", "float32", "float64",
+    "set_rng_state", "float32", "float64", "flatten", "max", "mean", "min", "permute",
+    "reshape", "squeeze", "std", "sum", "transpose", "unsqueeze", "var",
 ]  # fmt: skip
 # The op modules' own lists: sin, sort, gather, flip, cumsum, einsum, ... (the star imports).
 for _name in ("aggregate", "einsum", "indexing", "movement", "pointwise", "scan", "sorting"):
     __all__ += importlib.import_module(f"retrograd.ops.{_name}").__all__
-__all__ += ["div", "divide", "true_divide"]
+__all__ += importlib.import_module("retrograd.ops.pointwise").TORCH_ARITHMETIC
 del _name

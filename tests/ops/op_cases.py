@@ -513,6 +513,14 @@ case("clamp-tensor-min", "ClampTensor", lambda a, lo: R.clamp(a, min=lo),
 case("clamp-tensor-max-scalar-min", "ClampTensor", lambda a, hi: R.clamp(a, -0.4, hi),
      lambda t, a, hi: t.clamp(a, min=t.tensor(-0.4, dtype=a.dtype), max=hi), distinct(3, 4),
      const([0.5, -0.6, 0.35, 0.0]))  # fmt: skip
+case("add-alpha", ("Add", "Mul"), lambda a, b: rg.add(a, b, alpha=-1.5),
+     lambda t, a, b: t.add(a, b, alpha=-1.5), normal(3, 4), normal(4))  # fmt: skip
+case("sub-alpha-method", ("Sub", "Mul"), lambda a, b: a.sub(b, alpha=2.0),
+     lambda t, a, b: a.sub(b, alpha=2.0), normal(3, 4), normal(3, 1))  # fmt: skip
+case("square", "Mul", rg.square, lambda t, a: t.square(a), normal(3, 4))
+case("reciprocal", "Div", lambda a: a.reciprocal(), lambda t, a: a.reciprocal(), positive(3, 4))
+case("rg-pow-neg-mul", ("Pow", "Neg", "Mul"), lambda a, b: rg.mul(rg.neg(rg.pow(a, 3)), b),
+     lambda t, a, b: t.mul(t.neg(t.pow(a, 3)), b), normal(3, 4), normal(4))  # fmt: skip
 case("masked_fill", "Where", lambda a, m: R.masked_fill(a, m, -1.5),
      lambda t, a, m: a.masked_fill(m, -1.5), normal(3, 4), mask(3, 4))  # fmt: skip
 case("masked_fill-broadcast-tensor-value", "Where", lambda a, m, v: R.masked_fill(a, m, v),

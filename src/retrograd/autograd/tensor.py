@@ -624,6 +624,36 @@ class Tensor:
     def true_divide(self, other: TensorLike) -> Tensor:
         return _ops.pointwise.div(self, other)
 
+    def add(self, other: TensorLike, *, alpha: Number = 1) -> Tensor:
+        return _ops.pointwise.add(self, other, alpha=alpha)
+
+    def sub(self, other: TensorLike, *, alpha: Number = 1) -> Tensor:
+        return _ops.pointwise.sub(self, other, alpha=alpha)
+
+    def subtract(self, other: TensorLike, *, alpha: Number = 1) -> Tensor:
+        return _ops.pointwise.sub(self, other, alpha=alpha)
+
+    def mul(self, other: TensorLike) -> Tensor:
+        return _ops.mul(self, other)
+
+    def multiply(self, other: TensorLike) -> Tensor:
+        return _ops.mul(self, other)
+
+    def neg(self) -> Tensor:
+        return _ops.neg(self)
+
+    def negative(self) -> Tensor:
+        return _ops.neg(self)
+
+    def pow(self, exponent: TensorLike) -> Tensor:
+        return _ops.pow(self, exponent)
+
+    def square(self) -> Tensor:
+        return _ops.square(self)
+
+    def reciprocal(self) -> Tensor:
+        return _ops.reciprocal(self)
+
     def lerp(self, end: TensorLike, weight: TensorLike) -> Tensor:
         return _ops.lerp(self, end, weight)
 

@@ -1029,6 +1029,120 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:  # noqa: A002
     return Where.apply(v, x, cond=m)
 
 
+# ------------------------------------------- torch's arithmetic names (alpha=, aliases)
+# (retrograd itself exports add/sub/mul/neg/pow from here; retrograd.ops keeps the plain
+# operators that Tensor's + - * ** call)
+
+
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``input + alpha * other``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.add(rg.tensor([1.0, 2.0]), rg.tensor([1.0, 1.0]), alpha=2).tolist()
+        [3.0, 4.0]
+    """
+    from .elementwise import add as _add
+
+    a, b = binary_args(input, other)
+    return _add(a, b if alpha == 1 else b * alpha)
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``input - alpha * other`` (``subtract`` is the same function).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.sub(rg.tensor([3.0]), rg.tensor([1.0]), alpha=2).tolist()
+        [1.0]
+    """
+    from .elementwise import sub as _sub
+
+    a, b = binary_args(input, other)
+    return _sub(a, b if alpha == 1 else b * alpha)
+
+
+subtract = sub
+
+
+def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``input * other`` (``multiply`` is the same function).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.mul(rg.tensor([3.0]), 2.0).tolist()
+        [6.0]
+    """
+    from .elementwise import mul as _mul
+
+    return _mul(input, other)
+
+
+multiply = mul
+
+
+def neg(input: Any) -> Tensor:  # noqa: A002
+    """``-input`` (``negative`` is the same function).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.neg(rg.tensor([3.0])).tolist()
+        [-3.0]
+    """
+    from .elementwise import neg as _neg
+
+    return _neg(input)
+
+
+negative = neg
+
+
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001,A002 - mirrors torch.pow
+    """``input ** exponent``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.pow(rg.tensor([3.0]), 2).tolist()
+        [9.0]
+    """
+    from .elementwise import pow as _pow
+
+    return _pow(input, exponent)
+
+
+def square(input: Any) -> Tensor:  # noqa: A002
+    """``input * input``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.square(rg.tensor([-3.0])).tolist()
+        [9.0]
+    """
+    x = ensure_tensor(input)
+    return x * x
+
+
+def reciprocal(input: Any) -> Tensor:  # noqa: A002
+    """``1 / input`` (integers give the default float dtype).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.reciprocal(rg.tensor([4.0])).tolist()
+        [0.25]
+    """
+    x = _floating(input)
+    from .elementwise import div as _div
+
+    return _div(as_tensor_like(1.0, x), x)
+
+
 # --------------------------------------------------------- tests and logic (no gradient)
 
 
@@ -1269,10 +1383,14 @@ __all__ = [
     "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
     "log2", "log10", "expm1", "exp2", "rsqrt", "erf", "sign", "floor", "ceil", "trunc", "fix",
     "round", "atan2", "arctan2", "copysign", "logaddexp", "remainder", "fmod", "floor_divide",
-    "lerp", "clamp", "clamp_min", "clamp_max", "masked_fill",
+    "lerp", "square", "reciprocal", "clamp", "clamp_min", "clamp_max", "masked_fill",
     "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isclose", "allclose",
     "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_not",
 ]  # fmt: skip
-# div/divide/true_divide (torch's, with rounding_mode) are exported by retrograd itself;
-# retrograd.ops.div stays the plain true division the `/` operator calls.
+# div/divide/true_divide (torch's, with rounding_mode) and add/sub/mul/neg/pow (alpha=,
+# aliases) are exported by retrograd itself; retrograd.ops keeps the plain operators.
+TORCH_ARITHMETIC = [
+    "div", "divide", "true_divide", "add", "sub", "subtract", "mul", "multiply", "neg",
+    "negative", "pow",
+]  # fmt: skip
