@@ -78,7 +78,8 @@ def test_wrong_example_shape(tmp_path):
     "x, err, match",
     [
         (np.zeros((2, 4)), TypeError, "float64 but the model's parameters are float32"),
-        (np.zeros((2, 4), dtype=np.int64), TypeError, "dtype int64"),
+        (np.zeros((2, 4), dtype=np.int64), OnnxExportError, "input has dtype int64"),
+        (np.zeros((2, 4), dtype=bool), TypeError, "integer indices"),
         (np.zeros((0, 4), dtype=np.float32), ValueError, "at least one sample"),
         (np.full((2, 4), np.nan, dtype=np.float32), ValueError, "inf or NaN"),
         ([[1.0, 2.0, 3.0, 4.0]], TypeError, "Tensor or a NumPy array, got list"),

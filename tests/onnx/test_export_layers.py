@@ -141,6 +141,61 @@ CASES = [
     ("RNNCell-relu", lambda: nn.RNNCell(3, 4, nonlinearity="relu"), (3,), {}, 0),
     ("LSTMCell", lambda: nn.LSTMCell(3, 4), (3,), {}, 0),
     ("GRUCell", lambda: nn.GRUCell(3, 4, bias=False), (3,), {}, 0),
+    ("Conv1d", lambda: nn.Conv1d(3, 4, 3), (3, 9), {}, 0),
+    (
+        "Conv1d-options",
+        lambda: nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2, bias=False),
+        (4, 11),
+        {},
+        0,
+    ),
+    ("Conv1d-same", lambda: nn.Conv1d(2, 3, 4, padding="same"), (2, 7), {}, 0),
+    ("ConvTranspose1d", lambda: nn.ConvTranspose1d(3, 4, 3, stride=2), (3, 5), {}, 0),
+    (
+        "ConvTranspose2d",
+        lambda: nn.ConvTranspose2d(
+            4,
+            6,
+            (3, 2),
+            stride=(2, 3),
+            padding=(1, 0),
+            output_padding=(1, 2),
+            groups=2,
+            dilation=(1, 1),
+        ),
+        (4, 5, 4),
+        {},
+        0,
+    ),
+    (
+        "ConvTranspose2d-dilation-nobias",
+        lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, dilation=2, bias=False),
+        (2, 4, 4),
+        {},
+        0,
+    ),
+    ("PixelShuffle", lambda: nn.PixelShuffle(2), (8, 3, 4), {}, 0),
+    ("PixelUnshuffle", lambda: nn.PixelUnshuffle(2), (3, 4, 6), {}, 0),
+    ("Upsample-nearest", lambda: nn.Upsample(scale_factor=2), (2, 3, 4), {}, 0),
+    ("Upsample-nearest-size", lambda: nn.Upsample(size=(5, 7)), (2, 3, 4), {}, 0),
+    (
+        "Upsample-nearest-exact-1d",
+        lambda: nn.Upsample(scale_factor=1.7, mode="nearest-exact"),
+        (2, 5),
+        {},
+        0,
+    ),
+    ("Upsample-bilinear", lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4), {}, 0),
+    (
+        "Upsample-bilinear-align",
+        lambda: nn.Upsample(size=(5, 6), mode="bilinear", align_corners=True),
+        (2, 3, 4),
+        {},
+        0,
+    ),
+    ("Upsample-linear", lambda: nn.Upsample(scale_factor=2.5, mode="linear"), (2, 5), {}, 0),
+    ("UpsamplingNearest2d", lambda: nn.UpsamplingNearest2d(scale_factor=3), (1, 2, 3), {}, 0),
+    ("UpsamplingBilinear2d", lambda: nn.UpsamplingBilinear2d(size=(4, 5)), (1, 2, 3), {}, 0),
     ("FixedPoint", lambda: nn.FixedPoint(_Cell(6), tol=1e-6), (6,), {}, 0),
     (
         "FixedPoint-damped-absolute",
@@ -174,6 +229,7 @@ def test_every_builtin_exporter_is_tested():
     for _, make, *_ in CASES:
         tested |= {type(m).__name__ for m in make().modules()}
     cli = {"InputReshape", "SequenceClassifier", "NormBoundedTanhCell", "EquilibriumClassifier"}
+    cli.add("Embedding")  # integer input: test_embedding_takes_integer_indices
     # The command line's layers are tested as whole models in test_export_models.py.
     assert set(_BUILTIN) - tested - cli == set()
 
@@ -183,21 +239,12 @@ def test_every_builtin_exporter_is_tested():
 NOT_EXPORTED = {
     "Module": "abstract base",
     "ModuleList": "not callable (a container of layers)",
-    "Embedding": "not mapped yet",
     "MultiheadAttention": "not mapped yet",
     "Transformer": "not mapped yet",
     "TransformerDecoder": "not mapped yet",
     "TransformerDecoderLayer": "not mapped yet",
     "TransformerEncoder": "not mapped yet",
     "TransformerEncoderLayer": "not mapped yet",
-    "Conv1d": "not mapped yet",
-    "ConvTranspose1d": "not mapped yet",
-    "ConvTranspose2d": "not mapped yet",
-    "PixelShuffle": "not mapped yet",
-    "PixelUnshuffle": "not mapped yet",
-    "Upsample": "not mapped yet",
-    "UpsamplingBilinear2d": "not mapped yet",
-    "UpsamplingNearest2d": "not mapped yet",
 }
 
 
@@ -218,6 +265,19 @@ def test_every_nn_layer_has_an_exporter():
         f"rg.nn layers without an ONNX exporter: {missing}; add one in retrograd/onnx/ or "
         f"list the layer in NOT_EXPORTED with the reason"
     )
+
+
+def test_embedding_takes_integer_indices(tmp_path):
+    from onnx_helpers import assert_matches
+
+    model = nn.Sequential(nn.Embedding(20, 6, padding_idx=0), nn.Flatten(), nn.Linear(18, 4))
+    rng = np.random.default_rng(0)
+    path = rg.onnx.export(model, rng.integers(0, 20, (2, 3)), tmp_path / "e.onnx")
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    assert_matches(model, path, [rng.integers(0, 20, (b, 3)) for b in (1, 7, 64)])
+    with pytest.raises(rg.onnx.OnnxExportError, match="max_norm"):
+        rg.onnx.export(nn.Embedding(5, 2, max_norm=1.0), np.zeros((1, 2), np.int64),
+                       tmp_path / "m.onnx")  # fmt: skip
 
 
 def test_sequence_length_is_dynamic_too(tmp_path):

@@ -83,12 +83,15 @@ def _as_examples(example_input: Any, model: Any) -> list:
                 f"export: {what} must be a retrograd Tensor or a NumPy array, "
                 f"got {type(item).__name__}"
             )
-        if arr.dtype.kind != "f":
+        if arr.dtype.kind in "iu":
+            if arr.dtype.itemsize < 4:  # ONNX's Gather takes int32/int64 indices
+                arr = arr.astype(np.int64)
+        elif arr.dtype.kind != "f":
             raise TypeError(
                 f"export: {what} has dtype {arr.dtype}; expected a floating dtype "
-                f"({want or 'float32'}) like the model's inputs"
+                f"({want or 'float32'}) or integer indices"
             )
-        if want is not None and arr.dtype != want:
+        elif want is not None and arr.dtype != want:
             raise TypeError(
                 f"export: {what} has dtype {arr.dtype} but the model's parameters are {want}; "
                 f"pass the input as {want} (x.astype('{want}'))"

@@ -41,6 +41,7 @@ def _names(v: Any) -> Any:
 @builtin("Linear")
 def _linear(ctx: ExportContext, m: Any, x: Value) -> str:
     w = _arr(m.weight)
+    _check_float(ctx, x, w)
     b = None if m.bias is None else _arr(m.bias)
     if x.ndim == 2:
         # Gemm takes the (out, in) weight as stored (transB): names stay the state_dict's.
@@ -138,6 +139,7 @@ def _conv2d(ctx: ExportContext, m: Any, x: Value) -> str:
     from ..ops.conv import conv_padding
 
     _check_4d(ctx, x)
+    _check_float(ctx, x, _arr(m.weight))
     (pt, pb), (pl, pr) = conv_padding(m.padding, m.kernel_size, m.stride, m.dilation, "Conv2d")
     args = [x, ctx.weight(_arr(m.weight), "weight")]
     if m.bias is not None:
@@ -259,3 +261,123 @@ def _layer_norm(ctx: ExportContext, m: Any, x: Value) -> str:
     if m.bias is not None:
         args.append(ctx.weight(_arr(m.bias), "bias"))
     return ctx.op("LayerNormalization", *args, axis=-len(shape), epsilon=float(m.eps))
+
+
+# ----------------------------------------------------------------------- 1-D and transposed
+def _check_float(ctx: ExportContext, x: Value, w: np.ndarray) -> None:
+    if x.dtype != w.dtype:
+        raise ctx.fail(f"input has dtype {x.dtype}, expected {w.dtype} like the weights")
+
+
+@builtin("Conv1d")
+def _conv1d(ctx: ExportContext, m: Any, x: Value) -> str:
+    from ..ops.conv import conv_padding
+
+    if x.ndim != 3:
+        raise ctx.fail(f"input has shape {x.shape}; export handles batched (N, C, L) input only")
+    w = _arr(m.weight)
+    _check_float(ctx, x, w)
+    pad = m.padding if isinstance(m.padding, str) else (0,) + tuple(m.padding)
+    _, (lo, hi) = conv_padding(pad, (1,) + m.kernel_size, (1,) + m.stride, (1,) + m.dilation,
+                               "Conv1d")  # fmt: skip
+    args = [x, ctx.weight(w, "weight")]
+    if m.bias is not None:
+        args.append(ctx.weight(_arr(m.bias), "bias"))
+    return ctx.op(
+        "Conv", *args, kernel_shape=list(m.kernel_size), strides=list(m.stride), pads=[lo, hi],
+        dilations=list(m.dilation), group=int(m.groups),
+    )  # fmt: skip
+
+
+@builtin("ConvTranspose1d", "ConvTranspose2d")
+def _conv_transpose(ctx: ExportContext, m: Any, x: Value, output_size: Any = None) -> str:
+    from ..autograd.tensor import Tensor
+
+    n = m._n
+    if x.ndim != n + 2:
+        raise ctx.fail(f"input has shape {x.shape}; export handles batched input only")
+    w = _arr(m.weight)
+    _check_float(ctx, x, w)
+    out_pad = m._output_padding(Tensor(x.example), output_size)
+    args = [x, ctx.weight(w, "weight")]
+    if m.bias is not None:
+        args.append(ctx.weight(_arr(m.bias), "bias"))
+    return ctx.op(
+        "ConvTranspose", *args, kernel_shape=list(m.kernel_size), strides=list(m.stride),
+        pads=list(m.padding) * 2, output_padding=list(out_pad), dilations=list(m.dilation),
+        group=int(m.groups),
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------- resampling
+@builtin("PixelShuffle", "PixelUnshuffle")
+def _pixel_shuffle(ctx: ExportContext, m: Any, x: Value) -> str:
+    if x.ndim != 4:
+        raise ctx.fail(f"input has shape {x.shape}; export handles (N, C, H, W) input only")
+    _, c, h, w = x.shape
+    if type(m).__name__ == "PixelShuffle":
+        r = m.upscale_factor
+        # PyTorch's channel order is ONNX's DepthToSpace "CRD".
+        return ctx.op("DepthToSpace", x, blocksize=r, mode="CRD")
+    r = m.downscale_factor
+    # (N, C, H/r, r, W/r, r) -> (N, C, r, r, H/r, W/r): PyTorch's order, which is not
+    # ONNX SpaceToDepth's (that one puts the block offsets before the channels).
+    y = ctx.reshape(x, [0, c, h // r, r, w // r, r])
+    y = ctx.op("Transpose", y, perm=[0, 1, 3, 5, 2, 4])
+    return ctx.reshape(y, [0, c * r * r, h // r, w // r])
+
+
+@builtin("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d")
+def _upsample(ctx: ExportContext, m: Any, x: Value) -> str:
+    # The spatial sizes are fixed by the example, so the source rows/columns and blend
+    # weights of every output position are computed here, by retrograd's own rules, and
+    # the graph gathers and blends them: the same arithmetic, whatever the mode.
+    from ..ops import resample as R
+
+    n = x.ndim - 2
+    if n < 1:
+        raise ctx.fail(f"input has shape {x.shape}, expected (N, C, ...)")
+    sizes, factors = R._out_sizes(_Shape(x.shape), m.size, m.scale_factor, n, ctx.where)
+    if m.recompute_scale_factor:
+        factors = (None,) * n
+    y = x.name
+    for k in reversed(range(n)):
+        axis = 2 + k
+        n_in = x.shape[axis]
+        if m.mode in R._SPATIAL:
+            i0, i1, l0, l1 = R._linear_weights(n_in, sizes[k], factors[k], bool(m.align_corners),
+                                               x.dtype)  # fmt: skip
+            shape = [1] * x.ndim
+            shape[axis] = sizes[k]
+            a = ctx.op("Gather", y, ctx.ints(i0, "index"), axis=axis)
+            b = ctx.op("Gather", y, ctx.ints(i1, "index"), axis=axis)
+            y = ctx.op(
+                "Add",
+                ctx.op("Mul", a, ctx.const(l0.reshape(shape), "weight")),
+                ctx.op("Mul", b, ctx.const(l1.reshape(shape), "weight")),
+            )
+        else:
+            idx = R._nearest_index(n_in, sizes[k], factors[k], m.mode == "nearest-exact")
+            if not (idx.shape[0] == n_in and (idx == np.arange(n_in)).all()):
+                y = ctx.op("Gather", y, ctx.ints(idx, "index"), axis=axis)
+    return y
+
+
+class _Shape:
+    """Stands for a tensor where only ``.shape`` is read."""
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = shape
+
+
+# ----------------------------------------------------------------------- embedding
+@builtin("Embedding")
+def _embedding(ctx: ExportContext, m: Any, x: Value) -> str:
+    if m.max_norm is not None:
+        raise ctx.fail(
+            "max_norm renormalises the looked-up rows of the weight in place, which a graph "
+            "cannot do; apply the renormalisation to the weight and export with max_norm=None"
+        )
+    if x.dtype.kind not in "iu":
+        raise ctx.fail(f"input has dtype {x.dtype}; expected integer indices")
+    return ctx.op("Gather", ctx.weight(_arr(m.weight), "weight"), x, axis=0)
