@@ -131,3 +131,15 @@ def test_fixed_point_loop_iterates_like_retrograd(tmp_path):
         graph = onnx.load(str(path)).graph
         assert "Loop" in [n.op_type for n in graph.node]
         assert_matches(model, path, random_inputs((64,), BATCHES, seed=3))
+
+
+def test_benchmark_smoke():
+    """benchmarks/bench_onnx.py runs (quick mode) and its two contenders agree."""
+    spec = importlib.util.spec_from_file_location(
+        "_bench_onnx", os.path.join(os.path.dirname(EXAMPLES), "benchmarks", "bench_onnx.py")
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.run(quick=True)
+    assert len(rows) == 8 and all(r["max_diff"] < 1e-5 for r in rows)
+    assert all(r["retrograd_us"] > 0 and r["ort_us"] > 0 for r in rows)
