@@ -231,6 +231,8 @@ def test_ops_namespace_and_methods_exist():
     x = rg.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert x.flip(0).tolist() == [[3.0, 4.0], [1.0, 2.0]]
     assert x.flip(0, 1).tolist() == [[4.0, 3.0], [2.0, 1.0]]
+    assert x.flip(dims=[1]).tolist() == [[2.0, 1.0], [4.0, 3.0]]
+    assert x.tile(dims=(1, 2)).shape == (2, 4)
     assert x.tile(2).shape == (2, 4)
     assert x.moveaxis(0, 1).tolist() == [[1.0, 3.0], [2.0, 4.0]]
     assert R.movement.repeat(x, 1, 2).shape == (2, 4)

@@ -840,8 +840,11 @@ class Tensor:
     def argwhere(self) -> Tensor:
         return _ops.argwhere(self)
 
-    def flip(self, *dims: ShapeArg) -> Tensor:
-        return _ops.flip(self, dims[0] if len(dims) == 1 else dims)
+    def flip(self, *args: ShapeArg, dims: ShapeArg | None = None) -> Tensor:
+        # x.flip(0), x.flip(0, 1), x.flip([0, 1]) and x.flip(dims=[0]) as in PyTorch.
+        if dims is None:
+            dims = args[0] if len(args) == 1 else args
+        return _ops.flip(self, dims)
 
     def fliplr(self) -> Tensor:
         return _ops.fliplr(self)
@@ -855,8 +858,10 @@ class Tensor:
     def repeat(self, *sizes: ShapeArg) -> Tensor:
         return _ops.movement.repeat(self, *sizes)
 
-    def tile(self, *dims: ShapeArg) -> Tensor:
-        return _ops.tile(self, dims[0] if len(dims) == 1 else dims)
+    def tile(self, *args: ShapeArg, dims: ShapeArg | None = None) -> Tensor:
+        if dims is None:
+            dims = args[0] if len(args) == 1 else args
+        return _ops.tile(self, dims)
 
     def repeat_interleave(
         self,
