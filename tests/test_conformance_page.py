@@ -85,9 +85,12 @@ DIFFERENCES = """\
   PyTorch's is NaN.
 - `norm`: vector norms only (`p` a number or `"fro"`); `"nuc"` and spectral matrix norms
   are not provided.
-- `nonzero`, `masked_select`, `unique`-style ops return new arrays, never views; so do
-  `split`, `chunk`, `unbind`, `narrow`, `select`, `diagonal`, `unfold` (PyTorch returns
-  views that share storage).
+- `diagonal`, `unfold`, `repeat_interleave` and `index_select` return copies; PyTorch's
+  `diagonal` and `unfold` return views that share storage with the input. (`split`,
+  `chunk`, `unbind`, `narrow`, `select`, `flip` and `movedim` share storage, as NumPy
+  views.) Gradients are the same either way.
+- `binary_cross_entropy` refuses input outside [0, 1] with a ValueError (PyTorch raises a
+  RuntimeError).
 - `F.pad` non-constant modes follow PyTorch's limits (last 1 to 3 dimensions of a batched
   input; reflect padding smaller than the dimension).
 """
