@@ -724,6 +724,14 @@ for _tag, _eq, _shapes in [
 ]:
     case(f"einsum-{_tag}", "Einsum", lambda *a, e=_eq: R.einsum(e, *a),
          lambda t, *a, e=_eq: t.einsum(e, *a), *[normal(*s) for s in _shapes])  # fmt: skip
+case("dot", "MatMul", rg.dot, lambda t, a, b: t.dot(a, b), normal(4), normal(4))
+case("mm", "MatMul", lambda a, b: a.mm(b), lambda t, a, b: a.mm(b), normal(2, 3), normal(3, 4))
+case("bmm", "MatMul", rg.bmm, lambda t, a, b: t.bmm(a, b), normal(2, 2, 3), normal(2, 3, 4))
+case("mv", "MatMul", rg.mv, lambda t, a, b: t.mv(a, b), normal(2, 3), normal(3))
+case("outer", ("Mul", "Reshape"), rg.outer, lambda t, a, b: t.outer(a, b), normal(3),
+     normal(4))  # fmt: skip
+case("inner", "Einsum", rg.inner, lambda t, a, b: t.inner(a, b), normal(2, 3), normal(4, 3))
+case("trace", ("Diagonal", "Sum"), lambda a: a.trace(), lambda t, a: a.trace(), normal(3, 3))
 case("einsum-list", "Einsum", lambda a, b: R.einsum("i,i->", [a, b]),
      lambda t, a, b: t.einsum("i,i->", [a, b]), normal(4), normal(4))  # fmt: skip
 

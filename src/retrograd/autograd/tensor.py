@@ -919,6 +919,27 @@ class Tensor:
     def triu(self, diagonal: builtins.int = 0) -> Tensor:
         return _ops.triu(self, diagonal)
 
+    def dot(self, other: TensorLike) -> Tensor:
+        return _ops.dot(self, other)
+
+    def mm(self, mat2: TensorLike) -> Tensor:
+        return _ops.mm(self, mat2)
+
+    def bmm(self, mat2: TensorLike) -> Tensor:
+        return _ops.bmm(self, mat2)
+
+    def mv(self, vec: TensorLike) -> Tensor:
+        return _ops.mv(self, vec)
+
+    def outer(self, vec2: TensorLike) -> Tensor:
+        return _ops.outer(self, vec2)
+
+    def inner(self, other: TensorLike) -> Tensor:
+        return _ops.inner(self, other)
+
+    def trace(self) -> Tensor:
+        return _ops.trace(self)
+
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x

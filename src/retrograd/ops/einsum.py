@@ -1,4 +1,5 @@
-"""einsum: Einstein summation with PyTorch's equation syntax, as one primitive.
+"""einsum: Einstein summation with PyTorch's equation syntax, as one primitive; and the
+named products PyTorch spells separately (dot, mm, bmm, mv, outer, inner, trace).
 
 The equation is first brought to an explicit form (ellipsis replaced by letters, operands
 broadcast along it, the output spelled out); the VJP of each operand is another einsum of
@@ -160,4 +161,147 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     return Einsum.apply(*ts, inputs=tuple(inputs), output=output)
 
 
-__all__ = ["einsum"]
+def _need(t: Tensor, ndim: int, fn: str, arg: str) -> None:
+    if t.ndim != ndim:
+        raise ValueError(f"{fn}: {arg} must be {ndim}-D, got shape {t.shape}")
+
+
+def _same_dtype(a: Tensor, b: Tensor, fn: str) -> None:
+    if a.data.dtype != b.data.dtype:
+        raise TypeError(f"{fn}: expected both tensors of one dtype, got {a.dtype} and {b.dtype}")
+
+
+def _pair(input: Any, other: Any, fn: str, nd: tuple) -> tuple:  # noqa: A002
+    a, b = ensure_tensor(input), ensure_tensor(other)
+    _need(a, nd[0], fn, "input")
+    _need(b, nd[1], fn, "other" if fn != "mv" else "vec")
+    _same_dtype(a, b, fn)
+    return a, b
+
+
+def _inner_dims(a: Tensor, b: Tensor, fn: str, i: int, j: int) -> None:
+    if a.shape[i] != b.shape[j]:
+        raise ValueError(
+            f"{fn}: shapes {a.shape} and {b.shape} cannot be multiplied ({a.shape[i]} != "
+            f"{b.shape[j]})"
+        )
+
+
+def dot(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """Inner product of two 1-D tensors of the same length.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.dot(rg.tensor([1.0, 2.0]), rg.tensor([3.0, 4.0])).item()
+        11.0
+    """
+    from .linalg import matmul
+
+    a, b = _pair(input, other, "dot", (1, 1))
+    _inner_dims(a, b, "dot", 0, 0)
+    return matmul(a, b)
+
+
+def mm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
+    """Matrix product of two 2-D tensors (no broadcasting).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.mm(rg.ones(2, 3), rg.ones(3, 4)).shape
+        (2, 4)
+    """
+    from .linalg import matmul
+
+    a, b = _pair(input, mat2, "mm", (2, 2))
+    _inner_dims(a, b, "mm", 1, 0)
+    return matmul(a, b)
+
+
+def bmm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors (no broadcasting).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.bmm(rg.ones(5, 2, 3), rg.ones(5, 3, 4)).shape
+        (5, 2, 4)
+    """
+    from .linalg import matmul
+
+    a, b = _pair(input, mat2, "bmm", (3, 3))
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: batch sizes differ: {a.shape} and {b.shape}")
+    _inner_dims(a, b, "bmm", 2, 1)
+    return matmul(a, b)
+
+
+def mv(input: Any, vec: Any) -> Tensor:  # noqa: A002
+    """Product of a 2-D matrix and a 1-D vector.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.mv(rg.ones(2, 3), rg.ones(3)).tolist()
+        [3.0, 3.0]
+    """
+    from .linalg import matmul
+
+    a, b = _pair(input, vec, "mv", (2, 1))
+    _inner_dims(a, b, "mv", 1, 0)
+    return matmul(a, b)
+
+
+def outer(input: Any, vec2: Any) -> Tensor:  # noqa: A002
+    """Outer product of two 1-D tensors (``ger`` in older PyTorch).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.outer(rg.tensor([1.0, 2.0]), rg.tensor([1.0, 0.0, 3.0])).tolist()
+        [[1.0, 0.0, 3.0], [2.0, 0.0, 6.0]]
+    """
+    from .shape import reshape
+
+    a, b = _pair(input, vec2, "outer", (1, 1))
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+def inner(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """Sum over the last dimension of both (a scalar times a tensor if either is 0-d).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.inner(rg.ones(2, 3), rg.ones(4, 3)).shape
+        (2, 4)
+    """
+    a, b = ensure_tensor(input), ensure_tensor(other)
+    _same_dtype(a, b, "inner")
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"inner: last dimensions differ: {a.shape} and {b.shape}")
+    la = _LETTERS[: a.ndim - 1]
+    lb = _LETTERS[a.ndim - 1 : a.ndim + b.ndim - 2]
+    return einsum(f"{la}Z,{lb}Z->{la}{lb}", a, b)
+
+
+def trace(input: Any) -> Tensor:  # noqa: A002
+    """Sum of the main diagonal of a 2-D tensor.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.trace(rg.tensor([[1.0, 2.0], [3.0, 4.0]])).item()
+        5.0
+    """
+    from .movement import diagonal
+
+    x = ensure_tensor(input)
+    _need(x, 2, "trace", "input")
+    return diagonal(x).sum()
+
+
+__all__ = ["einsum", "dot", "mm", "bmm", "mv", "outer", "inner", "trace"]
