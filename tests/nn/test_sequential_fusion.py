@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import retrograd as rg
-from retrograd.ops.fused import LinearAct
+from retrograd.ops.linalg import LinearAct
 
 
 def _one_by_one(net, x):

@@ -336,11 +336,11 @@ case("linear-1d", "Linear", R.linear, lambda t, x, w, b: t.nn.functional.linear(
 # LinearAct: Linear + activation in one node (what nn.Sequential runs for Linear, ReLU).
 for _act in ("relu", "tanh", "sigmoid"):
     case(f"linear-{_act}", "LinearAct",
-         lambda x, w, b, _a=_act: R.fused.LinearAct.apply(x, w, b, act=_a),
+         lambda x, w, b, _a=_act: R.linalg.LinearAct.apply(x, w, b, act=_a),
          lambda t, x, w, b, _a=_act: getattr(t, _a)(t.nn.functional.linear(x, w, b)),
          normal(4, 3), normal(2, 3), normal(2))  # fmt: skip
 case("linear-relu-3d-nobias", "LinearAct",
-     lambda x, w: R.fused.LinearAct.apply(x, w, act="relu"),
+     lambda x, w: R.linalg.LinearAct.apply(x, w, act="relu"),
      lambda t, x, w: t.relu(t.nn.functional.linear(x, w)),
      normal(2, 4, 3), normal(5, 3))  # fmt: skip
 case("softmax", "Softmax", R.softmax, lambda t, a: t.softmax(a, dim=-1), normal(3, 4))

@@ -1,4 +1,5 @@
-"""Convolution, pooling and normalisation primitives: gradcheck, PyTorch parity, dtypes."""
+"""Convolution, pooling and normalisation primitives (ops.conv, ops.pool, ops.norm):
+gradcheck, PyTorch parity, dtypes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import pytest
 import retrograd as rg
 from retrograd.autograd.function import PRIMITIVES
 from retrograd.ops import conv as C
+from retrograd.ops import norm as N
+from retrograd.ops import pool as P
 
-#: The primitives of retrograd.ops.conv that this file gradchecks in float64 (the
+#: The primitives of retrograd.ops.conv, .pool and .norm that this file gradchecks in float64 (the
 #: meta-test's registry; test_every_conv_primitive_is_gradchecked keeps it honest).
 GRADCHECKED = {
     "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "LayerNorm",
@@ -30,7 +33,8 @@ def _distinct(rng, shape):
 
 
 def test_every_conv_primitive_is_gradchecked():
-    mine = {name for name, cls in PRIMITIVES.items() if cls.__module__ == C.__name__}
+    modules = {C.__name__, P.__name__, N.__name__}
+    mine = {name for name, cls in PRIMITIVES.items() if cls.__module__ in modules}
     assert mine == GRADCHECKED
 
 
@@ -74,7 +78,7 @@ def test_gradcheck_conv2d_without_bias(rng):
 )  # fmt: skip
 def test_gradcheck_max_pool2d(rng, kernel, stride, padding, dilation, ceil):
     x = _t(_distinct(rng, (2, 2, 7, 7)))
-    f = lambda x: C.max_pool2d(x, kernel, stride, padding, dilation, ceil)
+    f = lambda x: P.max_pool2d(x, kernel, stride, padding, dilation, ceil)
     assert rg.gradcheck(f, [x])
 
 
@@ -85,14 +89,14 @@ def test_gradcheck_max_pool2d(rng, kernel, stride, padding, dilation, ceil):
 )  # fmt: skip
 def test_gradcheck_avg_pool2d(rng, kernel, stride, padding, ceil, include):
     x = _t(rng.standard_normal((2, 2, 6, 7)))
-    f = lambda x: C.avg_pool2d(x, kernel, stride, padding, ceil, include)
+    f = lambda x: P.avg_pool2d(x, kernel, stride, padding, ceil, include)
     assert rg.gradcheck(f, [x])
 
 
 @pytest.mark.parametrize("size", [1, (3, 2), (4, None)])
 def test_gradcheck_adaptive_avg_pool2d(rng, size):
     x = _t(rng.standard_normal((2, 2, 7, 5)))
-    assert rg.gradcheck(lambda x: C.adaptive_avg_pool2d(x, size), [x])
+    assert rg.gradcheck(lambda x: P.adaptive_avg_pool2d(x, size), [x])
 
 
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (3, 2, 3, 3)])
@@ -105,10 +109,10 @@ def test_gradcheck_batch_norm(rng, shape, training):
 
     def f(x, w, b):
         # Fresh copies: the training-mode call updates the running statistics in place.
-        return C.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training)
+        return N.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training)
 
     assert rg.gradcheck(f, [x, w, b])
-    assert rg.gradcheck(lambda x: C.batch_norm(x, rm.copy(), rv.copy(), training=training), [x])
+    assert rg.gradcheck(lambda x: N.batch_norm(x, rm.copy(), rv.copy(), training=training), [x])
 
 
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
@@ -116,11 +120,11 @@ def test_gradcheck_layer_norm(rng, affine):
     x = _t(rng.standard_normal((3, 2, 4)))
     w, b = _t(rng.uniform(0.5, 2, (2, 4))), _t(rng.standard_normal((2, 4)))
     if affine == "both":
-        assert rg.gradcheck(lambda x, w, b: C.layer_norm(x, (2, 4), w, b), [x, w, b])
+        assert rg.gradcheck(lambda x, w, b: N.layer_norm(x, (2, 4), w, b), [x, w, b])
     elif affine == "weight":
-        assert rg.gradcheck(lambda x, w: C.layer_norm(x, (2, 4), w), [x, w])
+        assert rg.gradcheck(lambda x, w: N.layer_norm(x, (2, 4), w), [x, w])
     else:
-        assert rg.gradcheck(lambda x: C.layer_norm(x, 4), [x])
+        assert rg.gradcheck(lambda x: N.layer_norm(x, 4), [x])
 
 
 def test_gradcheck_catches_a_wrong_conv_vjp(rng, monkeypatch):
@@ -195,10 +199,10 @@ def test_pools_match_torch_random_configs_with_ties(torch, rng):
         except RuntimeError:
             continue  # a configuration PyTorch itself rejects (output size 0)
         kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil)
-        _compare(torch, partial(C.max_pool2d, dilation=d, **kw),
+        _compare(torch, partial(P.max_pool2d, dilation=d, **kw),
                  partial(F.max_pool2d, dilation=d, **kw), [x], rng)  # fmt: skip
         kw["count_include_pad"] = include
-        _compare(torch, partial(C.avg_pool2d, **kw), partial(F.avg_pool2d, **kw), [x], rng)
+        _compare(torch, partial(P.avg_pool2d, **kw), partial(F.avg_pool2d, **kw), [x], rng)
         checked += 1
     assert checked >= 30
 
@@ -207,7 +211,7 @@ def test_avg_pool2d_divisor_override_matches_torch(torch, rng):
     x = rng.standard_normal((1, 2, 6, 6))
     _compare(
         torch,
-        lambda x: C.avg_pool2d(x, 3, 2, 1, divisor_override=5),
+        lambda x: P.avg_pool2d(x, 3, 2, 1, divisor_override=5),
         lambda x: torch.nn.functional.avg_pool2d(x, 3, 2, 1, divisor_override=5),
         [x],
         rng,
@@ -218,7 +222,7 @@ def test_avg_pool2d_divisor_override_matches_torch(torch, rng):
 def test_adaptive_avg_pool2d_matches_torch(torch, rng, size):
     _compare(
         torch,
-        lambda x: C.adaptive_avg_pool2d(x, size),
+        lambda x: P.adaptive_avg_pool2d(x, size),
         lambda x: torch.nn.functional.adaptive_avg_pool2d(x, size),
         [rng.standard_normal((2, 3, 7, 5))],
         rng,
@@ -231,7 +235,7 @@ def test_batch_norm_training_matches_torch_with_running_stats(torch, rng, shape)
     x, w, b = rng.standard_normal(shape) * 3 + 1, rng.standard_normal(c), rng.standard_normal(c)
     rm, rv = np.zeros(c), np.ones(c)
     trm, trv = torch.zeros(c), torch.ones(c)
-    _compare(torch, lambda x, w, b: C.batch_norm(x, rm, rv, w, b, True, 0.3, 1e-3),
+    _compare(torch, lambda x, w, b: N.batch_norm(x, rm, rv, w, b, True, 0.3, 1e-3),
              lambda x, w, b: torch.nn.functional.batch_norm(x, trm, trv, w, b, True, 0.3, 1e-3),
              [x, w, b], rng)  # fmt: skip
     np.testing.assert_allclose(rm, trm.numpy(), atol=1e-12)
@@ -240,7 +244,7 @@ def test_batch_norm_training_matches_torch_with_running_stats(torch, rng, shape)
 
 def test_batch_norm_eval_matches_torch(torch, rng):
     rm, rv = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
-    _compare(torch, lambda x, w, b: C.batch_norm(x, rm, rv, w, b, False),
+    _compare(torch, lambda x, w, b: N.batch_norm(x, rm, rv, w, b, False),
              lambda x, w, b: torch.nn.functional.batch_norm(
                  x, torch.tensor(rm), torch.tensor(rv), w, b, False),
              [rng.standard_normal((4, 3, 2, 2)), rng.standard_normal(3),
@@ -251,7 +255,7 @@ def test_batch_norm_eval_matches_torch(torch, rng):
 def test_layer_norm_matches_torch(torch, rng, nshape):
     x = rng.standard_normal((2, 3, 5)) * 2 + 1
     w, b = rng.standard_normal(nshape), rng.standard_normal(nshape)
-    _compare(torch, lambda x, w, b: C.layer_norm(x, nshape, w, b, 1e-4),
+    _compare(torch, lambda x, w, b: N.layer_norm(x, nshape, w, b, 1e-4),
              lambda x, w, b: torch.nn.functional.layer_norm(x, nshape, w, b, 1e-4),
              [x, w, b], rng)  # fmt: skip
 
@@ -261,10 +265,10 @@ def test_layer_norm_matches_torch(torch, rng, nshape):
 
 def test_max_pool_ties_route_to_first_in_row_major_order():
     x = _t(np.ones((1, 1, 2, 2)))
-    C.max_pool2d(x, 2).sum().backward()
+    P.max_pool2d(x, 2).sum().backward()
     assert x.grad.tolist() == [[[[1.0, 0.0], [0.0, 0.0]]]]
     x = _t(np.array([[[[0.0, 2.0, 2.0], [2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]]]))
-    C.max_pool2d(x, 2, stride=1).sum().backward()  # overlapping windows: general path
+    P.max_pool2d(x, 2, stride=1).sum().backward()  # overlapping windows: general path
     # Windows' first maxima: (0,1), (0,1), (1,0), (1,1).
     assert x.grad.tolist() == [[[[0.0, 2.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]]]
 
@@ -272,12 +276,12 @@ def test_max_pool_ties_route_to_first_in_row_major_order():
 def test_max_pool_propagates_nan():
     x = np.zeros((1, 1, 2, 4))
     x[0, 0, 1, 1] = np.nan
-    assert np.isnan(C.max_pool2d(_t(x, False), 2).data[0, 0, 0, 0])
+    assert np.isnan(P.max_pool2d(_t(x, False), 2).data[0, 0, 0, 0])
 
 
 def test_non_overlapping_max_pool_crops_odd_sizes(rng):
     x = _t(_distinct(rng, (2, 3, 7, 5)))
-    y = C.max_pool2d(x, 2)
+    y = P.max_pool2d(x, 2)
     assert y.shape == (2, 3, 3, 2)
     y.sum().backward()
     assert x.grad[:, :, 6, :].sum() == 0 and x.grad[:, :, :, 4].sum() == 0
@@ -287,14 +291,14 @@ def test_non_overlapping_max_pool_crops_odd_sizes(rng):
 FLOAT32_CASES = [
     ("conv2d", lambda x, w: C.conv2d(x, w, stride=2, padding=1)),
     ("conv2d_groups", lambda x, w: C.conv2d(x, w[:, :2], groups=2)),
-    ("max_pool", lambda x, w: C.max_pool2d(x, 2) * w.sum()),
-    ("max_pool_overlap", lambda x, w: C.max_pool2d(x, 3, 1, 1) * w.sum()),
-    ("avg_pool", lambda x, w: C.avg_pool2d(x, 3, 2, 1, count_include_pad=False) * w.sum()),
-    ("adaptive", lambda x, w: C.adaptive_avg_pool2d(x, (2, 3)) * w.sum()),
-    ("adaptive1", lambda x, w: C.adaptive_avg_pool2d(x, 1) * w.sum()),
-    ("batch_norm", lambda x, w: C.batch_norm(x, np.zeros(4, np.float32), np.ones(4, np.float32),
+    ("max_pool", lambda x, w: P.max_pool2d(x, 2) * w.sum()),
+    ("max_pool_overlap", lambda x, w: P.max_pool2d(x, 3, 1, 1) * w.sum()),
+    ("avg_pool", lambda x, w: P.avg_pool2d(x, 3, 2, 1, count_include_pad=False) * w.sum()),
+    ("adaptive", lambda x, w: P.adaptive_avg_pool2d(x, (2, 3)) * w.sum()),
+    ("adaptive1", lambda x, w: P.adaptive_avg_pool2d(x, 1) * w.sum()),
+    ("batch_norm", lambda x, w: N.batch_norm(x, np.zeros(4, np.float32), np.ones(4, np.float32),
                                             w[:, 0, 0, 0], w[:, 1, 0, 0], True)),
-    ("layer_norm", lambda x, w: C.layer_norm(x, (6, 6), w[0, 0].sum() * rg.ones(6, 6))),
+    ("layer_norm", lambda x, w: N.layer_norm(x, (6, 6), w[0, 0].sum() * rg.ones(6, 6))),
     ("dropout2d", lambda x, w: C.dropout2d(x, 0.5) * w.sum()),
 ]  # fmt: skip
 
@@ -314,9 +318,9 @@ def test_unbatched_input_like_torch(rng):
     y = C.conv2d(x, w, padding=1)
     assert y.shape == (2, 6, 6)
     np.testing.assert_allclose(y.data, C.conv2d(x[None], w, padding=1).data[0])
-    assert C.max_pool2d(x, 2).shape == (3, 3, 3)
-    assert C.avg_pool2d(x, 2).shape == (3, 3, 3)
-    assert C.adaptive_avg_pool2d(x, 2).shape == (3, 2, 2)
+    assert P.max_pool2d(x, 2).shape == (3, 3, 3)
+    assert P.avg_pool2d(x, 2).shape == (3, 3, 3)
+    assert P.adaptive_avg_pool2d(x, 2).shape == (3, 2, 2)
 
 
 def test_dropout2d_drops_whole_channels():
@@ -342,10 +346,10 @@ def test_dropout2d_drops_whole_channels():
             "same",
         ),  # fmt: skip
         (lambda: C.conv2d(rg.ones(1, 1, 5, 5), rg.ones(2, 1, 3, 3), rg.ones(3)), "bias"),
-        (lambda: C.max_pool2d(rg.ones(1, 1, 2, 2), 3), "too small"),
-        (lambda: C.max_pool2d(rg.ones(1, 1, 6, 6), 2, padding=2), "half"),
-        (lambda: C.layer_norm(rg.ones(2, 3), 4), r"\(\*, 4\)"),
-        (lambda: C.batch_norm(rg.ones(1, 3), None, None, training=True), "more than 1"),
+        (lambda: P.max_pool2d(rg.ones(1, 1, 2, 2), 3), "too small"),
+        (lambda: P.max_pool2d(rg.ones(1, 1, 6, 6), 2, padding=2), "half"),
+        (lambda: N.layer_norm(rg.ones(2, 3), 4), r"\(\*, 4\)"),
+        (lambda: N.batch_norm(rg.ones(1, 3), None, None, training=True), "more than 1"),
         (lambda: C.dropout2d(rg.ones(2, 3), 0.5), r"\(2, 3\)"),
     ],
 )
@@ -425,8 +429,8 @@ def test_conv_relu_max_pool_float32_and_input_without_grad(rng, c):
     y.backward(np.ones(y.shape, np.float32))
     assert x.grad is None and w.grad.dtype == np.float32 and b.grad.dtype == np.float32
     ref_w, ref_b = _t(w.data), _t(b.data)
-    C.max_pool2d(rg.relu(C.conv2d(x, ref_w, ref_b)), 2).sum().backward()
-    np.testing.assert_allclose(y.data, C.max_pool2d(rg.relu(C.conv2d(x, w, b)), 2).data,
+    P.max_pool2d(rg.relu(C.conv2d(x, ref_w, ref_b)), 2).sum().backward()
+    np.testing.assert_allclose(y.data, P.max_pool2d(rg.relu(C.conv2d(x, w, b)), 2).data,
                                rtol=1e-5, atol=1e-5)  # fmt: skip
     np.testing.assert_allclose(w.grad, ref_w.grad, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(b.grad, ref_b.grad, rtol=1e-5, atol=1e-5)
@@ -442,7 +446,7 @@ def test_conv_relu_max_pool_non_finite_like_the_unfused_ops(rng, c):
     outs = []
     for fused in (True, False):
         x, w, b = _t(xa), _t(wa), _t(ba)
-        y = _fused(x, w, b) if fused else C.max_pool2d(rg.relu(C.conv2d(x, w, b)), 2)
+        y = _fused(x, w, b) if fused else P.max_pool2d(rg.relu(C.conv2d(x, w, b)), 2)
         g = np.ones(y.shape)
         g[1, 2, 0, 1] = np.inf
         y.backward(g)

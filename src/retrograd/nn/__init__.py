@@ -8,19 +8,9 @@ from .module import Module, ModuleList, Parameter, Sequential
 from .layers import *
 from .losses import *
 from .fixedpoint import FixedPoint, RecurrentNet
-from .conv import (
-    Conv1d,
-    Conv2d,
-    ConvTranspose1d,
-    ConvTranspose2d,
-    MaxPool2d,
-    AvgPool2d,
-    AdaptiveAvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-    LayerNorm,
-    Dropout2d,
-)
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout2d
+from .pool import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .embedding import Embedding
 from .attention import MultiheadAttention

@@ -1,8 +1,9 @@
-"""Convolutional, pooling and normalisation layers (PyTorch's names, arguments and layouts).
+"""Convolution (1-D, 2-D, transposed) and channel dropout layers (PyTorch's names,
+arguments and layouts).
 
-The stateless forms (``conv2d``, ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``,
-``batch_norm``, ``layer_norm``, ``dropout2d``) are importable from here as well; the
-primitives behind them live in :mod:`retrograd.ops.conv`.
+The stateless forms (``conv2d``, ``conv1d``, ...) are importable from here as well; the
+primitives behind them live in :mod:`retrograd.ops.conv`. Pooling layers are in
+:mod:`retrograd.nn.pool`, normalisation layers in :mod:`retrograd.nn.norm`.
 
 Every layer has ``get_config()``, the JSON-able constructor arguments that rebuild it.
 
@@ -13,42 +14,20 @@ container supports three-module fusions; see ``_fused_conv_relu_pool``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from .._backend import xp
-from ..autograd.tensor import Tensor, get_default_dtype
+from .._checks import int_pair, positive_int, resolve_dtype
+from ..autograd.tensor import Tensor
 from ..ops.conv import (
     ConvReluMaxPool2d as _ConvReluMaxPool2dFn,
 )
-from ..ops.conv import (
-    _pair,
-    adaptive_avg_pool2d,
-    avg_pool2d,
-    batch_norm,
-    conv1d,
-    conv2d,
-    conv_padding,
-    conv_transpose1d,
-    conv_transpose2d,
-    dropout2d,
-    layer_norm,
-    max_pool2d,
-)
+from ..ops.conv import conv1d, conv2d, conv_padding, conv_transpose1d, conv_transpose2d, dropout2d
 from . import init
 from . import module as _module
 from .layers import ReLU
 from .module import Module, Parameter
-
-
-def _dtype(dtype: Any) -> Any:
-    return get_default_dtype() if dtype is None else xp.dtype(dtype)
-
-
-def _positive_int(value: Any, name: str, who: str) -> int:
-    if not isinstance(value, (int, xp.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
-    return int(value)
+from .pool import MaxPool2d
 
 
 class Conv2d(Module):
@@ -82,12 +61,12 @@ class Conv2d(Module):
     ) -> None:
         super().__init__()
         who = "Conv2d"
-        self.in_channels = _positive_int(in_channels, "in_channels", who)
-        self.out_channels = _positive_int(out_channels, "out_channels", who)
-        self.groups = _positive_int(groups, "groups", who)
-        self.kernel_size = _pair(kernel_size, "kernel_size", who)
-        self.stride = _pair(stride, "stride", who)
-        self.dilation = _pair(dilation, "dilation", who)
+        self.in_channels = positive_int(in_channels, "in_channels", who)
+        self.out_channels = positive_int(out_channels, "out_channels", who)
+        self.groups = positive_int(groups, "groups", who)
+        self.kernel_size = int_pair(kernel_size, "kernel_size", who)
+        self.stride = int_pair(stride, "stride", who)
+        self.dilation = int_pair(dilation, "dilation", who)
         if padding_mode != "zeros":
             raise ValueError(f"{who}: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.padding_mode = padding_mode
@@ -95,13 +74,13 @@ class Conv2d(Module):
             conv_padding(padding, self.kernel_size, self.stride, self.dilation, who)
             self.padding = padding
         else:
-            self.padding = _pair(padding, "padding", who, minimum=0)
+            self.padding = int_pair(padding, "padding", who, minimum=0)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
                 f"{who}: groups={self.groups} must divide in_channels={self.in_channels} and "
                 f"out_channels={self.out_channels}"
             )
-        dt = _dtype(dtype)
+        dt = resolve_dtype(dtype)
         kh, kw = self.kernel_size
         shape = (self.out_channels, self.in_channels // self.groups, kh, kw)
         self.weight = Parameter(xp.empty(shape, dtype=dt))
@@ -162,9 +141,9 @@ class Conv2d(Module):
 
 
 def _conv_args(self: Any, who: str, in_channels: Any, out_channels: Any, groups: Any) -> None:
-    self.in_channels = _positive_int(in_channels, "in_channels", who)
-    self.out_channels = _positive_int(out_channels, "out_channels", who)
-    self.groups = _positive_int(groups, "groups", who)
+    self.in_channels = positive_int(in_channels, "in_channels", who)
+    self.out_channels = positive_int(out_channels, "out_channels", who)
+    self.groups = positive_int(groups, "groups", who)
     if self.in_channels % self.groups or self.out_channels % self.groups:
         raise ValueError(
             f"{who}: groups={self.groups} must divide in_channels={self.in_channels} and "
@@ -175,10 +154,10 @@ def _conv_args(self: Any, who: str, in_channels: Any, out_channels: Any, groups:
 def _tuple_n(value: Any, n: int, name: str, who: str, minimum: int = 1) -> tuple:
     """An int or n ints, as a tuple of n Python ints (1-D layers take an int or a 1-tuple)."""
     if n == 2:
-        return _pair(value, name, who, minimum)
+        return int_pair(value, name, who, minimum)
     if isinstance(value, (tuple, list)) and len(value) == 1:
         value = value[0]
-    return (_pair(value, name, who, minimum)[0],)
+    return (int_pair(value, name, who, minimum)[0],)
 
 
 class Conv1d(Module):
@@ -224,7 +203,7 @@ class Conv1d(Module):
             self.padding = padding
         else:
             self.padding = _tuple_n(padding, 1, "padding", who, minimum=0)
-        dt = _dtype(dtype)
+        dt = resolve_dtype(dtype)
         shape = (self.out_channels, self.in_channels // self.groups, self.kernel_size[0])
         self.weight = Parameter(xp.empty(shape, dtype=dt))
         if bias:
@@ -311,7 +290,7 @@ class _ConvTransposeNd(Module):
         if padding_mode != "zeros":
             raise ValueError(f"{who}: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.padding_mode = padding_mode
-        dt = _dtype(dtype)
+        dt = resolve_dtype(dtype)
         shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
         self.weight = Parameter(xp.empty(shape, dtype=dt))
         if bias:
@@ -434,380 +413,6 @@ class ConvTranspose1d(_ConvTransposeNd):
         )  # fmt: skip
 
 
-class _Pool(Module):
-    def _name(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
-
-    def _validate(self) -> None:
-        # Fail at construction, not at the first batch: reuse the functional checks.
-        who = type(self).__name__
-        self.kernel_size = _pair(self.kernel_size, "kernel_size", who)
-        self.stride = self.kernel_size if self.stride is None else _pair(self.stride, "stride", who)
-        self.padding = _pair(self.padding, "padding", who, minimum=0)
-        for p, k in zip(self.padding, self.kernel_size):
-            if 2 * p > k:
-                raise ValueError(
-                    f"{who}: padding {self.padding} must be at most half the "
-                    f"kernel size {self.kernel_size}"
-                )
-
-
-class MaxPool2d(_Pool):
-    """Max pooling; ``stride`` defaults to ``kernel_size``; padding counts as -inf.
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> rg.nn.MaxPool2d(2)(rg.randn(1, 3, 8, 8)).shape
-        (1, 3, 4, 4)
-    """
-
-    def __init__(
-        self,
-        kernel_size: Any,
-        stride: Any = None,
-        padding: Any = 0,
-        dilation: Any = 1,
-        ceil_mode: bool = False,
-    ) -> None:
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self._validate()
-        self.dilation = _pair(dilation, "dilation", "MaxPool2d")
-        self.ceil_mode = bool(ceil_mode)
-
-    capture_safe = True
-
-    def forward(self, x: Any) -> Tensor:
-        return max_pool2d(
-            x,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            _who=self._name(),
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
-
-    def get_config(self) -> dict:
-        return {
-            "kernel_size": list(self.kernel_size),
-            "stride": list(self.stride),
-            "padding": list(self.padding),
-            "dilation": list(self.dilation),
-            "ceil_mode": self.ceil_mode,
-        }
-
-
-class AvgPool2d(_Pool):
-    """Average pooling; ``count_include_pad`` averages the zero padding in (PyTorch default).
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> rg.nn.AvgPool2d(2)(rg.ones(1, 1, 4, 4)).shape
-        (1, 1, 2, 2)
-    """
-
-    def __init__(
-        self,
-        kernel_size: Any,
-        stride: Any = None,
-        padding: Any = 0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-        divisor_override: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self._validate()
-        self.ceil_mode = bool(ceil_mode)
-        self.count_include_pad = bool(count_include_pad)
-        if divisor_override is not None:
-            divisor_override = _positive_int(divisor_override, "divisor_override", "AvgPool2d")
-        self.divisor_override = divisor_override
-
-    capture_safe = True
-
-    def forward(self, x: Any) -> Tensor:
-        return avg_pool2d(
-            x,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-            self.divisor_override,
-            _who=self._name(),
-        )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-    def get_config(self) -> dict:
-        return {
-            "kernel_size": list(self.kernel_size),
-            "stride": list(self.stride),
-            "padding": list(self.padding),
-            "ceil_mode": self.ceil_mode,
-            "count_include_pad": self.count_include_pad,
-            "divisor_override": self.divisor_override,
-        }
-
-
-class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed output size (int, pair, None entries keep the input size).
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> rg.nn.AdaptiveAvgPool2d(1)(rg.randn(2, 8, 5, 5)).shape
-        (2, 8, 1, 1)
-    """
-
-    def __init__(self, output_size: Any) -> None:
-        super().__init__()
-        if isinstance(output_size, (tuple, list)):
-            if len(output_size) != 2 or not all(
-                s is None or (isinstance(s, (int, xp.integer)) and s > 0) for s in output_size
-            ):
-                raise ValueError(
-                    f"AdaptiveAvgPool2d: output_size must be a positive int or a "
-                    f"pair of positive ints/None, got {output_size!r}"
-                )
-            self.output_size = tuple(None if s is None else int(s) for s in output_size)
-        else:
-            self.output_size = _positive_int(output_size, "output_size", "AdaptiveAvgPool2d")
-
-    capture_safe = True
-
-    def forward(self, x: Any) -> Tensor:
-        return adaptive_avg_pool2d(
-            x, self.output_size, _who=f"AdaptiveAvgPool2d(output_size={self.output_size})"
-        )
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
-
-    def get_config(self) -> dict:
-        o = self.output_size
-        return {"output_size": list(o) if isinstance(o, tuple) else o}
-
-
-class _BatchNorm(Module):
-    _dims: tuple = ()
-    _expected: str = ""
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
-        who = type(self).__name__
-        self.num_features = _positive_int(num_features, "num_features", who)
-        if not eps > 0:
-            raise ValueError(f"{who}: eps must be > 0, got {eps!r}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{who}: momentum must be in [0, 1] or None, got {momentum!r}")
-        self.eps = float(eps)
-        self.momentum = None if momentum is None else float(momentum)
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
-        dt = _dtype(dtype)
-        c = self.num_features
-        if self.affine:
-            self.weight = Parameter(xp.ones(c, dtype=dt))
-            self.bias = Parameter(xp.zeros(c, dtype=dt))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", xp.zeros(c, dtype=dt))
-            self.register_buffer("running_var", xp.ones(c, dtype=dt))
-            self.register_buffer("num_batches_tracked", xp.zeros((), dtype=xp.int64))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-
-    def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
-
-    def reset_parameters(self) -> None:
-        self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
-
-    def _name(self) -> str:
-        return f"{type(self).__name__}({self.num_features})"
-
-    def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        if x.ndim not in self._dims or x.shape[1] != self.num_features:
-            raise ValueError(
-                f"{self._name()}: input has shape {x.shape}, expected "
-                f"{self._expected.format(c=self.num_features)}"
-            )
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            if self.momentum is None:  # cumulative moving average, as PyTorch
-                momentum = 1.0 / float(self.num_batches_tracked.data)
-        use_running = not self.training and self.track_running_stats
-        return batch_norm(
-            x,
-            self.running_mean if (self.training or use_running) else None,
-            self.running_var if (self.training or use_running) else None,
-            self.weight,
-            self.bias,
-            training=self.training or not self.track_running_stats,
-            momentum=momentum,
-            eps=self.eps,
-            _who=self._name(),
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
-        )
-
-    def get_config(self) -> dict:
-        dt = (
-            self.weight.data.dtype
-            if self.affine
-            else (self.running_mean.data.dtype if self.track_running_stats else get_default_dtype())
-        )
-        return {
-            "num_features": self.num_features,
-            "eps": self.eps,
-            "momentum": self.momentum,
-            "affine": self.affine,
-            "track_running_stats": self.track_running_stats,
-            "dtype": str(dt),
-        }
-
-
-class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of (N, C) or (N, C, L) input (Ioffe & Szegedy 2015).
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> bn = rg.nn.BatchNorm1d(4)
-        >>> bn(rg.randn(8, 4)).shape, sorted(bn.state_dict())
-        ((8, 4), ['bias', 'num_batches_tracked', 'running_mean', 'running_var', 'weight'])
-    """
-
-    _dims = (2, 3)
-    _expected = "(N, {c}) or (N, {c}, L)"
-
-
-class BatchNorm2d(_BatchNorm):
-    """Batch normalisation of (N, C, H, W) input, per channel over N, H and W.
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> rg.nn.BatchNorm2d(3)(rg.randn(2, 3, 4, 4)).shape
-        (2, 3, 4, 4)
-    """
-
-    _dims = (4,)
-    _expected = "(N, {c}, H, W)"
-
-
-class LayerNorm(Module):
-    """Normalise over the trailing ``normalized_shape`` axes, then scale and shift.
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> ln = rg.nn.LayerNorm(8)
-        >>> ln(rg.randn(2, 5, 8)).shape, ln.weight.shape
-        ((2, 5, 8), (8,))
-    """
-
-    def __init__(
-        self,
-        normalized_shape: int | Sequence[int],
-        eps: float = 1e-5,
-        elementwise_affine: bool = True,
-        bias: bool = True,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
-        shape = (
-            (normalized_shape,)
-            if isinstance(normalized_shape, (int, xp.integer))
-            else tuple(normalized_shape)
-        )
-        if not shape or not all(
-            isinstance(s, (int, xp.integer)) and not isinstance(s, bool) and s > 0 for s in shape
-        ):
-            raise ValueError(
-                f"LayerNorm: normalized_shape must be a positive int or a tuple of "
-                f"them, got {normalized_shape!r}"
-            )
-        if not eps > 0:
-            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
-        self.normalized_shape = tuple(int(s) for s in shape)
-        self.eps = float(eps)
-        self.elementwise_affine = bool(elementwise_affine)
-        dt = _dtype(dtype)
-        if self.elementwise_affine:
-            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=dt))
-            if bias:
-                self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self._dtype = dt
-
-    capture_safe = True
-
-    def forward(self, x: Any) -> Tensor:
-        return layer_norm(
-            x,
-            self.normalized_shape,
-            self.weight,
-            self.bias,
-            self.eps,
-            _who=f"LayerNorm({self.normalized_shape})",
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
-        )
-
-    def get_config(self) -> dict:
-        return {
-            "normalized_shape": list(self.normalized_shape),
-            "eps": self.eps,
-            "elementwise_affine": self.elementwise_affine,
-            "bias": self.bias is not None or not self.elementwise_affine,
-            "dtype": str(self._dtype),
-        }
-
-
 class Dropout2d(Module):
     """Zero whole channels with probability ``p`` in training (Tompson et al. 2015).
 
@@ -882,7 +487,6 @@ _module._FUSED_TRIPLES[(Conv2d, ReLU, MaxPool2d)] = _fused_conv_relu_pool
 
 
 __all__ = [
-    "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
-    "LayerNorm", "Dropout2d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-    "batch_norm", "layer_norm", "dropout2d",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Dropout2d", "conv1d", "conv2d",
+    "conv_transpose1d", "conv_transpose2d", "dropout2d",
 ]  # fmt: skip

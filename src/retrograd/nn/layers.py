@@ -7,8 +7,8 @@ from typing import Any
 from .._backend import xp
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..ops import elementwise as _elementwise
-from ..ops.fused import Linear as _LinearFn
-from ..ops.fused import LinearAct as _LinearActFn
+from ..ops.linalg import Linear as _LinearFn
+from ..ops.linalg import LinearAct as _LinearActFn
 from . import functional as F
 from . import init
 from .module import _FUSED_PAIRS, Module, Parameter

@@ -5,21 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
+from .._checks import check_reduction
 from ..autograd.tensor import Tensor
 from . import functional as F
 from .module import Module
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(
-                f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}"
-            )
-        self.reduction = reduction
+        self.reduction = check_reduction(reduction, type(self).__name__)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"

@@ -8,11 +8,13 @@ import the ops.
 from __future__ import annotations
 
 from . import (  # noqa: F401 - submodules as attributes
+    activation,
     aggregate,
     einsum,
     elementwise,
-    fused,
     indexing,
+    linalg,
+    losses,
     movement,
     pointwise,
     reduce,
@@ -21,13 +23,14 @@ from . import (  # noqa: F401 - submodules as attributes
     shape,
     sorting,
 )
+from .activation import *  # noqa: F403
 from .aggregate import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .einsum import *  # noqa: F403
 from .elementwise import *  # noqa: F403
-from .fused import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
+from .losses import *  # noqa: F403
 from .movement import *  # noqa: F403
 from .pointwise import *  # noqa: F403
 from .reduce import *  # noqa: F403

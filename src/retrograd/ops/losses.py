@@ -1,8 +1,9 @@
-"""Fused primitives that pay for themselves in stability or speed.
+"""Loss functions: the primitives and every functional form (``F.*_loss`` re-exports them).
 
-``linear`` does matmul and bias in one node; ``softmax``/``log_softmax`` and the losses
-work from shifted logits so that +-1e4 in float32 stays finite; each saves exactly what
-its VJP needs.
+Cross-entropy, binary cross-entropy with logits and the squared error are primitives:
+they work from shifted logits so that +-1e4 in float32 stays finite, and each saves
+exactly what its VJP needs. The others (L1, Huber, the bounded classification losses)
+are composites of differentiable ops; their gradients come from the engine.
 """
 
 from __future__ import annotations
@@ -10,119 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
+from .._checks import check_reduction
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ._util import add_reduce, ensure_tensor, max_reduce, norm_axis
-from .elementwise import _FLOAT_ZEROS, _sigmoid
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-class Linear(Function):
-    def forward(self, x, w, b=None):
-        self.x, self.w = x, w
-        if x.ndim == 2:
-            out = x @ w.T
-        else:
-            out = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
-        if b is not None:
-            out += b
-        return out
-
-    def backward(self, g):
-        x, w = self.x, self.w
-        needs = self.needs
-        if g.ndim != 2:
-            g = g.reshape(-1, g.shape[-1])
-        gx = gw = gb = None
-        if needs[0]:
-            gx = g @ w
-            if x.ndim != 2:
-                gx = gx.reshape(x.shape)
-        if g.shape[0] == 1:
-            # Online learning (one sample): the weight gradient is an outer product and
-            # the bias gradient the row itself. Each element is one product / the same
-            # number, so this is bitwise what matmul and sum give, a few us sooner.
-            if needs[1]:
-                gw = g.T * (x if x.ndim == 2 else x.reshape(1, -1))
-            if len(needs) > 2 and needs[2]:
-                gb = g[0].copy()
-            return (gx, gw, gb)
-        if needs[1]:
-            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            gw = g.T @ x2
-        if len(needs) > 2 and needs[2]:
-            gb = add_reduce(g, axis=0)
-        return (gx, gw, gb)
-
-
-class LinearAct(Linear):
-    """``act(x @ w.T + b)`` as one node, ``act`` one of ``relu``, ``tanh``, ``sigmoid``.
-
-    The ops and their VJPs are exactly those of Linear followed by Relu/Tanh/Sigmoid
-    (same results to the bit); one node instead of two halves the graph bookkeeping, and
-    the activation overwrites the fresh linear output instead of allocating another
-    array. ``nn.Sequential`` uses it for a Linear layer directly followed by ReLU, Tanh
-    or Sigmoid.
-    """
-
-    def forward(self, x, w, b=None, act="relu"):
-        z = Linear.forward(self, x, w, b)
-        self.act = act
-        if act == "relu":
-            zero = _float_zero(z.dtype)
-            out = xp.maximum(z, zero, out=z)
-            self.zero = zero
-        elif act == "tanh":
-            out = xp.tanh(z, out=z)
-        elif act == "sigmoid":
-            out = _sigmoid(z)
-        else:
-            raise ValueError(f"LinearAct: act must be relu, tanh or sigmoid, got {act!r}")
-        self.out = out
-        return out
-
-    def backward(self, g):
-        out, act = self.out, self.act
-        if act == "relu":
-            g = g * (out > self.zero)
-        elif act == "tanh":
-            g = g * (1 - out * out)
-        else:
-            g = g * out * (1 - out)
-        return Linear.backward(self, g)
-
-
-def _float_zero(dtype: Any) -> Any:
-    zero = _FLOAT_ZEROS.get(dtype)
-    if zero is None:
-        zero = _FLOAT_ZEROS[dtype] = xp.zeros((), dtype=dtype)
-    return zero
-
-
-class Softmax(Function):
-    def forward(self, a, axis=-1):
-        self.axis = axis
-        e = xp.exp(a - a.max(axis=axis, keepdims=True))
-        self.out = e / e.sum(axis=axis, keepdims=True)
-        return self.out
-
-    def backward(self, g):
-        out = self.out
-        return (out * (g - (g * out).sum(axis=self.axis, keepdims=True)),)
-
-
-class LogSoftmax(Function):
-    def forward(self, a, axis=-1):
-        self.axis = axis
-        s = a - a.max(axis=axis, keepdims=True)
-        self.out = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
-        return self.out
-
-    def backward(self, g):
-        p = xp.exp(self.out)
-        return (g - p * g.sum(axis=self.axis, keepdims=True),)
-
+from ._util import add_reduce, ensure_tensor, max_reduce
+from .activation import log_softmax
+from .elementwise import _sigmoid, exp, where
+from .elementwise import abs as abs_
 
 _ROWS: dict = {}  # batch size -> arange(batch size), the row index of the fast path
 _ROW_STARTS: dict = {}  # (rows, classes) -> arange(0, rows * classes, classes)
@@ -257,7 +152,6 @@ class BCEWithLogits(Function):
         z, y, pw, w = self.z, self.y, self.pos_weight, self.weight
         if self.reduction == "mean":
             g = g / max(int(xp.prod(self.shape)), 1)
-        from .elementwise import _sigmoid
 
         s = _sigmoid(z)
         gz = gy = None
@@ -290,62 +184,6 @@ class MSE(Function):
 
 
 # -------------------------------------------------------------------- public functions
-
-
-def _check_reduction(reduction: str, fn: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{fn}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-
-
-def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
-    """``x @ weight.T + bias`` as one node; ``weight`` is (out_features, in_features).
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> rg.ops.linear(rg.ones(4, 3), rg.ones(2, 3), rg.zeros(2)).shape
-        (4, 2)
-    """
-    x, weight = ensure_tensor(x), ensure_tensor(weight)
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"linear: input has shape {x.shape}, expected last dimension {weight.shape[1]} "
-            f"(in_features)"
-        )
-    if bias is None:
-        return Linear.apply(x, weight)
-    bias = ensure_tensor(bias)
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
-    return Linear.apply(x, weight, bias)
-
-
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability.
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> rg.softmax(rg.tensor([0.0, 0.0])).tolist()
-        [0.5, 0.5]
-    """
-    x = ensure_tensor(x)
-    return Softmax.apply(x, axis=norm_axis(axis, x.ndim, "softmax: axis"))
-
-
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """log(softmax(x)) computed as x - logsumexp(x), finite for extreme logits.
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> rg.log_softmax(rg.tensor([1e4, -1e4])).tolist()
-        [0.0, -20000.0]
-    """
-    x = ensure_tensor(x)
-    return LogSoftmax.apply(x, axis=norm_axis(axis, x.ndim, "log_softmax: axis"))
 
 
 def _labels_in_range(t: Any, n_classes: int) -> bool:
@@ -387,7 +225,7 @@ def cross_entropy(
         >>> round(loss.item(), 4)
         0.1269
     """
-    _check_reduction(reduction, "cross_entropy")
+    check_reduction(reduction, "cross_entropy")
     t = target.data if isinstance(target, Tensor) else xp.asarray(target)
     if weight is None and not label_smoothing and isinstance(input, Tensor):
         # Fast path for the common case, (N, C) logits and class indices: two reductions
@@ -486,7 +324,7 @@ def binary_cross_entropy_with_logits(
         >>> round(rg.ops.binary_cross_entropy_with_logits(z, [0.0, 1.0]).item(), 4)
         0.6931
     """
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    check_reduction(reduction, "binary_cross_entropy_with_logits")
     z = ensure_tensor(input)
     y = target if isinstance(target, Tensor) else Tensor(xp.asarray(target, dtype=z.dtype))
     if y.shape != z.shape:
@@ -527,7 +365,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noq
         >>> rg.ops.mse_loss(rg.tensor([1.0, 3.0]), rg.tensor([0.0, 0.0])).item()
         5.0
     """
-    _check_reduction(reduction, "mse_loss")
+    check_reduction(reduction, "mse_loss")
     a = ensure_tensor(input)
     b = target if isinstance(target, Tensor) else Tensor(xp.asarray(target, dtype=a.dtype))
     if a.shape != b.shape:
@@ -539,7 +377,146 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noq
 
 mse = mse_loss
 
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean absolute error (gradient sign(0) = 0 at equality, as PyTorch)."""
+    check_reduction(reduction, "l1_loss")
+    a = input if isinstance(input, Tensor) else Tensor(input)
+    _check_same_shape(a, target, "l1_loss")
+    return _reduce(abs_(a - target), reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
+    """Quadratic within ``delta`` of the target, linear outside (robust to outliers)."""
+    check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    a = input if isinstance(input, Tensor) else Tensor(input)
+    _check_same_shape(a, target, "huber_loss")
+    d = a - target
+    ad = abs_(d)
+    quad = 0.5 * d * d
+    lin = delta * (ad - 0.5 * delta)
+    return _reduce(where(ad.data <= delta, quad, lin), reduction)
+
+
+def _check_same_shape(a: Tensor, target: Any, fn: str) -> None:
+    shape = target.shape if hasattr(target, "shape") else xp.shape(target)
+    if tuple(shape) != a.shape:
+        raise ValueError(
+            f"{fn}: target has shape {tuple(shape)}, expected the input's shape {a.shape}"
+        )
+
+
+def _reduce(x: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return x.mean()
+    if reduction == "sum":
+        return x.sum()
+    return x
+
+
+# ------------------------------------------------------ bounded classification losses
+# Cross-entropy is unbounded: one mislabelled sample whose logits point confidently
+# elsewhere contributes -log p_y -> inf and dominates the gradient. The losses below are
+# bounded in p_y, so such samples pull less. Both are composites of differentiable ops
+# (log_softmax, exp, sum), no new primitive: their gradients come from the engine.
+def _target_log_prob(input: Any, target: Any, fn: str) -> Tensor:  # noqa: A002
+    """log softmax(input)[n, target[n]] for (N, C) logits and (N,) class indices."""
+    z = input if isinstance(input, Tensor) else Tensor(input)
+    if z.ndim != 2:
+        raise ValueError(f"{fn}: input must be (N, C) logits, got shape {z.shape}")
+    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    n, c = z.shape
+    if t.ndim != 1 or t.dtype.kind not in "iu":
+        raise ValueError(
+            f"{fn}: target must be (N,) integer class indices, got shape {t.shape} and dtype "
+            f"{t.dtype}"
+        )
+    if t.shape[0] != n:
+        raise ValueError(f"{fn}: target has {t.shape[0]} labels for {n} rows of logits")
+    if n and (int(t.min()) < 0 or int(t.max()) >= c):
+        bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
+        raise ValueError(f"{fn}: target contains class {bad}, expected labels in 0..{c - 1}")
+    hot = xp.zeros((n, c), dtype=z.dtype)
+    hot[xp.arange(n), t] = 1
+    logp = log_softmax(z, axis=1)
+    return (logp * Tensor._wrap(hot, False, None)).sum(axis=1)
+
+
+def generalized_cross_entropy(
+    input: Any,  # noqa: A002 - PyTorch's name
+    target: Any,
+    q: float = 0.7,
+    reduction: str = "mean",
+) -> Tensor:
+    """Generalized cross-entropy (Zhang & Sabuncu 2018): ``(1 - p_y**q) / q`` per sample.
+
+    ``input`` is (N, C) logits, ``target`` (N,) class indices, ``p_y`` the softmax
+    probability of the labelled class. ``q`` in (0, 1] moves from cross-entropy
+    (``q -> 0``) to the mean absolute error of the probabilities (``q = 1``, the loss
+    ``1 - p_y``); the loss is bounded by ``1/q``, so a mislabelled sample the network
+    confidently disagrees with cannot dominate the gradient. ``p_y**q`` is computed as
+    ``exp(q * log_softmax)``, finite for any logits.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> import retrograd.nn.functional as F
+        >>> z = rg.tensor([[2.0, 0.0], [0.0, 2.0]])
+        >>> round(F.generalized_cross_entropy(z, rg.tensor([0, 0]), q=1.0).item(), 4)
+        0.5
+    """
+    check_reduction(reduction, "generalized_cross_entropy")
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 < q <= 1.0:
+        raise ValueError(f"generalized_cross_entropy: q must be in (0, 1], got {q!r}")
+    logp_y = _target_log_prob(input, target, "generalized_cross_entropy")
+    dt = logp_y.dtype
+    # NOTE: scalars as arrays of the input's dtype, so float32 stays float32.
+    qa = xp.asarray(q, dtype=dt)
+    loss = (xp.asarray(1.0, dtype=dt) - exp(logp_y * qa)) / qa
+    return _reduce(loss, reduction)
+
+
+def symmetric_cross_entropy(
+    input: Any,  # noqa: A002 - PyTorch's name
+    target: Any,
+    alpha: float = 0.1,
+    beta: float = 1.0,
+    A: float = -4.0,  # noqa: N803 - the paper's name
+    reduction: str = "mean",
+) -> Tensor:
+    """Symmetric cross-entropy (Wang et al. 2019): ``alpha * CE + beta * RCE``.
+
+    The reverse cross-entropy ``RCE = -sum_k p_k log y_k`` swaps the roles of prediction
+    ``p`` and one-hot label ``y``; with ``log 0`` replaced by the constant ``A`` (< 0)
+    it is ``-A * (1 - p_y)``, bounded, so it resists label noise while the (small)
+    ``alpha`` CE term keeps the fit sharp. The paper uses ``A = -4``; ``alpha = 0.1``,
+    ``beta = 1`` are its CIFAR-10 settings.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> import retrograd.nn.functional as F
+        >>> z = rg.tensor([[0.0, 0.0]])
+        >>> round(F.symmetric_cross_entropy(z, rg.tensor([0]), alpha=0.0).item(), 4)
+        2.0
+    """
+    check_reduction(reduction, "symmetric_cross_entropy")
+    for name, v in (("alpha", alpha), ("beta", beta)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise ValueError(f"symmetric_cross_entropy: {name} must be >= 0, got {v!r}")
+    if isinstance(A, bool) or not isinstance(A, (int, float)) or not A < 0:
+        raise ValueError(f"symmetric_cross_entropy: A must be a negative number, got {A!r}")
+    logp_y = _target_log_prob(input, target, "symmetric_cross_entropy")
+    dt = logp_y.dtype
+    ce = -logp_y
+    rce = (xp.asarray(1.0, dtype=dt) - exp(logp_y)) * xp.asarray(-A, dtype=dt)
+    loss = ce * xp.asarray(alpha, dtype=dt) + rce * xp.asarray(beta, dtype=dt)
+    return _reduce(loss, reduction)
+
+
 __all__ = [
-    "linear", "softmax", "log_softmax", "cross_entropy", "binary_cross_entropy_with_logits",
-    "mse_loss", "mse",
+    "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "mse", "l1_loss",
+    "huber_loss", "generalized_cross_entropy", "symmetric_cross_entropy",
 ]  # fmt: skip

@@ -1,0 +1,228 @@
+"""Normalisation layers (PyTorch's names, arguments, parameter names and buffers); the
+primitives behind them live in :mod:`retrograd.ops.norm`.
+
+Every layer has ``get_config()``, the JSON-able constructor arguments that rebuild it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .._backend import xp
+from .._checks import positive_int, resolve_dtype
+from ..autograd.tensor import Tensor, get_default_dtype
+from ..ops.norm import batch_norm, layer_norm
+from . import init
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    _dims: tuple = ()
+    _expected: str = ""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        who = type(self).__name__
+        self.num_features = positive_int(num_features, "num_features", who)
+        if not eps > 0:
+            raise ValueError(f"{who}: eps must be > 0, got {eps!r}")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{who}: momentum must be in [0, 1] or None, got {momentum!r}")
+        self.eps = float(eps)
+        self.momentum = None if momentum is None else float(momentum)
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        dt = resolve_dtype(dtype)
+        c = self.num_features
+        if self.affine:
+            self.weight = Parameter(xp.ones(c, dtype=dt))
+            self.bias = Parameter(xp.zeros(c, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", xp.zeros(c, dtype=dt))
+            self.register_buffer("running_var", xp.ones(c, dtype=dt))
+            self.register_buffer("num_batches_tracked", xp.zeros((), dtype=xp.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _name(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim not in self._dims or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self._name()}: input has shape {x.shape}, expected "
+                f"{self._expected.format(c=self.num_features)}"
+            )
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:  # cumulative moving average, as PyTorch
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        use_running = not self.training and self.track_running_stats
+        return batch_norm(
+            x,
+            self.running_mean if (self.training or use_running) else None,
+            self.running_var if (self.training or use_running) else None,
+            self.weight,
+            self.bias,
+            training=self.training or not self.track_running_stats,
+            momentum=momentum,
+            eps=self.eps,
+            _who=self._name(),
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+    def get_config(self) -> dict:
+        dt = (
+            self.weight.data.dtype
+            if self.affine
+            else (self.running_mean.data.dtype if self.track_running_stats else get_default_dtype())
+        )
+        return {
+            "num_features": self.num_features,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "affine": self.affine,
+            "track_running_stats": self.track_running_stats,
+            "dtype": str(dt),
+        }
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) input (Ioffe & Szegedy 2015).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> bn = rg.nn.BatchNorm1d(4)
+        >>> bn(rg.randn(8, 4)).shape, sorted(bn.state_dict())
+        ((8, 4), ['bias', 'num_batches_tracked', 'running_mean', 'running_var', 'weight'])
+    """
+
+    _dims = (2, 3)
+    _expected = "(N, {c}) or (N, {c}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) input, per channel over N, H and W.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.BatchNorm2d(3)(rg.randn(2, 3, 4, 4)).shape
+        (2, 3, 4, 4)
+    """
+
+    _dims = (4,)
+    _expected = "(N, {c}, H, W)"
+
+
+class LayerNorm(Module):
+    """Normalise over the trailing ``normalized_shape`` axes, then scale and shift.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> ln = rg.nn.LayerNorm(8)
+        >>> ln(rg.randn(2, 5, 8)).shape, ln.weight.shape
+        ((2, 5, 8), (8,))
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, (int, xp.integer))
+            else tuple(normalized_shape)
+        )
+        if not shape or not all(
+            isinstance(s, (int, xp.integer)) and not isinstance(s, bool) and s > 0 for s in shape
+        ):
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be a positive int or a tuple of "
+                f"them, got {normalized_shape!r}"
+            )
+        if not eps > 0:
+            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
+        self.normalized_shape = tuple(int(s) for s in shape)
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        dt = resolve_dtype(dtype)
+        if self.elementwise_affine:
+            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=dt))
+            if bias:
+                self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self._dtype = dt
+
+    capture_safe = True
+
+    def forward(self, x: Any) -> Tensor:
+        return layer_norm(
+            x,
+            self.normalized_shape,
+            self.weight,
+            self.bias,
+            self.eps,
+            _who=f"LayerNorm({self.normalized_shape})",
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+    def get_config(self) -> dict:
+        return {
+            "normalized_shape": list(self.normalized_shape),
+            "eps": self.eps,
+            "elementwise_affine": self.elementwise_affine,
+            "bias": self.bias is not None or not self.elementwise_affine,
+            "dtype": str(self._dtype),
+        }
+
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "batch_norm", "layer_norm"]

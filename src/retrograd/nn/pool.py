@@ -1,0 +1,193 @@
+"""Pooling layers (PyTorch's names, arguments and layouts); the primitives behind them
+live in :mod:`retrograd.ops.pool`.
+
+Every layer has ``get_config()``, the JSON-able constructor arguments that rebuild it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._backend import xp
+from .._checks import int_pair, positive_int
+from ..autograd.tensor import Tensor
+from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .module import Module
+
+
+class _Pool(Module):
+    def _name(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def _validate(self) -> None:
+        # Fail at construction, not at the first batch: reuse the functional checks.
+        who = type(self).__name__
+        self.kernel_size = int_pair(self.kernel_size, "kernel_size", who)
+        self.stride = (
+            self.kernel_size if self.stride is None else int_pair(self.stride, "stride", who)
+        )
+        self.padding = int_pair(self.padding, "padding", who, minimum=0)
+        for p, k in zip(self.padding, self.kernel_size):
+            if 2 * p > k:
+                raise ValueError(
+                    f"{who}: padding {self.padding} must be at most half the "
+                    f"kernel size {self.kernel_size}"
+                )
+
+
+class MaxPool2d(_Pool):
+    """Max pooling; ``stride`` defaults to ``kernel_size``; padding counts as -inf.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.MaxPool2d(2)(rg.randn(1, 3, 8, 8)).shape
+        (1, 3, 4, 4)
+    """
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self._validate()
+        self.dilation = int_pair(dilation, "dilation", "MaxPool2d")
+        self.ceil_mode = bool(ceil_mode)
+
+    capture_safe = True
+
+    def forward(self, x: Any) -> Tensor:
+        return max_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            _who=self._name(),
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+    def get_config(self) -> dict:
+        return {
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": list(self.padding),
+            "dilation": list(self.dilation),
+            "ceil_mode": self.ceil_mode,
+        }
+
+
+class AvgPool2d(_Pool):
+    """Average pooling; ``count_include_pad`` averages the zero padding in (PyTorch default).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.AvgPool2d(2)(rg.ones(1, 1, 4, 4)).shape
+        (1, 1, 2, 2)
+    """
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self._validate()
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        if divisor_override is not None:
+            divisor_override = positive_int(divisor_override, "divisor_override", "AvgPool2d")
+        self.divisor_override = divisor_override
+
+    capture_safe = True
+
+    def forward(self, x: Any) -> Tensor:
+        return avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+            _who=self._name(),
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def get_config(self) -> dict:
+        return {
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": list(self.padding),
+            "ceil_mode": self.ceil_mode,
+            "count_include_pad": self.count_include_pad,
+            "divisor_override": self.divisor_override,
+        }
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size (int, pair, None entries keep the input size).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.AdaptiveAvgPool2d(1)(rg.randn(2, 8, 5, 5)).shape
+        (2, 8, 1, 1)
+    """
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        if isinstance(output_size, (tuple, list)):
+            if len(output_size) != 2 or not all(
+                s is None or (isinstance(s, (int, xp.integer)) and s > 0) for s in output_size
+            ):
+                raise ValueError(
+                    f"AdaptiveAvgPool2d: output_size must be a positive int or a "
+                    f"pair of positive ints/None, got {output_size!r}"
+                )
+            self.output_size = tuple(None if s is None else int(s) for s in output_size)
+        else:
+            self.output_size = positive_int(output_size, "output_size", "AdaptiveAvgPool2d")
+
+    capture_safe = True
+
+    def forward(self, x: Any) -> Tensor:
+        return adaptive_avg_pool2d(
+            x, self.output_size, _who=f"AdaptiveAvgPool2d(output_size={self.output_size})"
+        )
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def get_config(self) -> dict:
+        o = self.output_size
+        return {"output_size": list(o) if isinstance(o, tuple) else o}
+
+
+__all__ = [
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+]

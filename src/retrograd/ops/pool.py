@@ -1,0 +1,307 @@
+"""Pooling primitives (NCHW layout, PyTorch's semantics).
+
+Pooling walks the ``kh * kw`` window offsets as strided views of the input (never a
+loop over pixels).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._backend import xp
+from .._checks import int_pair
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ._spatial import _as_strided, _check_nchw, _out_size, _pad2d, _unbatch, _window
+from ._util import ensure_tensor
+
+
+class MaxPool2d(Function):
+    """Window maximum; the gradient goes to the first arg-max in row-major window order.
+
+    The forward pass is a chain of ``maximum`` over the ``kh * kw`` offset views (NaN
+    propagates, as in PyTorch). The arg-max is found only in backward, offset by offset:
+    an element receives the gradient when it equals the window's maximum and no earlier
+    offset did, which is PyTorch's first-occurrence rule on ties (ReLU zeros tie often).
+    """
+
+    def forward(
+        self, x, kernel=(2, 2), stride=(2, 2), pads=((0, 0), (0, 0)), dilation=(1, 1), out_hw=(1, 1)
+    ):
+        kh, kw = kernel
+        oh, ow = out_hw
+        xp_ = _pad2d(x, pads, -xp.inf)
+        views = [_window(xp_, k // kw, k % kw, oh, ow, stride, dilation) for k in range(kh * kw)]
+        if len(views) == 1:
+            out = views[0].copy()
+        else:
+            out = xp.maximum(views[0], views[1])
+            for v in views[2:]:
+                xp.maximum(out, v, out=out)
+        self.xp_, self.out = xp_, out
+        self.geom = (x.shape, kernel, stride, pads, dilation, oh, ow)
+        return out
+
+    def _first_argmax_masks(self, g):
+        """Yield (k, gradient slab of offset k) for every kernel offset, in order."""
+        _, (kh, kw), stride, _, dilation, oh, ow = self.geom
+        xp_, out = self.xp_, self.out
+        n_off = kh * kw
+        if xp.isfinite(g).all() and not xp.isnan(out).any():
+            taken = None
+            for k in range(n_off):
+                eq = _window(xp_, k // kw, k % kw, oh, ow, stride, dilation) == out
+                if taken is not None:
+                    eq &= ~taken
+                if k < n_off - 1:
+                    taken = eq.copy() if taken is None else (taken | eq)
+                # NOTE: g * mask, not where(): 3x faster; safe because g is finite here.
+                yield k, eq
+            return
+        # Rare path (NaN in the input or a non-finite upstream gradient): PyTorch's exact
+        # rule, where a later NaN replaces the running maximum, and where() so inf * 0
+        # cannot turn into NaN.
+        best = _window(xp_, 0, 0, oh, ow, stride, dilation).copy()
+        idx = xp.zeros(best.shape, dtype=xp.int32)
+        for k in range(1, n_off):
+            v = _window(xp_, k // kw, k % kw, oh, ow, stride, dilation)
+            upd = (v > best) | (v != v)
+            xp.copyto(best, v, where=upd)
+            xp.copyto(idx, k, where=upd)
+        for k in range(n_off):
+            yield k, idx == k
+
+    def backward(self, g):
+        xshape, (kh, kw), stride, pads, dilation, oh, ow = self.geom
+        n, c, h, w = xshape
+        safe = xp.isfinite(g).all()
+        zero = xp.zeros((), dtype=g.dtype)
+
+        def slab(mask, out=None):
+            if safe:
+                return xp.multiply(g, mask, out=out)
+            res = xp.where(mask, g, zero)
+            if out is None:
+                return res
+            out[...] = res
+            return out
+
+        if stride == (kh, kw) and dilation == (1, 1) and pads == ((0, 0), (0, 0)):
+            # Non-overlapping windows: each offset's slab of the (N, C, oh, kh, ow, kw)
+            # gradient is written once, then a reshape gives (N, C, H, W).
+            gx = xp.empty((n, c, h, w), dtype=g.dtype)
+            if h != oh * kh:
+                gx[:, :, oh * kh :] = 0  # rows and columns no window covers
+            if w != ow * kw:
+                gx[:, :, :, ow * kw :] = 0
+            # A 6-D view (N, C, oh, kh, ow, kw) of gx: each offset's slab is written in place.
+            s_n, s_c, s_h, s_w = gx.strides
+            gx6 = _as_strided(gx, (n, c, oh, kh, ow, kw), (s_n, s_c, s_h * kh, s_h, s_w * kw, s_w))
+            for k, mask in self._first_argmax_masks(g):
+                slab(mask, out=gx6[:, :, :, k // kw, :, k % kw])
+            return (gx,)
+        gxp = xp.zeros(self.xp_.shape, dtype=g.dtype)
+        for k, mask in self._first_argmax_masks(g):
+            _window(gxp, k // kw, k % kw, oh, ow, stride, dilation)[...] += slab(mask)
+        (t, _), (left, _) = pads
+        return (gxp[:, :, t : t + h, left : left + w],)
+
+
+class AvgPool2d(Function):
+    """Window mean; ``divisor`` (broadcastable to the output) is precomputed by the caller."""
+
+    def forward(
+        self, x, kernel=(2, 2), stride=(2, 2), pads=((0, 0), (0, 0)), out_hw=(1, 1), divisor=None
+    ):
+        kh, kw = kernel
+        oh, ow = out_hw
+        xp_ = _pad2d(x, pads)
+        total = _window(xp_, 0, 0, oh, ow, stride, (1, 1)).copy()
+        for k in range(1, kh * kw):
+            total += _window(xp_, k // kw, k % kw, oh, ow, stride, (1, 1))
+        self.geom = (x.shape, xp_.shape, kernel, stride, pads, oh, ow)
+        self.divisor = divisor
+        total /= divisor
+        return total
+
+    def backward(self, g):
+        xshape, pshape, (kh, kw), stride, pads, oh, ow = self.geom
+        gd = g / self.divisor
+        gxp = xp.zeros(pshape, dtype=g.dtype)
+        for k in range(kh * kw):
+            _window(gxp, k // kw, k % kw, oh, ow, stride, (1, 1))[...] += gd
+        (t, _), (left, _) = pads
+        return (gxp[:, :, t : t + xshape[2], left : left + xshape[3]],)
+
+
+def _adaptive_matrix(size: int, out: int, dtype: Any) -> Any:
+    """Row i averages input [floor(i*size/out), ceil((i+1)*size/out)), PyTorch's bins."""
+    m = xp.zeros((out, size), dtype=dtype)
+    for i in range(out):
+        lo = (i * size) // out
+        hi = -(-((i + 1) * size) // out)
+        m[i, lo:hi] = 1.0 / (hi - lo)
+    return m
+
+
+class AdaptiveAvgPool2d(Function):
+    """Adaptive average pooling as two small matrix products: A_h @ x @ A_w^T."""
+
+    def forward(self, x, out_hw=(1, 1)):
+        h, w = x.shape[2:]
+        oh, ow = out_hw
+        self.xshape = x.shape
+        if (oh, ow) == (1, 1):
+            self.mats = None
+            return x.mean(axis=(2, 3), keepdims=True)
+        ah = _adaptive_matrix(h, oh, x.dtype)
+        aw = _adaptive_matrix(w, ow, x.dtype)
+        self.mats = (ah, aw)
+        return ah @ (x @ aw.T)
+
+    def backward(self, g):
+        n, c, h, w = self.xshape
+        if self.mats is None:
+            scale = xp.asarray(1.0 / (h * w), dtype=g.dtype)
+            return (xp.broadcast_to(g * scale, self.xshape).copy(),)
+        ah, aw = self.mats
+        return ((ah.T @ g) @ aw,)
+
+
+def _pool_geometry(
+    x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool, who: str
+) -> tuple:
+    kernel = int_pair(kernel_size, "kernel_size", who)
+    stride_ = (
+        kernel
+        if stride is None or (isinstance(stride, (list, tuple)) and not stride)
+        else int_pair(stride, "stride", who)
+    )
+    pad = int_pair(padding, "padding", who, minimum=0)
+    dil = int_pair(dilation, "dilation", who)
+    for p, k in zip(pad, kernel):
+        if 2 * p > k:
+            raise ValueError(f"{who}: padding {pad} must be at most half the kernel size {kernel}")
+    h, w = x.shape[2:]
+    oh = _out_size(h, pad[0], pad[0], kernel[0], stride_[0], dil[0], ceil_mode)
+    ow = _out_size(w, pad[1], pad[1], kernel[1], stride_[1], dil[1], ceil_mode)
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"{who}: input has shape {x.shape}, too small for kernel {kernel} with padding "
+            f"{pad} and dilation {dil}; expected H + 2*padding >= {dil[0] * (kernel[0] - 1) + 1} "
+            f"and W + 2*padding >= {dil[1] * (kernel[1] - 1) + 1}"
+        )
+    # ceil_mode can need extra rows/columns on the bottom/right beyond the padding.
+    extra_h = max(0, (oh - 1) * stride_[0] + dil[0] * (kernel[0] - 1) + 1 - (h + 2 * pad[0]))
+    extra_w = max(0, (ow - 1) * stride_[1] + dil[1] * (kernel[1] - 1) + 1 - (w + 2 * pad[1]))
+    pads = ((pad[0], pad[0] + extra_h), (pad[1], pad[1] + extra_w))
+    return kernel, stride_, pad, dil, pads, (oh, ow)
+
+
+def max_pool2d(
+    input: Any,  # noqa: A002
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    *,
+    _who: str = "max_pool2d",
+) -> Tensor:
+    """Max pooling over (kh, kw) windows; ``stride`` defaults to the kernel size.
+
+    Padding counts as -inf (never the maximum). The gradient flows to the first maximum
+    of each window in row-major order (deterministic on ties).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> from retrograd.ops.pool import max_pool2d
+        >>> max_pool2d(rg.randn(1, 2, 6, 6), 2).shape
+        (1, 2, 3, 3)
+    """
+    x, unbatched = _check_nchw(ensure_tensor(input), _who)
+    kernel, stride_, _, dil, pads, out_hw = _pool_geometry(
+        x, kernel_size, stride, padding, dilation, ceil_mode, _who
+    )
+    y = MaxPool2d.apply(x, kernel=kernel, stride=stride_, pads=pads, dilation=dil, out_hw=out_hw)
+    return _unbatch(y, unbatched)
+
+
+def avg_pool2d(
+    input: Any,  # noqa: A002
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    *,
+    _who: str = "avg_pool2d",
+) -> Tensor:
+    """Average pooling; ``count_include_pad`` decides whether zero padding is averaged in.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> from retrograd.ops.pool import avg_pool2d
+        >>> avg_pool2d(rg.ones(1, 1, 4, 4), 2).data[0, 0]
+        array([[1., 1.],
+               [1., 1.]], dtype=float32)
+    """
+    x, unbatched = _check_nchw(ensure_tensor(input), _who)
+    kernel, stride_, pad, _, pads, out_hw = _pool_geometry(
+        x, kernel_size, stride, padding, 1, ceil_mode, _who
+    )
+    dt = x.data.dtype
+    if divisor_override is not None:
+        if not isinstance(divisor_override, (int, xp.integer)) or divisor_override <= 0:
+            raise ValueError(
+                f"{_who}: divisor_override must be a positive int, got {divisor_override!r}"
+            )
+        divisor = xp.asarray(divisor_override, dtype=dt)
+    elif not ceil_mode and (count_include_pad or pad == (0, 0)):
+        divisor = xp.asarray(kernel[0] * kernel[1], dtype=dt)
+    else:
+        # Count, per output, the window cells that are inside the input (or inside the
+        # symmetric padding when count_include_pad): pool a mask of ones the same way.
+        h, w = x.shape[2:]
+        mask = xp.zeros((1, 1, h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1]), dt)
+        if count_include_pad:
+            mask[:, :, : h + 2 * pad[0], : w + 2 * pad[1]] = 1
+        else:
+            mask[:, :, pad[0] : pad[0] + h, pad[1] : pad[1] + w] = 1
+        oh, ow = out_hw
+        divisor = xp.zeros((1, 1, oh, ow), dt)
+        for k in range(kernel[0] * kernel[1]):
+            divisor += _window(mask, k // kernel[1], k % kernel[1], oh, ow, stride_, (1, 1))
+    y = AvgPool2d.apply(x, kernel=kernel, stride=stride_, pads=pads, out_hw=out_hw, divisor=divisor)
+    return _unbatch(y, unbatched)
+
+
+def adaptive_avg_pool2d(
+    input: Any,  # noqa: A002
+    output_size: Any,
+    *,
+    _who: str = "adaptive_avg_pool2d",
+) -> Tensor:
+    """Average pooling to a fixed output size (PyTorch's bins); None keeps that axis.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> from retrograd.ops.pool import adaptive_avg_pool2d
+        >>> adaptive_avg_pool2d(rg.randn(2, 3, 7, 5), (3, 2)).shape
+        (2, 3, 3, 2)
+    """
+    x, unbatched = _check_nchw(ensure_tensor(input), _who)
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        out = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(output_size))
+    else:
+        out = output_size
+    oh, ow = int_pair(out, "output_size", _who)
+    y = AdaptiveAvgPool2d.apply(x, out_hw=(oh, ow))
+    return _unbatch(y, unbatched)
+
+
+__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
