@@ -5,8 +5,8 @@
 
 1. Test accuracy under 0/10/20/40 % flipped training labels (test labels clean) and under
    Gaussian input noise of 0/0.5/1 feature std (train and test inputs), for plain
-   cross-entropy and each robust option, mean ± std over --seeds (rg.train.noise_report).
-2. How well rg.train.suspicious_samples finds mislabelled samples: 5 % of all labels
+   cross-entropy and each robust option, mean ± std over --seeds (rg.noisy.noise_report).
+2. How well rg.noisy.suspicious_samples finds mislabelled samples: 5 % of all labels
    flipped at random, precision of the top-k list (k = number flipped) over
    --suspicious-seeds, for each ranking method.
 
@@ -26,7 +26,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 
 import retrograd as rg  # noqa: E402
-from retrograd.train.noise import DEFAULT_LOSSES, suspicious_precision  # noqa: E402
+from retrograd.noisy import DEFAULT_LOSSES, suspicious_precision  # noqa: E402
 
 # (method, training recipe of the scoring models) compared for the ranking.
 RANKINGS = [("trajectory", "gce"), ("trajectory", "ce"), ("oof", "gce"), ("oof", "ce"),
@@ -41,7 +41,7 @@ def memorization(X, y, seeds: list, epochs: int) -> None:
     """How many flipped training labels does the trained network reproduce?"""
     import numpy as np
 
-    from retrograd.train.noise import default_model
+    from retrograd.noisy import default_model
 
     print(f"## Flipped training labels the final network fits ({epochs} epochs, seeds {seeds})\n")
     print("| loss | labels flipped | predicts the wrong label (%) | predicts the true one (%) |")
@@ -89,7 +89,7 @@ def main() -> None:
 
     X, y = rg.data.load_digits()
     t0 = time.perf_counter()
-    report = rg.train.noise_report(
+    report = rg.noisy.noise_report(
         X,
         y,
         losses=losses,

@@ -109,8 +109,8 @@ float64 = "float64"
 
 # Submodules and heavier entry points load on first use, keeping `import retrograd` fast.
 _LAZY_MODULES = (
-    "nn", "optim", "data", "train", "io", "sklearn", "distributed", "cli", "ops", "func",
-    "onnx",
+    "nn", "optim", "data", "train", "noisy", "io", "sklearn", "distributed", "cli", "ops",
+    "func", "onnx",
 )  # fmt: skip
 _LAZY_ATTRS = {
     "save": ("retrograd.io", "save"),

@@ -306,13 +306,12 @@ def apply_standardize(X: Any, mean: Any, std: Any) -> Any:
 
 # ----------------------------------------------------------------- model files
 def load_model(path: str, check_finite: bool = True) -> tuple:
-    """(model, cli_extra) from a model file; the CLI's own layers are registered first.
+    """(model, cli_extra) from a model file.
 
     With ``check_finite`` a file whose weights hold NaN or Inf is refused (a ValueError
     naming the tensors): its outputs would be NaN, reported as if they were results.
     """
     from ..io import load
-    from . import models  # noqa: F401 - registers InputReshape, SequenceClassifier, ...
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such model file: {path!r}")

@@ -1,11 +1,12 @@
-"""The networks ``retrograd train --model ...`` builds, and the few layers they need.
+"""The networks ``retrograd train --model ...`` builds: model specs and ``build_model``.
 
 Every network takes the flat, standardized feature rows ``(N, F)`` the CLI prepares and
 returns ``(N, outputs)``; the layers that reshape rows into images or sequences are part
-of the model, so a saved model file needs nothing else. The three layers defined here are
-registered with :func:`retrograd.io.register_module` when this module is imported;
-:func:`retrograd.load` imports it by itself when a file names one of them, so a
-CLI-trained ``cnn``, ``lstm`` or ``fixedpoint`` model loads in any program.
+of the model, so a saved model file needs nothing else. Those layers
+(:class:`~retrograd.nn.InputReshape`, :class:`~retrograd.nn.SequenceClassifier`,
+:class:`~retrograd.nn.NormBoundedTanhCell`, :class:`~retrograd.nn.EquilibriumClassifier`)
+live in :mod:`retrograd.nn` like every other layer, so a CLI-trained ``cnn``, ``lstm`` or
+``fixedpoint`` model loads in any program without the command line.
 
 Example::
 
@@ -21,12 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from .. import nn
-from ..autograd.tensor import Tensor
-from ..io import register_module
-from ..ops import minimum, tensor
+from ..nn import EquilibriumClassifier, InputReshape, NormBoundedTanhCell, SequenceClassifier
 
 __all__ = [
     "InputReshape", "SequenceClassifier", "NormBoundedTanhCell", "EquilibriumClassifier",
@@ -39,150 +36,6 @@ ACTIVATIONS = {
 }  # fmt: skip
 MODEL_KINDS = ("mlp", "cnn", "lstm", "fixedpoint")
 _DEFAULT_SIZES = {"mlp": [64], "cnn": [16, 32], "lstm": [64], "fixedpoint": [64]}
-
-
-@register_module
-class InputReshape(nn.Module):
-    """Reshape each flat row to ``shape``: ``(N, prod(shape)) -> (N, *shape)``.
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> InputReshape([1, 8, 8])(rg.zeros(3, 64)).shape
-        (3, 1, 8, 8)
-    """
-
-    def __init__(self, shape: Any) -> None:
-        super().__init__()
-        self.shape = [int(s) for s in shape]
-
-    def get_config(self) -> dict:
-        return {"shape": list(self.shape)}
-
-    def extra_repr(self) -> str:
-        return f"shape={tuple(self.shape)}"
-
-    def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        want = int(np.prod(self.shape))
-        if x.ndim != 2 or x.shape[1] != want:
-            raise ValueError(
-                f"InputReshape({tuple(self.shape)}): input has shape {x.shape}, expected "
-                f"(batch, {want})"
-            )
-        return x.reshape(x.shape[0], *self.shape)
-
-
-@register_module
-class SequenceClassifier(nn.Module):
-    """An LSTM reads each row as ``seq_len`` steps of ``input_size`` values; a linear
-    layer maps its last hidden output to ``out_features`` scores.
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> SequenceClassifier(8, 8, 16, 10)(rg.randn(4, 64)).shape
-        (4, 10)
-    """
-
-    def __init__(self, seq_len: int, input_size: int, hidden_size: int, out_features: int):
-        super().__init__()
-        self.seq_len, self.input_size = int(seq_len), int(input_size)
-        self.hidden_size, self.out_features = int(hidden_size), int(out_features)
-        self.lstm = nn.LSTM(self.input_size, self.hidden_size, batch_first=True)
-        self.head = nn.Linear(self.hidden_size, self.out_features)
-
-    def get_config(self) -> dict:
-        return {
-            "seq_len": self.seq_len, "input_size": self.input_size,
-            "hidden_size": self.hidden_size, "out_features": self.out_features,
-        }  # fmt: skip
-
-    def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        want = self.seq_len * self.input_size
-        if x.ndim != 2 or x.shape[1] != want:
-            raise ValueError(
-                f"SequenceClassifier: input has shape {x.shape}, expected (batch, {want}) "
-                f"= {self.seq_len} steps of {self.input_size}"
-            )
-        out, _ = self.lstm(x.reshape(x.shape[0], self.seq_len, self.input_size))
-        return self.head(out[:, -1])
-
-
-@register_module
-class NormBoundedTanhCell(nn.Module):
-    """``F(h, u) = tanh(h W^T + u)`` with ``W = V * min(1, max_norm / ||V||_F)``.
-
-    The Frobenius norm bounds the spectral norm and ``|tanh'| <= 1``, so ``F`` is a
-    contraction with factor at most ``max_norm`` whatever training does to ``V``: the
-    forward and the adjoint relaxations of :class:`~retrograd.nn.FixedPoint` always
-    converge (left free, Adam drives the spectral radius towards 1 and the relaxations
-    slow down until they hit ``max_iter``; see examples/fixedpoint_digits.py).
-    """
-
-    def __init__(self, hidden_size: int, max_norm: float = 0.9) -> None:
-        super().__init__()
-        self.hidden_size = int(hidden_size)
-        self.max_norm = float(max_norm)
-        n = self.hidden_size
-        self.weight = nn.Parameter(np.zeros((n, n), dtype=np.float32))
-        nn.init.uniform_(self.weight, -0.5 / math.sqrt(n), 0.5 / math.sqrt(n))
-
-    def get_config(self) -> dict:
-        return {"hidden_size": self.hidden_size, "max_norm": self.max_norm}
-
-    def recurrent_weight(self) -> Tensor:
-        v = self.weight
-        norm = (v * v).sum().sqrt()
-        one = tensor(np.ones((), dtype=v.dtype))
-        return v * minimum(one, self.max_norm / norm)
-
-    def forward(self, h: Tensor, u: Tensor) -> Tensor:
-        return (h @ self.recurrent_weight().T + u).tanh()
-
-
-@register_module
-class EquilibriumClassifier(nn.Module):
-    """Linear input injection, a tanh state relaxed to its fixed point (trained by the
-    Almeida-Pineda recurrent backpropagation of :class:`~retrograd.nn.FixedPoint`), and a
-    linear readout.
-
-    Example::
-
-        >>> import retrograd as rg
-        >>> EquilibriumClassifier(64, 16, 10)(rg.randn(4, 64)).shape
-        (4, 10)
-    """
-
-    def __init__(
-        self,
-        in_features: int,
-        hidden_size: int,
-        out_features: int,
-        max_norm: float = 0.9,
-        tol: float = 1e-5,
-        max_iter: int = 200,
-    ) -> None:
-        super().__init__()
-        self.in_features, self.hidden_size = int(in_features), int(hidden_size)
-        self.out_features = int(out_features)
-        self.inject = nn.Linear(self.in_features, self.hidden_size)
-        self.fixed_point = nn.FixedPoint(
-            NormBoundedTanhCell(self.hidden_size, max_norm), tol=tol, max_iter=max_iter
-        )
-        self.readout = nn.Linear(self.hidden_size, self.out_features)
-
-    def get_config(self) -> dict:
-        fp = self.fixed_point
-        return {
-            "in_features": self.in_features, "hidden_size": self.hidden_size,
-            "out_features": self.out_features, "max_norm": fp.cell.max_norm,
-            "tol": fp.tol, "max_iter": fp.max_iter,
-        }  # fmt: skip
-
-    def forward(self, x: Any) -> Tensor:
-        return self.readout(self.fixed_point(self.inject(x)))
 
 
 # ---------------------------------------------------------------------- model specs

@@ -19,7 +19,7 @@ _PROG = "retrograd noise"
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``noise`` subcommand on an argparse ``subparsers`` object."""
-    from ..train.noise import DEFAULT_LOSSES
+    from ..noisy import DEFAULT_LOSSES
     from ._common import DATA_HELP, Formatter
 
     p = subparsers.add_parser(
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import retrograd as rg
-    from retrograd.train.noise import RobustOption, default_model, suspicious_precision
+    from retrograd.noisy import RobustOption, default_model, suspicious_precision
 
     from ._common import load_data
 
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     progress = None if args.quiet else (lambda line: print("  " + line, flush=True))
-    report = rg.train.noise_report(
+    report = rg.noisy.noise_report(
         X,
         y,
         losses=losses,
@@ -162,8 +162,8 @@ def run(args: argparse.Namespace) -> int:
             X, y, rate=args.suspicious_rate, seeds=seeds, ks=(k,), **kw
         )
         # The data as given may hold real label errors: show the top K for inspection.
-        (Xs,) = rg.train.noise._standardize(np.asarray(X, dtype=np.float32))
-        found = rg.train.suspicious_samples(default_model, (Xs, y), k, seed=seeds[0], **kw)
+        (Xs,) = rg.noisy._common._standardize(np.asarray(X, dtype=np.float32))
+        found = rg.noisy.suspicious_samples(default_model, (Xs, y), k, seed=seeds[0], **kw)
         listing = [
             (int(i), int(y[i]), int(found.predicted[i]), float(sc))
             for i, sc in zip(found.indices, found.scores)

@@ -36,7 +36,6 @@ Configs must hold only what the constructor needs; weights travel separately by 
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 import threading
@@ -544,28 +543,6 @@ def module_to_config(module: Any) -> dict:
 
 
 # ------------------------------------------------------------------- load side
-#: Layers defined outside retrograd.nn, registered when their module is imported: the
-#: command line's model layers. A file naming one imports that module (a fixed table: a
-#: name read from a file is only ever compared with these keys, never imported).
-_LAZY_MODULES = {
-    name: "retrograd.cli.models"
-    for name in (
-        "InputReshape",
-        "SequenceClassifier",
-        "NormBoundedTanhCell",
-        "EquilibriumClassifier",
-    )
-}
-
-
-def _lazy_entry(name: str) -> _Entry | None:
-    module = _LAZY_MODULES.get(name)
-    if module is None:
-        return None
-    importlib.import_module(module)
-    return _BY_NAME.get(name)
-
-
 class _Walker:
     """Validates an untrusted architecture tree, then builds it (two separate passes)."""
 
@@ -588,7 +565,7 @@ class _Walker:
         name, config = node["type"], node["config"]
         if not isinstance(name, str):
             raise self.fail(where, f"'type' must be a string, got {type(name).__name__}")
-        entry = _BY_NAME.get(name) or _lazy_entry(name)
+        entry = _BY_NAME.get(name)
         if entry is None:
             raise self.fail(
                 where,

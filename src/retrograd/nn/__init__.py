@@ -7,11 +7,11 @@ from . import functional, init, utils
 from .module import Module, ModuleList, Parameter, Sequential
 from .layers import *
 from .losses import *
-from .fixedpoint import FixedPoint, RecurrentNet
+from .fixedpoint import FixedPoint, RecurrentNet, NormBoundedTanhCell, EquilibriumClassifier
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout2d
 from .pool import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
-from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, SequenceClassifier
 from .embedding import Embedding
 from .attention import MultiheadAttention
 from .transformer import (

@@ -36,6 +36,7 @@ from ..autograd.tensor import Tensor, get_default_dtype
 from ..errors import ConvergenceError
 from . import functional as F
 from . import init
+from .layers import Linear
 from .module import Module, Parameter
 
 _BACKWARDS = ("rbp", "neumann", "cg", "unrolled")
@@ -43,7 +44,9 @@ _TOL_MODES = ("relative", "absolute")
 _ON_NONCONV = ("raise", "warn")
 _STOPS = ("sample", "batch")
 
-__all__ = ["FixedPoint", "FixedPointSolve", "RecurrentNet"]
+__all__ = [
+    "FixedPoint", "FixedPointSolve", "RecurrentNet", "NormBoundedTanhCell", "EquilibriumClassifier",
+]  # fmt: skip
 
 # Row-wise dot products (NumPy >= 2 has a fast one); both forms report FP errors.
 _vecdot = getattr(xp, "vecdot", None) or (lambda a, b: (a * b).sum(axis=-1))
@@ -267,7 +270,7 @@ class FixedPoint(Module):
 
         >>> import numpy as np, retrograd as rg
         >>> W = rg.tensor(0.3 * np.eye(3), requires_grad=True)
-        >>> fp = rg.nn.FixedPoint(lambda h, x, W: (h @ W + x).tanh())
+        >>> fp = rg.FixedPoint(lambda h, x, W: (h @ W + x).tanh())
         >>> h = fp(rg.ones(2, 3), W)
         >>> h.sum().backward()
         >>> W.grad.shape, fp.last_stats["forward_converged"]
@@ -627,7 +630,7 @@ class FixedPoint(Module):
         Example::
 
             >>> import numpy as np, retrograd as rg
-            >>> fp = rg.nn.FixedPoint(lambda h, x: h * 0.5 + x)
+            >>> fp = rg.FixedPoint(lambda h, x: h * 0.5 + x)
             >>> round(fp.spectral_radius(rg.ones(3)), 6)
             0.5
         """
@@ -885,3 +888,76 @@ def _check_choice(name: str, v: Any, choices: tuple) -> str:
     if v not in choices:
         raise ValueError(f"FixedPoint: {name} must be one of {list(choices)}, got {v!r}")
     return v
+
+
+class NormBoundedTanhCell(Module):
+    """``F(h, u) = tanh(h W^T + u)`` with ``W = V * min(1, max_norm / ||V||_F)``.
+
+    The Frobenius norm bounds the spectral norm and ``|tanh'| <= 1``, so ``F`` is a
+    contraction with factor at most ``max_norm`` whatever training does to ``V``: the
+    forward and the adjoint relaxations of :class:`~retrograd.nn.FixedPoint` always
+    converge (left free, Adam drives the spectral radius towards 1 and the relaxations
+    slow down until they hit ``max_iter``; see examples/fixedpoint_digits.py).
+    """
+
+    def __init__(self, hidden_size: int, max_norm: float = 0.9) -> None:
+        super().__init__()
+        self.hidden_size = int(hidden_size)
+        self.max_norm = float(max_norm)
+        n = self.hidden_size
+        self.weight = Parameter(xp.zeros((n, n), dtype=xp.float32))
+        init.uniform_(self.weight, -0.5 / math.sqrt(n), 0.5 / math.sqrt(n))
+
+    def get_config(self) -> dict:
+        return {"hidden_size": self.hidden_size, "max_norm": self.max_norm}
+
+    def recurrent_weight(self) -> Tensor:
+        v = self.weight
+        norm = (v * v).sum().sqrt()
+        one = ops.tensor(xp.ones((), dtype=v.dtype))
+        return v * ops.minimum(one, self.max_norm / norm)
+
+    def forward(self, h: Tensor, u: Tensor) -> Tensor:
+        return (h @ self.recurrent_weight().T + u).tanh()
+
+
+class EquilibriumClassifier(Module):
+    """Linear input injection, a tanh state relaxed to its fixed point (trained by the
+    Almeida-Pineda recurrent backpropagation of :class:`~retrograd.nn.FixedPoint`), and a
+    linear readout.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> EquilibriumClassifier(64, 16, 10)(rg.randn(4, 64)).shape
+        (4, 10)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_size: int,
+        out_features: int,
+        max_norm: float = 0.9,
+        tol: float = 1e-5,
+        max_iter: int = 200,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.hidden_size = int(in_features), int(hidden_size)
+        self.out_features = int(out_features)
+        self.inject = Linear(self.in_features, self.hidden_size)
+        self.fixed_point = FixedPoint(
+            NormBoundedTanhCell(self.hidden_size, max_norm), tol=tol, max_iter=max_iter
+        )
+        self.readout = Linear(self.hidden_size, self.out_features)
+
+    def get_config(self) -> dict:
+        fp = self.fixed_point
+        return {
+            "in_features": self.in_features, "hidden_size": self.hidden_size,
+            "out_features": self.out_features, "max_norm": fp.cell.max_norm,
+            "tol": fp.tol, "max_iter": fp.max_iter,
+        }  # fmt: skip
+
+    def forward(self, x: Any) -> Tensor:
+        return self.readout(self.fixed_point(self.inject(x)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .._backend import xp
@@ -22,7 +23,7 @@ class Linear(Module):
     Example::
 
         >>> import retrograd as rg
-        >>> layer = rg.nn.Linear(3, 2)
+        >>> layer = rg.Linear(3, 2)
         >>> layer.weight.shape, layer.bias.shape
         ((2, 3), (2,))
     """
@@ -235,10 +236,41 @@ class Dropout(Module):
 
 __all__ = [
     "Linear", "ReLU", "Tanh", "Sigmoid", "Identity", "LeakyReLU", "GELU", "Softplus",
-    "Softmax", "LogSoftmax", "Flatten", "Dropout",
+    "Softmax", "LogSoftmax", "Flatten", "Dropout", "InputReshape",
 ]  # fmt: skip
 
 
 _FUSABLE_ACTS = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}
 for _act in _FUSABLE_ACTS:
     _FUSED_PAIRS[(Linear, _act)] = _fused_linear_act
+
+
+class InputReshape(Module):
+    """Reshape each flat row to ``shape``: ``(N, prod(shape)) -> (N, *shape)``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> InputReshape([1, 8, 8])(rg.zeros(3, 64)).shape
+        (3, 1, 8, 8)
+    """
+
+    def __init__(self, shape: Any) -> None:
+        super().__init__()
+        self.shape = [int(s) for s in shape]
+
+    def get_config(self) -> dict:
+        return {"shape": list(self.shape)}
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.shape)}"
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        want = math.prod(self.shape)
+        if x.ndim != 2 or x.shape[1] != want:
+            raise ValueError(
+                f"InputReshape({tuple(self.shape)}): input has shape {x.shape}, expected "
+                f"(batch, {want})"
+            )
+        return x.reshape(x.shape[0], *self.shape)

@@ -34,6 +34,7 @@ from ..ops.rnn import gru_layer, lstm_layer, rnn_layer
 from ..ops.shape import concatenate, getitem, stack, transpose, unsqueeze
 from . import functional as F
 from . import init
+from .layers import Linear
 from .module import Module, Parameter
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -48,7 +49,7 @@ def detach_state(state: Any) -> Any:
     Example::
 
         >>> import retrograd as rg
-        >>> lstm = rg.nn.LSTM(3, 4)
+        >>> lstm = rg.LSTM(3, 4)
         >>> out, state = lstm(rg.randn(5, 2, 3))
         >>> h, c = detach_state(state)
         >>> h.requires_grad, h.shape
@@ -325,7 +326,7 @@ class LSTM(_RNNBase):
     Example::
 
         >>> import retrograd as rg
-        >>> lstm = rg.nn.LSTM(3, 5, batch_first=True)
+        >>> lstm = rg.LSTM(3, 5, batch_first=True)
         >>> out, (h_n, c_n) = lstm(rg.randn(4, 7, 3))
         >>> out.shape, h_n.shape, c_n.shape
         ((4, 7, 5), (1, 4, 5), (1, 4, 5))
@@ -509,4 +510,42 @@ class GRUCell(_CellBase):
         return self._finish(h1, unbatched)
 
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "detach_state"]
+__all__ = [
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "detach_state", "SequenceClassifier",
+]  # fmt: skip
+
+
+class SequenceClassifier(Module):
+    """An LSTM reads each row as ``seq_len`` steps of ``input_size`` values; a linear
+    layer maps its last hidden output to ``out_features`` scores.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> SequenceClassifier(8, 8, 16, 10)(rg.randn(4, 64)).shape
+        (4, 10)
+    """
+
+    def __init__(self, seq_len: int, input_size: int, hidden_size: int, out_features: int):
+        super().__init__()
+        self.seq_len, self.input_size = int(seq_len), int(input_size)
+        self.hidden_size, self.out_features = int(hidden_size), int(out_features)
+        self.lstm = LSTM(self.input_size, self.hidden_size, batch_first=True)
+        self.head = Linear(self.hidden_size, self.out_features)
+
+    def get_config(self) -> dict:
+        return {
+            "seq_len": self.seq_len, "input_size": self.input_size,
+            "hidden_size": self.hidden_size, "out_features": self.out_features,
+        }  # fmt: skip
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        want = self.seq_len * self.input_size
+        if x.ndim != 2 or x.shape[1] != want:
+            raise ValueError(
+                f"SequenceClassifier: input has shape {x.shape}, expected (batch, {want}) "
+                f"= {self.seq_len} steps of {self.input_size}"
+            )
+        out, _ = self.lstm(x.reshape(x.shape[0], self.seq_len, self.input_size))
+        return self.head(out[:, -1])

@@ -11,9 +11,12 @@ Example::
 
 from . import lr_scheduler
 from .adam import Adam, AdamW
+from .clipped import ClippedOptimizer
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS", "lr_scheduler"]
+__all__ = [
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS", "ClippedOptimizer", "lr_scheduler",
+]  # fmt: skip

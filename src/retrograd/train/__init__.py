@@ -28,12 +28,34 @@ from .history import History
 from .logging import CSVLogger, JSONLLogger  # noqa: F401 - per-epoch metric files
 from .loop import NonFiniteLossError, TrainState, evaluate, fit, predict
 from .metrics import accuracy, confusion_matrix
-from .noise import *  # noqa: F403 - noise_report, suspicious_samples, inject_*_noise, ...
 from .tensorboard import TensorBoard
+
+#: The noisy-data toolkit (retrograd.noisy, which builds on fit) under the names it had
+#: here; imported on first use, so the loop never depends on it.
+_NOISY = (
+    "inject_label_noise", "inject_input_noise", "noise_report", "NoiseReport",
+    "suspicious_samples", "SuspiciousSamples", "suspicious_precision", "LossTrajectory",
+    "ClippedOptimizer", "RobustOption",
+)  # fmt: skip
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name == "noise":
+        return importlib.import_module("retrograd.train.noise")
+    if name in _NOISY:
+        return getattr(importlib.import_module("retrograd.noisy"), name)
+    raise AttributeError(f"module 'retrograd.train' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_NOISY))
+
 
 __all__ = [
     "fit", "evaluate", "predict", "compile_step", "CompiledStep", "History", "TrainState",
     "NonFiniteLossError", "Callback",
     "MaxEpochs", "TargetLoss", "TargetAccuracy", "AllWithinTolerance", "EarlyStopping",
-    "ProgressBar", "TensorBoard", "metrics", "accuracy", "confusion_matrix",
+    "ProgressBar", "TensorBoard", "metrics", "accuracy", "confusion_matrix", *_NOISY,
 ]  # fmt: skip

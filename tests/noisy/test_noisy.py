@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 import retrograd as rg
-from retrograd.train.noise import (
-    ClippedOptimizer,
+from retrograd.noisy import (
     LossTrajectory,
     RobustOption,
     default_model,
@@ -137,19 +136,6 @@ def test_robust_option_names():
     ]:
         with pytest.raises(ValueError, match=match):
             RobustOption.parse(bad)
-
-
-def test_clipped_optimizer_bounds_the_step():
-    w = rg.nn.Parameter(rg.tensor(np.zeros(4, dtype=np.float32)))
-    opt = ClippedOptimizer(rg.optim.SGD([w], lr=1.0), max_norm=0.5)
-    w.grad = np.full(4, 10.0, dtype=np.float32)
-    opt.step()
-    np.testing.assert_allclose(np.linalg.norm(w.data), 0.5, rtol=1e-4)
-    opt.zero_grad()
-    assert w.grad is None or not np.any(w.grad)
-    assert opt.param_groups[0]["lr"] == 1.0
-    with pytest.raises(ValueError, match="max_norm must be > 0"):
-        ClippedOptimizer(rg.optim.SGD([w], lr=1.0), 0.0)
 
 
 def test_loss_trajectory_and_per_sample_loss():
@@ -326,3 +312,16 @@ def test_plot_without_matplotlib_says_so(monkeypatch, tmp_path):
     X, y = _blobs(40)
     with pytest.raises(ImportError, match="plot= needs matplotlib: pip install matplotlib"):
         rg.train.noise_report(X, y, losses=("ce",), plot=str(tmp_path / "p.png"), epochs=1)
+
+
+def test_former_module_path_and_train_names_still_import():
+    import retrograd.noisy as noisy
+    import retrograd.train.noise as old
+
+    for name in noisy.__all__:
+        assert getattr(old, name) is getattr(noisy, name)
+    for name in rg.train._NOISY:
+        assert getattr(rg.train, name) is getattr(noisy, name)
+    from retrograd.train import noise_report
+
+    assert noise_report is noisy.noise_report

@@ -1,0 +1,58 @@
+"""Shared helpers of the noisy-data toolkit: generators, rates, labels, scaling."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._backend import xp
+from ..random import default_generator
+
+
+def _as_rng(rng: Any, fn: str) -> Any:
+    """None: retrograd's global generator; an int: a fresh seeded one; a Generator: itself."""
+    if rng is None:
+        return default_generator()
+    if isinstance(rng, xp.random.Generator):
+        return rng
+    if isinstance(rng, (int, xp.integer)) and not isinstance(rng, bool) and rng >= 0:
+        return xp.random.default_rng(int(rng))
+    raise TypeError(
+        f"{fn}: rng must be None, a non-negative int seed or a numpy Generator, got {rng!r}"
+    )
+
+
+def _check_rate(rate: Any, name: str, fn: str, hi: float | None = 1.0) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, xp.integer, xp.floating)):
+        raise TypeError(f"{fn}: {name} must be a number, got {rate!r}")
+    r = float(rate)
+    if not (r >= 0 and (hi is None or r <= hi)) or math.isnan(r):
+        rng_s = f"[0, {hi:g}]" if hi is not None else ">= 0"
+        raise ValueError(f"{fn}: {name} must be in {rng_s}, got {rate!r}")
+    return r
+
+
+def _class_labels(y: Any, fn: str) -> Any:
+    y = xp.asarray(y.data if hasattr(y, "data") and not isinstance(y, xp.ndarray) else y)
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise ValueError(
+            f"{fn}: y must be a 1-D array of integer class labels, got shape {y.shape} and "
+            f"dtype {y.dtype}"
+        )
+    if y.size and int(y.min()) < 0:
+        raise ValueError(f"{fn}: y contains the negative label {int(y.min())}")
+    return y
+
+
+def _accuracy(model: Any, X: Any, y: Any) -> float:
+    from ..train.loop import predict
+
+    return float((predict(model, X).argmax(axis=1) == y).mean())
+
+
+def _standardize(X_tr: Any, *others: Any) -> list:
+    # Training statistics only; constant features are centred, not scaled.
+    mu = X_tr.mean(axis=0)
+    sd = X_tr.std(axis=0)
+    sd = xp.where(sd > 0, sd, 1.0)
+    return [((a - mu) / sd).astype(X_tr.dtype) for a in (X_tr, *others)]
