@@ -28,7 +28,6 @@ Example::
 from __future__ import annotations
 
 import math
-import numbers
 import time
 import warnings
 from collections.abc import Iterator
@@ -44,6 +43,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+
+from ._checks import check_choice, check_int, check_real, fail, is_int, is_real
 
 try:
     from sklearn.utils.validation import (
@@ -94,42 +95,21 @@ _PREDICT_CHUNK = 8192
 
 # ---------------------------------------------------------------- validation helpers
 def _fail(est: Any, name: str, value: Any, expected: str) -> None:
-    raise ValueError(f"{type(est).__name__}: {name} must be {expected}, got {value!r}")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    fail(type(est).__name__, name, value, expected)
 
 
 def _check_int(est: Any, name: str, lo: int) -> int:
-    v = getattr(est, name)
-    if not _is_int(v) or v < lo:
-        _fail(est, name, v, f"an int >= {lo}")
-    return int(v)
+    return check_int(getattr(est, name), name, type(est).__name__, lo)
 
 
 def _check_real(
     est: Any, name: str, lo: float, hi: float = math.inf, lo_open=False, hi_open=False
 ) -> float:
-    v = getattr(est, name)
-    ok = _is_real(v)
-    if ok:
-        ok = (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
-    if not ok:
-        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-        _fail(est, name, v, f"a real number in {left}{lo:g}, {hi:g}{right}")
-    return float(v)
+    return check_real(getattr(est, name), name, type(est).__name__, lo, hi, lo_open, hi_open)
 
 
 def _check_choice(est: Any, name: str, choices: tuple) -> str:
-    v = getattr(est, name)
-    if not isinstance(v, str) or v not in choices:
-        _fail(est, name, v, f"one of {list(choices)}")
-    return v
+    return check_choice(getattr(est, name), name, type(est).__name__, choices, strict=True)
 
 
 @contextmanager
@@ -198,14 +178,14 @@ class _BaseBackprop(BaseEstimator):
             ),
         }
         bs = self.batch_size
-        if not (bs in ("auto", "full") or (_is_int(bs) and bs >= 1)):
+        if not (bs in ("auto", "full") or (is_int(bs) and bs >= 1)):
             _fail(self, "batch_size", bs, "'auto', 'full' or an int >= 1")
-        if self.target_loss is not None and not _is_real(self.target_loss):
+        if self.target_loss is not None and not is_real(self.target_loss):
             _fail(self, "target_loss", self.target_loss, "None or a finite real number")
         for name in ("early_stopping", "shuffle", "warm_start"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 _fail(self, name, getattr(self, name), "a bool")
-        if not (_is_int(self.verbose) or isinstance(self.verbose, (bool, np.bool_))):
+        if not (is_int(self.verbose) or isinstance(self.verbose, (bool, np.bool_))):
             _fail(self, "verbose", self.verbose, "an int or bool")
         try:
             dt = np.dtype(self.dtype).name
@@ -644,8 +624,8 @@ def _mlp_init(model: nn.Module, activation: str) -> None:
 
 def _check_mlp_arch(est: Any) -> dict:
     h = est.hidden_layer_sizes
-    sizes = [h] if _is_int(h) else list(h) if isinstance(h, (list, tuple, np.ndarray)) else None
-    if sizes is None or not all(_is_int(s) and s >= 1 for s in sizes):
+    sizes = [h] if is_int(h) else list(h) if isinstance(h, (list, tuple, np.ndarray)) else None
+    if sizes is None or not all(is_int(s) and s >= 1 for s in sizes):
         _fail(est, "hidden_layer_sizes", h, "an int >= 1 or a sequence of them")
     return {
         "hidden": [int(s) for s in sizes],

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import is_int
 from ..errors import ModelFileError
 
 __all__ = [
@@ -159,8 +160,9 @@ _BUILTIN_BUILDERS: dict[str, Callable[[type, dict], Any]] = {"Sequential": _buil
 
 
 def _positive_int(config: dict, key: str) -> int:
+    # Plain ints only (a JSON file gives no NumPy ints); a TypeError, as for any bad entry.
     v = config.get(key)
-    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+    if not isinstance(v, int) or not is_int(v) or v <= 0:
         raise TypeError(f"{key} must be a positive int, got {v!r}")
     return v
 

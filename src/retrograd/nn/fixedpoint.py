@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from .. import ops
 from .._backend import xp
+from .._checks import check_choice, check_int, check_real, resolve_dtype
 from .._warnings import warn_user
 from ..autograd.engine import run_backward
 from ..autograd.function import Function
@@ -43,6 +44,15 @@ _BACKWARDS = ("rbp", "neumann", "cg", "unrolled")
 _TOL_MODES = ("relative", "absolute")
 _ON_NONCONV = ("raise", "warn")
 _STOPS = ("sample", "batch")
+
+
+def _nonneg(v: Any, name: str, who: str) -> float:
+    return check_real(v, name, who, 0.0, expected="a finite number >= 0")
+
+
+def _damping(v: Any, name: str, who: str) -> float:
+    return check_real(v, name, who, 0.0, 1.0, lo_open=True, expected="in (0, 1]")
+
 
 __all__ = [
     "FixedPoint", "FixedPointSolve", "RecurrentNet", "NormBoundedTanhCell", "EquilibriumClassifier",
@@ -300,27 +310,30 @@ class FixedPoint(Module):
             self.cell = cell
         else:
             object.__setattr__(self, "cell", cell)
-        self.tol = _check_nonneg("tol", tol)
-        self.max_iter = _check_pos_int("max_iter", max_iter)
-        self.damping = _check_damping("damping", damping)
-        self.tol_mode = _check_choice("tol_mode", tol_mode, _TOL_MODES)
-        self.backward = _check_choice("backward", backward, _BACKWARDS)
+        who = "FixedPoint"
+        self.tol = _nonneg(tol, "tol", who)
+        self.max_iter = check_int(max_iter, "max_iter", who)
+        self.damping = _damping(damping, "damping", who)
+        self.tol_mode = check_choice(tol_mode, "tol_mode", who, _TOL_MODES)
+        self.backward = check_choice(backward, "backward", who, _BACKWARDS)
         self.backward_tol = (
-            self.tol if backward_tol is None else _check_nonneg("backward_tol", backward_tol)
+            self.tol if backward_tol is None else _nonneg(backward_tol, "backward_tol", who)
         )
         self.backward_max_iter = (
             self.max_iter
             if backward_max_iter is None
-            else _check_pos_int("backward_max_iter", backward_max_iter)
+            else check_int(backward_max_iter, "backward_max_iter", who)
         )
-        self.on_nonconvergence = _check_choice("on_nonconvergence", on_nonconvergence, _ON_NONCONV)
+        self.on_nonconvergence = check_choice(
+            on_nonconvergence, "on_nonconvergence", who, _ON_NONCONV
+        )
         self.backward_damping = (
             self.damping
             if backward_damping is None
-            else _check_damping("backward_damping", backward_damping)
+            else _damping(backward_damping, "backward_damping", who)
         )
         self.estimate_spectral_radius = bool(estimate_spectral_radius)
-        self.stop = _check_choice("stop", stop, _STOPS)
+        self.stop = check_choice(stop, "stop", who, _STOPS)
         self.h0 = h0
         self.last_stats: dict = {}
 
@@ -762,18 +775,13 @@ class RecurrentNet(Module):
     ) -> None:
         super().__init__()
         for name, v, lo in (("n_in", n_in, 1), ("n_hidden", n_hidden, 0), ("n_out", n_out, 1)):
-            if not isinstance(v, (int, xp.integer)) or isinstance(v, bool) or v < lo:
-                raise ValueError(f"RecurrentNet: {name} must be an int >= {lo}, got {v!r}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"RecurrentNet: activation must be one of {sorted(_ACTIVATIONS)}, "
-                f"got {activation!r}"
-            )
+            check_int(v, name, "RecurrentNet", lo)
+        check_choice(activation, "activation", "RecurrentNet", tuple(sorted(_ACTIVATIONS)))
         self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
         self.activation = activation
         self.symmetric = bool(symmetric)
         n = self.n_hidden + self.n_out
-        dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+        dt = resolve_dtype(dtype)
         if connectivity is None:
             mask = None
         else:
@@ -866,30 +874,6 @@ class RecurrentNet(Module):
 
 
 # ------------------------------------------------------------------------- validation
-def _check_nonneg(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or v == math.inf:
-        raise ValueError(f"FixedPoint: {name} must be a finite number >= 0, got {v!r}")
-    return float(v)
-
-
-def _check_pos_int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, xp.integer)) or v < 1:
-        raise ValueError(f"FixedPoint: {name} must be an int >= 1, got {v!r}")
-    return int(v)
-
-
-def _check_damping(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
-        raise ValueError(f"FixedPoint: {name} must be in (0, 1], got {v!r}")
-    return float(v)
-
-
-def _check_choice(name: str, v: Any, choices: tuple) -> str:
-    if v not in choices:
-        raise ValueError(f"FixedPoint: {name} must be one of {list(choices)}, got {v!r}")
-    return v
-
-
 class NormBoundedTanhCell(Module):
     """``F(h, u) = tanh(h W^T + u)`` with ``W = V * min(1, max_norm / ||V||_F)``.
 

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from .._backend import xp
+from .._checks import positive_int
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..ops import elementwise as _elementwise
 from ..ops.linalg import Linear as _LinearFn
@@ -33,8 +34,7 @@ class Linear(Module):
     ) -> None:
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, (int, xp.integer)) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"Linear: {name} must be a positive int, got {v!r}")
+            positive_int(v, name, "Linear")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self._wshape = (self.out_features, self.in_features)

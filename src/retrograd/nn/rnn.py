@@ -29,6 +29,7 @@ import warnings
 from typing import Any
 
 from .._backend import xp
+from .._checks import check_int
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..ops.rnn import gru_layer, lstm_layer, rnn_layer
 from ..ops.shape import concatenate, getitem, stack, transpose, unsqueeze
@@ -67,9 +68,7 @@ def detach_state(state: Any) -> Any:
 
 
 def _check_size(layer: str, name: str, v: Any, minimum: int = 1) -> int:
-    if not isinstance(v, (int, xp.integer)) or isinstance(v, bool) or v < minimum:
-        raise ValueError(f"{layer}: {name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
+    return check_int(v, name, layer, minimum)
 
 
 def _as_input(x: Any, dtype: Any, where: str, what: str = "input") -> Tensor:

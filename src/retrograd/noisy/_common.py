@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .._backend import xp
+from .._checks import check_number
 from ..random import default_generator
 
 
@@ -23,13 +23,8 @@ def _as_rng(rng: Any, fn: str) -> Any:
 
 
 def _check_rate(rate: Any, name: str, fn: str, hi: float | None = 1.0) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, xp.integer, xp.floating)):
-        raise TypeError(f"{fn}: {name} must be a number, got {rate!r}")
-    r = float(rate)
-    if not (r >= 0 and (hi is None or r <= hi)) or math.isnan(r):
-        rng_s = f"[0, {hi:g}]" if hi is not None else ">= 0"
-        raise ValueError(f"{fn}: {name} must be in {rng_s}, got {rate!r}")
-    return r
+    # A rate is in [0, hi] (a plain ">= 0" when unbounded); TypeError for a non-number.
+    return check_number(rate, name, fn, 0.0, hi, expected=None if hi is not None else "in >= 0")
 
 
 def _class_labels(y: Any, fn: str) -> Any:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._backend import xp
+from .._checks import positive_int
 from ._common import _accuracy, _check_rate, _class_labels, _standardize
 from .inject import inject_input_noise, inject_label_noise
 from .options import DEFAULT_LOSSES, OPTION_DEFAULTS, RobustOption, _train
@@ -218,8 +219,7 @@ def noise_report(
     y = _class_labels(y, fn)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{fn}: X has {X.shape[0]} samples but y has {y.shape[0]}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"{fn}: epochs must be a positive int, got {epochs!r}")
+    positive_int(epochs, "epochs", fn)
     options = [RobustOption.parse(o) for o in losses]
     if not options:
         raise ValueError(f"{fn}: losses is empty; give at least one option, e.g. ('ce',)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
+from .._checks import check_int
 from ..train.callbacks import Callback
 
 
@@ -55,11 +56,7 @@ class LossTrajectory(Callback):
     """
 
     def __init__(self, skip_epochs: int = 0) -> None:
-        if isinstance(skip_epochs, bool) or not isinstance(skip_epochs, int) or skip_epochs < 0:
-            raise ValueError(
-                f"LossTrajectory: skip_epochs must be an int >= 0, got {skip_epochs!r}"
-            )
-        self.skip_epochs = skip_epochs
+        self.skip_epochs = check_int(skip_epochs, "skip_epochs", "LossTrajectory", 0)
         self.losses: list = []
         self.last_predicted: Any = None
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
-from .._checks import int_pair
+from .._checks import int_pair, positive_int
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ._spatial import _as_strided, _check_nchw, _pad2d, _unbatch, _window
@@ -468,8 +468,7 @@ def conv2d(
         raise ValueError(
             f"{who}: weight has shape {w.shape}, expected 4-D (out, in/groups, kh, kw)"
         )
-    if not isinstance(groups, (int, xp.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
+    positive_int(groups, "groups", who)
     o, cg, kh, kw = w.shape
     if o % groups:
         raise ValueError(f"{who}: out_channels {o} is not divisible by groups={groups}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
+from .._checks import resolve_dtype
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..random import default_generator
 
@@ -16,10 +17,6 @@ def _shape(shape: tuple) -> tuple:
         if not isinstance(s, (int, xp.integer)) or s < 0:
             raise ValueError(f"shape must hold non-negative ints, got {shape}")
     return tuple(int(s) for s in shape)
-
-
-def _dtype(dtype: Any) -> Any:
-    return get_default_dtype() if dtype is None else xp.dtype(dtype)
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
@@ -47,7 +44,7 @@ def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
         >>> rg.zeros(2, 3).shape
         (2, 3)
     """
-    return Tensor(xp.zeros(_shape(shape), dtype=_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(xp.zeros(_shape(shape), dtype=resolve_dtype(dtype)), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -59,7 +56,7 @@ def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         >>> rg.ones(2).tolist()
         [1.0, 1.0]
     """
-    return Tensor(xp.ones(_shape(shape), dtype=_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(xp.ones(_shape(shape), dtype=resolve_dtype(dtype)), requires_grad=requires_grad)
 
 
 def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -72,7 +69,8 @@ def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool =
         [7.0, 7.0]
     """
     shape = _shape(shape if isinstance(shape, tuple) else (shape,))
-    return Tensor(xp.full(shape, fill_value, dtype=_dtype(dtype)), requires_grad=requires_grad)
+    data = xp.full(shape, fill_value, dtype=resolve_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
 
 
 def zeros_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -110,14 +108,14 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
         >>> _ = rg.manual_seed(0); rg.randn(2, 3).dtype
         dtype('float32')
     """
-    d = _dtype(dtype)
+    d = resolve_dtype(dtype)
     arr = default_generator().standard_normal(_shape(shape), dtype=d)
     return Tensor(arr, requires_grad=requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform [0, 1) samples from the global generator."""
-    d = _dtype(dtype)
+    d = resolve_dtype(dtype)
     arr = default_generator().random(_shape(shape), dtype=d)
     return Tensor(arr, requires_grad=requires_grad)
 
@@ -152,7 +150,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
         >>> rg.eye(2).tolist()
         [[1.0, 0.0], [0.0, 1.0]]
     """
-    return Tensor(xp.eye(n, m, dtype=_dtype(dtype)))
+    return Tensor(xp.eye(n, m, dtype=resolve_dtype(dtype)))
 
 
 __all__ = [

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
-from .optimizer import Optimizer, _check_number
+from .._checks import check_number
+from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -55,14 +56,14 @@ class Adam(Optimizer):
 
     def _validate_group(self, group: dict) -> None:
         name = type(self).__name__
-        _check_number(name, "lr", group["lr"], lo=0.0)
-        _check_number(name, "eps", group["eps"], lo=0.0)
-        _check_number(name, "weight_decay", group["weight_decay"], lo=0.0)
+        check_number(group["lr"], "lr", name, lo=0.0)
+        check_number(group["eps"], "eps", name, lo=0.0)
+        check_number(group["weight_decay"], "weight_decay", name, lo=0.0)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         for i, b in enumerate(betas):
-            _check_number(name, f"betas[{i}]", b, lo=0.0, hi=1.0, hi_open=True)
+            check_number(b, f"betas[{i}]", name, lo=0.0, hi=1.0, hi_open=True)
         group["betas"] = (float(betas[0]), float(betas[1]))
 
     def _step(self) -> None:

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._backend import xp
+from .._checks import check_number, positive_int
 from ..autograd.mode import enable_grad, no_grad
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -182,13 +183,11 @@ class LBFGS(Optimizer):
         self._params = self.param_groups[0]["params"]
 
     def _validate_group(self, group: dict) -> None:
-        _check_number("LBFGS", "lr", group["lr"], lo=0.0)
+        check_number(group["lr"], "lr", "LBFGS", lo=0.0)
         for name in ("max_iter", "max_eval", "history_size"):
-            v = group[name]
-            if isinstance(v, bool) or not isinstance(v, (int, xp.integer)) or v < 1:
-                raise ValueError(f"LBFGS: {name} must be a positive int, got {v!r}")
-        _check_number("LBFGS", "tolerance_grad", group["tolerance_grad"], lo=0.0)
-        _check_number("LBFGS", "tolerance_change", group["tolerance_change"], lo=0.0)
+            positive_int(group[name], name, "LBFGS")
+        check_number(group["tolerance_grad"], "tolerance_grad", "LBFGS", lo=0.0)
+        check_number(group["tolerance_change"], "tolerance_change", "LBFGS", lo=0.0)
         if group["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(
                 f"LBFGS: line_search_fn must be None or 'strong_wolfe', got "

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .optimizer import Optimizer, _check_number
+from .._checks import check_number, positive_int
+from .optimizer import Optimizer
 
 
 def _check_optimizer(name: str, optimizer: Any) -> None:
@@ -84,11 +85,6 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _check_positive_int(cls: str, name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-        raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
-
-
 class StepLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
 
@@ -107,8 +103,8 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        _check_positive_int("StepLR", "step_size", step_size)
-        _check_number("StepLR", "gamma", gamma, lo=0.0)
+        positive_int(step_size, "step_size", "StepLR")
+        check_number(gamma, "gamma", "StepLR", lo=0.0)
         self.step_size = step_size
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
@@ -140,7 +136,7 @@ class MultiStepLR(LRScheduler):
         for m in ms:
             if isinstance(m, bool) or not isinstance(m, int) or m < 0:
                 raise ValueError(f"MultiStepLR: milestones must be non-negative ints, got {ms!r}")
-        _check_number("MultiStepLR", "gamma", gamma, lo=0.0)
+        check_number(gamma, "gamma", "MultiStepLR", lo=0.0)
         self.milestones = sorted(ms)
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
@@ -166,7 +162,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        _check_number("ExponentialLR", "gamma", gamma, lo=0.0)
+        check_number(gamma, "gamma", "ExponentialLR", lo=0.0)
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
@@ -196,8 +192,8 @@ class CosineAnnealingLR(LRScheduler):
         eta_min: float = 0.0,  # noqa: N803
         last_epoch: int = -1,
     ) -> None:
-        _check_positive_int("CosineAnnealingLR", "T_max", T_max)
-        _check_number("CosineAnnealingLR", "eta_min", eta_min, lo=0.0)
+        positive_int(T_max, "T_max", "CosineAnnealingLR")
+        check_number(eta_min, "eta_min", "CosineAnnealingLR", lo=0.0)
         self.T_max = T_max
         self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
@@ -254,7 +250,7 @@ class ReduceLROnPlateau:
         eps: float = 1e-8,
     ) -> None:
         _check_optimizer("ReduceLROnPlateau", optimizer)
-        _check_number("ReduceLROnPlateau", "factor", factor, lo=0.0, hi=1.0, hi_open=True)
+        check_number(factor, "factor", "ReduceLROnPlateau", lo=0.0, hi=1.0, hi_open=True)
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
@@ -264,7 +260,7 @@ class ReduceLROnPlateau:
         for name, v in (("patience", patience), ("cooldown", cooldown)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"ReduceLROnPlateau: {name} must be a non-negative int, got {v!r}")
-        _check_number("ReduceLROnPlateau", "threshold", threshold, lo=0.0)
+        check_number(threshold, "threshold", "ReduceLROnPlateau", lo=0.0)
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:

@@ -8,40 +8,12 @@ the dict is made of plain Python scalars, lists, dicts and NumPy arrays only.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._backend import xp
 from ..autograd.mode import enable_grad
 from ..autograd.tensor import Tensor
-
-
-def _check_number(
-    cls: str,
-    name: str,
-    value: Any,
-    lo: float | None = None,
-    hi: float | None = None,
-    lo_open: bool = False,
-    hi_open: bool = False,
-) -> None:
-    """Raise a ValueError naming the optimizer, the argument and the value if out of range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, xp.integer, xp.floating)):
-        raise TypeError(f"{cls}: {name} must be a number, got {value!r}")
-    v = float(value)
-    ok = not math.isnan(v)
-    if lo is not None:
-        ok = ok and (v > lo if lo_open else v >= lo)
-    if hi is not None:
-        ok = ok and (v < hi if hi_open else v <= hi)
-    if not ok:
-        left = "(" if lo_open else "["
-        right = ")" if hi_open else "]"
-        lo_s = "-inf" if lo is None else f"{lo:g}"
-        hi_s = "inf" if hi is None else f"{hi:g}"
-        raise ValueError(f"{cls}: {name} must be in {left}{lo_s}, {hi_s}{right}, got {value!r}")
-
 
 #: Groups up to this many elements in all may be updated on flat arrays
 #: (:meth:`Optimizer._flat_group`): beyond it the per-parameter calls cost little next to

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
-from .optimizer import Optimizer, _check_number
+from .._checks import check_number
+from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
@@ -49,11 +50,11 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_group(self, group: dict) -> None:
-        _check_number("RMSprop", "lr", group["lr"], lo=0.0)
-        _check_number("RMSprop", "alpha", group["alpha"], lo=0.0, hi=1.0)
-        _check_number("RMSprop", "eps", group["eps"], lo=0.0)
-        _check_number("RMSprop", "weight_decay", group["weight_decay"], lo=0.0)
-        _check_number("RMSprop", "momentum", group["momentum"], lo=0.0, hi=1.0, hi_open=True)
+        check_number(group["lr"], "lr", "RMSprop", lo=0.0)
+        check_number(group["alpha"], "alpha", "RMSprop", lo=0.0, hi=1.0)
+        check_number(group["eps"], "eps", "RMSprop", lo=0.0)
+        check_number(group["weight_decay"], "weight_decay", "RMSprop", lo=0.0)
+        check_number(group["momentum"], "momentum", "RMSprop", lo=0.0, hi=1.0, hi_open=True)
 
     def _step(self) -> None:
         for group in self.param_groups:

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
-from .optimizer import Optimizer, _check_number
+from .._checks import check_number
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -54,10 +55,10 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_group(self, group: dict) -> None:
-        _check_number("SGD", "lr", group["lr"], lo=0.0)
-        _check_number("SGD", "momentum", group["momentum"], lo=0.0, hi=1.0, hi_open=True)
-        _check_number("SGD", "dampening", group["dampening"], lo=0.0, hi=1.0)
-        _check_number("SGD", "weight_decay", group["weight_decay"], lo=0.0)
+        check_number(group["lr"], "lr", "SGD", lo=0.0)
+        check_number(group["momentum"], "momentum", "SGD", lo=0.0, hi=1.0, hi_open=True)
+        check_number(group["dampening"], "dampening", "SGD", lo=0.0, hi=1.0)
+        check_number(group["weight_decay"], "weight_decay", "SGD", lo=0.0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov=True needs momentum > 0 and dampening == 0, got "

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from .._backend import xp
+from .._checks import check_int, positive_int
 
 
 class Callback:
@@ -62,13 +63,7 @@ class MaxEpochs(Callback):
     """Stop after ``max_epochs`` epochs (fit's ``epochs=`` adds one of these for you)."""
 
     def __init__(self, max_epochs: int) -> None:
-        if (
-            isinstance(max_epochs, bool)
-            or not isinstance(max_epochs, (int, xp.integer))
-            or max_epochs < 1
-        ):
-            raise ValueError(f"MaxEpochs: max_epochs must be a positive int, got {max_epochs!r}")
-        self.max_epochs = int(max_epochs)
+        self.max_epochs = positive_int(max_epochs, "max_epochs", "MaxEpochs")
 
     def on_epoch_end(self, state: Any, logs: dict) -> None:
         if state.epoch >= self.max_epochs:
@@ -195,8 +190,7 @@ class EarlyStopping(Callback):
         mode: str = "auto",
         restore_best_weights: bool = False,
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
+        check_int(patience, "patience", "EarlyStopping", 0)
         if not min_delta >= 0:
             raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta!r}")
         if mode not in ("auto", "min", "max"):
