@@ -122,7 +122,7 @@ _LAZY_ATTRS = {
 
 
 if TYPE_CHECKING:  # what __getattr__ loads lazily, made visible to type checkers
-    from . import cli, data, distributed, io, nn, onnx, ops, optim, sklearn, train  # noqa: F401
+    from . import cli, data, distributed, io, nn, noisy, onnx, ops, optim, sklearn, train  # noqa: F401
     from .io import load, load_checkpoint, save, save_checkpoint  # noqa: F401
     from .nn.gradcheck import check_module_grads  # noqa: F401
 

@@ -13,6 +13,8 @@ Example::
     (2, True)
 """
 
+from typing import TYPE_CHECKING
+
 from . import metrics
 from .callbacks import (
     AllWithinTolerance,
@@ -37,6 +39,21 @@ _NOISY = (
     "suspicious_samples", "SuspiciousSamples", "suspicious_precision", "LossTrajectory",
     "ClippedOptimizer", "RobustOption",
 )  # fmt: skip
+
+
+if TYPE_CHECKING:  # what __getattr__ loads lazily, made visible to type checkers
+    from ..noisy import (  # noqa: F401
+        ClippedOptimizer,
+        LossTrajectory,
+        NoiseReport,
+        RobustOption,
+        SuspiciousSamples,
+        inject_input_noise,
+        inject_label_noise,
+        noise_report,
+        suspicious_precision,
+        suspicious_samples,
+    )
 
 
 def __getattr__(name: str):
