@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._backend import xp
+from .._checks import positive_int
 from ..autograd.mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..ops import elementwise as _el
@@ -42,12 +43,6 @@ def _activation(activation: Any, who: str) -> tuple:
         raise TypeError(f"{who}: activation must be 'relu', 'gelu' or a callable, got "
                         f"{type(activation).__name__}")  # fmt: skip
     return activation, None
-
-
-def _positive_int(value: Any, name: str, who: str) -> int:
-    if not isinstance(value, (int, xp.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_model_input(x: Any, d_model: int, dtype: Any, who: str, name: str) -> Tensor:
@@ -78,9 +73,9 @@ class _Layer(Module):
         dtype: Any,
         cross_attention: bool = False,
     ) -> None:
-        self.d_model = _positive_int(d_model, "d_model", who)
-        self.nhead = _positive_int(nhead, "nhead", who)
-        self.dim_feedforward = _positive_int(dim_feedforward, "dim_feedforward", who)
+        self.d_model = positive_int(d_model, "d_model", who)
+        self.nhead = positive_int(nhead, "nhead", who)
+        self.dim_feedforward = positive_int(dim_feedforward, "dim_feedforward", who)
         if d_model % nhead:
             raise ValueError(f"{who}: d_model={d_model} must be divisible by nhead={nhead}")
         if not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 1.0:
@@ -325,7 +320,7 @@ def _seq_len(x: Any, batch_first: bool) -> int:
 
 
 def _clones(layer: Module, n: int, who: str) -> ModuleList:
-    n = _positive_int(n, "num_layers", who)
+    n = positive_int(n, "num_layers", who)
     return ModuleList([copy.deepcopy(layer) for _ in range(n)])
 
 
