@@ -24,9 +24,9 @@ from ..autograd.mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..ops import elementwise as _el
 from .attention import MultiheadAttention, generate_square_subsequent_mask
-from .conv import LayerNorm
 from .layers import Dropout, Linear
 from .module import Module, ModuleList
+from .norm import LayerNorm
 
 _ACTIVATIONS = {"relu": _el.relu, "gelu": _el.gelu}
 
