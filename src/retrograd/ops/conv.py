@@ -609,8 +609,7 @@ def _transpose_geometry(
         raise ValueError(
             f"{who}: weight has shape {w.shape}, expected 4-D (in, out/groups, kh, kw)"
         )
-    if not isinstance(groups, (int, xp.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
+    positive_int(groups, "groups", who)
     cin, cog, kh, kw = w.shape
     if cin % groups:
         raise ValueError(f"{who}: in_channels {cin} is not divisible by groups={groups}")
@@ -748,8 +747,7 @@ def conv1d(
     x, w = ensure_tensor(input), ensure_tensor(weight)
     if w.ndim != 3:
         raise ValueError(f"{who}: weight has shape {w.shape}, expected 3-D (out, in/groups, k)")
-    if not isinstance(groups, (int, xp.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
+    positive_int(groups, "groups", who)
     x4, unbatched = _as_2d(x, who, w.shape[1] * int(groups))
     pad = padding if isinstance(padding, str) else (0, _single(padding, "padding", who, 0))
     y = conv2d(
