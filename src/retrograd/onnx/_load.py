@@ -392,24 +392,11 @@ def _match_reshape(b: _Builder, node: Any, at: dict, rest: list) -> int:
         return 1
     if target and target[0] == 0 and -1 not in target[1:] and len(b.shape) == 2:
         if math.prod(target[1:]) == per_sample:
-            reshape = _input_reshape()
-            if reshape is not None:
-                b.add(reshape(target[1:]))
-                return 1
+            from ..nn import InputReshape
+
+            b.add(InputReshape(target[1:]))
+            return 1
     raise _Unsupported(f"shape {target} for an input of shape (batch, *{list(b.shape[1:])})")
-
-
-def _input_reshape() -> Any:
-    from ..io.registry import registered_modules
-
-    cls = registered_modules().get("InputReshape")
-    if cls is None:
-        try:
-            from ..cli import models  # noqa: F401 - registers the command line's layers
-        except ImportError:  # pragma: no cover
-            return None
-        cls = registered_modules().get("InputReshape")
-    return cls
 
 
 def _simple(make: Callable[[dict], Any]) -> Callable:
