@@ -1,4 +1,4 @@
-"""Convolution, pooling and normalisation primitives (ops.conv, ops.pool, ops.norm):
+"""Convolution, pooling and normalisation primitives (ops.conv, ops.pool, ops.normalization):
 gradcheck, PyTorch parity, dtypes."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import retrograd as rg
 from retrograd.autograd.function import PRIMITIVES
 from retrograd.ops import conv as C
-from retrograd.ops import norm as N
+from retrograd.ops import normalization as N
 from retrograd.ops import pool as P
 
 #: The primitives of retrograd.ops.conv, .pool and .norm that this file gradchecks in float64 (the

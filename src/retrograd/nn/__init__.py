@@ -10,7 +10,7 @@ from .losses import *
 from .fixedpoint import FixedPoint, RecurrentNet, NormBoundedTanhCell, EquilibriumClassifier
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout2d
 from .pool import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
-from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, SequenceClassifier
 from .embedding import Embedding
 from .attention import MultiheadAttention

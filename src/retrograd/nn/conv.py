@@ -3,7 +3,8 @@ arguments and layouts).
 
 The stateless forms (``conv2d``, ``conv1d``, ...) are importable from here as well; the
 primitives behind them live in :mod:`retrograd.ops.conv`. Pooling layers are in
-:mod:`retrograd.nn.pool`, normalisation layers in :mod:`retrograd.nn.norm`.
+:mod:`retrograd.nn.pool`, normalisation layers in
+:mod:`retrograd.nn.normalization`.
 
 Every layer has ``get_config()``, the JSON-able constructor arguments that rebuild it.
 

@@ -26,7 +26,7 @@ from ..ops import elementwise as _el
 from .attention import MultiheadAttention, generate_square_subsequent_mask
 from .layers import Dropout, Linear
 from .module import Module, ModuleList
-from .norm import LayerNorm
+from .normalization import LayerNorm
 
 _ACTIVATIONS = {"relu": _el.relu, "gelu": _el.gelu}
 

@@ -3,8 +3,9 @@
 Everything here is vectorised: convolution is im2col (a strided view of the padded input
 copied once) followed by ONE matrix product per layer; its input gradient is col2im with
 a loop over the kernel offsets only (``kh * kw`` vectorised slice-adds, never a loop over
-pixels). Pooling (:mod:`retrograd.ops.pool`) and normalisation (:mod:`retrograd.ops.norm`) have
-their own modules; the geometry they share with convolution is in ``ops/_spatial.py``.
+pixels). Pooling (:mod:`retrograd.ops.pool`) and normalisation
+(:mod:`retrograd.ops.normalization`) have their own modules; the geometry they share with
+convolution is in ``ops/_spatial.py``.
 
 ``ConvReluMaxPool2d`` runs conv (stride 1) -> ReLU -> 2x2 max-pool as one node, in a
 layout made for the pool (see its docstring); ``nn.Sequential`` uses it for those three

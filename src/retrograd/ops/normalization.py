@@ -124,7 +124,7 @@ def batch_norm(
     Example::
 
         >>> import retrograd as rg
-        >>> from retrograd.ops.norm import batch_norm
+        >>> from retrograd.ops.normalization import batch_norm
         >>> y = batch_norm(rg.randn(8, 3), None, None, training=True)
         >>> [round(float(v), 4) + 0.0 for v in y.data.mean(axis=0)]
         [0.0, 0.0, 0.0]
@@ -193,7 +193,7 @@ def layer_norm(
     Example::
 
         >>> import retrograd as rg
-        >>> from retrograd.ops.norm import layer_norm
+        >>> from retrograd.ops.normalization import layer_norm
         >>> y = layer_norm(rg.randn(4, 6), 6)
         >>> bool(abs(y.data.mean(axis=1)).max() < 1e-5)
         True

@@ -1,5 +1,5 @@
 """Normalisation layers (PyTorch's names, arguments, parameter names and buffers); the
-primitives behind them live in :mod:`retrograd.ops.norm`.
+primitives behind them live in :mod:`retrograd.ops.normalization`.
 
 Every layer has ``get_config()``, the JSON-able constructor arguments that rebuild it.
 """
@@ -12,7 +12,7 @@ from typing import Any
 from .._backend import xp
 from .._checks import positive_int, resolve_dtype
 from ..autograd.tensor import Tensor, get_default_dtype
-from ..ops.norm import batch_norm, layer_norm
+from ..ops.normalization import batch_norm, layer_norm
 from . import init
 from .module import Module, Parameter
 
