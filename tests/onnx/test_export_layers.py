@@ -141,6 +141,25 @@ CASES = [
     ("RNNCell-relu", lambda: nn.RNNCell(3, 4, nonlinearity="relu"), (3,), {}, 0),
     ("LSTMCell", lambda: nn.LSTMCell(3, 4), (3,), {}, 0),
     ("GRUCell", lambda: nn.GRUCell(3, 4, bias=False), (3,), {}, 0),
+    ("TransformerEncoderLayer", lambda: nn.TransformerEncoderLayer(8, 2, 16), (5, 8), SEQ, 1),
+    (
+        "TransformerEncoderLayer-gelu-norm_first",
+        lambda: nn.TransformerEncoderLayer(
+            8, 2, 16, activation="gelu", norm_first=True, batch_first=True
+        ),
+        (5, 8),
+        {},
+        0,
+    ),
+    (
+        "TransformerEncoder",
+        lambda: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(8, 4, 16), 2, norm=nn.LayerNorm(8)
+        ),
+        (5, 8),
+        SEQ,
+        1,
+    ),
     ("Conv1d", lambda: nn.Conv1d(3, 4, 3), (3, 9), {}, 0),
     (
         "Conv1d-options",
@@ -230,6 +249,7 @@ def test_every_builtin_exporter_is_tested():
         tested |= {type(m).__name__ for m in make().modules()}
     cli = {"InputReshape", "SequenceClassifier", "NormBoundedTanhCell", "EquilibriumClassifier"}
     cli.add("Embedding")  # integer input: test_embedding_takes_integer_indices
+    cli |= {m.__name__ for m in MULTI_INPUT}  # test_multi_input_layers
     # The command line's layers are tested as whole models in test_export_models.py.
     assert set(_BUILTIN) - tested - cli == set()
 
@@ -239,12 +259,6 @@ def test_every_builtin_exporter_is_tested():
 NOT_EXPORTED = {
     "Module": "abstract base",
     "ModuleList": "not callable (a container of layers)",
-    "MultiheadAttention": "not mapped yet",
-    "Transformer": "not mapped yet",
-    "TransformerDecoder": "not mapped yet",
-    "TransformerDecoderLayer": "not mapped yet",
-    "TransformerEncoder": "not mapped yet",
-    "TransformerEncoderLayer": "not mapped yet",
 }
 
 
@@ -265,6 +279,58 @@ def test_every_nn_layer_has_an_exporter():
         f"rg.nn layers without an ONNX exporter: {missing}; add one in retrograd/onnx/ or "
         f"list the layer in NOT_EXPORTED with the reason"
     )
+
+
+MULTI_INPUT = {
+    nn.MultiheadAttention: (lambda: nn.MultiheadAttention(8, 2), [(5, 8), (7, 8), (7, 8)]),
+    nn.TransformerDecoderLayer: (lambda: nn.TransformerDecoderLayer(8, 2, 16), [(4, 8), (6, 8)]),
+    nn.TransformerDecoder: (
+        lambda: nn.TransformerDecoder(
+            nn.TransformerDecoderLayer(8, 2, 16, norm_first=True), 2, norm=nn.LayerNorm(8)
+        ),
+        [(4, 8), (6, 8)],
+    ),
+    nn.Transformer: (lambda: nn.Transformer(8, 2, 2, 2, 16), [(6, 8), (4, 8)]),
+}
+
+
+@pytest.mark.parametrize("cls", list(MULTI_INPUT), ids=lambda c: c.__name__)
+def test_multi_input_layers(cls, tmp_path):
+    """Time-major inputs of different lengths: batch (axis 1) and each time axis dynamic."""
+    make, shapes = MULTI_INPUT[cls]
+    model = make().eval()
+    rng = np.random.default_rng(0)
+    names = [f"input_{k}" for k in range(len(shapes))]
+    axes = {n: {0: f"time{k}", 1: "batch"} for k, n in enumerate(names)}
+    ex = [rng.standard_normal((s[0], 2, s[1])).astype(np.float32) for s in shapes]
+    path = rg.onnx.export(model, tuple(ex), tmp_path / "m.onnx", dynamic_axes=axes)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    sess = session(path)
+    for b, extra in ((1, 0), (7, 2), (64, 1)):
+        xs = [rng.standard_normal((s[0] + extra, b, s[1])).astype(np.float32) for s in shapes]
+        with rg.no_grad():
+            want = model(*[rg.tensor(x) for x in xs])
+        want = [w.data for w in (want if isinstance(want, tuple) else (want,))]
+        got = sess.run(None, dict(zip(names, xs)))
+        for w, g in zip(want, got):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_masks_are_refused_by_name(tmp_path):
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(4, 2)
+
+        def forward(self, x):
+            return self.attn(x, x, x, attn_mask=np.zeros((3, 3), dtype=bool))[0]
+
+    @rg.onnx.register_exporter(Masked)
+    def _export(ctx, m, x):
+        return ctx.call(m.attn, x, x, x, attn_mask=np.zeros((3, 3), dtype=bool))[0].name
+
+    with pytest.raises(rg.onnx.OnnxExportError, match=r"attn \(MultiheadAttention\): attn_mask"):
+        rg.onnx.export(Masked(), rg.randn(3, 2, 4), tmp_path / "m.onnx")
 
 
 def test_embedding_takes_integer_indices(tmp_path):

@@ -117,12 +117,16 @@ def _names(given: Any, n: int, default: str, what: str) -> list:
     return names
 
 
-def _axes_spec(dynamic_axes: Any, dynamic_batch: bool, names: list, ndims: list) -> dict:
+def _axes_spec(dynamic_axes: Any, dynamic_batch: bool, names: list, shapes: list) -> dict:
     """{tensor name: {axis: symbolic name}} from dynamic_axes / dynamic_batch."""
     if dynamic_axes is None:
         if not dynamic_batch:
             return {}
-        return {n: {0: "batch"} for n, nd in zip(names, ndims) if nd >= 1}
+        # One symbol says "the same size at run time" (ONNX Runtime plans buffers by it):
+        # inputs whose axis 0 differs in the example (a time-major source and target) get
+        # one symbol each.
+        shared = len({s[0] for s in shapes}) == 1
+        return {n: {0: "batch" if shared else f"{n}_dim0"} for n in names}
     if not isinstance(dynamic_axes, Mapping):
         raise TypeError(
             "export: dynamic_axes must map tensor names to {axis: name} or a list of axes, "
@@ -147,6 +151,8 @@ def _axes_spec(dynamic_axes: Any, dynamic_batch: bool, names: list, ndims: list)
 
 
 def _flatten(v: Any) -> list:
+    if v is None:
+        return []
     if isinstance(v, Value):
         return [v]
     return [x for part in v for x in _flatten(part)]
@@ -176,7 +182,8 @@ def export(
     restored afterwards), on ``example_input`` (a Tensor or array, or a tuple of them
     for a model with several inputs), and each layer is mapped onto ONNX operators.
     ``opset`` defaults to :data:`DEFAULT_OPSET`. With ``dynamic_batch`` (default) axis 0
-    of every input is the symbolic ``batch``; ``dynamic_axes`` (PyTorch's form,
+    of every input is the symbolic ``batch`` (one symbol per input when their example sizes
+    differ there); ``dynamic_axes`` (PyTorch's form,
     ``{"input": {0: "batch", 1: "time"}}`` or ``{"input": [0, 1]}``) replaces that rule.
     Input and output names default to ``input``/``output`` (``input_0``...). The graph
     passes ``onnx.checker.check_model(full_check=True)`` before it is written; its
@@ -227,7 +234,7 @@ def export(
             inputs.append(Value(name, arr))
         outputs = _flatten(ctx.call(model, *inputs, name=""))
         out_names = _names(output_names, len(outputs), "output", "output_names")
-        spec = _axes_spec(dynamic_axes, dynamic_batch, in_names, [a.ndim for a in arrays])
+        spec = _axes_spec(dynamic_axes, dynamic_batch, in_names, [a.shape for a in arrays])
         unknown = set(spec) - set(in_names) - set(out_names)
         if unknown:
             raise ValueError(

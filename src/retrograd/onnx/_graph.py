@@ -262,6 +262,8 @@ def _pair_up(names: Any, out: Any, ctx: ExportContext) -> Any:
     """Zip the exporter's output names with the module's outputs (same nesting)."""
     from ..autograd.tensor import Tensor
 
+    if out is None:  # an output the module leaves out (attention weights not asked for)
+        return None
     if isinstance(out, Tensor):
         if not isinstance(names, str):
             raise ctx.fail(f"the exporter returned {type(names).__name__}, expected one name")

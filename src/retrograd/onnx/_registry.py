@@ -102,7 +102,7 @@ def supported_layers() -> list[str]:
 
 
 def _load() -> None:
-    from . import _layers, _recurrent  # noqa: F401 - fill _BUILTIN
+    from . import _layers, _recurrent, _transformer  # noqa: F401 - fill _BUILTIN
 
 
 def lookup(module: Any, ctx: ExportContext) -> Exporter:
