@@ -6,6 +6,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ._common import (
@@ -276,15 +277,6 @@ def make_optimizer(name: str, params: Any, lr: float, momentum: float, wd: float
     return optim.LBFGS(params, lr=lr)
 
 
-def _fit_supports(*names: str) -> bool:
-    import inspect
-
-    from ..train import fit
-
-    params = inspect.signature(fit).parameters
-    return all(n in params for n in names)
-
-
 def _is_root(distributed: bool) -> bool:
     if not distributed:
         return True
@@ -300,25 +292,50 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train(o: dict) -> int:
-    import numpy as np
-
+    """Run ``retrograd train`` with the resolved options ``o`` (see :func:`resolve`)."""
     import retrograd as rg
 
-    from . import _common as C
-    from .models import build_model
+    from .. import _malloc
 
     t_start = time.perf_counter()
     root = _is_root(o["distributed"])
     verbose = o["verbose"] if root else 0
-    quiet = verbose == 0
+    _check_outputs(o)
+    _malloc.tune()
+    prep = _prepare_data(o)
+    rg.manual_seed(o["seed"])
+    model, opt, loss_fn, lr = _build(o, prep)
+    callbacks, early = _callbacks(o, prep, root)
+    _announce(o, prep, model, lr, verbose == 0)
+    hist = _fit(o, prep, model, opt, loss_fn, callbacks, verbose, root)
+    if not root:
+        return 0
+    _save_and_report(o, prep, model, hist, early, time.perf_counter() - t_start, verbose == 0)
+    return 0
+
+
+# ------------------------------------------------------------------ stages
+@dataclass
+class _Prepared:
+    """The training data as the network sees it, and what the model file records."""
+
+    name: str
+    task: str
+    loss_name: str
+    n_rows: int
+    n_features: int
+    n_out: int
+    X: Any
+    y: Any
+    X_val: Any
+    y_val: Any
+    meta: dict
+
+
+def _check_outputs(o: dict) -> None:
+    """Refuse, before any work, options that could only fail after training."""
     if o["resume"] and not o["checkpoint_dir"]:
         raise UsageError("--resume needs --checkpoint-dir (where the checkpoints are)")
-    if (o["checkpoint_dir"] or o["keep_last"]) and not _fit_supports("checkpoint_dir"):
-        raise UsageError(
-            "--checkpoint-dir/--resume: this version of rg.train.fit has no checkpointing"
-        )
-    if o["distributed"] and not _fit_supports("distributed"):
-        raise UsageError("--distributed: this version of rg.train.fit has no distributed mode")
     for opt_name in ("metrics", "plot", "out"):
         path = o[opt_name]
         parent = os.path.dirname(path) if path else ""
@@ -331,6 +348,11 @@ def train(o: dict) -> int:
             from ..train.plots import MATPLOTLIB_MISSING
 
             raise RuntimeError("--plot: " + MATPLOTLIB_MISSING) from None
+
+
+def _prepare_data(o: dict) -> _Prepared:
+    """Load the data, encode the targets for the task, split, standardize."""
+    from . import _common as C
 
     d = C.load_data(o["data"], o["target"], default_part="train")
     if d.y is None:
@@ -347,52 +369,10 @@ def train(o: dict) -> int:
     if d.layout:
         meta.update(d.layout)
     if task == "classify":
-        classes = C.sort_class_names(set(C.raw_labels(d)))
-        if len(classes) < 2:
-            raise ValueError(f"{d.name}: only one class ({classes[0]}) in the targets")
-        y = C.encode_classes(d, classes)
-        n_out = len(classes)
-        meta["classes"] = classes
-        if loss_name in CLASS_LOSSES:
-            y_fit = y
-        elif loss_name == "mse":
-            y_fit = np.eye(n_out, dtype=np.float32)[y]
-        else:
-            raise UsageError(
-                f"--loss {loss_name} is for regression; classify uses cross_entropy, gce, "
-                "sce or mse"
-            )
+        y, y_fit, n_out = _class_targets(d, loss_name, meta)
     else:
-        if d.label_names is not None:
-            raise UsageError(f"{d.name}: text labels cannot be regressed; use --task classify")
-        if loss_name in CLASS_LOSSES:
-            raise UsageError(f"--loss {loss_name} needs --task classify")
-        y = np.asarray(d.y, dtype=np.float64)
-        y = y.reshape(len(y), -1)
-        n_out = y.shape[1]
-        y_mean, y_std = y.mean(axis=0), y.std(axis=0)
-        y_std = np.where(y_std > 0, y_std, 1.0)
-        meta["target_mean"] = y_mean.astype(np.float32)
-        meta["target_std"] = y_std.astype(np.float32)
-        # Standardized targets keep the loss near 1 whatever their units (prices, ...).
-        y_fit = ((y - y_mean) / y_std).astype(np.float32)
-
-    # Split, then standardize with the training part only.
-    X = d.X
-    n_val = 0
-    X_val = y_val = None
-    if o["val_split"] > 0:
-        n_val = int(np.ceil(o["val_split"] * d.n))
-        if n_val < 1 or d.n - n_val < 1:
-            raise ValueError(f"--val-split {o['val_split']}: {d.n} rows are too few to split")
-        strat = None
-        if task == "classify":
-            counts = np.bincount(y, minlength=n_out)
-            if counts.min() >= 2 and n_val >= n_out:
-                strat = y
-        X, X_val, y_fit, y_val = rg.data.train_test_split(
-            X, y_fit, test_size=n_val, seed=o["seed"], stratify=strat
-        )
+        y, y_fit, n_out = _regression_targets(d, loss_name, meta)
+    X, X_val, y_fit, y_val = _split(o, d, task, y, y_fit, n_out)
     mode = o["standardize"]
     if mode == "auto":
         mode = "global" if d.image_shape else "feature"
@@ -401,84 +381,179 @@ def train(o: dict) -> int:
     X = C.apply_standardize(X, mean, std)
     if X_val is not None:
         X_val = C.apply_standardize(X_val, mean, std)
+    return _Prepared(
+        d.name, task, loss_name, d.n, d.n_features, n_out, X, y_fit, X_val, y_val, meta
+    )
 
-    rg.manual_seed(o["seed"])
+
+def _class_targets(d: Any, loss_name: str, meta: dict) -> tuple:
+    """(class indices, what the loss is fed, number of classes)."""
+    import numpy as np
+
+    from . import _common as C
+
+    classes = C.sort_class_names(set(C.raw_labels(d)))
+    if len(classes) < 2:
+        raise ValueError(f"{d.name}: only one class ({classes[0]}) in the targets")
+    y = C.encode_classes(d, classes)
+    n_out = len(classes)
+    meta["classes"] = classes
+    if loss_name in CLASS_LOSSES:
+        return y, y, n_out
+    if loss_name == "mse":
+        return y, np.eye(n_out, dtype=np.float32)[y], n_out
+    raise UsageError(
+        f"--loss {loss_name} is for regression; classify uses cross_entropy, gce, sce or mse"
+    )
+
+
+def _regression_targets(d: Any, loss_name: str, meta: dict) -> tuple:
+    """(targets, standardized targets for the loss, number of outputs)."""
+    import numpy as np
+
+    if d.label_names is not None:
+        raise UsageError(f"{d.name}: text labels cannot be regressed; use --task classify")
+    if loss_name in CLASS_LOSSES:
+        raise UsageError(f"--loss {loss_name} needs --task classify")
+    y = np.asarray(d.y, dtype=np.float64)
+    y = y.reshape(len(y), -1)
+    y_mean, y_std = y.mean(axis=0), y.std(axis=0)
+    y_std = np.where(y_std > 0, y_std, 1.0)
+    meta["target_mean"] = y_mean.astype(np.float32)
+    meta["target_std"] = y_std.astype(np.float32)
+    # Standardized targets keep the loss near 1 whatever their units (prices, ...).
+    return y, ((y - y_mean) / y_std).astype(np.float32), y.shape[1]
+
+
+def _split(o: dict, d: Any, task: str, y: Any, y_fit: Any, n_out: int) -> tuple:
+    """(X, X_val, y_fit, y_val): the validation part held out (stratified for classes)."""
+    import numpy as np
+
+    import retrograd as rg
+
+    if o["val_split"] <= 0:
+        return d.X, None, y_fit, None
+    n_val = int(np.ceil(o["val_split"] * d.n))
+    if n_val < 1 or d.n - n_val < 1:
+        raise ValueError(f"--val-split {o['val_split']}: {d.n} rows are too few to split")
+    strat = None
+    if task == "classify":
+        counts = np.bincount(y, minlength=n_out)
+        if counts.min() >= 2 and n_val >= n_out:
+            strat = y
+    return rg.data.train_test_split(d.X, y_fit, test_size=n_val, seed=o["seed"], stratify=strat)
+
+
+def _build(o: dict, prep: _Prepared) -> tuple:
+    """(model, optimizer, loss function, learning rate)."""
+    from .models import build_model
+
+    image_shape = prep.meta["image_shape"]
     try:
         model = build_model(
-            o["model"], d.n_features, n_out, o["activation"], d.image_shape, dropout=o["dropout"]
-        )
+            o["model"], prep.n_features, prep.n_out, o["activation"], image_shape,
+            dropout=o["dropout"],
+        )  # fmt: skip
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     lr = o["lr"] if o["lr"] is not None else DEFAULT_LR[o["optimizer"]]
     opt = make_optimizer(o["optimizer"], model.parameters(), lr, o["momentum"], o["weight_decay"])
-    if o["label_smoothing"] and loss_name != "cross_entropy":
+    if o["label_smoothing"] and prep.loss_name != "cross_entropy":
         raise UsageError("--label-smoothing applies to --loss cross_entropy only")
-    loss_fn = make_loss(loss_name, o["label_smoothing"])
-    meta.update(optimizer=o["optimizer"], lr=lr, batch_size=o["batch_size"], seed=o["seed"])
+    loss_fn = make_loss(prep.loss_name, o["label_smoothing"])
+    prep.meta.update(optimizer=o["optimizer"], lr=lr, batch_size=o["batch_size"], seed=o["seed"])
+    return model, opt, loss_fn, lr
+
+
+def _callbacks(o: dict, prep: _Prepared, root: bool) -> tuple:
+    """(callbacks, the EarlyStopping among them or None)."""
+    import retrograd as rg
 
     callbacks: list = []
     early = None
     if o["patience"] is not None:
-        monitor = "val_loss" if X_val is not None else "loss"
+        monitor = "val_loss" if prep.X_val is not None else "loss"
         early = rg.train.EarlyStopping(monitor, patience=o["patience"], restore_best_weights=True)
         callbacks.append(early)
     if o["target_loss"] is not None:
         callbacks.append(rg.train.TargetLoss(o["target_loss"]))
     if o["target_accuracy"] is not None:
-        if task != "classify":
+        if prep.task != "classify":
             raise UsageError("--target-accuracy needs a classification task")
         callbacks.append(rg.train.TargetAccuracy(o["target_accuracy"]))
     if o["metrics"] and root:
         logger = rg.train.CSVLogger if o["metrics"].endswith(".csv") else rg.train.JSONLLogger
         callbacks.append(logger(o["metrics"]))
+    return callbacks, early
 
-    bs = o["batch_size"]
+
+def _announce(o: dict, prep: _Prepared, model: Any, lr: float, quiet: bool) -> None:
+    import retrograd as rg
+
+    n_out, bs = prep.n_out, o["batch_size"]
+    n_val = 0 if prep.X_val is None else len(prep.X_val)
     info(
-        f"retrograd {rg.__version__} train: {d.name}, {d.n} rows x {d.n_features} features, "
+        f"retrograd {rg.__version__} train: {prep.name}, {prep.n_rows} rows x "
+        f"{prep.n_features} features, "
         + (
             f"{n_out} classes"
-            if task == "classify"
+            if prep.task == "classify"
             else f"regression ({n_out} output{'s' if n_out > 1 else ''})"
         )
-        + f"; {len(X)} train / {n_val} validation",
+        + f"; {len(prep.X)} train / {n_val} validation",
         quiet,
     )
     info(
         f"model {o['model']} ({type(model).__name__}, {model.num_parameters():,} parameters), "
-        f"loss {loss_name}, {o['optimizer']} lr {lr:g}, batch "
+        f"loss {prep.loss_name}, {o['optimizer']} lr {lr:g}, batch "
         f"{'full' if bs is None else bs}, up to {o['epochs']} epochs",
         quiet,
     )
-    fit_kwargs: dict = {}
+
+
+def _fit(
+    o: dict, prep: _Prepared, model: Any, opt: Any, loss_fn: Any, callbacks: list,
+    verbose: int, root: bool,
+) -> Any:  # fmt: skip
+    """rg.train.fit with the command line's options; returns the History."""
+    import retrograd as rg
+
+    from . import _common as C
+
+    ckpt: dict = {}
     if o["checkpoint_dir"]:
-        fit_kwargs.update(checkpoint_dir=o["checkpoint_dir"], resume=o["resume"])
+        ckpt.update(checkpoint_dir=o["checkpoint_dir"], resume=o["resume"])
         if o["keep_last"] is not None:
-            fit_kwargs["keep_last"] = o["keep_last"]
-    if o["distributed"]:
-        fit_kwargs["distributed"] = True
-    if o["clip_grad_norm"] is not None:
-        fit_kwargs["clip_grad_norm"] = o["clip_grad_norm"]
+            ckpt["keep_last"] = o["keep_last"]
     try:
-        hist = rg.train.fit(
+        return rg.train.fit(
             model,
             loss_fn,
             opt,
-            (X, y_fit),
-            val_data=None if X_val is None else (X_val, y_val),
+            (prep.X, prep.y),
+            val_data=None if prep.X_val is None else (prep.X_val, prep.y_val),
             epochs=o["epochs"],
-            batch_size=bs,
+            batch_size=o["batch_size"],
             seed=o["seed"],
             callbacks=callbacks,
             verbose=verbose,
-            **fit_kwargs,
+            distributed=o["distributed"],
+            clip_grad_norm=o["clip_grad_norm"],
+            **ckpt,
         )
     except KeyboardInterrupt:
         if o["checkpoint_dir"] and root:
             C.warn(f"interrupted: checkpoint in {o['checkpoint_dir']}; continue with --resume")
         raise
-    elapsed = time.perf_counter() - t_start
-    if not root:
-        return 0
+
+
+def _save_and_report(
+    o: dict, prep: _Prepared, model: Any, hist: Any, early: Any, elapsed: float, quiet: bool
+) -> None:
+    """Save the model file (with the CLI's metadata) and print the summary lines."""
+    import retrograd as rg
+
+    meta = prep.meta
     meta["history"] = {
         k: [float("nan") if v is None else float(v) for v in vals]
         for k, vals in hist.history.items()
@@ -500,7 +575,7 @@ def train(o: dict) -> int:
     if early is not None and early.best_epoch not in (None, hist.epochs):
         info(f"kept the weights of epoch {early.best_epoch} (best {early.monitor} "
              f"{early.best:.4f})", quiet)  # fmt: skip
-    if task == "regress":
+    if prep.task == "regress":
         info(
             "(regression losses are on standardized targets; `retrograd evaluate` reports "
             "them in the data's units)",
@@ -512,6 +587,5 @@ def train(o: dict) -> int:
     if o["plot"]:
         from ..train.plots import plot_history
 
-        plot_history(hist, o["plot"], title=f"{o['model']} on {d.name}")
+        plot_history(hist, o["plot"], title=f"{o['model']} on {prep.name}")
         info(f"wrote curves to {o['plot']}", quiet)
-    return 0
