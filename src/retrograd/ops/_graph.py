@@ -53,3 +53,32 @@ def spread(g: Tensor, shape: tuple, axis: Any, keepdims: bool) -> Tensor:
 def const(arr: Any) -> Tensor:
     """An array as a constant Tensor (no gradient flows into it)."""
     return Tensor._wrap(arr, False, None)
+
+
+def flip(g: Tensor, axis: int) -> Tensor:
+    from .shape import GetItem
+
+    index = [slice(None)] * g.ndim
+    index[axis] = slice(None, None, -1)
+    return GetItem.apply(g, index=tuple(index))
+
+
+def rev_cumsum(g: Tensor, axis: int) -> Tensor:
+    """``sum_{j >= i} g_j`` along ``axis`` (the VJP of a cumulative sum), recorded."""
+    from .scan import Cumsum
+
+    return flip(Cumsum.apply(flip(g, axis), dim=axis), axis)
+
+
+def scatter(g: Tensor, shape: tuple, index: Any, advanced: bool = True) -> Tensor:
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeats add up), recorded."""
+    from .shape import IndexAdd
+
+    return IndexAdd.apply(g, shape=tuple(shape), index=index, advanced=advanced)
+
+
+def first_order_only_here(name: str, why: str) -> None:
+    """Raise for an input on which a primitive has no second-order rule (not silently)."""
+    from ..errors import SecondOrderError
+
+    raise SecondOrderError(f"create_graph=True: the primitive {name} is first-order only {why}")

@@ -50,6 +50,16 @@ class Prod(Function):
             )
         return ((g * others).astype(g.dtype, copy=False),)
 
+    def backward_graph(self, g, out):
+        from ._graph import first_order_only_here, spread
+
+        if (self.a == 0).any():
+            first_order_only_here("Prod", "where a factor is exactly zero")
+        a = self.parents[0]
+        shape = self.a.shape
+        o = spread(out, shape, self.axis, self.keepdims)
+        return (spread(g, shape, self.axis, self.keepdims) * o / a,)
+
 
 def _squeeze(arr: Any, axis: Any) -> Any:
     return arr.reshape(()) if axis is None else arr.squeeze(axis=axis)
@@ -97,6 +107,30 @@ class VectorNorm(Function):
                 m = xp.abs(a)
                 d = xp.where(out == 0, 0, sign * m ** (p - 1) / out ** (p - 1))
         return ((g * d).astype(g.dtype, copy=False),)
+
+    def backward_graph(self, g, out):
+        from ._graph import const, spread
+        from .elementwise import Abs, Where
+
+        a, p = self.parents[0], self.ord
+        shape, ax, kd = self.a.shape, self.axis, self.keepdims
+        g = spread(g, shape, ax, kd)
+        if p == 1:
+            return (g * xp.sign(self.a),)
+        if p == 0:
+            return (g * 0.0,)
+        if p in (math.inf, -math.inf):
+            tie = xp.abs(self.a) == self.out
+            w = xp.sign(self.a) * tie / tie.sum(axis=ax, keepdims=True)
+            return (g * w.astype(g.dtype),)
+        zero = self.out == 0  # the subgradient 0 there (PyTorch's), kept finite
+        o = Where.apply(const(xp.ones((), dtype=g.dtype)), spread(out, shape, ax, kd),
+                        cond=xp.broadcast_to(zero, shape))  # fmt: skip
+        if p == 2:
+            d = a / o
+        else:
+            d = Abs.apply(a) ** (p - 1) * xp.sign(self.a) / o ** (p - 1)
+        return (g * (d * ~xp.broadcast_to(zero, shape)),)
 
 
 # ------------------------------------------------------------------ public functions

@@ -54,6 +54,40 @@ class Einsum(Function):
             grads.append(out)
         return tuple(grads)
 
+    def backward_graph(self, g, out):
+        from ._graph import reshape as _reshape
+        from ._graph import scatter
+        from .shape import Expand
+
+        parents = self.parents
+        sizes = {}
+        for subs, a in zip(self.inputs, self.arrays):
+            sizes.update(zip(subs, a.shape))
+        grads = []
+        for i, (subs, a) in enumerate(zip(self.inputs, self.arrays)):
+            if not self.needs[i]:
+                grads.append(None)
+                continue
+            others = [(s, parents[j]) for j, s in enumerate(self.inputs) if j != i]
+            seen = set(self.output).union(*(set(s) for s, _ in others))
+            unique = "".join(dict.fromkeys(subs))
+            kept = "".join(c for c in unique if c in seen)
+            gk = Einsum.apply(
+                g, *(t for _, t in others), inputs=(self.output, *(s for s, _ in others)),
+                output=kept,
+            )  # fmt: skip
+            gk = _reshape(gk, [sizes[c] if c in kept else 1 for c in unique])
+            full = tuple(sizes[c] for c in unique)
+            if gk.shape != full:
+                gk = Expand.apply(gk, shape=full)
+            if len(unique) == len(subs):
+                grads.append(gk)
+                continue
+            # A repeated letter: the gradient lives on that diagonal (flat positions).
+            flat = xp.einsum(subs + "->" + unique, xp.arange(a.size).reshape(a.shape))
+            grads.append(_reshape(scatter(gk, (a.size,), flat), a.shape))
+        return tuple(grads)
+
 
 def _parse(equation: str, tensors: list) -> tuple:
     """Explicit (inputs, output, tensors): letters only, operands broadcast over '...'."""

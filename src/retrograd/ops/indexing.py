@@ -104,6 +104,13 @@ class Gather(Function):
             xp.add.at(out, self.idx, g)
         return (out,)
 
+    def backward_graph(self, g, out):
+        from ._graph import scatter
+
+        if not self.idx:
+            return (g,)
+        return (scatter(g, self.shape, self.idx, advanced=not self.unique),)
+
 
 class Scatter(Function):
     """A copy of ``a`` with ``src`` written at the indexed places (the last write wins)."""
@@ -129,6 +136,25 @@ class Scatter(Function):
             else:
                 gs = xp.zeros(self.src_shape, dtype=g.dtype)
                 gs[self.sl] = picked
+        return ga, gs
+
+    def backward_graph(self, g, out):
+        from ._graph import scatter
+        from .reduce import Sum
+        from .shape import GetItem
+
+        na, ns = self.needs
+        ga = gs = None
+        if na:
+            keep = xp.ones(g.shape, dtype=g.dtype)
+            keep[self.idx] = 0
+            ga = g * keep
+        if ns:
+            picked = GetItem.apply(g, index=self.idx)
+            if len(self.src_shape) == 0:
+                gs = Sum.apply(picked, axis=None, keepdims=False)
+            else:
+                gs = scatter(picked, self.src_shape, self.sl, advanced=False)
         return ga, gs
 
 
@@ -193,6 +219,39 @@ class ScatterReduce(Function):
             gs = xp.zeros(self.src_shape, dtype=g.dtype)
             gs[self.sl] = gsrc
         return (ga if na else None), gs
+
+    def backward_graph(self, g, out):
+        from ._graph import first_order_only_here, scatter
+        from .shape import GetItem
+
+        na, ns = self.needs
+        idx, red, hit = self.idx, self.reduce, self.hit
+        dt = g.dtype
+        own = xp.ones(self.a.shape, dtype=bool) if self.include_self else ~hit
+        # Each rule is linear in g with weights locally constant in a and src.
+        if red == "sum":
+            wa, wsrc = own.astype(dt), None
+        elif red == "mean":
+            wa = xp.where(hit, 1 / self.count, 1).astype(dt) * own
+            wsrc = (1 / self.count)[idx].astype(dt)
+        elif red in ("amax", "amin"):
+            self_tie = (self.a == self.out) & own
+            src_tie = self.s == self.out[idx]
+            count = self_tie.astype(dt)
+            xp.add.at(count, idx, src_tie)
+            count[count == 0] = 1
+            wa, wsrc = self_tie / count, (src_tie / count[idx]).astype(dt)
+        else:
+            first_order_only_here("ScatterReduce", "with reduce='prod'")
+        ga = gs = None
+        if na:
+            ga = g * wa
+        if ns:
+            gsrc = GetItem.apply(g, index=idx)
+            if wsrc is not None:
+                gsrc = gsrc * wsrc
+            gs = scatter(gsrc, self.src_shape, self.sl, advanced=False)
+        return ga, gs
 
 
 def _scatter_prod_grads(fn: ScatterReduce, g: Any, own: Any) -> tuple:

@@ -29,6 +29,9 @@ class Roll(Function):
     def backward(self, g):
         return (xp.roll(g, tuple(-s for s in self.shifts), axis=self.axes),)
 
+    def backward_graph(self, g, out):
+        return (Roll.apply(g, shifts=tuple(-s for s in self.shifts), axes=self.axes),)
+
 
 class Repeat(Function):
     """``Tensor.repeat``: the whole tensor tiled ``reps`` times along each dimension."""
@@ -48,6 +51,16 @@ class Repeat(Function):
         g = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
         return (g.reshape(self.shape),)
 
+    def backward_graph(self, g, out):
+        from ._graph import reshape as _reshape
+        from .reduce import Sum
+
+        split = []
+        for r, n in zip(self.reps, self.full):
+            split += [r, n]
+        g = Sum.apply(_reshape(g, split), axis=tuple(range(0, len(split), 2)), keepdims=False)
+        return (_reshape(g, self.shape),)
+
 
 class Diag(Function):
     """A 1-D tensor placed on the ``offset`` diagonal of a square matrix."""
@@ -58,6 +71,9 @@ class Diag(Function):
 
     def backward(self, g):
         return (xp.diagonal(g, self.offset).copy(),)
+
+    def backward_graph(self, g, out):
+        return (Diagonal.apply(g, offset=self.offset, dim1=0, dim2=1),)
 
 
 class Diagonal(Function):
@@ -75,6 +91,17 @@ class Diagonal(Function):
         cols = xp.arange(n) + max(self.offset, 0)
         view[..., rows, cols] = g
         return (out,)
+
+    def backward_graph(self, g, out):
+        from ._graph import reshape as _reshape
+        from ._graph import scatter
+
+        n = 1
+        for s in self.shape:
+            n *= s
+        flat = xp.arange(n).reshape(self.shape)
+        index = xp.diagonal(flat, self.offset, *self.dims)
+        return (_reshape(scatter(g, (n,), index), self.shape),)
 
 
 # ------------------------------------------------------------------------- helpers

@@ -28,6 +28,11 @@ class Cumsum(Function):
         # Input i reaches every output j >= i: the VJP is the reversed cumulative sum.
         return (_rev_cumsum(g, self.dim),)
 
+    def backward_graph(self, g, out):
+        from ._graph import rev_cumsum
+
+        return (rev_cumsum(g, self.dim),)
+
 
 class Cumprod(Function):
     def forward(self, a, dim=0):
@@ -52,6 +57,13 @@ class Cumprod(Function):
         g_zero = (g * out_without * (zeros_so_far >= 1)).sum(axis=d, keepdims=True)
         return ((g_before + xp.where(first_zero, g_zero, 0)).astype(g.dtype, copy=False),)
 
+    def backward_graph(self, g, out):
+        from ._graph import first_order_only_here, rev_cumsum
+
+        if (self.a == 0).any():
+            first_order_only_here("Cumprod", "where a factor is exactly zero")
+        return (rev_cumsum(g * out, self.dim) / self.parents[0],)
+
 
 class LogCumSumExp(Function):
     def forward(self, a, dim=0):
@@ -72,6 +84,16 @@ class LogCumSumExp(Function):
             neg = rev_lcse(xp.log(xp.maximum(-g, 0)) - out)
             res = xp.exp(a + pos) - xp.exp(a + neg)
         return (res.astype(g.dtype, copy=False),)
+
+    def backward_graph(self, g, out):
+        from ._graph import rev_cumsum
+        from .elementwise import Exp
+
+        # sum_{j >= i} g_j exp(a_i - out_j), as exp(a_i - c) * sum g_j exp(c - out_j) with
+        # one shift c per slice (the first output): finite while the slice's range is < ~700.
+        a, d = self.parents[0], self.dim
+        c = xp.take(self.out, [0], axis=d)
+        return (Exp.apply(a - c) * rev_cumsum(g * Exp.apply(c - out), d),)
 
 
 def _scan_input(input: Any, dim: Any, fn: str, dtype: Any = None) -> tuple:  # noqa: A002
