@@ -28,7 +28,9 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: Suites written as separate scripts exposing ``run(quick=False) -> list[dict]``.
-EXTRA_SUITES = {"rnn": "bench_rnn.py", "cnn": "bench_cnn.py", "mpi": "bench_mpi.py"}
+EXTRA_SUITES = {
+    "rnn": "bench_rnn.py", "cnn": "bench_cnn.py", "nets": "bench_nets.py", "mpi": "bench_mpi.py",
+}  # fmt: skip
 SUITES = ("mlp",) + tuple(EXTRA_SUITES)
 PEER_NAMES = {
     "retrograd": "retrograd", "pytorch": "PyTorch (eager, CPU)", "sklearn": "scikit-learn",

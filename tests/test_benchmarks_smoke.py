@@ -136,3 +136,24 @@ def test_time_alternating_rotates_and_counts():
     assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
     assert calls[:3] == ["a", "b", "c"]  # warm-up
     assert calls[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # rotated rounds
+
+
+def test_nets_suite_runs_both_contenders_on_the_same_work():
+    import bench_nets
+
+    rows = bench_nets.run(quick=True, repeats=1)
+    assert {(r["config"], r["contender"]) for r in rows} == {
+        (c, k) for c in bench_nets.CONFIGS for k in bench_nets.CONTENDERS
+    }
+    for r in rows:
+        assert set(_common.RESULT_KEYS) <= set(r), r
+        if r["contender"] == "retrograd":
+            assert r["status"] == "ok", r["note"]
+    by_config: dict = {}
+    for r in rows:
+        if r["status"] == "ok":
+            by_config.setdefault(r["config"], []).append(r["final_loss"])
+    for config, ls in by_config.items():
+        # Same weights, same batches, same SGD rule: the same loss after the run.
+        assert max(ls) - min(ls) < 1e-4 * max(ls), (config, ls)
+    assert "speed vs PyTorch" in bench_nets.markdown(rows)
