@@ -205,6 +205,25 @@ def _softmax_rows(s: Any, safe: bool) -> Any:
     return s
 
 
+_CAUSAL: dict = {}
+
+
+def _causal_bias(L: int, S: int, dtype: Any) -> Any:
+    """(L, S) additive mask: 0 where key j <= query i, -inf above (cached, read-only).
+
+    A broadcast add measured several times faster than assigning -inf through a boolean
+    index over every batch and head."""
+    key = (L, S, xp.dtype(dtype))
+    bias = _CAUSAL.get(key)
+    if bias is None:
+        if len(_CAUSAL) > 32:
+            _CAUSAL.clear()
+        bias = xp.where(xp.tri(L, S, dtype=bool), 0.0, -xp.inf).astype(dtype)
+        bias.flags.writeable = False
+        _CAUSAL[key] = bias
+    return bias
+
+
 def _keep_mask(seed: int, shape: tuple, p: float) -> Any:
     return xp.random.default_rng(seed).random(shape, dtype=xp.float32) >= p
 
@@ -240,7 +259,7 @@ class ScaledDotProductAttention(Function):
             else:
                 s += mask
         if causal:
-            s[..., ~xp.tri(L, S, dtype=bool)] = -xp.inf
+            s += _causal_bias(L, S, s.dtype)
         p = _softmax_rows(s, safe)
         self.p, self.q, self.k, self.v = p, q, k, v
         self.scale, self.dropout_p = scale, dropout_p
