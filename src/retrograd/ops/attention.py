@@ -68,6 +68,28 @@ class Embedding(Function):
         self.scale_grad_by_freq = scale_grad_by_freq
         return weight[indices]
 
+    def composite(self, weight, indices):
+        """The lookup as a gather (for create_graph). The value is weight[indices]; the
+        rows that padding_idx/scale_grad_by_freq exclude or scale are split into a
+        constant part, so the gradient matches :meth:`backward`."""
+        from .elementwise import add, mul
+        from .shape import getitem
+
+        idx = indices.data
+        rows = getitem(weight, idx)
+        scale = None
+        if self.scale_grad_by_freq:
+            counts = xp.bincount(idx.reshape(-1), minlength=self.shape[0])
+            scale = (1.0 / counts[idx]).astype(weight.data.dtype)
+        if self.padding_idx is not None:
+            keep = (idx != self.padding_idx).astype(weight.data.dtype)
+            scale = keep if scale is None else scale * keep
+        if scale is None:
+            return rows
+        s = Tensor._wrap(scale[..., None], False, None)
+        rest = Tensor._wrap(rows.data * (1 - scale[..., None]), False, None)
+        return add(mul(rows, s), rest)
+
     def backward(self, g):
         if not self.needs[0]:
             return None, None
@@ -261,6 +283,7 @@ class ScaledDotProductAttention(Function):
         if causal:
             s += _causal_bias(L, S, s.dtype)
         p = _softmax_rows(s, safe)
+        self.causal, self.safe = causal, safe
         self.p, self.q, self.k, self.v = p, q, k, v
         self.scale, self.dropout_p = scale, dropout_p
         self.mask_shape = None if mask is None or mask.dtype == xp.bool_ else mask.shape
@@ -276,6 +299,43 @@ class ScaledDotProductAttention(Function):
         out = pd @ v
         if with_weights:
             out = xp.concatenate([out, xp.broadcast_to(pd, out.shape[:-1] + (S,))], axis=-1)
+        return out
+
+    def composite(self, q, k, v, mask=None):
+        """The same attention from matmul, softmax and constants (for create_graph): the
+        dropout mask comes from the stored seed, fully masked rows are held at zero."""
+        from .elementwise import div, exp, mul, sub, where
+        from .linalg import matmul
+        from .reduce import sum as sum_
+        from .shape import concatenate, transpose
+
+        s = mul(matmul(q, transpose(k, -2, -1)), self.scale)
+        L, S = s.shape[-2:]
+        if mask is not None:
+            if mask.data.dtype == xp.bool_:
+                s = where(mask.data, s, -xp.inf)
+            else:
+                s = s + mask
+        if self.causal:
+            s = s + Tensor._wrap(_causal_bias(L, S, s.data.dtype), False, None)
+        dead = None
+        if self.safe:
+            dead = xp.isneginf(s.data.max(axis=-1, keepdims=True))
+            if dead.any():
+                s = where(dead, 0.0, s)
+            else:
+                dead = None
+        # softmax as exp / sum, shifted by a constant row max (the function is unchanged)
+        e = exp(sub(s, Tensor._wrap(s.data.max(axis=-1, keepdims=True), False, None)))
+        p = div(e, sum_(e, axis=-1, keepdims=True))
+        if dead is not None:
+            p = where(dead, 0.0, p)
+        if self.dropout_p > 0.0:
+            keep = _keep_mask(self.seed, p.shape, self.dropout_p).astype(p.data.dtype)
+            p = mul(p, Tensor._wrap(keep / (1.0 - self.dropout_p), False, None))
+        out = matmul(p, v)
+        if self.with_weights:
+            out = concatenate([out, p], axis=-1)
         return out
 
     def backward(self, g):

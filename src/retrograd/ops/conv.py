@@ -553,6 +553,11 @@ class ConvTranspose2d(Function):
     the input gradient and one for the weight gradient.
     """
 
+    second_order = False
+    second_order_reason = (
+        "ConvTranspose2d has no double-backward rule yet (its VJP is written with arrays)"
+    )
+
     def forward(
         self, x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         dilation=(1, 1), groups=1,
