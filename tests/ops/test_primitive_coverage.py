@@ -1,4 +1,5 @@
-"""META-TEST: every differentiable primitive of retrograd has a float64 gradcheck test.
+"""META-TEST: every primitive of retrograd has a float64 gradcheck test and says whether
+a recorded call of it can be replayed.
 
 How it works (follow this when you add a primitive, i.e. a ``Function`` subclass):
 
@@ -19,6 +20,13 @@ How it works (follow this when you add a primitive, i.e. a ``Function`` subclass
 
 Declaring a name is a promise that a float64 ``rg.gradcheck`` of that primitive runs in
 the declaring module; keep it honest (e.g. assert the primitive appears in the graph).
+
+Replayability: every ``Function`` subclass of the package (differentiable or not) sets,
+in its own class body, ``replay = "pure"``, ``"checked"`` (with a static method
+``replay_check(arrays, params) -> bool``) or ``"never"``; the compiled training step
+(``train.compile_step``) reads it. What each value promises is in the docstring of
+``retrograd/autograd/recording.py``; ``tests/train/test_compiled.py`` is where replays are
+compared with eager steps bit for bit.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import pytest
 import gradcheck_registry
 import retrograd
 from retrograd.autograd.function import PRIMITIVES, Function
+from retrograd.autograd.recording import HOW_TO_DECLARE, REPLAY_KINDS
 
 TESTS_ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,6 +113,16 @@ def required_primitives() -> dict:
     }
 
 
+def undeclared_replay() -> list:
+    """Primitives of the package whose own class body does not declare ``replay``."""
+    return sorted(
+        name
+        for name, cls in PRIMITIVES.items()
+        if (cls.__module__ == "retrograd" or cls.__module__.startswith("retrograd."))
+        and cls.__dict__.get("replay") not in REPLAY_KINDS
+    )
+
+
 def uncovered(declared: set) -> list:
     return sorted(set(required_primitives()) - declared)
 
@@ -165,3 +184,43 @@ def test_non_differentiable_primitives_are_exempt():
         assert "ProbeNoGrad" not in uncovered(set())
     finally:
         PRIMITIVES.pop(probe.__name__, None)
+
+
+def test_every_primitive_declares_whether_it_can_be_replayed():
+    pkg_failed = import_package_modules()
+    missing = undeclared_replay()
+    assert not missing, (
+        "primitives that do not say whether a recorded call can be replayed: "
+        + ", ".join(f"{n} ({PRIMITIVES[n].__module__})" for n in missing)
+        + f". For each, {HOW_TO_DECLARE}."
+    )
+    assert not pkg_failed, f"retrograd modules failed to import: {pkg_failed}"
+
+
+def test_replay_meta_test_catches_an_undeclared_primitive():
+    probe = type(
+        "ProbeNoReplay",
+        (Function,),
+        {"__module__": "retrograd._coverage_probe", "forward": lambda self, a: a},
+    )
+    # A subclass of a declared primitive must still declare its own (its forward may differ).
+    child = type("ProbeChild", (PRIMITIVES["Exp"],), {"__module__": "retrograd._coverage_probe"})
+    try:
+        assert {"ProbeNoReplay", "ProbeChild"} <= set(undeclared_replay())
+    finally:
+        PRIMITIVES.pop(probe.__name__, None)
+        PRIMITIVES.pop(child.__name__, None)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"replay": "sometimes"}, "expected one of 'pure', 'checked', 'never'"),
+        ({"replay": "checked"}, "defines no replay_check"),
+        ({"replay": "pure", "replay_check": staticmethod(lambda a, p: True)}, "declare replay"),
+    ],
+)
+def test_a_wrong_replay_declaration_fails_when_the_class_is_made(body, message):
+    with pytest.raises(TypeError, match=message):
+        type("ProbeBadReplay", (Function,), {"__module__": "retrograd._coverage_probe", **body})
+    PRIMITIVES.pop("ProbeBadReplay", None)

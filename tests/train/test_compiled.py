@@ -329,3 +329,97 @@ def test_python_lists_are_converted_as_the_eager_path_converts_them():
     assert step.replays == 2 and m2[0].weight.data.dtype == np.float32
     for p1, p2 in zip(m1.parameters(), m2.parameters()):
         np.testing.assert_array_equal(p1.data, p2.data)
+
+
+def _steps_agree(build, lf, batches, opt_fn=None):
+    """Run the compiled and the eager step on the same batches; return the step."""
+    (m1, o1), (m2, o2) = _pair(build, opt_fn)
+    step = rg.train.compile_step(m2, lf, o2)
+    for x, y in batches:
+        assert step(x, y) == _eager_step(m1, lf, o1, x, y)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(p1.data, p2.data)
+    return step
+
+
+def test_an_index_holding_the_labels_is_never_frozen_into_a_replay():
+    # out[(rows, y)] puts the batch's labels inside a tuple keyword: a replay would
+    # keep the recorded labels (it did, silently, before arrays in containers were refused)
+    class PickedNLL(rg.nn.Module):
+        capture_safe = True
+
+        def forward(self, out, y):
+            n = out.shape[0]
+            return -rg.ops.log_softmax(out, axis=1)[(np.arange(n), y)].mean()
+
+    x, _ = _data()
+    batches = [(x, np.full(40, k)) for k in (0, 1, 2)]
+    step = _steps_agree(_mlp(), PickedNLL(), batches)
+    assert step.replays == 0 and "inside its argument 'index'" in step.eager_reason
+
+
+def test_cross_entropy_replays_check_the_labels_on_every_path():
+    x, y = _data()
+    bad = y.copy()
+    bad[3] = -1  # not ignore_index: eager raises, a replay must not wrap it to class 2
+    lf = rg.nn.CrossEntropyLoss(label_smoothing=0.1)  # the general path, not `checked`
+    (m1, o1), (m2, o2) = _pair(_mlp())
+    step = rg.train.compile_step(m2, lf, o2)
+    for _ in range(2):
+        assert step(x, y) == _eager_step(m1, lf, o1, x, y)
+    assert step.replays == 1
+    with pytest.raises(ValueError, match="target contains class -1"):
+        _eager_step(m1, lf, o1, x, bad)
+    with pytest.raises(ValueError, match="target contains class -1"):
+        step(x, bad)
+    assert step.eager_reason == "the batch failed a check the recorded step relied on"
+    # labels equal to ignore_index pass the check and replay
+    lf = rg.nn.CrossEntropyLoss(ignore_index=1)
+    step = _steps_agree(_mlp(), lf, [(x, y), (x, np.where(y == 2, 1, y)), (x, y)])
+    assert step.replays == 2
+
+
+def _scale_fn(replay):
+    body = {
+        "forward": lambda self, a: a * 3.0,
+        "backward": lambda self, g: (g * 3.0,),
+        "__module__": __name__,
+    }
+    if replay is not None:
+        body["replay"] = replay
+    return type(f"Scale_{replay}", (rg.autograd.Function,), body)
+
+
+@pytest.mark.parametrize("replay", [None, "never", "pure"])
+def test_a_primitive_is_replayed_only_when_it_says_it_can_be(replay):
+    fn = _scale_fn(replay)
+
+    class Scale(rg.nn.Module):
+        capture_safe = True
+
+        def forward(self, h):
+            return fn.apply(h)
+
+    def build():
+        return rg.nn.Sequential(rg.nn.Linear(6, 8), Scale(), rg.nn.Linear(8, 3))
+
+    x, y = _data()
+    step = _steps_agree(build, rg.nn.CrossEntropyLoss(), [(x, y)] * 3)
+    if replay == "pure":
+        assert step.replays == 2 and step.eager_reason is None
+    else:
+        assert step.replays == 0
+        expected = 'replay = "pure"' if replay is None else "replay = 'never'"
+        assert fn.__name__ in step.eager_reason and expected in step.eager_reason
+
+
+def test_the_replay_hands_gradients_over_through_the_engine():
+    net = _mlp()()
+    step = rg.train.compile_step(net, rg.nn.CrossEntropyLoss(), rg.optim.SGD(net.parameters(), 0.1))
+    x, y = _data()
+    step(x, y)
+    (fn,) = step._programs.values()
+    # one call of engine.store_grads, the rule backward uses, for all six parameters
+    assert fn.source.count("_store(") == 1 and ".grad" not in fn.source
+    step(x, y)
+    assert step.replays == 1

@@ -1,4 +1,4 @@
-"""The reverse-mode engine: Tensor, Function, the graph walk and gradient checking.
+"""The reverse-mode engine: Tensor, Function, the graph walk, recording, gradient checking.
 
 ``grad`` here is PyTorch's tensor form, ``grad(outputs, inputs, grad_outputs=None,
 retain_graph=None, create_graph=False, allow_unused=None)``, returning a tuple of
@@ -18,6 +18,7 @@ from .func import value_and_grad, vjp
 from .function import PRIMITIVES, Function, unbroadcast
 from .gradcheck import gradcheck, gradgradcheck
 from .mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .recording import REPLAY_KINDS, Record, is_recording, record
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 
 _MISSING: Any = object()
@@ -61,5 +62,6 @@ def grad(outputs: Any, inputs: Any = _MISSING, *args: Any, **kwargs: Any) -> Any
 __all__ = [
     "PRIMITIVES", "Function", "unbroadcast", "grad", "value_and_grad", "vjp", "gradcheck",
     "gradgradcheck", "detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad", "Tensor",
-    "get_default_dtype", "set_default_dtype", "functional",
+    "get_default_dtype", "set_default_dtype", "functional", "REPLAY_KINDS", "Record",
+    "is_recording", "record",
 ]  # fmt: skip

@@ -131,29 +131,39 @@ def run_backward(root: Tensor, root_grad: Any, inputs: tuple | None = None) -> A
             out.append(None if entry is None else entry[1])
         return out
 
-    handed = set()
-    for t, g in leaf_grads.values():
-        store_grad(t, g, handed, root_grad)
+    store_grads(leaf_grads.values(), root_grad)
     return None
 
 
-def store_grad(t: Tensor, g: Any, handed: set, root_grad: Any) -> None:
-    """Add a leaf's gradient ``g`` to ``t.grad`` (set it when None), as backward does."""
-    td = t.data
-    if g.shape != td.shape:
-        raise RuntimeError(f"internal error: gradient shape {g.shape} != tensor shape {td.shape}")
-    if g.dtype != td.dtype:
-        g = g.astype(td.dtype)
-    if t.grad is None:
-        # Hand the array over without a copy only when nothing else can see it:
-        # owning its memory, not the user's root gradient, not given to another leaf.
-        if g.base is None and g is not root_grad and id(g) not in handed:
-            handed.add(id(g))
-            t.grad = g
+def store_grads(pairs: Any, root_grad: Any, handed: set | None = None) -> None:
+    """Add each leaf's gradient to its ``.grad`` (set it when None), as backward does.
+
+    ``pairs`` holds ``(tensor, gradient)`` pairs; a None gradient is skipped. ``handed``
+    (the ids of arrays already given to a leaf) is shared by calls for one backward. The
+    compiled training step calls this too, so both hand gradients over by one rule.
+    """
+    if handed is None:
+        handed = set()
+    for t, g in pairs:
+        if g is None:
+            continue
+        td = t.data
+        if g.shape != td.shape:
+            raise RuntimeError(
+                f"internal error: gradient shape {g.shape} != tensor shape {td.shape}"
+            )
+        if g.dtype != td.dtype:
+            g = g.astype(td.dtype)
+        if t.grad is None:
+            # Hand the array over without a copy only when nothing else can see it:
+            # owning its memory, not the user's root gradient, not given to another leaf.
+            if g.base is None and g is not root_grad and id(g) not in handed:
+                handed.add(id(g))
+                t.grad = g
+            else:
+                t.grad = g.copy()
         else:
-            t.grad = g.copy()
-    else:
-        t.grad += g
+            t.grad += g
 
 
 def _accumulate(store: dict, t: Tensor, g: Any) -> None:
@@ -389,7 +399,7 @@ def backward(
         elif isinstance(x.grad, Tensor):
             x.grad = x.grad + Tensor._wrap(g, False, None)
         else:
-            store_grad(x, g, handed, g0)
+            store_grads(((x, g),), g0, handed)
 
 
 def _as_tensors(xs: Any, what: str) -> list:

@@ -10,6 +10,8 @@ needs the VJP as differentiable operations; see ``retrograd.autograd.engine``. A
 gives it as ``backward_graph(self, g, out)`` (Tensors in, Tensors out) or as
 ``composite(self, *tensors)`` (the forward rebuilt from other primitives), or declares
 itself first-order-only with ``second_order = False`` and a ``second_order_reason``.
+Every primitive also declares ``replay``: whether a recorded call of it may be run again
+on new arrays (``"pure"``, ``"checked"`` or ``"never"``; see :mod:`.recording`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from .._backend import xp
 from .mode import MODE
+from .recording import Record, check_declaration
 from .tensor import Tensor
 
 _ndarray = xp.ndarray
@@ -70,9 +73,13 @@ class Function:
     #: Set False on a subclass that is deliberately not differentiable.
     differentiable = True
 
-    #: None, or ``replay_check(arrays, params) -> bool`` on a subclass whose caller made a
-    #: value-dependent choice of ``params`` (``train.compile_step`` replays a recorded call
-    #: only on arrays for which it returns True).
+    #: Whether a recorded call may be run again on new arrays by ``train.compile_step``:
+    #: "pure", "checked" or "never" (see :mod:`retrograd.autograd.recording`). Every
+    #: primitive declares it; None (undeclared) is treated as "never".
+    replay: str | None = None
+
+    #: ``replay_check(arrays, params) -> bool`` (a static method) on a subclass declaring
+    #: ``replay = "checked"``: may the recorded call run on these arrays?
     replay_check = None
 
     #: False declares the primitive first-order-only: ``create_graph=True`` through it
@@ -83,6 +90,7 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        check_declaration(cls)
         _register(cls)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
@@ -101,17 +109,12 @@ class Function:
         if out.__class__ is not _ndarray:
             out = _asarray(out)
         mode = MODE
-        if mode.anomaly:
-            ctx._anomaly_trace = "".join(traceback.format_stack(limit=12)[:-2])
-            from .engine import _check_finite
-
-            _check_finite(out, ctx, "forward")
         res = _new_tensor(Tensor)
         res.data = out
         res.grad = None
         res.name = None
-        if mode.tape is not None:
-            mode.tape.append((ctx, tensors, params, res))
+        if mode.watched:  # anomaly detection or a recording: off the usual path
+            _watch(ctx, tensors, params, res)
         if mode.grad_enabled:
             for t in tensors:
                 if t.requires_grad:
@@ -123,6 +126,18 @@ class Function:
         res.requires_grad = False
         res._ctx = None
         return res
+
+
+def _watch(ctx: Function, tensors: tuple, params: dict, res: Tensor) -> None:
+    mode = MODE
+    if mode.anomaly:
+        # The stack without this function and apply: it ends at the op's caller.
+        ctx._anomaly_trace = "".join(traceback.format_stack(limit=13)[:-3])
+        from .engine import _check_finite
+
+        _check_finite(res.data, ctx, "forward")
+    if mode.tape is not None:
+        mode.tape.append(Record(ctx, tensors, params, res))
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:

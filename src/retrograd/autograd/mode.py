@@ -1,4 +1,4 @@
-"""Global switches read on every op: gradient recording and anomaly detection."""
+"""Global switches read on every op: graph building, anomaly detection, recording."""
 
 from __future__ import annotations
 
@@ -13,13 +13,24 @@ _S = TypeVar("_S", bound="_SetGrad")
 class _Mode:
     # One mutable object read in the hot path of Function.apply: attribute lookups on
     # a single slotted instance are the cheapest global state Python offers.
-    __slots__ = ("grad_enabled", "anomaly", "tape")
+    __slots__ = ("grad_enabled", "anomaly", "tape", "watched")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
-        # A list while ``autograd.capture`` records the ops of one step, else None.
-        self.tape = None
+        # A list while ``autograd.recording.record`` collects the calls, else None.
+        self.tape: list | None = None
+        # ``anomaly or tape is not None``: Function.apply tests this one flag, so the
+        # usual op (neither on) pays one attribute read for both features.
+        self.watched = False
+
+    def set_anomaly(self, on: bool) -> None:
+        self.anomaly = on
+        self.watched = on or self.tape is not None
+
+    def set_tape(self, tape: list | None) -> None:
+        self.tape = tape
+        self.watched = self.anomaly or tape is not None
 
 
 MODE = _Mode()
@@ -108,11 +119,11 @@ class detect_anomaly:
 
     def __enter__(self) -> detect_anomaly:
         self._prev = MODE.anomaly
-        MODE.anomaly = self.enabled
+        MODE.set_anomaly(self.enabled)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        MODE.anomaly = self._prev
+        MODE.set_anomaly(self._prev)
 
     def __call__(self, fn: _F) -> _F:
         @functools.wraps(fn)

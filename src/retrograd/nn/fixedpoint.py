@@ -221,6 +221,8 @@ class FixedPointSolve(Function):
         "its VJP is an iterative adjoint solve at the fixed point (implicit function "
         "theorem); a second derivative would need the derivative of that solve"
     )
+    # never: forward runs the cell's ops itself, as many times as it takes
+    replay = "never"
 
     def forward(self, x, *arrays, solver, n_extra, stats, h0):
         self.solver = solver

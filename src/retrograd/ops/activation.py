@@ -12,6 +12,8 @@ from ._util import ensure_tensor, norm_axis
 
 
 class Softmax(Function):
+    replay = "pure"
+
     def forward(self, a, axis=-1):
         self.axis = axis
         e = xp.exp(a - a.max(axis=axis, keepdims=True))
@@ -24,6 +26,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    replay = "pure"
+
     def forward(self, a, axis=-1):
         self.axis = axis
         s = a - a.max(axis=axis, keepdims=True)

@@ -29,6 +29,8 @@ def _dims(dim: Any, ndim: int, fn: str) -> Any:
 
 
 class Prod(Function):
+    replay = "pure"
+
     def forward(self, a, axis=None, keepdims=False):
         self.a, self.axis, self.keepdims = a, axis, keepdims
         self.out = xp.prod(a, axis=axis, keepdims=True)
@@ -67,6 +69,8 @@ def _squeeze(arr: Any, axis: Any) -> Any:
 
 class VectorNorm(Function):
     """(sum |a|^p)^(1/p) over ``axis``; p may be inf, -inf, 0, 1, 2 or any other number."""
+
+    replay = "pure"
 
     def forward(self, a, ord=2.0, axis=None, keepdims=False):  # noqa: A002
         self.a, self.ord, self.axis, self.keepdims = a, ord, axis, keepdims

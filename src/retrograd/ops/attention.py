@@ -42,6 +42,8 @@ class Embedding(Function):
     training step replayable (the replay renormalises the new batch's rows).
     """
 
+    replay = "checked"
+
     @staticmethod
     def replay_check(arrays: tuple, params: dict) -> bool:
         # A replay skips the caller's index check: replay only in-range integer indices
@@ -259,6 +261,8 @@ class ScaledDotProductAttention(Function):
     masked rows give 0, else NaN) and ``with_weights``: then the result is the output and
     the (dropped-out) attention weights side by side, (..., L, Ev + S).
     """
+
+    replay = "pure"
 
     def forward(
         self,

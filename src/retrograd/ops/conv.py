@@ -53,6 +53,8 @@ def _im2col(
 class Conv2d(Function):
     """2-D cross-correlation of x (N, C, H, W) with w (O, C/groups, kh, kw), plus bias."""
 
+    replay = "pure"
+
     def forward(
         self, x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1
     ):
@@ -278,6 +280,8 @@ class ConvReluMaxPool2d(Function):
     makes the pooled value NaN and relu's mask (``out > 0``) gives it gradient 0, as the
     unfused ops do, so the comparison bits never matter there.
     """
+
+    replay = "pure"
 
     def forward(self, x, w, b=None, pads=((0, 0), (0, 0)), dilation=(1, 1)):
         n, c, _, _ = x.shape
@@ -552,6 +556,8 @@ class ConvTranspose2d(Function):
     that convolution itself: im2col of the padded output gradient, then one product for
     the input gradient and one for the weight gradient.
     """
+
+    replay = "pure"
 
     second_order = False
     second_order_reason = (

@@ -16,6 +16,8 @@ from ._util import as_tensor_like, binary_args, ensure_tensor
 
 
 class Add(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.shapes = (a.shape, b.shape)
         return a + b
@@ -31,6 +33,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.shapes = (a.shape, b.shape)
         return a - b
@@ -46,6 +50,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a * b
@@ -64,6 +70,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a / b
@@ -87,6 +95,8 @@ class Div(Function):
 
 
 class Pow(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.a, self.b = a, b
         self.out = a**b
@@ -130,6 +140,8 @@ class Pow(Function):
 
 
 class Maximum(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return xp.maximum(a, b)
@@ -156,6 +168,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return xp.minimum(a, b)
@@ -179,6 +193,8 @@ class Minimum(Function):
 
 
 class Where(Function):
+    replay = "pure"
+
     def forward(self, a, b, cond=None):
         self.cond = cond
         self.shapes = (a.shape, b.shape)
@@ -205,6 +221,8 @@ class Where(Function):
 
 
 class Neg(Function):
+    replay = "pure"
+
     def forward(self, a):
         return -a
 
@@ -216,6 +234,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.out = xp.exp(a)
         return self.out
@@ -228,6 +248,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.log(a)
@@ -240,6 +262,8 @@ class Log(Function):
 
 
 class Log1p(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.log1p(a)
@@ -252,6 +276,8 @@ class Log1p(Function):
 
 
 class Sqrt(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.out = xp.sqrt(a)
         return self.out
@@ -264,6 +290,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.abs(a)
@@ -277,6 +305,8 @@ class Abs(Function):
 
 
 class Tanh(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.out = xp.tanh(a)
         return self.out
@@ -296,6 +326,8 @@ def _sigmoid(a):
 
 
 class Sigmoid(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.out = _sigmoid(a)
         return self.out
@@ -320,6 +352,8 @@ class Dropout(Function):
     of the global generator (the one :func:`retrograd.manual_seed` replaces).
     """
 
+    replay = "pure"
+
     def forward(self, x, p=0.5):
         keep = default_generator().random(x.shape, dtype=xp.float32) >= p
         mask = keep.astype(x.dtype) * xp.asarray(1.0 / (1.0 - p), dtype=x.dtype)
@@ -334,6 +368,8 @@ class Dropout(Function):
 
 
 class Relu(Function):
+    replay = "pure"
+
     def forward(self, a):
         zero = 0
         if a.dtype.kind == "f":
@@ -356,6 +392,8 @@ class Relu(Function):
 
 
 class LeakyRelu(Function):
+    replay = "pure"
+
     def forward(self, a, negative_slope=0.01):
         self.pos = a > 0
         self.slope = negative_slope
@@ -386,6 +424,8 @@ def _erf(x):
 
 
 class Gelu(Function):
+    replay = "pure"
+
     def forward(self, a, approximate="none"):
         self.a = a
         self.approximate = approximate
@@ -420,6 +460,8 @@ class GeluGrad(Function):
     """d gelu(a) / da = Phi(a) + a phi(a): the exact GELU's slope as a primitive, so that
     ``create_graph`` can differentiate it again (its own slope is phi(a) (2 - a^2))."""
 
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         pdf = xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
@@ -436,6 +478,8 @@ class GeluGrad(Function):
 
 
 class Softplus(Function):
+    replay = "pure"
+
     def forward(self, a, beta=1.0, threshold=20.0):
         self.a, self.beta, self.threshold = a, beta, threshold
         z = a * beta
@@ -453,6 +497,8 @@ class Softplus(Function):
 
 
 class Clip(Function):
+    replay = "pure"
+
     def forward(self, a, lo=None, hi=None):
         self.a, self.lo, self.hi = a, lo, hi
         return xp.clip(a, lo, hi)
@@ -477,6 +523,8 @@ class Clip(Function):
 
 
 class Cast(Function):
+    replay = "pure"
+
     def forward(self, a, dtype=None):
         self.src = a.dtype
         return a.astype(dtype)

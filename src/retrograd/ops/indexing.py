@@ -88,6 +88,8 @@ def _src_slice(index: Any) -> tuple:
 class Gather(Function):
     """``out[i] = a[i with i[dim] replaced by index[i]]``; the VJP adds g back in place."""
 
+    replay = "pure"
+
     def forward(self, a, index=None, dim=0, unique=False):
         self.shape, self.unique = a.shape, unique
         self.idx = _full_index(index, dim) if a.ndim else ()
@@ -114,6 +116,8 @@ class Gather(Function):
 
 class Scatter(Function):
     """A copy of ``a`` with ``src`` written at the indexed places (the last write wins)."""
+
+    replay = "pure"
 
     def forward(self, a, src, index=None, dim=0):
         self.idx = _full_index(index, dim)
@@ -160,6 +164,8 @@ class Scatter(Function):
 
 class ScatterReduce(Function):
     """scatter_add and scatter_reduce: src reduced into a copy of ``a`` at the indices."""
+
+    replay = "pure"
 
     def forward(self, a, src, index=None, dim=0, reduce="sum", include_self=True):
         idx = _full_index(index, dim)

@@ -23,6 +23,8 @@ def _swap(t: Tensor) -> Tensor:
 
 
 class MatMul(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a @ b
@@ -94,6 +96,8 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 
 class Linear(Function):
+    replay = "pure"
+
     def forward(self, x, w, b=None):
         self.x, self.w = x, w
         if x.ndim == 2:
@@ -140,6 +144,8 @@ class LinearAct(Linear):
     array. ``nn.Sequential`` uses it for a Linear layer directly followed by ReLU, Tanh
     or Sigmoid.
     """
+
+    replay = "pure"
 
     def forward(self, x, w, b=None, act="relu"):
         z = Linear.forward(self, x, w, b)

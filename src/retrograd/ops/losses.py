@@ -26,6 +26,8 @@ _ROW_STARTS: dict = {}  # (rows, classes) -> arange(0, rows * classes, classes)
 class CrossEntropy(Function):
     """Softmax cross-entropy on (M, C) logits with index or probability targets."""
 
+    replay = "checked"
+
     def forward(
         self, z, target=None, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
         checked=False,
@@ -81,10 +83,17 @@ class CrossEntropy(Function):
     def replay_check(arrays: tuple, params: dict) -> bool:
         """May a recorded call be replayed on these arrays (``train.compile_step``)?
 
-        ``checked=True`` was decided by validating the recorded batch's labels; a replay
-        on another batch must pass the same validation, or run eagerly (and raise).
+        ``cross_entropy`` validated the recorded batch's class indices before the call
+        (and chose ``checked=True`` from them); a replay on another batch must pass the
+        same validation, or run eagerly (and raise).
         """
-        return not params.get("checked") or _labels_in_range(params["target"], arrays[0].shape[1])
+        target, c = params["target"], arrays[0].shape[1]
+        if params.get("checked"):
+            return _labels_in_range(target, c)
+        if target.dtype.kind not in "iu":
+            return True  # probabilities: no choice was made from their values
+        labels = target[target != params.get("ignore_index", -100)]
+        return labels.size == 0 or bool(0 <= labels.min() and labels.max() < c)
 
     def _coefficients(self, target, weight, ignore_index, eps, c, dtype):
         # Per-sample loss is -sum_c coef[i, c] log p[i, c]; its gradient in the logits is
@@ -130,6 +139,8 @@ class CrossEntropy(Function):
 
 
 class BCEWithLogits(Function):
+    replay = "pure"
+
     def forward(self, z, y, weight=None, pos_weight=None, reduction="mean"):
         self.z, self.y, self.weight, self.pos_weight = z, y, weight, pos_weight
         self.reduction = reduction
@@ -167,6 +178,8 @@ class BCEWithLogits(Function):
 
 
 class MSE(Function):
+    replay = "pure"
+
     def forward(self, a, b, reduction="mean"):
         self.d = a - b
         self.reduction = reduction

@@ -22,6 +22,8 @@ from .shape import getitem, permute, reshape
 
 
 class Roll(Function):
+    replay = "pure"
+
     def forward(self, a, shifts=(), axes=None):
         self.shifts, self.axes = shifts, axes
         return xp.roll(a, shifts, axis=axes)
@@ -35,6 +37,8 @@ class Roll(Function):
 
 class Repeat(Function):
     """``Tensor.repeat``: the whole tensor tiled ``reps`` times along each dimension."""
+
+    replay = "pure"
 
     def forward(self, a, reps=()):
         self.shape = a.shape
@@ -65,6 +69,8 @@ class Repeat(Function):
 class Diag(Function):
     """A 1-D tensor placed on the ``offset`` diagonal of a square matrix."""
 
+    replay = "pure"
+
     def forward(self, a, offset=0):
         self.offset = offset
         return xp.diag(a, offset)
@@ -78,6 +84,8 @@ class Diag(Function):
 
 class Diagonal(Function):
     """The ``offset`` diagonal of the (dim1, dim2) planes, as a new last dimension."""
+
+    replay = "pure"
 
     def forward(self, a, offset=0, dim1=0, dim2=1):
         self.shape, self.offset, self.dims = a.shape, offset, (dim1, dim2)

@@ -23,6 +23,9 @@ class BatchNorm(Function):
     ``weight``/``bias`` are optional trailing tensors, flagged by ``affine``.
     """
 
+    # never: the caller passes the batch's mean and variance as keywords
+    replay = "never"
+
     def forward(self, x, *wb, mean=None, var=None, eps=1e-5, batch_stats=True, affine=False):
         bshape = (1, -1) + (1,) * (x.ndim - 2)
         invstd = 1.0 / xp.sqrt(var + xp.asarray(eps, dtype=var.dtype))
@@ -62,6 +65,8 @@ class BatchNorm(Function):
 
 class LayerNorm(Function):
     """Normalise over the last ``nd`` axes, then scale by weight and shift by bias."""
+
+    replay = "pure"
 
     def forward(self, x, *wb, nd=1, eps=1e-5, has_weight=False, has_bias=False):
         axes = tuple(range(x.ndim - nd, x.ndim))

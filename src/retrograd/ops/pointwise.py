@@ -58,6 +58,8 @@ def _zeros(shape: tuple, like: Tensor) -> Tensor:
 
 
 class Sin(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.sin(a)
@@ -70,6 +72,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.cos(a)
@@ -82,6 +86,8 @@ class Cos(Function):
 
 
 class Tan(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.out = xp.tan(a)
         return self.out
@@ -94,6 +100,8 @@ class Tan(Function):
 
 
 class Asin(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.arcsin(a)
@@ -109,6 +117,8 @@ class Asin(Function):
 
 
 class Acos(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.arccos(a)
@@ -124,6 +134,8 @@ class Acos(Function):
 
 
 class Atan(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.arctan(a)
@@ -138,6 +150,8 @@ class Atan(Function):
 
 
 class Sinh(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.sinh(a)
@@ -150,6 +164,8 @@ class Sinh(Function):
 
 
 class Cosh(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.cosh(a)
@@ -162,6 +178,8 @@ class Cosh(Function):
 
 
 class Asinh(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.arcsinh(a)
@@ -176,6 +194,8 @@ class Asinh(Function):
 
 
 class Acosh(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.arccosh(a)
@@ -192,6 +212,8 @@ class Acosh(Function):
 
 
 class Atanh(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.arctanh(a)
@@ -207,6 +229,8 @@ class Atanh(Function):
 
 
 class Log2(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.log2(a)
@@ -219,6 +243,8 @@ class Log2(Function):
 
 
 class Log10(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return xp.log10(a)
@@ -231,6 +257,8 @@ class Log10(Function):
 
 
 class Expm1(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.out = xp.expm1(a)
         return self.out
@@ -243,6 +271,8 @@ class Expm1(Function):
 
 
 class Exp2(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.out = xp.exp2(a)
         return self.out
@@ -255,6 +285,8 @@ class Exp2(Function):
 
 
 class Rsqrt(Function):
+    replay = "pure"
+
     def forward(self, a):
         with xp.errstate(divide="ignore"):
             self.out = 1 / xp.sqrt(a)
@@ -269,6 +301,8 @@ class Rsqrt(Function):
 
 
 class Erf(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return _erf(a)
@@ -296,6 +330,8 @@ _STEPS = {
 class Step(Function):
     """sign, floor, ceil, trunc, round: piecewise constant, so the gradient is zero."""
 
+    replay = "pure"
+
     def forward(self, a, fn="sign", decimals=0):
         self.shape = a.shape
         if fn == "round":
@@ -314,6 +350,8 @@ class Step(Function):
 
 
 class Atan2(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return xp.arctan2(a, b)
@@ -335,6 +373,8 @@ class Atan2(Function):
 
 
 class Copysign(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.a, self.bshape = a, b.shape
         self.out = xp.copysign(a, b)
@@ -363,6 +403,8 @@ class Copysign(Function):
 
 
 class LogAddExp(Function):
+    replay = "pure"
+
     def forward(self, a, b):
         self.a, self.b = a, b
         self.out = xp.logaddexp(a, b)
@@ -389,6 +431,8 @@ class LogAddExp(Function):
 
 class Remainder(Function):
     """``a - b * q`` with ``q`` = floor(a / b) (``%``, Python's sign) or trunc(a / b) (fmod)."""
+
+    replay = "pure"
 
     def forward(self, a, b, mode="floor"):
         self.a, self.b, self.mode = a, b, mode
@@ -419,6 +463,8 @@ class Remainder(Function):
 class RoundedDiv(Function):
     """``a / b`` rounded toward zero ("trunc") or down ("floor"): zero gradient."""
 
+    replay = "pure"
+
     def forward(self, a, b, mode="floor"):
         self.shapes = (a.shape, b.shape)
         if mode == "floor":
@@ -443,6 +489,8 @@ class RoundedDiv(Function):
 
 
 class Lerp(Function):
+    replay = "pure"
+
     def forward(self, start, end, weight):
         self.shapes = (start.shape, end.shape, weight.shape)
         self.diff, self.weight = end - start, weight
@@ -473,6 +521,8 @@ class Lerp(Function):
 
 class ClampTensor(Function):
     """clamp(x, min, max) with tensor bounds: the gradient goes to whichever is chosen."""
+
+    replay = "pure"
 
     def forward(self, a, lo, hi):
         self.a, self.lo, self.hi = a, lo, hi

@@ -25,6 +25,8 @@ class MaxPool2d(Function):
     offset did, which is PyTorch's first-occurrence rule on ties (ReLU zeros tie often).
     """
 
+    replay = "pure"
+
     def forward(
         self, x, kernel=(2, 2), stride=(2, 2), pads=((0, 0), (0, 0)), dilation=(1, 1), out_hw=(1, 1)
     ):
@@ -110,6 +112,8 @@ class MaxPool2d(Function):
 class AvgPool2d(Function):
     """Window mean; ``divisor`` (broadcastable to the output) is precomputed by the caller."""
 
+    replay = "pure"
+
     def forward(
         self, x, kernel=(2, 2), stride=(2, 2), pads=((0, 0), (0, 0)), out_hw=(1, 1), divisor=None
     ):
@@ -146,6 +150,8 @@ def _adaptive_matrix(size: int, out: int, dtype: Any) -> Any:
 
 class AdaptiveAvgPool2d(Function):
     """Adaptive average pooling as two small matrix products: A_h @ x @ A_w^T."""
+
+    replay = "pure"
 
     def forward(self, x, out_hw=(1, 1)):
         h, w = x.shape[2:]

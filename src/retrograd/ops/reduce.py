@@ -12,6 +12,8 @@ from ._util import add_reduce, ensure_tensor, expand_reduced, norm_axis
 
 
 class Sum(Function):
+    replay = "pure"
+
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         return xp.asarray(add_reduce(a, axis=axis, keepdims=keepdims))
@@ -25,6 +27,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    replay = "pure"
+
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         out = xp.asarray(a.mean(axis=axis, keepdims=keepdims))
@@ -41,6 +45,8 @@ class Mean(Function):
 
 
 class Max(Function):
+    replay = "pure"
+
     def forward(self, a, axis=None, keepdims=False):
         self.a, self.axis, self.keepdims = a, axis, keepdims
         self.out = xp.asarray(a.max(axis=axis, keepdims=True))
@@ -62,6 +68,8 @@ class Max(Function):
 
 
 class Min(Function):
+    replay = "pure"
+
     def forward(self, a, axis=None, keepdims=False):
         self.a, self.axis, self.keepdims = a, axis, keepdims
         self.out = xp.asarray(a.min(axis=axis, keepdims=True))
@@ -80,6 +88,8 @@ class Min(Function):
 
 
 class LogSumExp(Function):
+    replay = "pure"
+
     def forward(self, a, axis=None, keepdims=False):
         self.axis, self.keepdims, self.shape = axis, keepdims, a.shape
         m = a.max(axis=axis, keepdims=True)

@@ -93,6 +93,8 @@ class RNNLayer(Function):
     optionally ``b_ih``, ``b_hh`` (H,). Returns (T + 1, B, H): outputs, then h_n.
     """
 
+    replay = "pure"
+
     def forward(
         self,
         x,
@@ -319,6 +321,8 @@ class LSTMLayer(Function):
     operand is a view of ``Z`` (no copy).
     """
 
+    replay = "pure"
+
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, lengths=None):
         T, B, n_in = x.shape
         H = w_hh.shape[1]
@@ -500,6 +504,8 @@ class GRULayer(Function):
     Arguments: ``x`` (T, B, I), ``h0`` (B, H), ``w_ih`` (3H, I), ``w_hh`` (3H, H) and
     optionally ``b_ih``, ``b_hh`` (3H,). Returns (T + 1, B, H): outputs, then h_n.
     """
+
+    replay = "pure"
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, lengths=None):
         T, B, n_in = x.shape

@@ -20,6 +20,8 @@ def _rev_cumsum(a: Any, axis: int) -> Any:
 
 
 class Cumsum(Function):
+    replay = "pure"
+
     def forward(self, a, dim=0):
         self.dim = dim
         return xp.cumsum(a, axis=dim)
@@ -35,6 +37,8 @@ class Cumsum(Function):
 
 
 class Cumprod(Function):
+    replay = "pure"
+
     def forward(self, a, dim=0):
         self.a, self.dim = a, dim
         self.out = xp.cumprod(a, axis=dim)
@@ -66,6 +70,8 @@ class Cumprod(Function):
 
 
 class LogCumSumExp(Function):
+    replay = "pure"
+
     def forward(self, a, dim=0):
         self.a, self.dim = a, dim
         self.out = xp.logaddexp.accumulate(a, axis=dim)

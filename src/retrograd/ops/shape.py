@@ -13,6 +13,8 @@ from ._util import ensure_tensor, norm_axis
 
 
 class Reshape(Function):
+    replay = "pure"
+
     def forward(self, a, shape=None):
         self.shape = a.shape
         return a.reshape(shape)
@@ -25,6 +27,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    replay = "pure"
+
     def forward(self, a, axes=None):
         self.axes = axes
         return a.transpose(axes)
@@ -37,6 +41,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    replay = "pure"
+
     def forward(self, a, shape=None):
         self.shape = a.shape
         return xp.broadcast_to(a, shape)
@@ -51,6 +57,8 @@ class Expand(Function):
 
 
 class Concatenate(Function):
+    replay = "pure"
+
     def forward(self, *arrays, axis=0):
         self.axis = axis
         self.splits = xp.cumsum([a.shape[axis] for a in arrays])[:-1]
@@ -71,6 +79,8 @@ class Concatenate(Function):
 
 
 class Pad(Function):
+    replay = "pure"
+
     def forward(self, a, pad_width=None, value=0.0):
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, a.shape))
         return xp.pad(a, pad_width, mode="constant", constant_values=value)
@@ -83,6 +93,8 @@ class Pad(Function):
 
 
 class GetItem(Function):
+    replay = "pure"
+
     def forward(self, a, index=None):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index
         self.advanced = _is_advanced(index)
@@ -105,6 +117,8 @@ class GetItem(Function):
 class IndexAdd(Function):
     """Zeros of ``shape`` with ``g`` added at ``index``: GetItem's VJP as a primitive, so
     that ``create_graph`` can differentiate it (its own VJP is GetItem again)."""
+
+    replay = "pure"
 
     def forward(self, g, shape=None, index=None, advanced=False):
         self.index = index

@@ -29,8 +29,9 @@ import operator
 from typing import Any
 
 from .._backend import xp
-from ..autograd.engine import store_grad, toposort
+from ..autograd.engine import store_grads, toposort
 from ..autograd.mode import MODE
+from ..autograd.recording import record, replay_refusal
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..nn.module import STRUCTURE_VERSION, Module
 
@@ -123,7 +124,7 @@ class CompiledStep:
         reason = self._unsafe
         if reason is not None:
             pass
-        elif not MODE.grad_enabled or MODE.anomaly or MODE.tape is not None:
+        elif not MODE.grad_enabled or MODE.watched:
             reason = "gradient recording is off, anomaly detection is on, or a recording runs"
         elif (isinstance(x, Tensor) and x.requires_grad) or (
             isinstance(y, Tensor) and y.requires_grad
@@ -169,13 +170,9 @@ class CompiledStep:
     def _record(self, key: tuple, x: Any, y: Any, xa: Any, ya: Any) -> tuple:
         xt = x if isinstance(x, Tensor) else Tensor._wrap(xa, False, None)
         yt = y if isinstance(y, Tensor) else Tensor._wrap(ya, False, None)
-        tape: list = []
-        MODE.tape = tape
-        try:
+        with record() as tape:
             out = self.model(xt)
             loss = self.loss_fn(out, yt)
-        finally:
-            MODE.tape = None
         self.recordings += 1
         try:
             self._programs[key] = self._analyse(tape, xt, yt, out, loss)
@@ -214,6 +211,9 @@ class CompiledStep:
         produced: dict = {}  # id(output tensor) -> op index
         records = []
         for i, (ctx, tensors, params_kw, res) in enumerate(tape):
+            refusal = replay_refusal(ctx)
+            if refusal is not None:
+                raise _NotReplayable(refusal)
             srcs = []
             for t in tensors:
                 if id(t) in produced:
@@ -244,6 +244,12 @@ class CompiledStep:
                             f"{type(ctx).__name__} gets a {v.shape} array argument {k!r} "
                             "that is not an input"
                         )
+                elif isinstance(v, (tuple, list, dict)) and _holds_array(v):
+                    # e.g. an index (rows, labels): the replay would keep the recorded arrays
+                    raise _NotReplayable(
+                        f"{type(ctx).__name__} gets arrays inside its argument {k!r} (only a "
+                        "whole keyword can take the batch)"
+                    )
             produced[id(res)] = i
             records.append((ctx, srcs, dict(params_kw), tuple(subs)))
 
@@ -264,6 +270,17 @@ class CompiledStep:
         back = [produced[id(t)] for t in toposort(loss)]
         loss_slot = base + produced[id(loss)]
         return _generate(ops, back, leaves, known, base, out_slot, loss_slot, loss.data)
+
+
+def _holds_array(v: Any) -> bool:
+    """True when a tuple, list or dict holds an ndarray or Tensor at any depth."""
+    items = v.values() if isinstance(v, dict) else v
+    for item in items:
+        if isinstance(item, (_ndarray, Tensor)):
+            return True
+        if isinstance(item, (tuple, list, dict)) and _holds_array(item):
+            return True
+    return False
 
 
 def _is_literal(v: Any) -> bool:
@@ -289,7 +306,7 @@ def _generate(
     dict work at replay time. Only names and slot numbers go into the source; the
     Function objects, parameters and constants are passed in its namespace.
     """
-    ns: dict = {"_ndarray": _ndarray, "_asarray": xp.asarray, "_give": store_grad}
+    ns: dict = {"_ndarray": _ndarray, "_asarray": xp.asarray, "_store": store_grads}
     lines = ["def replay(v0, v1):"]
     add = lines.append
     params = []
@@ -329,8 +346,8 @@ def _generate(
                 kw_parts.append(f"{k}=K{i}_{k}")
         kw_src = ", ".join(kw_parts + [f"{k}=v{j}" for k, j in subs])
         call_args = ", ".join(a for a in (args, kw_src) if a)
-        check = type(ctx).replay_check
-        if check is not None:
+        if type(ctx).replay == "checked":
+            check = type(ctx).replay_check
             ns[f"Q{i}"] = check
             kwd = "{" + ", ".join([f"**K{i}"] + [f"{k!r}: v{j}" for k, j in subs]) + "}"
             add(f"    if not Q{i}(({args},), {kwd}):")
@@ -364,21 +381,10 @@ def _generate(
                 add(f"        t = r[{pos}]")
                 add("        if t is not None:")
                 add(f"            g{j} = t if g{j} is None else g{j} + t")
-    if any(s in needed for s, _ in params):
-        add("    handed = set()")
-    for s, _ in params:
-        if s in needed:
-            # The usual case inline (no gradient yet, a fresh array of the right kind);
-            # anything else through run_backward's own store_grad.
-            add(f"    if g{s} is not None:")
-            add(
-                f"        if T{s}.grad is None and g{s}.base is None and g{s}.dtype == v{s}.dtype"
-                f" and g{s}.shape == v{s}.shape and g{s} is not ROOT and id(g{s}) not in handed:"
-            )
-            add(f"            handed.add(id(g{s}))")
-            add(f"            T{s}.grad = g{s}")
-            add("        else:")
-            add(f"            _give(T{s}, g{s}, handed, ROOT)")
+    handed = [f"(T{s}, g{s})" for s, _ in params if s in needed]
+    if handed:
+        # The engine's own hand-over (who may keep the array, who gets a copy).
+        add(f"    _store(({', '.join(handed)},), ROOT)")
     for i, (ctx, *_) in enumerate(ops):
         # Drop what forward saved for backward: memory is not held between steps.
         ns[f"D{i}"] = ctx.__dict__
