@@ -26,11 +26,18 @@ import _common as C  # noqa: E402
 
 LR = 0.01
 MOMENTUM = 0.9
-CONTENDERS = ("retrograd", "retrograd-eager", "pytorch", "sklearn", "numpy", "products")
+CONTENDERS = (
+    "retrograd", "retrograd-eager", "pytorch", "torch-compile", "jax", "sklearn", "numpy",
+    "products",
+)  # fmt: skip
+#: Contenders whose memory Python's tracemalloc cannot see (their own allocators): their
+#: peak is the growth of the process's peak RSS over the first epoch (run.py measures it).
+RSS_ONLY = ("pytorch", "torch-compile", "jax")
 #: Contenders that do not train (no loss to check after the warm-up epoch).
 NOT_TRAINING = ("products",)
 MEM_TRACEMALLOC = "tracemalloc peak over one epoch (after warm-up)"
 MEM_RSS = "ru_maxrss growth over the first epoch (fresh process)"
+MEM_XLA = "XLA memory_analysis of the compiled step (arguments + outputs + temporaries)"
 
 # name: network sizes, data, batch size, samples used, passes over the data per timed rep
 CONFIGS: dict[str, dict] = {
@@ -130,7 +137,7 @@ def build_retrograd(init: list, batches: list, passes: int, compiled: bool = Tru
     return epoch, lambda: [(m.weight.data, m.bias.data) for m in linears]
 
 
-def build_pytorch(init: list, batches: list, passes: int) -> tuple:
+def build_pytorch(init: list, batches: list, passes: int, compile_model: bool = False) -> tuple:
     try:
         import torch
     except ImportError as e:
@@ -149,11 +156,92 @@ def build_pytorch(init: list, batches: list, passes: int) -> tuple:
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     data = [(torch.from_numpy(xb), torch.from_numpy(yb)) for xb, yb in batches] * passes
-    epoch = _eager_epoch(model, loss_fn, opt, data)
+    run = model
+    if compile_model:
+        try:
+            run = torch.compile(model)
+            # Compile forward and backward now, outside the timed and measured epochs
+            # (the gradients are dropped: the weights stay the shared initial ones).
+            loss_fn(run(data[0][0]), data[0][1]).backward()
+            opt.zero_grad()
+        except Exception as e:  # noqa: BLE001 - no compiler, unsupported platform ...
+            raise Skip(f"torch.compile does not work here: {type(e).__name__}: {e}") from e
+    epoch = _eager_epoch(run, loss_fn, opt, data)
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     return epoch, lambda: [
         (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears
     ]
+
+
+def build_torch_compile(init: list, batches: list, passes: int, quick: bool = False) -> tuple:
+    """The PyTorch contender with ``torch.compile(model)`` (inductor, CPU; backward too).
+
+    Compiling takes tens of seconds (a C++ compiler is needed): skipped by ``--quick``.
+    """
+    if quick:
+        raise Skip("torch.compile takes tens of seconds to compile: not in --quick runs")
+    return build_pytorch(init, batches, passes, compile_model=True)
+
+
+def build_jax(init: list, batches: list, passes: int) -> tuple:
+    """JAX: the whole step (forward, loss, gradients, optax SGD momentum) under ``jax.jit``.
+
+    ``optax.sgd(lr, momentum)`` is PyTorch's rule (``trace = g + m * trace``, then
+    ``p -= lr * trace``); parameters and optimizer state are donated to the step, so XLA
+    updates them in place. The epoch ends by waiting for the last step's result.
+    """
+    try:
+        import jax
+        import numpy as np
+        import optax
+    except ImportError as e:
+        raise Skip("JAX/optax are not installed (pip install jax jaxlib optax)") from e
+    n_layers = len(init)
+    if C.blas_threads() == 1:
+        # One thread, as every other contender (XLA reads the flags at its first use).
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "")
+            + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
+
+    def loss_fn(params: Any, x: Any, y: Any) -> Any:
+        a = x
+        for i, (w, b) in enumerate(params):
+            a = a @ w.T + b
+            if i < n_layers - 1:
+                a = jax.nn.relu(a)
+        return optax.softmax_cross_entropy_with_integer_labels(a, y).mean()
+
+    opt = optax.sgd(LR, momentum=MOMENTUM)
+
+    def step(params: Any, state: Any, x: Any, y: Any) -> tuple:
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, loss
+
+    cpu = jax.devices("cpu")[0]
+    box = {"params": [(jax.device_put(w, cpu), jax.device_put(b, cpu)) for w, b in init]}
+    box["state"] = opt.init(box["params"])
+    data = [
+        (jax.device_put(xb, cpu), jax.device_put(yb.astype(np.int32), cpu)) for xb, yb in batches
+    ] * passes
+    # Compiled ahead of time (every batch has the same shape): no compilation in an epoch.
+    jstep = jax.jit(step, donate_argnums=(0, 1)).lower(box["params"], box["state"], *data[0])
+    jstep = jstep.compile()
+
+    def epoch() -> None:
+        params, state, loss = box["params"], box["state"], None
+        for xb, yb in data:
+            params, state, loss = jstep(params, state, xb, yb)
+        loss.block_until_ready()
+        box["params"], box["state"] = params, state
+
+    mem = jstep.memory_analysis()
+    if mem is not None:
+        # What XLA allocates for one step: arguments, outputs and temporaries.
+        total = mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
+        epoch.peak_mem = (total / 2**20, MEM_XLA)  # type: ignore[attr-defined]
+    return epoch, lambda: [(np.asarray(w), np.asarray(b)) for w, b in box["params"]]
 
 
 def build_sklearn(init: list, batches: list, passes: int) -> tuple:
@@ -306,6 +394,8 @@ BUILDERS = {
     "retrograd": build_retrograd,
     "retrograd-eager": lambda init, batches, passes: build_retrograd(init, batches, passes, False),
     "pytorch": build_pytorch,
+    "torch-compile": build_torch_compile,
+    "jax": build_jax,
     "sklearn": build_sklearn,
     "numpy": build_numpy,
     "products": build_products,
@@ -345,7 +435,10 @@ def run_config(
         rows[c] = _row(name, cfg, desc, c, n_used)
         rows[c]["data"] = source
         try:
-            epochs[c], getters[c] = BUILDERS[c](init, batches, cfg["passes"])
+            if c == "torch-compile":
+                epochs[c], getters[c] = build_torch_compile(init, batches, cfg["passes"], quick)
+            else:
+                epochs[c], getters[c] = BUILDERS[c](init, batches, cfg["passes"])
         except Skip as e:
             rows[c].update(status="skipped", note=str(e))
         except Exception as e:  # noqa: BLE001 - report, do not abort the other contenders
@@ -369,9 +462,11 @@ def run_config(
         med = C.median(ts)
         r = rows[c]
         r.update(epoch_s=ts, epoch_s_median=med, samples_per_s=n_used * cfg["passes"] / med)
-        if c == "pytorch":
+        if hasattr(good[c], "peak_mem"):
+            r["peak_mem_mib"], r["mem_method"] = good[c].peak_mem
+        elif c in RSS_ONLY:
             r["mem_method"] = MEM_RSS
-            r["note"] = "memory: tracemalloc cannot see PyTorch's allocator"
+            r["note"] = "memory: tracemalloc cannot see this contender's allocator"
         else:
             r["peak_mem_mib"] = C.traced_peak_mib(good[c])
             r["mem_method"] = MEM_TRACEMALLOC

@@ -34,7 +34,8 @@ EXTRA_SUITES = {
 SUITES = ("mlp",) + tuple(EXTRA_SUITES)
 PEER_NAMES = {
     "retrograd": "retrograd", "pytorch": "PyTorch (eager, CPU)", "sklearn": "scikit-learn",
-    "numpy": "NumPy limit (hand-written backprop)",
+    "numpy": "NumPy limit (hand-written backprop)", "jax": "JAX jit (optax)",
+    "torch-compile": "torch.compile (inductor, CPU)",
 }  # fmt: skip
 #: (config, peer) -> minimum speed ratio retrograd / peer (the issue's targets).
 TARGETS = {
@@ -45,6 +46,11 @@ TARGETS = {
     ("digits-b16", "pytorch"): 4.0, ("digits-b16", "numpy"): 0.8,
     ("digits-online", "pytorch"): 5.0,
 }  # fmt: skip
+#: The MLP table's contender columns, in order (each but the first two gets a ratio).
+MLP_COLUMNS = (
+    "retrograd", "retrograd-eager", "pytorch", "torch-compile", "jax", "sklearn", "numpy",
+    "products",
+)  # fmt: skip
 IMPORT_TARGET_S = 0.35
 CHILD_TIMEOUT_S = 1800
 
@@ -119,8 +125,8 @@ def run_mlp(
                 )
                 if got is not None:
                     r["rss_growth_mib"] = got["rss_growth_mib"]
-            if r["contender"] == "pytorch" and r["status"] == "ok":
-                # tracemalloc cannot see PyTorch's allocator: its peak is the RSS growth.
+            if r["mem_method"] == bench_mlp.MEM_RSS and r["status"] == "ok":
+                # tracemalloc cannot see their allocators: the peak is the RSS growth.
                 r["peak_mem_mib"] = r["rss_growth_mib"]
         rows += out
         if log:
@@ -257,8 +263,12 @@ def markdown(result: dict) -> str:
         "Same network, same initial weights, float32, SGD (lr 0.01, momentum 0.9), mean",
         "softmax cross-entropy, same batches in the same order. Median of the timed epochs",
         "after one warm-up epoch; contenders alternate epoch by epoch in one process per",
-        "configuration. `retrograd` trains as `rg.train.fit` does: the step recorded once",
-        "and replayed (`rg.train.compile_step`, bitwise the eager result); `retrograd eager`",
+        "configuration. `torch.compile` is the PyTorch loop with `torch.compile(model)`",
+        "(inductor; compiled before timing). `JAX jit` is the whole step (forward, loss,",
+        "gradients, `optax.sgd` momentum) under `jax.jit`, compiled ahead of time, parameters",
+        "and optimizer state donated. `retrograd` trains as `rg.train.fit` does: the step",
+        "recorded once and replayed (`rg.train.compile_step`, bitwise the eager result);",
+        "`retrograd eager`",
         "is the plain loop (zero_grad, forward, loss, backward, step) on a fresh graph each",
         "step. `products only` makes just the step's matrix products (forward, weight and",
         "input gradients) into preallocated arrays, nothing else: no program that computes",
@@ -266,10 +276,11 @@ def markdown(result: dict) -> str:
         "contender, measured in the same alternation. The ratio columns are `retrograd`'s;",
         "the last one is the eager loop's.",
         "",
-        "| configuration | retrograd | retrograd eager | PyTorch | scikit-learn | NumPy limit "
-        "| products only | vs PyTorch | vs scikit-learn | vs NumPy limit | of products only "
+        "| configuration | retrograd | retrograd eager | PyTorch | torch.compile | JAX jit "
+        "| scikit-learn | NumPy limit | products only | vs PyTorch | vs torch.compile "
+        "| vs JAX jit | vs scikit-learn | vs NumPy limit | of products only "
         "| eager vs PyTorch |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|" + "---:|" * 15,
     ]
     mlp = [r for r in rows if r.get("suite") == "mlp"]
     configs = list(dict.fromkeys(r["config"] for r in mlp))
@@ -277,7 +288,7 @@ def markdown(result: dict) -> str:
     notes = []
     for c in configs:
         cells, ratios = [], []
-        for peer in ("retrograd", "retrograd-eager", "pytorch", "sklearn", "numpy", "products"):
+        for peer in MLP_COLUMNS:
             r = by.get((c, peer))
             if r is None or r["status"] != "ok":
                 cells.append(r["status"] if r else "-")
@@ -309,8 +320,10 @@ def markdown(result: dict) -> str:
         "did the same work (`products only` trains nothing: no loss). Peak memory: for",
         "NumPy-based contenders the tracemalloc peak over",
         "one epoch after warm-up (arrays and Python objects allocated during the epoch);",
-        "PyTorch allocates outside Python's view, so its peak is the growth of the process's",
-        "peak RSS (ru_maxrss) over its first epoch in a fresh process. `RSS growth` is that",
+        "PyTorch and torch.compile allocate outside Python's view, so their peak is the growth",
+        "of the process's peak RSS (ru_maxrss) over the first epoch in a fresh process; JAX's",
+        "is XLA's own account of the compiled step (arguments, outputs and temporaries).",
+        "`RSS growth` is that",
         "same measure for every contender (coarse: allocator and first-use effects count).",
         "",
         "| configuration | contender | median epoch (s) | all epochs (s) | loss after 1 epoch "
