@@ -161,6 +161,15 @@ def run(args: argparse.Namespace) -> int:
             shown = " ".join(classes[:20]) + (" ..." if len(classes) > 20 else "")
             line += f", {len(classes)} classes: {shown}"
         print(line)
+        names = meta.get("feature_names")
+        if names:
+            shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+            line = f"columns: target {meta.get('target')!r}; features {shown}"
+            if meta.get("dropped"):
+                line += "; dropped " + ", ".join(str(c) for c in meta["dropped"])
+            print(line)
+        if meta.get("missing") == "mean":
+            print("missing values: filled in with the training means stored in the file")
         if meta.get("standardize"):
             print(
                 f"preprocessing: standardize ({meta['standardize']}) with the training "
@@ -186,6 +195,11 @@ def run(args: argparse.Namespace) -> int:
                 print(
                     f"  the file holds the weights of epoch {meta['best_epoch']} (early stopping)"
                 )
+        test = meta.get("test")
+        if isinstance(test, dict):
+            from ._holdout import describe
+
+            print(f"  held-out test part ({test.get('rows')} rows): {describe(test)}")
     else:
         print("(no retrograd train metadata in this file)")
     return 0

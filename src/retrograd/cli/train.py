@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import _holdout as H
 from ._common import (
     DATA_HELP,
+    DELIMITER_HELP,
     EXTRA_FORMAT,
     EXTRA_KEY,
     Formatter,
@@ -105,11 +107,39 @@ def _str(v: Any) -> str:
     return os.path.expanduser(str(v))
 
 
-def _val_split(v: Any) -> float:
-    f = _float("val-split", 0.0)(v)
-    if f >= 1.0:
-        raise UsageError(f"--val-split: must be in [0, 1), got {v!r}")
-    return f
+def _fraction(name: str) -> Callable[[Any], float]:
+    def conv(v: Any) -> float:
+        f = _float(name, 0.0)(v)
+        if f >= 1.0:
+            raise UsageError(f"--{name}: must be in [0, 1), got {v!r}")
+        return f
+
+    return conv
+
+
+_val_split = _fraction("val-split")
+
+
+def _patience(v: Any) -> int | None:
+    # 0 / off / none: no early stopping (N >= 1 stops after N epochs without improvement).
+    if str(v).strip().lower() in ("0", "off", "none", "false"):
+        return 0
+    return _pos_int("patience")(v)
+
+
+def _columns(v: Any) -> list:
+    from ._table import split_columns
+
+    return split_columns(v)
+
+
+def _delimiter(v: Any) -> str:
+    from ..data.table import delimiter_arg
+
+    try:
+        return delimiter_arg(str(v))
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
 
 
 LOSSES = ("cross_entropy", "gce", "sce", "mse", "l1", "huber")
@@ -122,11 +152,18 @@ DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.1, "rmsprop": 1e-3, "lbfgs":
 OPTIONS: dict = {
     "data": (None, _str, "DATA", DATA_HELP),
     "target": (None, str, "COLUMN", "CSV target column, by name or index (default: the last)"),
+    "drop": (None, _columns, "COL[,COL...]", "CSV columns to leave out (ids, leakage), by "
+             "name or index"),
+    "delimiter": (None, _delimiter, "CHAR", DELIMITER_HELP),
+    "missing": ("error", _choice("missing", ("error", "drop", "mean")), "POLICY",
+                "missing CSV cells (empty, NA, NaN, ?...): error (default: refuse, counting "
+                "them), drop (leave those rows out), mean (fill in the training means; "
+                "evaluate and predict do the same)"),
     "task": (None, _choice("task", ("classify", "regress")), "{classify,regress}",
              "default: classify for text labels or integer-like targets with at most 20 "
              "distinct values, else regress"),
-    "model": ("mlp:64", str, "SPEC", "mlp:H1,H2,... | cnn[:C1,C2] | lstm:H | fixedpoint:H "
-              "(default mlp:64)"),
+    "model": ("mlp:100", str, "SPEC", "mlp:H1,H2,... | cnn[:C1,C2] | lstm:H | fixedpoint:H "
+              "(default mlp:100)"),
     "activation": ("relu", _choice("activation", ("relu", "tanh", "sigmoid", "gelu",
                    "leaky_relu")), "NAME", "hidden activation of mlp: relu (default), tanh, "
                    "sigmoid, gelu, leaky_relu"),
@@ -151,12 +188,18 @@ OPTIONS: dict = {
     "weight_decay": (0.0, _float("weight-decay", 0.0), "WD", "L2 weight decay (default 0)"),
     "batch_size": (32, _batch_size, "N|full", "mini-batch size: 1 online, N, or full "
                    "(whole training set per step); default 32"),
-    "epochs": (20, _pos_int("epochs"), "N", "maximum number of epochs (default 20)"),
+    "epochs": (200, _pos_int("epochs"), "N", "maximum number of epochs (default 200; early "
+               "stopping usually ends training sooner)"),
     "seed": (0, _int("seed"), "N", "seed for the split, initial weights and order (default 0)"),
-    "val_split": (0.1, _val_split, "FRAC", "fraction held out for validation, stratified "
-                  "for classes; 0 for none (default 0.1)"),
-    "patience": (None, _pos_int("patience"), "N", "early stopping: stop after N epochs "
-                 "without improvement of val_loss (loss without validation)"),
+    "test_split": (0.0, _fraction("test-split"), "FRAC", "fraction held out as a test part, "
+                   "stratified for classes, seeded by --seed; evaluated once at the end "
+                   "with the kept weights (default 0: none)"),
+    "val_split": (0.1, _val_split, "FRAC", "fraction of the training rows held out for "
+                  "validation (early stopping), stratified for classes; 0 for none "
+                  "(default 0.1)"),
+    "patience": (10, _patience, "N", "early stopping: stop after N epochs in a row without "
+                 "improvement of val_loss (loss without validation) and keep the best "
+                 "epoch's weights; 0 or off: train all --epochs (default 10)"),
     "target_loss": (None, _float("target-loss", 0.0), "LOSS",
                     "stop once the training loss is <= LOSS"),
     "target_accuracy": (None, _float("target-accuracy", 0.0, 1.0), "ACC",
@@ -168,6 +211,8 @@ OPTIONS: dict = {
             "(default model.safetensors)"),
     "metrics": (None, _str, "PATH", "write one record per epoch to PATH (.jsonl or .csv)"),
     "plot": (None, _str, "PNG", "draw loss/accuracy curves (train and validation) to PNG"),
+    "tensorboard": (None, _str, "DIR", "write TensorBoard event files to DIR (scalars per "
+                    "epoch and every 10 steps, learning rate, curves; needs tensorboardX)"),
     "verbose": (1, _choice("verbose", ("0", "1", "2")), "{0,1,2}",
                 "0 silent, 1 progress bar on a terminal (a line per epoch otherwise), "
                 "2 a line per epoch (default 1)"),
@@ -277,6 +322,12 @@ def make_optimizer(name: str, params: Any, lr: float, momentum: float, wd: float
     return optim.LBFGS(params, lr=lr)
 
 
+def _has_matplotlib() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def _is_root(distributed: bool) -> bool:
     if not distributed:
         return True
@@ -330,6 +381,8 @@ class _Prepared:
     X_val: Any
     y_val: Any
     meta: dict
+    X_test: Any = None
+    y_test: Any = None
 
 
 def _check_outputs(o: dict) -> None:
@@ -348,13 +401,27 @@ def _check_outputs(o: dict) -> None:
             from ..train.plots import MATPLOTLIB_MISSING
 
             raise RuntimeError("--plot: " + MATPLOTLIB_MISSING) from None
+    if o["tensorboard"] is not None:
+        from ..train.tensorboard import _writer_class
+
+        _writer_class()  # fail now (no tensorboardX), not after loading the data
 
 
 def _prepare_data(o: dict) -> _Prepared:
     """Load the data, encode the targets for the task, split, standardize."""
     from . import _common as C
 
-    d = C.load_data(o["data"], o["target"], default_part="train")
+    d = C.load_data(
+        o["data"], o["target"], default_part="train", delimiter=o["delimiter"],
+        drop=o["drop"] or (), missing=o["missing"],
+    )  # fmt: skip
+    if (o["drop"] or o["delimiter"]) and d.layout is None:
+        raise UsageError("--drop and --delimiter apply to CSV data only")
+    if o["verbose"] and _is_root(o["distributed"]):
+        from ._table import note
+
+        for msg in d.notes:
+            note(msg)
     if d.y is None:
         raise ValueError(f"{d.name}: no targets to train on")
     task = o["task"] or C.infer_task(d)
@@ -372,7 +439,16 @@ def _prepare_data(o: dict) -> _Prepared:
         y, y_fit, n_out = _class_targets(d, loss_name, meta)
     else:
         y, y_fit, n_out = _regression_targets(d, loss_name, meta)
-    X, X_val, y_fit, y_val = _split(o, d, task, y, y_fit, n_out)
+    # The test part first (never seen in training, nor by any statistic), then the
+    # validation part from the rest; then statistics of the training part only.
+    X, y, y_fit, X_test, y_test = _test_split(o, d, task, y, y_fit)
+    if task != "classify":
+        y_fit, y_test = _standardize_targets(y_fit, y_test, meta)
+    X, X_val, y_fit, y_val = _split(o, X, task, y, y_fit, n_out)
+    if o["missing"] == "mean":
+        fill = H.fill_values(X)
+        meta["fill_values"] = fill
+        X, X_val, X_test = H.fill(X, fill), H.fill(X_val, fill), H.fill(X_test, fill)
     mode = o["standardize"]
     if mode == "auto":
         mode = "global" if d.image_shape else "feature"
@@ -381,9 +457,36 @@ def _prepare_data(o: dict) -> _Prepared:
     X = C.apply_standardize(X, mean, std)
     if X_val is not None:
         X_val = C.apply_standardize(X_val, mean, std)
+    if X_test is not None:
+        X_test = C.apply_standardize(X_test, mean, std)
     return _Prepared(
-        d.name, task, loss_name, d.n, d.n_features, n_out, X, y_fit, X_val, y_val, meta
-    )
+        d.name, task, loss_name, d.n, d.n_features, n_out, X, y_fit, X_val, y_val, meta,
+        X_test, y_test,
+    )  # fmt: skip
+
+
+def _test_split(o: dict, d: Any, task: str, y: Any, y_fit: Any) -> tuple:
+    """(X, y, y_fit, X_test, y_test): the --test-split part held out (stratified, seeded)."""
+    if o["test_split"] <= 0:
+        return d.X, y, y_fit, None, None
+    labels = y if task == "classify" else None
+    keep, held = H.split_rows(d.n, o["test_split"], o["seed"], labels, "--test-split")
+    return d.X[keep], y[keep], y_fit[keep], d.X[held], y_fit[held]
+
+
+def _standardize_targets(y_fit: Any, y_test: Any, meta: dict) -> tuple:
+    """Regression targets standardized with the training rows' statistics."""
+    import numpy as np
+
+    y_mean, y_std = y_fit.mean(axis=0), y_fit.std(axis=0)
+    y_std = np.where(y_std > 0, y_std, 1.0)
+    meta["target_mean"] = y_mean.astype(np.float32)
+    meta["target_std"] = y_std.astype(np.float32)
+    # Standardized targets keep the loss near 1 whatever their units (prices, ...).
+    y_fit = ((y_fit - y_mean) / y_std).astype(np.float32)
+    if y_test is not None:
+        y_test = ((y_test - y_mean) / y_std).astype(np.float32)
+    return y_fit, y_test
 
 
 def _class_targets(d: Any, loss_name: str, meta: dict) -> tuple:
@@ -417,31 +520,28 @@ def _regression_targets(d: Any, loss_name: str, meta: dict) -> tuple:
         raise UsageError(f"--loss {loss_name} needs --task classify")
     y = np.asarray(d.y, dtype=np.float64)
     y = y.reshape(len(y), -1)
-    y_mean, y_std = y.mean(axis=0), y.std(axis=0)
-    y_std = np.where(y_std > 0, y_std, 1.0)
-    meta["target_mean"] = y_mean.astype(np.float32)
-    meta["target_std"] = y_std.astype(np.float32)
-    # Standardized targets keep the loss near 1 whatever their units (prices, ...).
-    return y, ((y - y_mean) / y_std).astype(np.float32), y.shape[1]
+    # Standardized later, with the statistics of the rows left after --test-split.
+    return y, y, y.shape[1]
 
 
-def _split(o: dict, d: Any, task: str, y: Any, y_fit: Any, n_out: int) -> tuple:
+def _split(o: dict, X: Any, task: str, y: Any, y_fit: Any, n_out: int) -> tuple:
     """(X, X_val, y_fit, y_val): the validation part held out (stratified for classes)."""
     import numpy as np
 
     import retrograd as rg
 
     if o["val_split"] <= 0:
-        return d.X, None, y_fit, None
-    n_val = int(np.ceil(o["val_split"] * d.n))
-    if n_val < 1 or d.n - n_val < 1:
-        raise ValueError(f"--val-split {o['val_split']}: {d.n} rows are too few to split")
+        return X, None, y_fit, None
+    n = len(X)
+    n_val = int(np.ceil(o["val_split"] * n))
+    if n_val < 1 or n - n_val < 1:
+        raise ValueError(f"--val-split {o['val_split']}: {n} rows are too few to split")
     strat = None
     if task == "classify":
         counts = np.bincount(y, minlength=n_out)
         if counts.min() >= 2 and n_val >= n_out:
             strat = y
-    return rg.data.train_test_split(d.X, y_fit, test_size=n_val, seed=o["seed"], stratify=strat)
+    return rg.data.train_test_split(X, y_fit, test_size=n_val, seed=o["seed"], stratify=strat)
 
 
 def _build(o: dict, prep: _Prepared) -> tuple:
@@ -471,7 +571,7 @@ def _callbacks(o: dict, prep: _Prepared, root: bool) -> tuple:
 
     callbacks: list = []
     early = None
-    if o["patience"] is not None:
+    if o["patience"]:
         monitor = "val_loss" if prep.X_val is not None else "loss"
         early = rg.train.EarlyStopping(monitor, patience=o["patience"], restore_best_weights=True)
         callbacks.append(early)
@@ -484,6 +584,9 @@ def _callbacks(o: dict, prep: _Prepared, root: bool) -> tuple:
     if o["metrics"] and root:
         logger = rg.train.CSVLogger if o["metrics"].endswith(".csv") else rg.train.JSONLLogger
         callbacks.append(logger(o["metrics"]))
+    if o["tensorboard"] and root:
+        callbacks.append(rg.train.TensorBoard(o["tensorboard"], update_freq=10,
+                                              figures=_has_matplotlib()))  # fmt: skip
     return callbacks, early
 
 
@@ -500,7 +603,8 @@ def _announce(o: dict, prep: _Prepared, model: Any, lr: float, quiet: bool) -> N
             if prep.task == "classify"
             else f"regression ({n_out} output{'s' if n_out > 1 else ''})"
         )
-        + f"; {len(prep.X)} train / {n_val} validation",
+        + f"; {len(prep.X)} train / {n_val} validation"
+        + (f" / {len(prep.X_test)} test" if prep.X_test is not None else ""),
         quiet,
     )
     info(
@@ -563,6 +667,11 @@ def _save_and_report(
     model.eval()
     if early is not None and early.best_epoch is not None:
         meta["best_epoch"] = early.best_epoch
+    test_report = None
+    if prep.X_test is not None:
+        loss_fn = make_loss(prep.loss_name, o["label_smoothing"])
+        test_report = H.test_report(model, loss_fn, prep.X_test, prep.y_test, prep.task, meta)
+        meta["test"] = test_report
     path = rg.save(model, o["out"], extra={EXTRA_KEY: meta})
     last = {k: v[-1] for k, v in hist.history.items() if v and v[-1] is not None}
     shown = [
@@ -575,6 +684,16 @@ def _save_and_report(
     if early is not None and early.best_epoch not in (None, hist.epochs):
         info(f"kept the weights of epoch {early.best_epoch} (best {early.monitor} "
              f"{early.best:.4f})", quiet)  # fmt: skip
+    if test_report is not None:
+        at = early.best_epoch if early is not None and early.best_epoch else hist.epochs
+        val = {k: v[at - 1] for k, v in hist.history.items() if k.startswith("val_") and v}
+        shown_val = ", ".join(f"{k[4:]} {v:.4f}" for k, v in val.items() if v is not None)
+        info(
+            f"test part ({test_report['rows']} rows, weights of epoch {at}): "
+            + H.describe(test_report)
+            + (f"; validation at that epoch: {shown_val}" if shown_val else ""),
+            quiet,
+        )
     if prep.task == "regress":
         info(
             "(regression losses are on standardized targets; `retrograd evaluate` reports "
@@ -583,6 +702,8 @@ def _save_and_report(
         )
     info(f"saved model to {path}", quiet)
     if o["metrics"]:
+        if test_report is not None:
+            H.append_to_metrics(o["metrics"], test_report, meta.get("best_epoch"))
         info(f"wrote {hist.epochs} metric records to {o['metrics']}", quiet)
     if o["plot"]:
         from ..train.plots import plot_history

@@ -1,0 +1,208 @@
+"""`retrograd train` options for tables: --drop, --test-split, --delimiter, --missing,
+--patience, the defaults, --tensorboard."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from test_columns import NAMES, _rows, write_csv
+
+import retrograd as rg
+from retrograd.cli import _holdout, main
+
+
+def _train(argv, capsys):
+    rc = main(["train", "--verbose", "2", *argv])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def test_drop_leaves_columns_out_and_evaluate_ignores_them(tmp_path, capsys):
+    path = write_csv(tmp_path / "t.csv", NAMES, _rows(200, 0))
+    out = tmp_path / "m.safetensors"
+    rc, text, err = _train(["--data", str(path), "--target", "label", "--drop", "id,colour",
+                            "--epochs", "3", "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 0, err
+    assert "200 rows x 4 features, 3 classes" in text
+    meta = rg.load(out, with_extra=True)[1]["cli"]
+    assert meta["feature_names"] == ["width", "height", "depth", "weight"]
+    assert meta["dropped"] == ["id", "colour"]
+    assert main(["evaluate", str(out), "--data", str(path)]) == 0
+    assert "ignoring column(s) dropped in training: id, colour" in capsys.readouterr().err
+    # By index too; a name that is not a column is a usage error naming the columns.
+    rc, text, _ = _train(["--data", str(path), "--target", "4", "--drop", "0", "--epochs",
+                          "1", "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 0 and "200 rows x 5 features" in text
+    rc, _, err = _train(["--data", str(path), "--target", "label", "--drop", "ids",
+                         "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 2 and "--drop='ids' is not a column" in err
+    rc, _, err = _train(["--data", str(path), "--target", "label", "--drop", "label",
+                         "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 2 and "is the target" in err
+    rc, _, err = _train(["--data", "digits", "--drop", "3", "--out", str(out)], capsys)
+    assert rc == 2 and "CSV data only" in err
+
+
+def test_id_columns_get_a_note(tmp_path, capsys):
+    path = write_csv(tmp_path / "t.csv", NAMES, _rows(60, 0))
+    rc, _, err = _train(["--data", str(path), "--target", "label", "--epochs", "1",
+                         "--out", str(tmp_path / "m.safetensors")], capsys)  # fmt: skip
+    assert rc == 0 and "column 'id' looks like a row id" in err and "--drop id" in err
+
+
+def test_test_split_is_stratified_seeded_reported_and_logged(tmp_path, capsys):
+    rows = _rows(250, 1)
+    path = write_csv(tmp_path / "t.csv", NAMES, rows)
+    runs = []
+    for k, metrics in enumerate(("m.jsonl", "m.csv", "again.jsonl")):
+        out = tmp_path / f"m{k}.safetensors"
+        rc, text, err = _train(["--data", str(path), "--target", "label", "--drop", "id",
+                                "--test-split", "0.2", "--epochs", "30", "--out", str(out),
+                                "--metrics", str(tmp_path / metrics), "--seed", "3"],
+                               capsys)  # fmt: skip
+        assert rc == 0, err
+        runs.append((text, rg.load(out, with_extra=True)[1]["cli"]))
+    text, meta = runs[0]
+    # 250 rows: 50 test; 200 left: 20 validation, 180 train.
+    assert "180 train / 20 validation / 50 test" in text
+    rep = meta["test"]
+    assert rep["rows"] == 50 and 0 <= rep["accuracy"] <= 1
+    line = next(ln for ln in text.splitlines() if ln.startswith("test part"))
+    assert f"accuracy {rep['accuracy']:.4f}" in line and "validation at that epoch" in line
+    assert runs[2][1]["test"] == rep  # same seed, same split, same result
+    jsonl = [json.loads(x) for x in open(tmp_path / "m.jsonl")]
+    assert jsonl[-1]["epoch"] == "test" and jsonl[-1]["accuracy"] == rep["accuracy"]
+    assert jsonl[-1]["weights_of_epoch"] == meta.get("best_epoch", meta["epochs"])
+    last = list(csv.DictReader(open(tmp_path / "m.csv")))[-1]
+    assert last["epoch"] == "test" and float(last["accuracy"]) == rep["accuracy"]
+    assert main(["summary", str(tmp_path / "m0.safetensors")]) == 0
+    text = capsys.readouterr().out
+    assert f"held-out test part (50 rows): loss {rep['loss']:.4f}" in text
+    assert "columns: target 'label'; features width, height" in text and "dropped id" in text
+    # The reported figures are those `retrograd evaluate` gives on the held-out rows.
+    labels = np.array([r[4] for r in rows])
+    y = np.searchsorted(sorted(set(labels)), labels)
+    keep, held = _holdout.split_rows(len(rows), 0.2, 3, y, "--test-split")
+    held_csv = write_csv(tmp_path / "held.csv", NAMES, [rows[i] for i in held])
+    assert main(["evaluate", str(tmp_path / "m0.safetensors"), "--data", str(held_csv),
+                 "--json", str(tmp_path / "r.json")]) == 0  # fmt: skip
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["accuracy"] == rep["accuracy"]
+    assert math.isclose(res["loss"], rep["loss"], rel_tol=1e-5)
+    # Stratified: each class keeps its share (to within one row).
+    for c in range(3):
+        share = (y == c).mean() * 50
+        assert abs((y[held] == c).sum() - share) <= 1
+
+
+def test_test_split_for_regression_reports_r2_in_data_units(csv_files, tmp_path, capsys):
+    out = tmp_path / "r.safetensors"
+    rc, text, err = _train(["--data", str(csv_files["reg"]), "--target", "price",
+                            "--test-split", "0.25", "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 0, err
+    rep = rg.load(out, with_extra=True)[1]["cli"]["test"]
+    assert rep["rows"] == 60 and rep["r2"] > 0.9 and rep["rmse"] > 0
+    assert f"r2 {rep['r2']:.4f}" in text
+
+
+def test_split_fractions_are_checked(tmp_path, capsys):
+    for argv, msg in ((["--test-split", "1"], "--test-split: must be in [0, 1)"),
+                      (["--test-split", "-0.1"], "--test-split: must be >= 0")):  # fmt: skip
+        rc, _, err = _train(["--data", "digits", *argv], capsys)
+        assert rc == 2 and msg in err
+
+
+def test_patience_counts_epochs_without_improvement(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    # A tiny validation part and a large learning rate: val_loss soon stops improving.
+    rc, text, _ = _train(["--data", "digits", "--model", "mlp:32", "--lr", "0.05",
+                          "--patience", "3", "--epochs", "100", "--out", str(out)],
+                         capsys)  # fmt: skip
+    assert rc == 0
+    meta = rg.load(out, with_extra=True)[1]["cli"]
+    assert meta["stop_reason"].startswith("early_stopping: val_loss did not improve for 3 ")
+    assert meta["epochs"] == meta["best_epoch"] + 3
+    vl = meta["history"]["val_loss"]
+    assert min(vl) == vl[meta["best_epoch"] - 1] and all(v >= min(vl) for v in vl[-3:])
+    # off: every epoch runs.
+    rc, _, _ = _train(["--data", "digits", "--model", "mlp:8", "--patience", "off",
+                       "--epochs", "4", "--out", str(out)], capsys)  # fmt: skip
+    meta = rg.load(out, with_extra=True)[1]["cli"]
+    assert rc == 0 and meta["epochs"] == 4 and "best_epoch" not in meta
+
+
+def test_defaults_early_stopping_on(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    path = write_csv(tmp_path / "t.csv", NAMES, _rows(150, 2))
+    rc, text, _ = _train(["--data", str(path), "--target", "label", "--out", str(out)], capsys)
+    assert rc == 0
+    assert "model mlp:100 (Sequential" in text and "up to 200 epochs" in text
+    meta = rg.load(out, with_extra=True)[1]["cli"]
+    assert meta["best_epoch"] >= 1
+    if meta["epochs"] < 200:
+        assert meta["stop_reason"].startswith("early_stopping")
+        assert meta["epochs"] == meta["best_epoch"] + 10
+
+
+def test_missing_values_drop_and_mean(tmp_path, capsys):
+    rows = _rows(120, 6)
+    for i in (3, 10, 17):
+        rows[i][2] = ""
+    rows[20][4] = ""  # no target
+    path = write_csv(tmp_path / "holes.csv", NAMES, rows)
+    out = tmp_path / "m.safetensors"
+    rc, text, err = _train(["--data", str(path), "--target", "label", "--drop", "id",
+                            "--missing", "drop", "--epochs", "2", "--out", str(out)],
+                           capsys)  # fmt: skip
+    assert rc == 0 and "116 rows" in text
+    assert "left out 1 rows without a target" in err and "left out 3 rows" in err
+    rc, text, err = _train(["--data", str(path), "--target", "label", "--drop", "id",
+                            "--missing", "mean", "--epochs", "2", "--out", str(out)],
+                           capsys)  # fmt: skip
+    assert rc == 0 and "119 rows" in text and "3 missing values will be filled" in err
+    meta = rg.load(out, with_extra=True)[1]["cli"]
+    assert meta["missing"] == "mean" and np.isfinite(meta["fill_values"]).all()
+    # predict fills the same cells with the stored training means.
+    filled = [list(r) for r in rows[:5]]
+    filled[3][2] = float(meta["fill_values"][1])
+    a = tmp_path / "a.csv"
+    b = tmp_path / "b.csv"
+    main(["predict", str(out), "--data", str(write_csv(tmp_path / "h.csv", NAMES, rows[:5])),
+          "--out", str(a)])  # fmt: skip
+    main(["predict", str(out), "--data", str(write_csv(tmp_path / "f.csv", NAMES, filled)),
+          "--out", str(b)])  # fmt: skip
+    assert "filled in with the training means" in capsys.readouterr().err
+    assert a.read_text() == b.read_text()
+
+
+def test_train_on_a_semicolon_file_with_text_labels_in_the_middle(tmp_path, capsys):
+    path = write_csv(tmp_path / "s.txt", NAMES, _rows(100, 7), sep=";", decimal=",")
+    out = tmp_path / "m.safetensors"
+    rc, text, err = _train(["--data", str(path), "--target", "label", "--drop", "id",
+                            "--delimiter", ";", "--epochs", "2", "--out", str(out)],
+                           capsys)  # fmt: skip
+    assert rc == 0, err
+    meta = rg.load(out, with_extra=True)[1]["cli"]
+    assert meta["classes"] == ["high", "low", "mid"] and meta["delimiter"] == ";"
+    rc, _, err = _train(["--data", str(path), "--delimiter", ";;"], capsys)
+    assert rc == 2 and "--delimiter: expected one character" in err
+
+
+def test_cli_train_writes_event_files(tmp_path, capsys):
+    pytest.importorskip("tensorboardX")
+    ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    logdir = tmp_path / "tb"
+    rc = main(["train", "--data", "digits", "--model", "mlp:8", "--epochs", "2",
+               "--verbose", "0", "--out", str(tmp_path / "m.safetensors"),
+               "--tensorboard", str(logdir)])  # fmt: skip
+    assert rc == 0
+    acc = ea_mod.EventAccumulator(str(logdir / "train"), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("epoch_loss")] == [1, 2]
+    assert {"batch_loss", "epoch_learning_rate"} <= set(acc.Tags()["scalars"])
+    if __import__("importlib").util.find_spec("matplotlib"):
+        assert "curves" in acc.Tags()["images"]
