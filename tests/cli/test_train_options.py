@@ -52,6 +52,12 @@ def test_id_columns_get_a_note(tmp_path, capsys):
     rc, _, err = _train(["--data", str(path), "--target", "label", "--epochs", "1",
                          "--out", str(tmp_path / "m.safetensors")], capsys)  # fmt: skip
     assert rc == 0 and "column 'id' looks like a row id" in err and "--drop id" in err
+    # pandas' to_csv: an unnamed index column 0..N-1 first; --drop by index then.
+    names = ["", *NAMES[1:]]
+    path = write_csv(tmp_path / "p.csv", names, [[i, *r[1:]] for i, r in enumerate(_rows(60, 0))])
+    rc, _, err = _train(["--data", str(path), "--target", "label", "--epochs", "1",
+                         "--out", str(tmp_path / "m.safetensors")], capsys)  # fmt: skip
+    assert rc == 0 and "column '' looks like a row id" in err and "--drop 0" in err
 
 
 def test_test_split_is_stratified_seeded_reported_and_logged(tmp_path, capsys):

@@ -61,3 +61,22 @@ def test_load_csv_reads_semicolon_decimal_comma_files(tmp_path):
     assert X.tolist() == [[1.5, -2.25], [3.0, 45.0]] and classes == ["a", "b"]
     with pytest.raises(ValueError, match="delimiter"):
         load_csv(p, delimiter=";;")
+
+
+def test_trailing_delimiters_and_unnamed_index_columns(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text("a,b,label,\n1,2,x,\n3,4,y,\n")  # a spreadsheet's trailing commas
+    t = read_csv_table(p)
+    assert t.names == ["a", "b", "label"] and t.rows == [["1", "2", "x"], ["3", "4", "y"]]
+    p.write_text(",a,label\n0,1.5,x\n1,2.5,y\n")  # pandas' unnamed index column stays
+    assert read_csv_table(p).names == ["", "a", "label"]
+
+
+def test_numbers_fast_and_slow_paths_agree(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text("a;b\n1;2,5\nNA;4\n")
+    t = read_csv_table(p)
+    assert np.isnan(t.numbers([0], missing="nan")[1, 0])
+    assert t.numbers([1]).tolist() == [[2.5], [4.0]]
+    with pytest.raises(ValueError, match="1 missing value"):
+        t.numbers([0])

@@ -92,6 +92,15 @@ def _refuse_text_columns(table: Any, cols: list, drop_flag: bool) -> None:
     )
 
 
+def _features(table: Any, feats: list, drop_flag: bool) -> Any:
+    """The feature columns as float64, missing cells NaN; text columns refused by name."""
+    try:
+        return table.numbers(feats, missing="nan")
+    except ValueError:
+        _refuse_text_columns(table, feats, drop_flag)
+        raise
+
+
 def _missing_rows(X: Any) -> Any:
     import numpy as np
 
@@ -140,8 +149,7 @@ def read_training_csv(
     feats = [j for j in range(table.width) if j != t and j not in dropped]
     if not feats:
         raise UsageError(f"{path}: no feature columns left after --target and --drop")
-    _refuse_text_columns(table, feats, drop_flag=True)
-    X = table.numbers(feats, missing="nan")
+    X = _features(table, feats, drop_flag=True)
     notes: list = []
     keep = np.ones(len(table.rows), dtype=bool)
     no_target = np.array([is_missing(r[t]) for r in table.rows], dtype=bool)
@@ -182,7 +190,7 @@ def read_training_csv(
         if _id_like(table, j, X[:, k]):
             notes.append(
                 f"column {table.label(j)} looks like a row id; if it is one, leave it out "
-                f"with --drop {names[j] if names else j}"
+                f"with --drop {names[j] if names and names[j] else j}"
             )
     d = Data(
         X.astype(np.float32), y, label_names, None, path,
@@ -301,8 +309,7 @@ def read_model_csv(
         notes = [msg] if not (table.names is None and not trained) else []
     if require_target and t is None:
         raise ValueError(f"{path}: no target column to evaluate against; name it with --target")
-    _refuse_text_columns(table, feats, drop_flag=False)
-    X = table.numbers(feats, missing="nan")
+    X = _features(table, feats, drop_flag=False)
     y = labels = None
     rows = list(range(len(table.rows)))
     if require_target:

@@ -170,6 +170,15 @@ class CSVTable:
         """
         if missing not in ("error", "nan"):
             raise ValueError(f"missing: expected 'error' or 'nan', got {missing!r}")
+        try:
+            # Fast path: NumPy parses plain numbers (and "nan", which is missing anyway).
+            out = xp.array([[r[j] for j in columns] for r in self.rows], dtype=xp.float64)
+        except ValueError:
+            pass
+        else:
+            holes = xp.isnan(out)
+            if missing == "nan" or not holes.any():
+                return out
         dc = self.decimal_comma
         out = xp.empty((len(self.rows), len(columns)), dtype=xp.float64)
         n_missing, first_missing = 0, None
@@ -263,6 +272,15 @@ def read_csv_table(
                 f"{what}: {path!r} line {ln} has {len(r)} columns, expected {width} (as in "
                 "the first data row)"
             )
+    # Columns with neither a name nor a value (a delimiter at the end of every line, as
+    # spreadsheets export) carry nothing: leave them out.
+    empty = [
+        j for j in range(width) if (names is None or not names[j]) and all(not r[j] for r in body)
+    ]
+    if empty:
+        keep = [j for j in range(width) if j not in empty]
+        body = [[r[j] for j in keep] for r in body]
+        names = None if names is None else [names[j] for j in keep]
     if names is not None:
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
