@@ -28,6 +28,8 @@ examples:
   retrograd train --data iris.csv --target species --model mlp:16 --activation tanh \\
       --optimizer sgd --lr 0.1 --momentum 0.9 --batch-size full --epochs 300
   retrograd train --data houses.csv --target price --task regress --metrics log.csv
+  retrograd train --data wine.csv --target class --drop id --test-split 0.2
+  retrograd train --data export.csv --delimiter ';' --missing mean --tensorboard runs/a
   retrograd train --data mnist:~/mnist --model lstm:128 --checkpoint-dir ckpt
   retrograd train --data mnist:~/mnist --checkpoint-dir ckpt --resume   # continue
   retrograd train --config run.toml --epochs 50          # flags override the file
@@ -43,8 +45,10 @@ config file (TOML): the same names as the flags, e.g.
 (keys may also sit in a [train] table)
 
 The features are standardized with the training part's statistics; the model file keeps
-them (and the class names, task and feature count), so `retrograd evaluate` and
-`retrograd predict` apply the same preprocessing.
+them (and the class names, task, column names and feature count), so `retrograd evaluate`
+and `retrograd predict` apply the same preprocessing and match CSV columns by name.
+Defaults: mlp:100, up to 200 epochs, early stopping after 10 epochs without improvement
+of the validation loss (the best epoch's weights are kept).
 """
 
 
