@@ -195,3 +195,11 @@ def test_missing_values_are_refused_with_the_choices(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 1 and "2 missing feature value(s) in 2 rows (columns 'height', 'depth')" in err
     assert "--missing drop" in err and "--missing mean" in err
+
+
+def test_gradcheck_reads_csv_columns_by_name(trained, tmp_path, capsys):
+    _, model, _, rows = trained
+    names, prow = _permute(NAMES, rows, [6, 4, 0, 3, 1, 5, 2])
+    shuffled = write_csv(tmp_path / "shuffled.csv", names, prow)
+    assert main(["gradcheck", str(model), "--data", str(shuffled)]) == 0
+    assert "passed" in capsys.readouterr().out

@@ -185,8 +185,21 @@ def test_missing_values_drop_and_mean(tmp_path, capsys):
     assert a.read_text() == b.read_text()
 
 
+def test_a_column_without_values_is_left_out(tmp_path, capsys):
+    rows = [r[:3] + [""] + r[4:] for r in _rows(80, 8)]  # colour: all empty
+    path = write_csv(tmp_path / "e.csv", NAMES, rows)
+    out = tmp_path / "m.safetensors"
+    rc, text, err = _train(["--data", str(path), "--target", "label", "--drop", "id",
+                            "--epochs", "1", "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 0 and "80 rows x 4 features" in text
+    assert "left out column(s) without any value: 'colour'" in err
+    meta = rg.load(out, with_extra=True)[1]["cli"]
+    assert meta["dropped"] == ["id", "colour"] and "colour" not in meta["feature_names"]
+    assert main(["evaluate", str(out), "--data", str(path)]) == 0
+
+
 def test_train_on_a_semicolon_file_with_text_labels_in_the_middle(tmp_path, capsys):
-    path = write_csv(tmp_path / "s.txt", NAMES, _rows(100, 7), sep=";", decimal=",")
+    path = write_csv(tmp_path / "s.data", NAMES, _rows(100, 7), sep=";", decimal=",")
     out = tmp_path / "m.safetensors"
     rc, text, err = _train(["--data", str(path), "--target", "label", "--drop", "id",
                             "--delimiter", ";", "--epochs", "2", "--out", str(out)],

@@ -21,7 +21,8 @@ MAX_INFERRED_CLASSES = 20
 
 DATA_HELP = (
     "digits (the shipped 8x8 digits; digits:train / digits:test = a fixed stratified "
-    "75/25 split, seed 0), a .csv file (see --target), an .npz file (arrays X and y) or "
+    "75/25 split, seed 0), a .csv file (or any delimited text file; see --target), an .npz "
+    "file (arrays X and y) or "
     "mnist:DIR (the four IDX files in DIR; mnist:DIR:train / mnist:DIR:test pick a part)"
 )
 
@@ -214,7 +215,10 @@ def load_data(
         if y is not None and y.dtype.kind == "f" and y.ndim == 1 and (y == np.round(y)).all():
             y = y.astype(np.int64)
         return Data(X.astype(np.float32), y, None, shape, spec)
-    if lower.endswith((".csv", ".tsv", ".txt")):
+    # Any other existing file is read as delimited text (UCI's .data files, .dat, ...).
+    if lower.endswith((".csv", ".tsv", ".txt")) or (
+        os.path.isfile(spec) and not lower.endswith((".gz", ".zip", ".safetensors"))
+    ):
         from . import _table
 
         if meta is not None:

@@ -151,6 +151,19 @@ def read_training_csv(
         raise UsageError(f"{path}: no feature columns left after --target and --drop")
     X = _features(table, feats, drop_flag=True)
     notes: list = []
+    empty = [k for k in range(len(feats)) if np.isnan(X[:, k]).all()]
+    if empty:
+        # A column without a single value carries nothing; leave it out (evaluate and
+        # predict ignore it as a dropped column).
+        notes.append(
+            "left out column(s) without any value: "
+            + ", ".join(table.label(feats[k]) for k in empty)
+        )
+        dropped = sorted(dropped + [feats[k] for k in empty])
+        feats = [j for k, j in enumerate(feats) if k not in empty]
+        X = np.delete(X, empty, axis=1)
+        if not feats:
+            raise UsageError(f"{path}: no feature columns left after --target and --drop")
     keep = np.ones(len(table.rows), dtype=bool)
     no_target = np.array([is_missing(r[t]) for r in table.rows], dtype=bool)
     holes = _missing_rows(X)

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-elements must be >= 0")
     model, meta = C.load_model(args.model)
     task = meta.get("task", "classify")
-    d = C.load_data(args.data, args.target or meta.get("target"), default_part="test")
+    d = C.load_data(args.data, args.target, default_part="test", meta=meta)
     if d.y is None:
         raise ValueError(f"{d.name}: no targets; the check needs a loss")
     n = min(args.samples, d.n)
