@@ -38,6 +38,7 @@ from .ops import (
     abs,
     arange,
     cat,
+    celu,
     clip,
     concatenate,
     exp,
@@ -63,6 +64,7 @@ from .ops import (
     randn,
     relu,
     reshape,
+    selu,
     sigmoid,
     softmax,
     softplus,
@@ -146,7 +148,7 @@ __all__ = [
     "ones_like", "pad", "rand", "randn", "relu", "sigmoid", "softmax", "softplus", "sqrt",
     "stack", "tanh", "tensor", "where", "zeros", "zeros_like", "get_rng_state", "manual_seed",
     "set_rng_state", "float32", "float64", "flatten", "max", "mean", "min", "permute",
-    "reshape", "squeeze", "std", "sum", "transpose", "unsqueeze", "var",
+    "reshape", "squeeze", "std", "sum", "transpose", "unsqueeze", "var", "celu", "selu",
 ]  # fmt: skip
 # The op modules' own lists: sin, sort, gather, flip, cumsum, einsum, ... (the star imports).
 for _name in ("aggregate", "einsum", "indexing", "movement", "pointwise", "scan", "sorting"):

@@ -259,6 +259,25 @@ def test_every_builtin_exporter_is_tested():
 NOT_EXPORTED = {
     "Module": "abstract base",
     "ModuleList": "not callable (a container of layers)",
+    # Activation layers added with the PyTorch op surface; ONNX has Elu, Selu, Celu,
+    # HardSigmoid, HardSwish, Mish, Softsign... exporters are still to be written.
+    **dict.fromkeys(
+        [
+            "SiLU",
+            "ELU",
+            "CELU",
+            "SELU",
+            "ReLU6",
+            "Hardtanh",
+            "Hardswish",
+            "Hardsigmoid",
+            "Mish",
+            "Softsign",
+            "LogSigmoid",
+            "Softmin",
+        ],
+        "not mapped yet",
+    ),
 }
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 import retrograd as rg
 from retrograd import ops as R
+from retrograd.nn import functional as RF
 
 Maker = Callable[[np.random.Generator, Any], np.ndarray]
 
@@ -866,6 +867,92 @@ for _mode, _pad, _shape in [
          normal(*_shape))  # fmt: skip
 case("F.pad-constant-value", "Pad", lambda a: R.movement.pad(a, (1, 2, 0, 1), value=-2.0),
      lambda t, a: t.nn.functional.pad(a, (1, 2, 0, 1), value=-2.0), normal(2, 3))  # fmt: skip
+
+# ------------------------------------------------- activations (nn.functional forms)
+
+for _name, _kw in [
+    ("silu", {}), ("elu", {}), ("elu", {"alpha": 0.5}), ("celu", {}), ("celu", {"alpha": 2.0}),
+    ("selu", {}), ("relu6", {}), ("hardtanh", {}), ("hardtanh", {"min_val": -2.0, "max_val": 0.5}),
+    ("hardswish", {}), ("hardsigmoid", {}), ("mish", {}), ("softsign", {}), ("logsigmoid", {}),
+]:  # fmt: skip
+    _cls = {"silu": "Silu", "elu": "Elu", "celu": "Elu", "selu": "Elu", "relu6": "Hardtanh",
+            "hardtanh": "Hardtanh", "hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid",
+            "mish": "Mish", "softsign": "Softsign", "logsigmoid": "LogSigmoid"}[_name]  # fmt: skip
+    _tag = "-".join([_name] + [f"{k}{v}" for k, v in _kw.items()])
+    # Values 0.37 apart, scaled to reach past the kinks at 0, +-1, +-3 and 6.
+    case(_tag, _cls, lambda a, n=_name, k=_kw: getattr(RF, n)(a, **k),
+         lambda t, a, n=_name, k=_kw: getattr(t.nn.functional, n)(a, **k),
+         lambda rng, dt: (distinct(4, 6)(rng, dt) * 1.7).astype(dt))  # fmt: skip
+case("logsigmoid-extreme", "LogSigmoid", RF.logsigmoid,
+     lambda t, a: t.nn.functional.logsigmoid(a), const([-800.0, -30.0, 30.0, 800.0]))  # fmt: skip
+case("softmin", ("Neg", "Softmax"), lambda a: RF.softmin(a, dim=1),
+     lambda t, a: t.nn.functional.softmin(a, dim=1), normal(3, 4))  # fmt: skip
+
+# --------------------------------------------------------------------------- losses
+
+for _red in ("mean", "sum", "none"):
+    case(f"nll_loss-{_red}", "GetItem", lambda x, y, r=_red: RF.nll_loss(x, y, reduction=r),
+         lambda t, x, y, r=_red: t.nn.functional.nll_loss(x, y, reduction=r), normal(5, 4),
+         const([0, 3, -100, 1, 2]))  # fmt: skip
+    case(f"nll_loss-weight-{_red}", "GetItem",
+         lambda x, y, r=_red: RF.nll_loss(x, y, weight=_W4, reduction=r),
+         lambda t, x, y, r=_red: t.nn.functional.nll_loss(
+             x, y, weight=t.tensor(_W4, dtype=x.dtype), reduction=r),
+         normal(5, 4), ints(0, 4, 5))  # fmt: skip
+    case(f"bce-{_red}", "BinaryCrossEntropy",
+         lambda x, y, r=_red: RF.binary_cross_entropy(x, y, reduction=r),
+         lambda t, x, y, r=_red: t.nn.functional.binary_cross_entropy(x, y, reduction=r),
+         positive(3, 4, low=0.05, high=0.95), uniform01(3, 4))  # fmt: skip
+    for _lt in (False, True):
+        case(f"kl_div-{_red}-log{int(_lt)}", "Mul",
+             lambda x, y, r=_red, lt=_lt: RF.kl_div(x, y, reduction=r, log_target=lt),
+             lambda t, x, y, r=_red, lt=_lt: t.nn.functional.kl_div(x, y, reduction=r,
+                                                                    log_target=lt),
+             normal(3, 4),
+             positive(3, 4, low=0.05, high=0.9) if not _lt else normal(3, 4))  # fmt: skip
+    case(f"smooth_l1-{_red}", "SmoothL1",
+         lambda x, y, r=_red: RF.smooth_l1_loss(x, y, reduction=r),
+         lambda t, x, y, r=_red: t.nn.functional.smooth_l1_loss(x, y, reduction=r),
+         distinct(3, 4), normal(3, 4, scale=0.01))  # fmt: skip
+    case(f"cosine_embedding-{_red}", ("Div", "Sqrt"),
+         lambda x, z, y, r=_red: RF.cosine_embedding_loss(x, z, y, margin=0.1, reduction=r),
+         lambda t, x, z, y, r=_red: t.nn.functional.cosine_embedding_loss(
+             x, z, y, margin=0.1, reduction=r),
+         normal(4, 3), normal(4, 3), const([1.0, -1.0, -1.0, 1.0]), nograd=(2,))  # fmt: skip
+    case(f"margin_ranking-{_red}", "Clip",
+         lambda x, z, y, r=_red: RF.margin_ranking_loss(x, z, y, margin=0.2, reduction=r),
+         lambda t, x, z, y, r=_red: t.nn.functional.margin_ranking_loss(
+             x, z, y, margin=0.2, reduction=r),
+         distinct(5), normal(5, scale=0.01), const([1.0, -1.0, 1.0, -1.0, 1.0]))  # fmt: skip
+case("nll_loss-spatial", "GetItem", lambda x, y: RF.nll_loss(x, y),
+     lambda t, x, y: t.nn.functional.nll_loss(x, y), normal(2, 3, 4), ints(0, 3, 2, 4))  # fmt: skip
+case("nll_loss-unbatched", "GetItem", lambda x, y: RF.nll_loss(x, y),
+     lambda t, x, y: t.nn.functional.nll_loss(x, y), normal(4), const(2))  # fmt: skip
+case("bce-weight", "BinaryCrossEntropy",
+     lambda x, y: RF.binary_cross_entropy(x, y, weight=[1.0, 0.5, 2.0, 1.5]),
+     lambda t, x, y: t.nn.functional.binary_cross_entropy(
+         x, y, weight=t.tensor([1.0, 0.5, 2.0, 1.5], dtype=x.dtype)),
+     positive(3, 4, low=0.05, high=0.95), uniform01(3, 4))  # fmt: skip
+case("kl_div-batchmean", "Mul", lambda x, y: RF.kl_div(x, y, reduction="batchmean"),
+     lambda t, x, y: t.nn.functional.kl_div(x, y, reduction="batchmean"), normal(3, 4),
+     positive(3, 4, low=0.05, high=0.9))  # fmt: skip
+case("smooth_l1-beta", "SmoothL1", lambda x, y: RF.smooth_l1_loss(x, y, beta=0.5),
+     lambda t, x, y: t.nn.functional.smooth_l1_loss(x, y, beta=0.5), distinct(3, 4),
+     normal(3, 4, scale=0.01))  # fmt: skip
+case("smooth_l1-beta0", "SmoothL1", lambda x, y: RF.smooth_l1_loss(x, y, beta=0.0),
+     lambda t, x, y: t.nn.functional.smooth_l1_loss(x, y, beta=0.0), distinct(3, 4),
+     normal(3, 4, scale=0.01))  # fmt: skip
+case("cosine_similarity", ("VectorNorm", "Div"), lambda a, b: RF.cosine_similarity(a, b),
+     lambda t, a, b: t.nn.functional.cosine_similarity(a, b), normal(3, 4),
+     normal(3, 4))  # fmt: skip
+case("cosine_similarity-broadcast-dim", ("VectorNorm", "Expand"),
+     lambda a, b: RF.cosine_similarity(a, b, dim=-1),
+     lambda t, a, b: t.nn.functional.cosine_similarity(a, b, dim=-1), normal(2, 1, 4),
+     normal(3, 4))  # fmt: skip
+case("cosine_embedding-unbatched", ("Div", "Sqrt"),
+     lambda x, z, y: RF.cosine_embedding_loss(x, z, y),
+     lambda t, x, z, y: t.nn.functional.cosine_embedding_loss(x, z, y), normal(3), normal(3),
+     const(-1.0), nograd=(2,))  # fmt: skip
 
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"

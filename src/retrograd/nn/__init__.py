@@ -6,6 +6,7 @@
 from . import functional, init, utils
 from .module import Module, ModuleList, Parameter, Sequential
 from .layers import *
+from .activation import *
 from .losses import *
 from .fixedpoint import FixedPoint, RecurrentNet, NormBoundedTanhCell, EquilibriumClassifier
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout2d

@@ -8,12 +8,24 @@ from .. import ops
 from .._backend import xp
 from ..autograd.tensor import Tensor
 from ..ops import (  # noqa: F401 - re-exported
+    celu,
+    elu,
     gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
     leaky_relu,
     linear,
+    logsigmoid,
+    mish,
     relu,
+    relu6,
+    selu,
     sigmoid,
+    silu,
+    softmin,
     softplus,
+    softsign,
     tanh,
 )
 from ..ops.aggregate import normalize  # noqa: F401 - re-exported
@@ -27,12 +39,19 @@ from ..ops.conv import (  # noqa: F401 - re-exported
 )
 from ..ops.indexing import one_hot  # noqa: F401 - re-exported
 from ..ops.losses import (  # noqa: F401 - re-exported: every loss function
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
+    cosine_similarity,
     cross_entropy,
     generalized_cross_entropy,
     huber_loss,
+    kl_div,
     l1_loss,
+    margin_ranking_loss,
     mse_loss,
+    nll_loss,
+    smooth_l1_loss,
     symmetric_cross_entropy,
 )
 from ..ops.movement import pad  # noqa: F401 - re-exported (torch's F.pad, with modes)

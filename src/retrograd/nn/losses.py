@@ -174,3 +174,174 @@ __all__ = [
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "BCEWithLogitsLoss",
     "GeneralizedCrossEntropyLoss", "SymmetricCrossEntropyLoss",
 ]  # fmt: skip
+
+
+# ------------------------------------------------------------------ more PyTorch losses
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of class indices given log-probabilities (after LogSoftmax).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> loss = rg.nn.NLLLoss()
+        >>> loss(rg.tensor([[-0.1, -2.5]]), rg.tensor([0])).item()
+        0.10000000149011612
+    """
+
+    capture_safe = True
+
+    def __init__(
+        self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+    ) -> None:
+        super().__init__(reduction)
+        if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, xp.integer)):
+            raise TypeError(f"NLLLoss: ignore_index must be an int, got {ignore_index!r}")
+        self.register_buffer("weight", _optional_array(weight, "NLLLoss", "weight"))
+        self.ignore_index = int(ignore_index)
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities (after Sigmoid); logs clamped at -100.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.BCELoss()(rg.tensor([0.5]), rg.tensor([0.0])).item()
+        0.6931471824645996
+    """
+
+    # Not capture_safe: the [0, 1] range of the input is checked on the data.
+
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.register_buffer("weight", _optional_array(weight, "BCELoss", "weight"))
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class KLDivLoss(Module):
+    """KL divergence with log-probability input; reduction "mean", "batchmean", "sum", "none".
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> p = rg.tensor([[0.25, 0.75]])
+        >>> rg.nn.KLDivLoss(reduction="batchmean")(p.log(), p).item()
+        0.0
+    """
+
+    # Not capture_safe: where the target is 0 (0 * log 0 = 0) is read from the data.
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__()
+        if reduction != "batchmean":
+            check_reduction(reduction, "KLDivLoss")
+        self.reduction, self.log_target = reduction, bool(log_target)
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return F.kl_div(input, target, self.reduction, self.log_target)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, log_target={self.log_target}"
+
+
+class SmoothL1Loss(_Loss):
+    """Quadratic below ``beta``, linear above (``beta = 0`` is the L1 loss).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.SmoothL1Loss()(rg.tensor([3.0]), rg.tensor([0.0])).item()
+        2.5
+    """
+
+    capture_safe = True
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be a number >= 0, got {beta!r}")
+        self.beta = float(beta)
+
+    def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> x = rg.tensor([[1.0, 0.0]])
+        >>> rg.nn.CosineEmbeddingLoss()(x, x, rg.tensor([1.0])).item()
+        0.0
+    """
+
+    # Not capture_safe: which rows have target 1 or -1 is read from the data.
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Tensor:
+        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class MarginRankingLoss(_Loss):
+    """max(0, -target * (x1 - x2) + margin).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> loss = rg.nn.MarginRankingLoss(margin=0.5)
+        >>> loss(rg.tensor([2.0]), rg.tensor([1.0]), rg.tensor([1.0])).item()
+        0.0
+    """
+
+    capture_safe = True
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Tensor:
+        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class CosineSimilarity(Module):
+    """Cosine similarity of x1 and x2 along ``dim`` (norms clamped to at least ``eps``).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.CosineSimilarity(dim=0)(rg.tensor([1.0, 0.0]), rg.tensor([2.0, 0.0])).item()
+        1.0
+    """
+
+    # Not capture_safe: the eps clamp of the norms is computed on the data.
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.dim, self.eps = int(dim), float(eps)
+
+    def forward(self, x1: Any, x2: Any) -> Tensor:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, eps={self.eps}"
+
+    def get_config(self) -> dict:
+        return {"dim": self.dim, "eps": self.eps}
+
+
+__all__ += [
+    "NLLLoss", "BCELoss", "KLDivLoss", "SmoothL1Loss", "CosineEmbeddingLoss",
+    "MarginRankingLoss", "CosineSimilarity",
+]  # fmt: skip

@@ -529,7 +529,383 @@ def symmetric_cross_entropy(
     return _reduce(loss, reduction)
 
 
+# ------------------------------------------------------------ more of PyTorch's losses
+# nll_loss, binary_cross_entropy (on probabilities), kl_div, smooth_l1_loss,
+# cosine_similarity, cosine_embedding_loss, margin_ranking_loss: PyTorch's reduction
+# semantics. binary_cross_entropy and smooth_l1_loss are primitives (PyTorch's clamped
+# logarithms and gradient formulas); the others are composites of differentiable ops.
+
+
+def _const(arr: Any) -> Tensor:
+    return Tensor._wrap(arr, False, None)
+
+
+def _float_tensor(x: Any, fn: str, name: str, like: Tensor | None = None) -> Tensor:
+    if isinstance(x, Tensor):
+        t = x
+    else:
+        t = _const(xp.asarray(x, dtype=like.data.dtype if like is not None else None))
+        if like is None and t.data.dtype.kind != "f":
+            t = _const(t.data.astype(xp.float32))
+    if t.data.dtype.kind != "f":
+        raise TypeError(f"{fn}: {name} must be a floating-point tensor, got dtype {t.data.dtype}")
+    return t
+
+
+def _same_shape(a: Tensor, b: Tensor, fn: str, what: str = "target") -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{fn}: {what} has shape {b.shape}, expected the input's shape {a.shape}")
+
+
+# ---------------------------------------------------------------------- primitives
+
+
+class BinaryCrossEntropy(Function):
+    """-(t log x + (1 - t) log(1 - x)) with each log clamped at -100 (PyTorch's form)."""
+
+    def forward(self, x, t, w=None):
+        self.x, self.t, self.w = x, t, w
+        with xp.errstate(divide="ignore"):
+            lx = xp.maximum(xp.log(x), -100)
+            l1x = xp.maximum(xp.log1p(-x), -100)
+        out = -(t * lx + (1 - t) * l1x)
+        return out if w is None else out * w
+
+    def backward(self, g):
+        x, t, w = self.x, self.t, self.w
+        nx, nt = self.needs[:2]
+        gx = gt = None
+        if w is not None:
+            g = g * w
+        if nx:
+            # PyTorch's gradient: (x - t) / max(x (1 - x), 1e-12).
+            gx = g * (x - t) / xp.maximum(x * (1 - x), 1e-12)
+        if nt:
+            # Unclamped here, as PyTorch: +-inf where x is 0 or 1.
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                gt = g * (xp.log1p(-x) - xp.log(x))
+        return gx, gt
+
+
+class SmoothL1(Function):
+    def forward(self, x, t, beta=1.0):
+        d = x - t
+        self.d, self.beta = d, beta
+        ad = xp.abs(d)
+        if beta == 0:
+            return ad
+        return xp.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
+
+    def backward(self, g):
+        d, beta = self.d, self.beta
+        if beta == 0:
+            slope = xp.sign(d)
+        else:
+            slope = xp.clip(d / beta, -1, 1)
+        gx = g * slope
+        nx, nt = self.needs
+        return (gx if nx else None), (-gx if nt else None)
+
+
+# ------------------------------------------------------------------ public functions
+
+
+def nll_loss(
+    input: Any,  # noqa: A002 - PyTorch's name
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of class indices given log-probabilities ``input``.
+
+    ``input`` is (N, C), (C,) or (N, C, d1, ...); ``target`` holds class indices of the
+    shape without C. "mean" divides by the summed weights of the non-ignored targets.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> import retrograd.nn.functional as F
+        >>> logp = rg.tensor([[-0.5, -1.0], [-2.0, -0.1]])
+        >>> F.nll_loss(logp, rg.tensor([0, 1])).item()
+        0.30000001192092896
+    """
+    from .movement import movedim
+    from .shape import getitem, reshape
+
+    check_reduction(reduction, "nll_loss")
+    x = _float_tensor(input, "nll_loss", "input")
+    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold int64 class indices, got dtype {t.dtype}")
+    if x.ndim == 0:
+        raise ValueError("nll_loss: input must have a class dimension, got a 0-d tensor")
+    c = x.shape[1] if x.ndim >= 2 else x.shape[0]
+    expected = (x.shape[:1] + x.shape[2:]) if x.ndim >= 2 else ()
+    if t.shape != expected:
+        raise ValueError(
+            f"nll_loss: target has shape {t.shape}, expected {expected} for input of shape "
+            f"{x.shape}"
+        )
+    valid = t != ignore_index
+    if valid.any():
+        tv = t[valid]
+        if int(tv.min()) < 0 or int(tv.max()) >= c:
+            bad = int(tv.min()) if int(tv.min()) < 0 else int(tv.max())
+            raise ValueError(
+                f"nll_loss: target contains class {bad}, expected classes in [0, {c - 1}] "
+                f"(or ignore_index={ignore_index})"
+            )
+    if weight is None:
+        w = xp.ones(c, dtype=x.data.dtype)
+    else:
+        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        if w.shape != (c,):
+            raise ValueError(f"nll_loss: weight must have shape ({c},), got {w.shape}")
+        w = w.astype(x.data.dtype, copy=False)
+    safe = xp.where(valid, t, 0).reshape(-1)
+    rows = reshape(movedim(x, 1, -1), (-1, c)) if x.ndim >= 2 else reshape(x, (1, c))
+    picked = getitem(rows, (xp.arange(safe.size), safe))
+    wt = (w[safe] * valid.reshape(-1)).astype(x.data.dtype)
+    losses = -(picked * _const(wt))
+    if reduction == "none":
+        return reshape(losses, t.shape)
+    total = losses.sum()
+    if reduction == "sum":
+        return total
+    return total / _const(xp.asarray(wt.sum(), dtype=x.data.dtype))
+
+
+def binary_cross_entropy(
+    input: Any,  # noqa: A002
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Binary cross-entropy of probabilities ``input`` in [0, 1] (logs clamped at -100).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> import retrograd.nn.functional as F
+        >>> F.binary_cross_entropy(rg.tensor([0.5]), rg.tensor([1.0])).item()
+        0.6931471824645996
+    """
+    check_reduction(reduction, "binary_cross_entropy")
+    x = _float_tensor(input, "binary_cross_entropy", "input")
+    t = _float_tensor(target, "binary_cross_entropy", "target", x)
+    _same_shape(x, t, "binary_cross_entropy")
+    if x.data.size and not ((x.data >= 0) & (x.data <= 1)).all():
+        raise ValueError(
+            "binary_cross_entropy: input must hold probabilities in [0, 1] (use "
+            "binary_cross_entropy_with_logits for logits)"
+        )
+    w = None
+    if weight is not None:
+        wa = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        try:
+            w = xp.broadcast_to(wa.astype(x.data.dtype), x.shape)
+        except ValueError:
+            raise ValueError(
+                f"binary_cross_entropy: weight of shape {wa.shape} does not broadcast to the "
+                f"input's shape {x.shape}"
+            ) from None
+    return _reduce(BinaryCrossEntropy.apply(x, t, w=w), reduction)
+
+
+def kl_div(
+    input: Any,  # noqa: A002
+    target: Any,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Kullback-Leibler divergence with ``input`` in log space: target * (log target - input).
+
+    "mean" averages over every element (PyTorch's default, which is not the KL divergence
+    per sample); "batchmean" divides the sum by the batch size.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> import retrograd.nn.functional as F
+        >>> p = rg.tensor([[0.5, 0.5]])
+        >>> F.kl_div(p.log(), p, reduction="batchmean").item()
+        0.0
+    """
+    from .elementwise import Where, exp, log
+
+    if reduction not in ("mean", "sum", "none", "batchmean"):
+        raise ValueError(
+            "kl_div: reduction must be one of ('mean', 'sum', 'none', 'batchmean'), got "
+            f"{reduction!r}"
+        )
+    x = _float_tensor(input, "kl_div", "input")
+    t = _float_tensor(target, "kl_div", "target", x)
+    try:
+        xp.broadcast_shapes(x.shape, t.shape)
+    except ValueError:
+        raise ValueError(
+            f"kl_div: target of shape {t.shape} does not broadcast with input {x.shape}"
+        ) from None
+    if log_target:
+        pointwise = exp(t) * (t - x)
+    else:
+        # xlogy: 0 * log 0 = 0, as PyTorch (the gradient to target there is 0 too).
+        pos = t.data > 0
+        one = _const(xp.ones((), dtype=t.data.dtype))
+        zero = _const(xp.zeros((), dtype=t.data.dtype))
+        t_safe = Where.apply(t, one, cond=pos)
+        xlogy = Where.apply(t * log(t_safe), zero, cond=pos)
+        pointwise = xlogy - t * x
+    if reduction == "batchmean":
+        n = x.shape[0] if x.ndim else 1
+        return pointwise.sum() / n
+    return _reduce(pointwise, reduction)
+
+
+def smooth_l1_loss(
+    input: Any,  # noqa: A002
+    target: Any,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    """Quadratic (0.5 d**2 / beta) for |d| < beta, linear (|d| - beta / 2) beyond.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> import retrograd.nn.functional as F
+        >>> F.smooth_l1_loss(rg.tensor([0.5, 3.0]), rg.tensor([0.0, 0.0])).item()
+        1.3125
+    """
+    check_reduction(reduction, "smooth_l1_loss")
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be a number >= 0, got {beta!r}")
+    x = _float_tensor(input, "smooth_l1_loss", "input")
+    t = _float_tensor(target, "smooth_l1_loss", "target", x)
+    _same_shape(x, t, "smooth_l1_loss")
+    return _reduce(SmoothL1.apply(x, t, beta=float(beta)), reduction)
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine of the angle between x1 and x2 along ``dim`` (they broadcast).
+
+    Each vector is divided by its norm clamped to at least ``eps`` (PyTorch's form: the
+    clamp itself passes no gradient).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> import retrograd.nn.functional as F
+        >>> F.cosine_similarity(rg.tensor([[1.0, 0.0]]), rg.tensor([[1.0, 1.0]])).item()
+        0.7071067690849304
+    """
+    from .aggregate import vector_norm
+    from .indexing import dim_arg
+    from .shape import expand
+
+    a = _float_tensor(x1, "cosine_similarity", "x1")
+    b = _float_tensor(x2, "cosine_similarity", "x2", a)
+    try:
+        shape = xp.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"cosine_similarity: x1 of shape {a.shape} and x2 of shape {b.shape} do not broadcast"
+        ) from None
+    if a.shape != shape:
+        a = expand(a, shape)
+    if b.shape != shape:
+        b = expand(b, shape)
+    d = dim_arg(dim, len(shape), "cosine_similarity")
+
+    def unit(v: Tensor) -> Tensor:
+        n = vector_norm(v, 2, d, keepdim=True)
+        # The clamp shifts the value only; its gradient is that of the unclamped norm.
+        lift = xp.maximum(n.data, eps) - n.data
+        return v / (n + _const(lift.astype(n.data.dtype)))
+
+    return (unit(a) * unit(b)).sum(d)
+
+
+def cosine_embedding_loss(
+    input1: Any,
+    input2: Any,
+    target: Any,
+    margin: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> import retrograd.nn.functional as F
+        >>> x = rg.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> F.cosine_embedding_loss(x, x, rg.tensor([1.0, -1.0])).item()
+        0.5
+    """
+    from .elementwise import clip, where
+
+    check_reduction(reduction, "cosine_embedding_loss")
+    a = _float_tensor(input1, "cosine_embedding_loss", "input1")
+    b = _float_tensor(input2, "cosine_embedding_loss", "input2", a)
+    _same_shape(a, b, "cosine_embedding_loss", "input2")
+    if a.ndim not in (1, 2):
+        raise ValueError(
+            f"cosine_embedding_loss: inputs must be (N, D) or (D,), got shape {a.shape}"
+        )
+    y = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    if y.shape != a.shape[:-1]:
+        raise ValueError(
+            f"cosine_embedding_loss: target has shape {y.shape}, expected {a.shape[:-1]}"
+        )
+    d = a.ndim - 1
+    eps = 1e-12  # PyTorch's EPSILON added to each squared norm
+    dot = (a * b).sum(d)
+    m1 = (a * a).sum(d) + eps
+    m2 = (b * b).sum(d) + eps
+    cos = dot / (m1 * m2).sqrt()
+    zero = _const(xp.zeros((), dtype=a.data.dtype))
+    pos = where(y == 1, 1.0 - cos, zero)
+    neg = where(y == -1, clip(cos - float(margin), min=0.0), zero)
+    return _reduce(pos + neg, reduction)
+
+
+def margin_ranking_loss(
+    input1: Any,
+    input2: Any,
+    target: Any,
+    margin: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, -target * (input1 - input2) + margin); target is 1 or -1 (they broadcast).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> import retrograd.nn.functional as F
+        >>> F.margin_ranking_loss(rg.tensor([1.0]), rg.tensor([2.0]), rg.tensor([1.0])).item()
+        1.0
+    """
+    from .elementwise import clip
+
+    check_reduction(reduction, "margin_ranking_loss")
+    a = _float_tensor(input1, "margin_ranking_loss", "input1")
+    b = _float_tensor(input2, "margin_ranking_loss", "input2", a)
+    y = _float_tensor(target, "margin_ranking_loss", "target", a)
+    try:
+        xp.broadcast_shapes(a.shape, b.shape, y.shape)
+    except ValueError:
+        raise ValueError(
+            f"margin_ranking_loss: input1 {a.shape}, input2 {b.shape} and target {y.shape} "
+            "do not broadcast"
+        ) from None
+    return _reduce(clip(-y * (a - b) + float(margin), min=0.0), reduction)
+
+
 __all__ = [
     "cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "mse", "l1_loss",
     "huber_loss", "generalized_cross_entropy", "symmetric_cross_entropy",
+    "nll_loss", "binary_cross_entropy", "kl_div", "smooth_l1_loss", "cosine_similarity",
+    "cosine_embedding_loss", "margin_ranking_loss",
 ]  # fmt: skip
