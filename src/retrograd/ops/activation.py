@@ -85,6 +85,8 @@ def _softplus(a: Any) -> Any:
 
 
 class Silu(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         self.s = _sigmoid(a)
@@ -104,6 +106,8 @@ class Silu(Function):
 
 class Elu(Function):
     """``scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1))`` (ELU, CELU, SELU)."""
+
+    replay = "pure"
 
     def forward(self, a, alpha=1.0, scale=1.0, input_scale=1.0):
         self.pos = a > 0
@@ -129,6 +133,8 @@ class Elu(Function):
 
 
 class Hardtanh(Function):
+    replay = "pure"
+
     def forward(self, a, min_val=-1.0, max_val=1.0):
         # NOTE: the slope is 1 strictly inside (min_val, max_val), 0 at the ends (torch).
         self.inside = (a > min_val) & (a < max_val)
@@ -142,6 +148,8 @@ class Hardtanh(Function):
 
 
 class Hardswish(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return a * xp.clip(a + 3, 0, 6) / 6
@@ -158,6 +166,8 @@ class Hardswish(Function):
 
 
 class Hardsigmoid(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.inside = (a > -3) & (a < 3)
         return xp.clip(a + 3, 0, 6) / 6
@@ -171,6 +181,8 @@ class Hardsigmoid(Function):
 
 
 class Mish(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         self.t = xp.tanh(_softplus(a))
@@ -189,6 +201,8 @@ class Mish(Function):
 
 
 class Softsign(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.d = 1 + xp.abs(a)
         return a / self.d
@@ -204,6 +218,8 @@ class Softsign(Function):
 
 
 class LogSigmoid(Function):
+    replay = "pure"
+
     def forward(self, a):
         self.a = a
         return -_softplus(-a)

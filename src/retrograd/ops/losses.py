@@ -563,6 +563,8 @@ def _same_shape(a: Tensor, b: Tensor, fn: str, what: str = "target") -> None:
 class BinaryCrossEntropy(Function):
     """-(t log x + (1 - t) log(1 - x)) with each log clamped at -100 (PyTorch's form)."""
 
+    replay = "pure"
+
     def forward(self, x, t, w=None):
         self.x, self.t, self.w = x, t, w
         with xp.errstate(divide="ignore"):
@@ -588,6 +590,8 @@ class BinaryCrossEntropy(Function):
 
 
 class SmoothL1(Function):
+    replay = "pure"
+
     def forward(self, x, t, beta=1.0):
         d = x - t
         self.d, self.beta = d, beta
