@@ -48,12 +48,13 @@ def _rnn_attrs(mode: str, hidden: int, directions: int) -> dict:
 
 
 def _one_layer(
-    ctx: ExportContext, m: Any, seq: str, params_d: list, init: list, hidden: int, name: str
-) -> tuple:
+    ctx: ExportContext, mode: str, bias: bool, seq: str, params_d: list, init: list,
+    hidden: int, name: str,
+) -> tuple:  # fmt: skip
     """One ONNX RNN/LSTM/GRU node (both directions); returns (Y, Y_h, Y_c or None)."""
-    mode, D = m.mode, len(params_d)
+    D = len(params_d)
     dt = params_d[0][0].data.dtype
-    ws, rs, bs = zip(*(_direction_weights(p, mode, m.bias, dt) for p in params_d))
+    ws, rs, bs = zip(*(_direction_weights(p, mode, bias, dt) for p in params_d))
     w = ctx.weight(np.stack(ws), f"{name}.W")
     r = ctx.weight(np.stack(rs), f"{name}.R")
     b = ctx.weight(np.stack(bs), f"{name}.B")
@@ -101,7 +102,7 @@ def _rnn(ctx: ExportContext, m: Any, x: Value, hx: Any = None, lengths: Any = No
                         )
                     )
         params_d = [m._layer_params(layer, d) for d in range(D)]
-        y, y_h, y_c = _one_layer(ctx, m, seq, params_d, init, H, f"l{layer}")
+        y, y_h, y_c = _one_layer(ctx, m.mode, m.bias, seq, params_d, init, H, f"l{layer}")
         # Y is (seq, D, batch, H): the next layer (and the output) want (seq, batch, D*H).
         seq = ctx.reshape(ctx.op("Transpose", y, perm=[0, 2, 1, 3]), [0, 0, -1])
         finals_h.append(y_h)
@@ -133,18 +134,13 @@ def _cell(ctx: ExportContext, m: Any, x: Value, hx: Any = None) -> Any:
     init = []
     if hx is not None:
         for s in list(hx) if lstm else [hx]:
+            if not isinstance(s, Value):
+                raise ctx.fail("a state in hx is not a tensor of the graph (None?)")
             sb = ctx.unsqueeze(s, [0]) if unbatched else s.name
             init.append(ctx.unsqueeze(sb, [0]))
-    if lstm and len(init) == 1:  # pragma: no cover - LSTMCell always takes both or none
-        raise ctx.fail("hx must be (h, c)")
 
-    class _Shim:  # the cell seen as a one-layer, one-direction layer
-        pass
-
-    shim = _Shim()
-    shim.mode, shim.bias = mode, m.bias
     params = [m.weight_ih, m.weight_hh] + ([m.bias_ih, m.bias_hh] if m.bias else [])
-    _, y_h, y_c = _one_layer(ctx, shim, seq, [params], init, m.hidden_size, "cell")
+    _, y_h, y_c = _one_layer(ctx, mode, m.bias, seq, [params], init, m.hidden_size, "cell")
     drop = [0, 1] if unbatched else [0]
     h = ctx.squeeze(y_h, drop)
     return (h, ctx.squeeze(y_c, drop)) if lstm else h
@@ -177,8 +173,9 @@ def _relaxation_loop(ctx: ExportContext, solver: Any, x: Value, state: np.ndarra
     emits F. Unlike retrograd the graph cannot raise: a state that has not converged
     after ``max_iter`` is returned as it is.
     """
-    onnx = __import__("onnx")
-    helper, TP = onnx.helper, onnx.TensorProto
+    from onnx import TensorProto as TP
+    from onnx import helper
+
     if solver.h0 is not None:
         raise ctx.fail("an explicit h0 is not exported (the Loop starts from zeros)")
     dt = state.dtype
