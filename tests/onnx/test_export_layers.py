@@ -439,3 +439,47 @@ def test_initializer_names_are_state_dict_names(tmp_path):
     path = rg.onnx.export(net, rg.randn(1, 1, 6, 6), tmp_path / "n.onnx")
     names = {t.name for t in onnx.load(str(path)).graph.initializer}
     assert set(net.state_dict()) <= names
+
+
+class _WithState(nn.Module):
+    """A recurrent layer (or cell) called with an initial state held by the model."""
+
+    def __init__(self, layer, states):
+        super().__init__()
+        self.layer = layer
+        self.states = [s.astype(np.float32) for s in states]
+
+    def forward(self, x):
+        hx = tuple(rg.tensor(s) for s in self.states)
+        return self.layer(x, hx if len(hx) == 2 else hx[0])
+
+
+@rg.onnx.register_exporter(_WithState)
+def _export_with_state(ctx, m, x):
+    vals = tuple(rg.onnx.Value(ctx.const(s, "h0"), s) for s in m.states)
+    out = ctx.call(m.layer, x, vals if len(vals) == 2 else vals[0], name="layer")
+    flat = out if isinstance(out, tuple) else (out,)
+    names = []
+    for o in flat:
+        names.append(tuple(p.name for p in o) if isinstance(o, tuple) else o.name)
+    return tuple(names) if isinstance(out, tuple) else names[0]
+
+
+@pytest.mark.parametrize(
+    "make, shape, states",
+    [
+        (lambda: nn.LSTM(3, 4, 2, bidirectional=True), (5, 2, 3), [(4, 2, 4), (4, 2, 4)]),
+        (lambda: nn.GRU(3, 4, 2, batch_first=True), (2, 5, 3), [(2, 2, 4)]),
+        (lambda: nn.RNN(3, 4), (5, 3), [(1, 4)]),  # unbatched
+        (lambda: nn.LSTMCell(3, 4), (2, 3), [(2, 4), (2, 4)]),
+        (lambda: nn.GRUCell(3, 4), (3,), [(4,)]),  # unbatched
+    ],
+)
+def test_recurrent_layers_with_an_initial_state(make, shape, states, tmp_path):
+    from onnx_helpers import assert_matches
+
+    rng = np.random.default_rng(0)
+    model = _WithState(make(), [rng.standard_normal(s) for s in states])
+    x = rng.standard_normal(shape).astype(np.float32)
+    path = rg.onnx.export(model, rg.tensor(x), tmp_path / "m.onnx", dynamic_batch=False)
+    assert_matches(model, path, [x, rng.standard_normal(shape).astype(np.float32)])
