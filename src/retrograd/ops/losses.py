@@ -588,6 +588,20 @@ class BinaryCrossEntropy(Function):
                 gt = g * (xp.log1p(-x) - xp.log(x))
         return gx, gt
 
+    def backward_graph(self, g, out):
+        from .elementwise import Clip, Log, Log1p, Neg
+
+        x, t = self.parents[:2]
+        nx, nt = self.needs[:2]
+        if self.w is not None:
+            g = g * self.w
+        gx = gt = None
+        if nx:
+            gx = g * (x - t) / Clip.apply(x * (1.0 - x), lo=1e-12, hi=None)
+        if nt:
+            gt = g * (Log1p.apply(Neg.apply(x)) - Log.apply(x))
+        return gx, gt
+
 
 class SmoothL1(Function):
     replay = "pure"
@@ -607,6 +621,19 @@ class SmoothL1(Function):
         else:
             slope = xp.clip(d / beta, -1, 1)
         gx = g * slope
+        nx, nt = self.needs
+        return (gx if nx else None), (-gx if nt else None)
+
+    def backward_graph(self, g, out):
+        d0, beta = self.d, self.beta
+        sign = xp.sign(d0).astype(d0.dtype)
+        if beta == 0:
+            gx = g * sign
+        else:
+            # d / beta inside (|d| < beta), the constant sign(d) outside.
+            x, t = self.parents
+            inside = (xp.abs(d0) < beta).astype(d0.dtype)
+            gx = g * ((x - t) * (inside / beta)) + g * (sign * (1 - inside))
         nx, nt = self.needs
         return (gx if nx else None), (-gx if nt else None)
 
