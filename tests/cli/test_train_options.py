@@ -225,3 +225,83 @@ def test_cli_train_writes_event_files(tmp_path, capsys):
     assert {"batch_loss", "epoch_learning_rate"} <= set(acc.Tags()["scalars"])
     if __import__("importlib").util.find_spec("matplotlib"):
         assert "curves" in acc.Tags()["images"]
+
+
+def _coloured(n, seed):
+    """_rows with the colour column as text (the label depends on it)."""
+    out = []
+    for r in _rows(n, seed):
+        colour = "red" if r[3] > 50 else ("blue" if r[3] < -50 else "green")
+        out.append(r[:3] + [colour] + r[4:])
+    return out
+
+
+def test_one_hot_text_columns_everywhere(tmp_path, capsys):
+    rows = _coloured(240, 9)
+    path = write_csv(tmp_path / "t.csv", NAMES, rows)
+    out = tmp_path / "m.safetensors"
+    rc, text, err = _train(["--data", str(path), "--target", "label", "--drop", "id",
+                            "--one-hot", "colour", "--epochs", "30", "--lr", "0.01",
+                            "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 0, err
+    assert "240 rows x 7 features" in text
+    meta = rg.load(out, with_extra=True)[1]["cli"]
+    assert meta["feature_names"] == ["width", "height", "colour=blue", "colour=green",
+                                     "colour=red", "depth", "weight"]  # fmt: skip
+    assert [s for s, _ in meta["sources"]] == ["width", "height", "colour", "colour", "colour",
+                                               "depth", "weight"]  # fmt: skip
+    test_rows = _coloured(60, 10)
+    test = write_csv(tmp_path / "test.csv", NAMES, test_rows)
+    r1, r2 = tmp_path / "r1.json", tmp_path / "r2.json"
+    assert main(["evaluate", str(out), "--data", str(test), "--json", str(r1)]) == 0
+    base = json.loads(r1.read_text())
+    assert base["accuracy"] > 0.5
+    # Reordered columns: the same figures.
+    order = [6, 4, 3, 0, 1, 5, 2]
+    shuffled = write_csv(tmp_path / "s.csv", [NAMES[j] for j in order],
+                         [[r[j] for j in order] for r in test_rows])  # fmt: skip
+    assert main(["evaluate", str(out), "--data", str(shuffled), "--json", str(r2)]) == 0
+    assert json.loads(r2.read_text())["loss"] == base["loss"]
+    # Header-less, the training file's width: by position, the same figures.
+    nohdr = write_csv(tmp_path / "n.csv", NAMES, test_rows, header=False)
+    assert main(["evaluate", str(out), "--data", str(nohdr), "--json", str(r2)]) == 0
+    assert json.loads(r2.read_text())["loss"] == base["loss"]
+    # Header-less feature columns only (predict): by position, the same predictions.
+    feats = [[r[1], r[2], r[3], r[5], r[6]] for r in test_rows]
+    f_csv = write_csv(tmp_path / "f.csv", NAMES, feats, header=False)
+    p1, p2 = tmp_path / "p1.csv", tmp_path / "p2.csv"
+    assert main(["predict", str(out), "--data", str(test), "--out", str(p1)]) == 0
+    assert main(["predict", str(out), "--data", str(f_csv), "--out", str(p2)]) == 0
+    assert p1.read_text() == p2.read_text()
+    capsys.readouterr()
+    # An unseen category: a note, all indicators 0; a missing column: refused by name.
+    odd = [r[:3] + ["purple" if i == 0 else r[3]] + r[4:] for i, r in enumerate(test_rows)]
+    assert main(["predict", str(out), "--data", str(write_csv(tmp_path / "o.csv", NAMES, odd)),
+                 "--out", str(tmp_path / "p.csv")]) == 0  # fmt: skip
+    assert "1 rows of column 'colour' hold categories not seen in training" in (
+        capsys.readouterr().err
+    )
+    lacking = write_csv(
+        tmp_path / "l.csv", NAMES[:3] + NAMES[4:], [r[:3] + r[4:] for r in test_rows]
+    )
+    assert main(["evaluate", str(out), "--data", str(lacking)]) == 1
+    assert "lacks column(s) the model was trained on: colour" in capsys.readouterr().err
+
+
+def test_one_hot_auto_and_errors(tmp_path, capsys):
+    rows = _coloured(80, 11)
+    path = write_csv(tmp_path / "t.csv", NAMES, rows)
+    out = tmp_path / "m.safetensors"
+    rc, text, err = _train(["--data", str(path), "--target", "label", "--one-hot", "auto",
+                            "--epochs", "1", "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 0 and "80 rows x 8 features" in text  # id, 4 numbers, 3 colours
+    rc, _, err = _train(["--data", str(path), "--target", "label", "--one-hot", "label",
+                         "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 2 and "--one-hot: column 'label' is the target" in err
+    rc, _, err = _train(["--data", str(path), "--target", "label", "--out", str(out)], capsys)
+    assert rc == 1 and "--one-hot colour" in err
+    many = [r[:3] + [f"c{i}"] + r[4:] for i, r in enumerate(_rows(150, 12))]
+    path = write_csv(tmp_path / "many.csv", NAMES, many)
+    rc, _, err = _train(["--data", str(path), "--target", "label", "--one-hot", "colour",
+                         "--out", str(out)], capsys)  # fmt: skip
+    assert rc == 2 and "has 150 distinct values" in err

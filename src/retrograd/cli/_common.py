@@ -152,6 +152,7 @@ def load_data(
     delimiter: str | None = None,
     drop: Any = (),
     missing: str = "error",
+    one_hot: Any = (),
 ) -> Data:
     """Load the data a ``--data`` value names (see :data:`DATA_HELP`).
 
@@ -223,7 +224,7 @@ def load_data(
 
         if meta is not None:
             return _table.read_model_csv(spec, meta, target, delimiter, require_target)
-        return _table.read_training_csv(spec, target, delimiter, drop, missing)
+        return _table.read_training_csv(spec, target, delimiter, drop, missing, one_hot)
     if os.path.isdir(spec):
         raise UsageError(f"--data {spec!r} is a directory; for MNIST IDX files use mnist:{spec}")
     raise UsageError(f"--data {spec!r}: unknown data; expected {DATA_HELP}")

@@ -18,6 +18,8 @@ from typing import Any
 from ._common import Data, UsageError
 
 MISSING_POLICIES = ("error", "drop", "mean")
+# One-hot encoding beyond this many categories is refused (an id or free text, likely).
+MAX_CATEGORIES = 100
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 _ID_NAME = re.compile(r"^(id|index|idx|row|rowid|row_id|unnamed: ?0|.*[_ ]id)$", re.IGNORECASE)
 
@@ -79,7 +81,11 @@ def _refuse_text_columns(table: Any, cols: list, drop_flag: bool) -> None:
         )
         examples.append(f"{table.label(j)} ({cell!r})")
     names = ",".join(table.names[j] if table.names else str(j) for j in text)
-    fix = f"leave them out with --drop {names}" if drop_flag else "leave them out of the file"
+    fix = (
+        f"leave them out with --drop {names}, or encode them with --one-hot {names}"
+        if drop_flag
+        else "leave them out of the file"
+    )
     fix += " (or make one the target with --target)"
     if any(_DECIMAL_COMMA.match(e.rsplit("(", 1)[-1].strip("')")) for e in examples):
         fix = (
@@ -126,11 +132,14 @@ def read_training_csv(
     delimiter: str | None = None,
     drop: Any = (),
     missing: str = "error",
+    one_hot: Any = (),
 ) -> Data:
     """The training data of a CSV: target (name or index, default the last column), the
     other columns as features except ``drop``; missing cells handled by ``missing``
     ("error" refuses, "drop" leaves out the rows, "mean" keeps NaN for the caller to fill
-    in with the training means; rows without a target are left out unless "error")."""
+    in with the training means; rows without a target are left out unless "error").
+    ``one_hot`` columns (or "auto": every text feature column) become one 0/1 feature per
+    category seen in training (a missing cell: all 0)."""
     import numpy as np
 
     from ..data.table import is_missing, read_csv_table
@@ -149,7 +158,10 @@ def read_training_csv(
     feats = [j for j in range(table.width) if j != t and j not in dropped]
     if not feats:
         raise UsageError(f"{path}: no feature columns left after --target and --drop")
-    X = _features(table, feats, drop_flag=True)
+    cat_cols = _one_hot_columns(table, one_hot, feats, t)
+    all_feats = feats
+    feats = [j for j in feats if j not in cat_cols]
+    X = _features(table, feats, drop_flag=True) if feats else np.empty((len(table.rows), 0))
     notes: list = []
     empty = [k for k in range(len(feats)) if np.isnan(X[:, k]).all()]
     if empty:
@@ -162,7 +174,7 @@ def read_training_csv(
         dropped = sorted(dropped + [feats[k] for k in empty])
         feats = [j for k, j in enumerate(feats) if k not in empty]
         X = np.delete(X, empty, axis=1)
-        if not feats:
+        if not feats and not cat_cols:
             raise UsageError(f"{path}: no feature columns left after --target and --drop")
     keep = np.ones(len(table.rows), dtype=bool)
     no_target = np.array([is_missing(r[t]) for r in table.rows], dtype=bool)
@@ -205,13 +217,7 @@ def read_training_csv(
                 f"column {table.label(j)} looks like a row id; if it is one, leave it out "
                 f"with --drop {names[j] if names and names[j] else j}"
             )
-    d = Data(
-        X.astype(np.float32), y, label_names, None, path,
-        names[t] if names else str(t),
-        [names[j] for j in feats] if names else None,
-        notes,
-    )  # fmt: skip
-    d.layout = {
+    layout = {
         "columns": list(names) if names else None,
         "n_columns": table.width,
         "target_index": t,
@@ -220,7 +226,99 @@ def read_training_csv(
         "delimiter": table.delimiter,
         "missing": missing,
     }
+    feature_names = [names[j] for j in feats] if names else None
+    if cat_cols:
+        X, feature_names = _expand_one_hot(table, all_feats, feats, cat_cols, X, rows, layout)
+    d = Data(
+        X.astype(np.float32), y, label_names, None, path,
+        names[t] if names else str(t), feature_names, notes,
+    )  # fmt: skip
+    d.layout = layout
     return d
+
+
+def _one_hot_columns(table: Any, one_hot: Any, feats: list, t: int) -> list:
+    """The file columns to one-hot encode (``--one-hot``), checked."""
+    items = split_columns(one_hot)
+    if not items:
+        return []
+    if items == ["auto"] and (table.names is None or "auto" not in table.names):
+        return [j for j in feats if not table.is_numeric(j)]
+    try:
+        cols = sorted({table.index(c, "--one-hot") for c in items})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for j in cols:
+        if j not in feats:
+            what = "the target" if j == t else "dropped (--drop)"
+            raise UsageError(f"--one-hot: column {table.label(j)} is {what}")
+    return cols
+
+
+def _expand_one_hot(
+    table: Any, all_feats: list, num_feats: list, cat_cols: list, X_num: Any, rows: list,
+    layout: dict,
+) -> tuple:  # fmt: skip
+    """The features in file order, each one-hot column as one 0/1 column per category
+    (sorted) seen in the training rows; records the encoding in ``layout``."""
+
+    from ..data.table import is_missing
+
+    names = table.names
+    sources: list = []
+    for j in all_feats:
+        if j in cat_cols:
+            cats = sorted({table.rows[i][j] for i in rows if not is_missing(table.rows[i][j])})
+            if len(cats) > MAX_CATEGORIES:
+                raise UsageError(
+                    f"--one-hot: column {table.label(j)} has {len(cats)} distinct values "
+                    f"(more than {MAX_CATEGORIES}): an id or free text? leave it out with "
+                    "--drop"
+                )
+            sources += [(j, c) for c in cats]
+        elif j in num_feats:
+            sources.append((j, None))
+    label = (lambda j: names[j]) if names else (lambda j: j)  # noqa: E731
+    layout["sources"] = [[label(j), c] for j, c in sources]
+    layout["source_index"] = [j for j, _ in sources]
+    sub = _SubTable(table, rows)
+    X = assemble(sub, [j for j, _ in sources], [c for _, c in sources], X_num=(num_feats, X_num))
+    feature_names = (
+        [f"{names[j]}={c}" if c is not None else names[j] for j, c in sources] if (names) else None
+    )
+    return X, feature_names
+
+
+class _SubTable:
+    """Some rows of a CSVTable (what :func:`assemble` reads)."""
+
+    def __init__(self, table: Any, rows: list) -> None:
+        self.rows = [table.rows[i] for i in rows]
+
+
+def assemble(table: Any, cols: list, cats: list, X_num: Any = None, drop_flag=False) -> Any:
+    """Features from file columns ``cols``: a number, or (``cats[k]`` not None) 1.0 where
+    the cell equals that category. ``X_num`` = (columns, values) already parsed."""
+    import numpy as np
+
+    n = len(table.rows)
+    X = np.zeros((n, len(cols)), dtype=np.float64)
+    num = [k for k, c in enumerate(cats) if c is None]
+    if num:
+        if X_num is not None:
+            done_cols, values = X_num
+            for k in num:
+                X[:, k] = values[:, done_cols.index(cols[k])]
+        else:
+            uniq = list(dict.fromkeys(cols[k] for k in num))
+            values = _features(table, uniq, drop_flag)
+            for k in num:
+                X[:, k] = values[:, uniq.index(cols[k])]
+    for k, c in enumerate(cats):
+        if c is not None:
+            j = cols[k]
+            X[:, k] = [1.0 if r[j] == c else 0.0 for r in table.rows]
+    return X
 
 
 def _positional(table: Any, meta: dict, require_target: bool, why: str) -> tuple:
@@ -231,7 +329,18 @@ def _positional(table: Any, meta: dict, require_target: bool, why: str) -> tuple
     dropped = list(meta.get("dropped_index") or [])
     trained = meta.get("feature_names")
     order = f" ({_shown(trained)})" if trained else ""
-    if W is not None and t_idx is not None and table.width == int(W):
+    src = meta.get("source_index")
+    if src is not None:
+        # One-hot columns: several features come from one file column.
+        if W is not None and table.width == int(W):
+            msg = f"{why}: columns taken by position, as in the training file"
+            return list(src), t_idx, msg
+        uniq = list(dict.fromkeys(src))
+        if table.width == len(uniq) and not require_target:
+            msg = f"{why}: the {len(uniq)} columns taken as the feature columns in order"
+            return [uniq.index(j) for j in src], None, msg
+        F = len(uniq)
+    elif W is not None and t_idx is not None and table.width == int(W):
         feats = [j for j in range(table.width) if j != t_idx and j not in dropped]
         return feats, t_idx, f"{why}: columns taken by position, as in the training file{order}"
     if table.width == F:
@@ -271,6 +380,8 @@ def read_model_csv(
     table = read_csv_table(path, delimiter=delimiter, what="--data")
     trained = meta.get("feature_names")
     tname = meta.get("target")
+    sources = meta.get("sources")
+    cats = [c for _, c in sources] if sources else None
     t: int | None = None
     if target is not None:
         try:
@@ -292,13 +403,14 @@ def read_model_csv(
                 f"{path}: no column {tname!r} (the target the model was trained on); name "
                 "the target column with --target"
             )
-        lacking = [n for n in trained if n not in names or names.index(n) == t]
+        wanted = [s for s, _ in sources] if sources else trained
+        lacking = list(dict.fromkeys(n for n in wanted if n not in names or names.index(n) == t))
         if lacking:
             raise ValueError(
                 f"{path}: lacks column(s) the model was trained on: {_shown(lacking, 12)} "
                 f"(the file has: {_shown(names, 12)})"
             )
-        feats = [names.index(n) for n in trained]
+        feats = [names.index(n) for n in wanted]
         extra = [n for j, n in enumerate(names) if j not in feats and j != t]
         notes = []
         if extra:
@@ -309,7 +421,7 @@ def read_model_csv(
                 notes.append(f"ignoring column(s) not used in training: {_shown(other)}")
             if known:
                 notes.append(f"ignoring column(s) dropped in training: {_shown(known)}")
-        if feats != sorted(feats):
+        if list(dict.fromkeys(feats)) != sorted(set(feats)):
             notes.append("columns matched by name (their order differs from the training file)")
     else:
         why = "no header" if table.names is None else "the model records no column names"
@@ -322,7 +434,11 @@ def read_model_csv(
         notes = [msg] if not (table.names is None and not trained) else []
     if require_target and t is None:
         raise ValueError(f"{path}: no target column to evaluate against; name it with --target")
-    X = _features(table, feats, drop_flag=False)
+    if cats is not None:
+        X = assemble(table, feats, cats)
+        notes += _unseen_categories(table, feats, cats)
+    else:
+        X = _features(table, feats, drop_flag=False)
     y = labels = None
     rows = list(range(len(table.rows)))
     if require_target:
@@ -352,3 +468,22 @@ def read_model_csv(
     tn = (table.names[t] if table.names else str(t)) if t is not None else None
     d = Data(X.astype(np.float32), y, labels, None, path, tn, trained, notes)
     return d
+
+
+def _unseen_categories(table: Any, cols: list, cats: list) -> list:
+    """Notes on one-hot columns holding categories the training rows did not have."""
+    from ..data.table import is_missing
+
+    seen: dict = {}
+    for j, c in zip(cols, cats):
+        if c is not None:
+            seen.setdefault(j, set()).add(c)
+    notes = []
+    for j, known in seen.items():
+        new = [r[j] for r in table.rows if not is_missing(r[j]) and r[j] not in known]
+        if new:
+            notes.append(
+                f"{len(new)} rows of column {table.label(j)} hold categories not seen in "
+                f"training (e.g. {new[0]!r}): all their one-hot features are 0"
+            )
+    return notes

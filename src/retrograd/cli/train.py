@@ -158,6 +158,9 @@ OPTIONS: dict = {
     "target": (None, str, "COLUMN", "CSV target column, by name or index (default: the last)"),
     "drop": (None, _columns, "COL[,COL...]", "CSV columns to leave out (ids, leakage), by "
              "name or index"),
+    "one_hot": (None, _columns, "COL[,COL...]", "CSV text columns to encode as one 0/1 "
+                "feature per category (auto: every text feature column); a missing cell or "
+                "a category unseen in training gives all 0"),
     "delimiter": (None, _delimiter, "CHAR", DELIMITER_HELP),
     "missing": ("error", _choice("missing", ("error", "drop", "mean")), "POLICY",
                 "missing CSV cells (empty, NA, NaN, ?...): error (default: refuse, counting "
@@ -417,10 +420,10 @@ def _prepare_data(o: dict) -> _Prepared:
 
     d = C.load_data(
         o["data"], o["target"], default_part="train", delimiter=o["delimiter"],
-        drop=o["drop"] or (), missing=o["missing"],
+        drop=o["drop"] or (), missing=o["missing"], one_hot=o["one_hot"] or (),
     )  # fmt: skip
-    if (o["drop"] or o["delimiter"]) and d.layout is None:
-        raise UsageError("--drop and --delimiter apply to CSV data only")
+    if (o["drop"] or o["delimiter"] or o["one_hot"]) and d.layout is None:
+        raise UsageError("--drop, --one-hot and --delimiter apply to CSV data only")
     if o["verbose"] and _is_root(o["distributed"]):
         from ._table import note
 
