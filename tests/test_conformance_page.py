@@ -36,7 +36,7 @@ triu true_divide trunc unbind unflatten unsqueeze var var_mean where zeros zeros
 """.split()
 
 TENSOR_METHODS = """
-bmm dot inner mm mv outer trace
+bmm dot inner mm mv outer trace where
 abs acos acosh add all allclose amax amin any argmax argmin argsort argwhere asin asinh atan
 atan2 atanh backward bitwise_and bitwise_not bitwise_or bitwise_xor ceil chunk clamp clamp_max
 clamp_min clip clone contiguous copysign cos cosh cpu cummax cummin cumprod cumsum detach diag

@@ -522,6 +522,8 @@ case("square", "Mul", rg.square, lambda t, a: t.square(a), normal(3, 4))
 case("reciprocal", "Div", lambda a: a.reciprocal(), lambda t, a: a.reciprocal(), positive(3, 4))
 case("rg-pow-neg-mul", ("Pow", "Neg", "Mul"), lambda a, b: rg.mul(rg.neg(rg.pow(a, 3)), b),
      lambda t, a, b: t.mul(t.neg(t.pow(a, 3)), b), normal(3, 4), normal(4))  # fmt: skip
+case("where-method", "Where", lambda c, a, b: a.where(c, b), lambda t, c, a, b: a.where(c, b),
+     mask(3, 4), normal(3, 4), normal(4))  # fmt: skip
 case("masked_fill", "Where", lambda a, m: R.masked_fill(a, m, -1.5),
      lambda t, a, m: a.masked_fill(m, -1.5), normal(3, 4), mask(3, 4))  # fmt: skip
 case("masked_fill-broadcast-tensor-value", "Where", lambda a, m, v: R.masked_fill(a, m, v),

@@ -666,6 +666,10 @@ class Tensor:
     def masked_fill(self, mask: TensorLike, value: TensorLike) -> Tensor:
         return _ops.masked_fill(self, mask, value)
 
+    def where(self, condition: TensorLike, other: TensorLike) -> Tensor:
+        # PyTorch's x.where(condition, y): x where condition holds, else y.
+        return _ops.where(condition, self, other)
+
     def isclose(
         self,
         other: TensorLike,
