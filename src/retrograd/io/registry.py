@@ -210,6 +210,16 @@ def _batchnorm_numel(config: dict) -> int:
     )
 
 
+def _groupnorm_numel(config: dict) -> int:
+    return 2 * _positive_int(config, "num_channels") if config.get("affine", True) else 0
+
+
+def _instancenorm_numel(config: dict) -> int:
+    c = _positive_int(config, "num_features")
+    return c * (2 * bool(config.get("affine", False))
+                + 2 * bool(config.get("track_running_stats", False)))  # fmt: skip
+
+
 def _layernorm_numel(config: dict) -> int:
     shape = config.get("normalized_shape")
     dims = [shape] if isinstance(shape, int) else shape
@@ -311,6 +321,8 @@ _BUILTIN_NUMEL: dict[str, Callable[[dict], int]] = {
     "GRUCell": _rnn_numel(3),
     "RecurrentNet": _recurrent_net_numel,
     "Embedding": _embedding_numel,
+    "GroupNorm": _groupnorm_numel,
+    "InstanceNorm2d": _instancenorm_numel,
     "Conv1d": _conv_numel(1, False),
     "ConvTranspose1d": _conv_numel(1, True),
     "ConvTranspose2d": _conv_numel(2, True),

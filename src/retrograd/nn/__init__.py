@@ -10,8 +10,8 @@ from .activation import *
 from .losses import *
 from .fixedpoint import FixedPoint, RecurrentNet, NormBoundedTanhCell, EquilibriumClassifier
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout2d
-from .pool import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pool import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm2d
 from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, SequenceClassifier
 from .embedding import Embedding
 from .attention import MultiheadAttention

@@ -55,8 +55,20 @@ from ..ops.losses import (  # noqa: F401 - re-exported: every loss function
     symmetric_cross_entropy,
 )
 from ..ops.movement import pad  # noqa: F401 - re-exported (torch's F.pad, with modes)
-from ..ops.normalization import batch_norm, layer_norm  # noqa: F401 - re-exported
-from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401 - re-exported
+from ..ops.normalization import (  # noqa: F401 - re-exported
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+)
+from ..ops.pool import (  # noqa: F401 - re-exported
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 
 

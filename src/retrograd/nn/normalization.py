@@ -12,7 +12,7 @@ from typing import Any
 from .._backend import xp
 from .._checks import positive_int, resolve_dtype
 from ..autograd.tensor import Tensor, get_default_dtype
-from ..ops.normalization import batch_norm, layer_norm
+from ..ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from . import init
 from .module import Module, Parameter
 
@@ -225,4 +225,123 @@ class LayerNorm(Module):
         }
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "batch_norm", "layer_norm"]
+class GroupNorm(Module):
+    """Normalise groups of channels of (N, C, *) input; per-channel weight and bias.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> gn = rg.nn.GroupNorm(2, 6)
+        >>> gn(rg.randn(4, 6, 5, 5)).shape, gn.weight.shape
+        ((4, 6, 5, 5), (6,))
+    """
+
+    def __init__(
+        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+        dtype: Any = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        who = "GroupNorm"
+        self.num_groups = positive_int(num_groups, "num_groups", who)
+        self.num_channels = positive_int(num_channels, "num_channels", who)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"{who}: num_channels={num_channels} must be divisible by "
+                             f"num_groups={num_groups}")  # fmt: skip
+        self.eps = float(eps)
+        self.affine = bool(affine)
+        dt = resolve_dtype(dtype)
+        if self.affine:
+            self.weight = Parameter(xp.ones((self.num_channels,), dtype=dt))
+            self.bias = Parameter(xp.zeros((self.num_channels,), dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    capture_safe = True
+
+    def forward(self, x: Any) -> Tensor:
+        who = f"GroupNorm({self.extra_repr()})"
+        t = x if isinstance(x, Tensor) else Tensor(x)
+        if t.ndim < 2 or t.shape[1] != self.num_channels:
+            raise ValueError(f"{who}: input has shape {t.shape}, expected (N, "
+                             f"{self.num_channels}, *)")  # fmt: skip
+        return group_norm(t, self.num_groups, self.weight, self.bias, self.eps, _who=who)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+    def get_config(self) -> dict:
+        dt = self.weight.data.dtype if self.weight is not None else get_default_dtype()
+        return {"num_groups": self.num_groups, "num_channels": self.num_channels,
+                "eps": self.eps, "affine": self.affine, "dtype": str(dt)}  # fmt: skip
+
+
+class InstanceNorm2d(Module):
+    """Normalise each channel of each (C, H, W) image over its pixels (PyTorch's defaults:
+    no affine, no running statistics).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.InstanceNorm2d(3)(rg.randn(2, 3, 8, 8)).shape
+        (2, 3, 8, 8)
+    """
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+        track_running_stats: bool = False, dtype: Any = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        who = "InstanceNorm2d"
+        self.num_features = positive_int(num_features, "num_features", who)
+        self.eps, self.momentum = float(eps), float(momentum)
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        dt = resolve_dtype(dtype)
+        c = self.num_features
+        if self.affine:
+            self.weight = Parameter(xp.ones((c,), dtype=dt))
+            self.bias = Parameter(xp.zeros((c,), dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", xp.zeros((c,), dtype=dt))
+            self.register_buffer("running_var", xp.ones((c,), dtype=dt))
+            self.register_buffer("num_batches_tracked", xp.zeros((), dtype=xp.int64))
+        self._dtype = dt
+
+    def forward(self, x: Any) -> Tensor:
+        who = f"InstanceNorm2d({self.extra_repr()})"
+        t = x if isinstance(x, Tensor) else Tensor(x)
+        if t.ndim not in (3, 4):
+            raise ValueError(f"{who}: input has shape {t.shape}, expected (N, C, H, W) or "
+                             f"(C, H, W)")  # fmt: skip
+        unbatched = t.ndim == 3
+        if unbatched:
+            t = t.reshape((1,) + t.shape)
+        if (self.affine or self.track_running_stats) and t.shape[1] != self.num_features:
+            raise ValueError(f"{who}: input has {t.shape[1]} channels, expected "
+                             f"{self.num_features}")  # fmt: skip
+        use_input_stats = self.training or not self.track_running_stats
+        rm = self.running_mean if self.track_running_stats else None
+        rv = self.running_var if self.track_running_stats else None
+        y = instance_norm(t, rm, rv, self.weight, self.bias, use_input_stats, self.momentum,
+                          self.eps, _who=who)  # fmt: skip
+        return y.reshape(y.shape[1:]) if unbatched else y
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+    def get_config(self) -> dict:
+        return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
+                "affine": self.affine, "track_running_stats": self.track_running_stats,
+                "dtype": str(xp.dtype(self._dtype))}  # fmt: skip
+
+
+__all__ = [
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d", "batch_norm",
+    "layer_norm", "group_norm", "instance_norm",
+]  # fmt: skip

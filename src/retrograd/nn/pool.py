@@ -11,7 +11,15 @@ from typing import Any
 from .._backend import xp
 from .._checks import int_pair, positive_int
 from ..autograd.tensor import Tensor
-from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from ..ops._spatial import _single
+from ..ops.pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from .module import Module
 
 
@@ -183,7 +191,139 @@ class AdaptiveAvgPool2d(Module):
         return {"output_size": list(o) if isinstance(o, tuple) else o}
 
 
+class _Pool1d(Module):
+    """Shared by the 1-D pools: int (or 1-tuple) arguments, checked at construction."""
+
+    def _args(self, kernel_size: Any, stride: Any, padding: Any) -> None:
+        who = type(self).__name__
+        self.kernel_size = _single(kernel_size, "kernel_size", who)
+        self.stride = self.kernel_size if stride is None else _single(stride, "stride", who)
+        self.padding = _single(padding, "padding", who, 0)
+        if 2 * self.padding > self.kernel_size:
+            raise ValueError(f"{who}: padding {self.padding} must be at most half the kernel "
+                             f"size {self.kernel_size}")  # fmt: skip
+
+    def _name(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class MaxPool1d(_Pool1d):
+    """Max pooling over (N, C, L); ``stride`` defaults to ``kernel_size``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.MaxPool1d(2)(rg.randn(4, 3, 10)).shape
+        (4, 3, 5)
+    """
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        if return_indices:
+            raise ValueError("MaxPool1d: return_indices=True is not supported")
+        self._args(kernel_size, stride, padding)
+        self.dilation = _single(dilation, "dilation", "MaxPool1d")
+        self.ceil_mode = bool(ceil_mode)
+
+    capture_safe = True
+
+    def forward(self, x: Any) -> Tensor:
+        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, _who=self._name())  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")  # fmt: skip
+
+    def get_config(self) -> dict:
+        return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "dilation": self.dilation, "ceil_mode": self.ceil_mode}  # fmt: skip
+
+
+class AvgPool1d(_Pool1d):
+    """Average pooling over (N, C, L); ``count_include_pad`` as PyTorch.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.AvgPool1d(3, stride=2, padding=1)(rg.randn(4, 3, 10)).shape
+        (4, 3, 5)
+    """
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__()
+        self._args(kernel_size, stride, padding)
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+
+    capture_safe = True
+
+    def forward(self, x: Any) -> Tensor:
+        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad, _who=self._name())  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def get_config(self) -> dict:
+        return {
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+            "ceil_mode": self.ceil_mode,
+            "count_include_pad": self.count_include_pad,
+        }
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average pooling of (N, C, L) to ``output_size`` positions.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.AdaptiveAvgPool1d(1)(rg.randn(4, 3, 10)).shape
+        (4, 3, 1)
+    """
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = _single(output_size, "output_size", "AdaptiveAvgPool1d")
+
+    capture_safe = True
+
+    def forward(self, x: Any) -> Tensor:
+        return adaptive_avg_pool1d(x, self.output_size,
+                                   _who=f"AdaptiveAvgPool1d({self.output_size})")  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def get_config(self) -> dict:
+        return {"output_size": self.output_size}
+
+
 __all__ = [
+    "MaxPool1d",
+    "AvgPool1d",
+    "AdaptiveAvgPool1d",
+    "max_pool1d",
+    "avg_pool1d",
+    "adaptive_avg_pool1d",
     "MaxPool2d",
     "AvgPool2d",
     "AdaptiveAvgPool2d",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
+from .._checks import int_pair
 from ..autograd.tensor import Tensor
 
 _as_strided = xp.lib.stride_tricks.as_strided
@@ -71,3 +72,38 @@ def _unbatch(y: Tensor, unbatched: bool) -> Tensor:
     from .shape import reshape
 
     return reshape(y, y.shape[1:])
+
+
+def _single(value: Any, name: str, who: str, minimum: int = 1) -> int:
+    """A 1-D hyperparameter: an int or a 1-tuple."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    return int_pair(value, name, who, minimum)[0]
+
+
+def _as_2d(x: Tensor, who: str, channels: int | None = None) -> tuple:
+    """(N, C, L) or unbatched (C, L) -> (N, C, 1, L); the flag says it was unbatched.
+
+    1-D convolution and pooling run as their 2-D forms on a height of 1."""
+    from .shape import reshape
+
+    c = "C" if channels is None else channels
+    expected = f"(N, {c}, L) or ({c}, L)"
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{who}: input has shape {x.shape}, expected {expected}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{who}: input must be floating point, got dtype {x.data.dtype}")
+    channels = x.shape[-2] if channels is None else channels
+    if x.shape[-2] != channels:
+        raise ValueError(f"{who}: input has shape {x.shape} with {x.shape[-2]} channels, "
+                         f"expected {expected}")  # fmt: skip
+    unbatched = x.ndim == 2
+    n = 1 if unbatched else x.shape[0]
+    return reshape(x, (n, channels, 1, x.shape[-1])), unbatched
+
+
+def _from_2d(y: Tensor, unbatched: bool) -> Tensor:
+    from .shape import reshape
+
+    n, c, _, length = y.shape
+    return reshape(y, (c, length) if unbatched else (n, c, length))

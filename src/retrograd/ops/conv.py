@@ -26,7 +26,7 @@ from .._backend import xp
 from .._checks import int_pair, positive_int
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ._spatial import _as_strided, _check_nchw, _pad2d, _unbatch, _window
+from ._spatial import _as_2d, _as_strided, _check_nchw, _from_2d, _pad2d, _single, _unbatch, _window
 from ._util import ensure_tensor
 
 # ------------------------------------------------------------------------ helpers
@@ -699,35 +699,6 @@ def conv_transpose2d(
             raise ValueError(f"{who}: bias has shape {b.shape}, expected ({o},)")
         y = ConvTranspose2d.apply(x, w, b, **kw)
     return _unbatch(y, unbatched)
-
-
-def _single(value: Any, name: str, who: str, minimum: int = 1) -> int:
-    """A 1-D hyperparameter: an int or a 1-tuple."""
-    if isinstance(value, (tuple, list)) and len(value) == 1:
-        value = value[0]
-    return int_pair(value, name, who, minimum)[0]
-
-
-def _as_2d(x: Tensor, who: str, channels: int) -> tuple:
-    """(N, C, L) or unbatched (C, L) -> (N, C, 1, L); the flag says it was unbatched."""
-    from .shape import reshape
-
-    expected = f"(N, {channels}, L) or ({channels}, L)"
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{who}: input has shape {x.shape}, expected {expected}")
-    if x.shape[-2] != channels:
-        raise ValueError(f"{who}: input has shape {x.shape} with {x.shape[-2]} channels, "
-                         f"expected {expected}")  # fmt: skip
-    unbatched = x.ndim == 2
-    n = 1 if unbatched else x.shape[0]
-    return reshape(x, (n, channels, 1, x.shape[-1])), unbatched
-
-
-def _from_2d(y: Tensor, unbatched: bool) -> Tensor:
-    from .shape import reshape
-
-    n, c, _, length = y.shape
-    return reshape(y, (c, length) if unbatched else (n, c, length))
 
 
 def conv1d(

@@ -1,4 +1,5 @@
-"""Batch and layer normalisation primitives (PyTorch's semantics).
+"""Batch and layer normalisation primitives (PyTorch's semantics); group and instance
+normalisation built on them.
 
 Both are single primitives with analytic VJPs, which is both faster and more accurate
 than differentiating the composite.
@@ -226,4 +227,108 @@ def layer_norm(
     )
 
 
-__all__ = ["batch_norm", "layer_norm"]
+def group_norm(
+    input: Any,  # noqa: A002 - PyTorch's name
+    num_groups: int,
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+    *,
+    _who: str = "group_norm",
+) -> Tensor:
+    """Normalise (N, C, *) input over each group of ``C / num_groups`` channels (and all
+    positions), then scale and shift per channel (PyTorch's GroupNorm).
+
+    Runs as :class:`LayerNorm` (one fused node) on an (N, G, C/G * ...) view, then the
+    per-channel affine.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> y = rg.nn.functional.group_norm(rg.randn(2, 6, 4, 4), 3)
+        >>> round(float(y.data[0, :2].mean()), 6) == 0.0
+        True
+    """
+    from .shape import reshape
+
+    who = _who
+    x = ensure_tensor(input)
+    if x.ndim < 2:
+        raise ValueError(f"{who}: input has shape {x.shape}, expected (N, C, *)")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{who}: input must be floating point, got dtype {x.data.dtype}")
+    n, c = x.shape[:2]
+    if (
+        not isinstance(num_groups, (int, xp.integer))
+        or isinstance(num_groups, bool)
+        or (num_groups < 1 or c % num_groups)
+    ):
+        raise ValueError(f"{who}: num_groups={num_groups!r} must be a positive int dividing the "
+                         f"{c} channels of input {x.shape}")  # fmt: skip
+    if not (isinstance(eps, (int, float)) and eps >= 0):
+        raise ValueError(f"{who}: eps must be a non-negative number, got {eps!r}")
+    g = int(num_groups)
+    flat = reshape(x, (n, g, -1))
+    y = reshape(layer_norm(flat, (flat.shape[-1],), eps=eps), x.shape)
+    affine_shape = (c,) + (1,) * (x.ndim - 2)
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(ensure_tensor(p).shape) != (c,):
+            raise ValueError(f"{who}: {name} has shape {ensure_tensor(p).shape}, expected ({c},)")
+    if weight is not None:
+        y = y * reshape(ensure_tensor(weight), affine_shape)
+    if bias is not None:
+        y = y + reshape(ensure_tensor(bias), affine_shape)
+    return y
+
+
+def instance_norm(
+    input: Any,  # noqa: A002 - PyTorch's name
+    running_mean: Any = None,
+    running_var: Any = None,
+    weight: Any = None,
+    bias: Any = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+    *,
+    _who: str = "instance_norm",
+) -> Tensor:
+    """Normalise each channel of each sample over its positions (PyTorch's instance norm).
+
+    With ``use_input_stats`` (training, or no running statistics) the statistics are the
+    sample's own, and ``running_mean``/``running_var`` (if given) are updated in place
+    with the batch average of them (unbiased variance), as PyTorch does; otherwise the
+    running statistics normalise (evaluation with ``track_running_stats``).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.functional.instance_norm(rg.randn(2, 3, 5, 5)).shape
+        (2, 3, 5, 5)
+    """
+    who = _who
+    x = ensure_tensor(input)
+    if x.ndim < 3:
+        raise ValueError(f"{who}: input has shape {x.shape}, expected (N, C, *) with positions")
+    c = x.shape[1]
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{who}: use_input_stats=False needs running_mean and running_var")
+        return batch_norm(x, running_mean, running_var, weight, bias, training=False, eps=eps)
+    if running_mean is not None and running_var is not None:
+        d = x.data
+        axes = tuple(range(2, d.ndim))
+        m = d.shape[2:]
+        count = 1
+        for s in m:
+            count *= s
+        mean = d.mean(axis=axes).mean(axis=0)
+        var = d.var(axis=axes, ddof=1 if count > 1 else 0).mean(axis=0)
+        for buf, new in ((running_mean, mean), (running_var, var)):
+            arr = buf.data if isinstance(buf, Tensor) else buf
+            arr *= 1.0 - momentum
+            arr += momentum * new.astype(arr.dtype)
+    return group_norm(x, c, weight, bias, eps, _who=who)
+
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]

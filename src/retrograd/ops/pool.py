@@ -12,7 +12,17 @@ from .._backend import xp
 from .._checks import int_pair
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ._spatial import _as_strided, _check_nchw, _out_size, _pad2d, _unbatch, _window
+from ._spatial import (
+    _as_2d,
+    _as_strided,
+    _check_nchw,
+    _from_2d,
+    _out_size,
+    _pad2d,
+    _single,
+    _unbatch,
+    _window,
+)
 from ._util import ensure_tensor
 
 
@@ -310,4 +320,91 @@ def adaptive_avg_pool2d(
     return _unbatch(y, unbatched)
 
 
-__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+# ------------------------------------------------------------------------ 1-D pooling
+
+
+def max_pool1d(
+    input: Any,  # noqa: A002 - PyTorch's name
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+    *,
+    _who: str = "max_pool1d",
+) -> Tensor:
+    """Max pooling over the last axis of (N, C, L) input (a 2-D pool of height 1).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.functional.max_pool1d(rg.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+        [[[3.0, 2.0]]]
+    """
+    who = _who
+    if return_indices:
+        raise ValueError(f"{who}: return_indices=True is not supported")
+    x4, unbatched = _as_2d(ensure_tensor(input), who)
+    k = _single(kernel_size, "kernel_size", who)
+    s = k if stride is None else _single(stride, "stride", who)
+    y = max_pool2d(
+        x4, (1, k), (1, s), (0, _single(padding, "padding", who, 0)),
+        (1, _single(dilation, "dilation", who)), ceil_mode, _who=who,
+    )  # fmt: skip
+    return _from_2d(y, unbatched)
+
+
+def avg_pool1d(
+    input: Any,  # noqa: A002 - PyTorch's name
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    *,
+    _who: str = "avg_pool1d",
+) -> Tensor:
+    """Average pooling over the last axis of (N, C, L) input (a 2-D pool of height 1).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.functional.avg_pool1d(rg.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+        [[[2.0, 1.0]]]
+    """
+    who = _who
+    x4, unbatched = _as_2d(ensure_tensor(input), who)
+    k = _single(kernel_size, "kernel_size", who)
+    s = k if stride is None else _single(stride, "stride", who)
+    y = avg_pool2d(
+        x4, (1, k), (1, s), (0, _single(padding, "padding", who, 0)), ceil_mode,
+        count_include_pad, _who=who,
+    )  # fmt: skip
+    return _from_2d(y, unbatched)
+
+
+def adaptive_avg_pool1d(
+    input: Any,  # noqa: A002 - PyTorch's name
+    output_size: Any,
+    *,
+    _who: str = "adaptive_avg_pool1d",
+) -> Tensor:
+    """Average pooling of (N, C, L) input to ``output_size`` positions (PyTorch's windows).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.functional.adaptive_avg_pool1d(rg.ones(2, 3, 10), 4).shape
+        (2, 3, 4)
+    """
+    who = _who
+    x4, unbatched = _as_2d(ensure_tensor(input), who)
+    y = adaptive_avg_pool2d(x4, (1, _single(output_size, "output_size", who)), _who=who)
+    return _from_2d(y, unbatched)
+
+
+__all__ = [
+    "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_pool1d", "avg_pool1d",
+    "adaptive_avg_pool1d",
+]  # fmt: skip
