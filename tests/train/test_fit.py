@@ -284,3 +284,31 @@ def test_early_stopping_patience_counts_epochs_without_improvement(patience):
     _, h = _fit(_blobs(), epochs=8, callbacks=[Scripted(), es])
     assert es.best_epoch == 2
     assert h.epochs == 2 + max(patience, 1)
+
+
+# --------------------------------------------------------- capabilities, not class names
+def test_fit_reads_optimizer_and_scheduler_capabilities_not_class_names():
+    # Subclasses keep their parent's behaviour in fit: an LBFGS subclass is given a
+    # closure, a ReduceLROnPlateau subclass the monitored loss.
+    class MyLBFGS(rg.optim.LBFGS):
+        pass
+
+    class MyPlateau(rg.optim.lr_scheduler.ReduceLROnPlateau):
+        seen: list = []
+
+        def step(self, metrics):
+            self.seen.append(metrics)
+            super().step(metrics)
+
+    assert MyLBFGS.needs_closure and not rg.optim.SGD.needs_closure
+    assert MyPlateau.steps_on_metric and not rg.optim.lr_scheduler.StepLR.steps_on_metric
+    rg.manual_seed(0)
+    X = np.linspace(-1, 1, 32, dtype=np.float64).reshape(-1, 1)
+    net = rg.nn.Linear(1, 1, dtype="float64")
+    opt = MyLBFGS(net.parameters(), lr=1.0)
+    hist = rg.train.fit(net, rg.nn.MSELoss(), opt, (X, 3 * X), epochs=3, batch_size=None,
+                        verbose=0, scheduler=MyPlateau(opt))  # fmt: skip
+    assert hist["loss"][-1] < 1e-6
+    assert MyPlateau.seen == hist["loss"]
+    with pytest.raises(TypeError, match="MyLBFGS re-evaluates its closure"):
+        rg.optim.ClippedOptimizer(opt, 1.0)

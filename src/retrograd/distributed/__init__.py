@@ -172,6 +172,10 @@ class DistributedOptimizer:
     Everything else (zero_grad, state_dict, param_groups, lr schedulers) is delegated.
     """
 
+    # Declared here, not delegated to the wrapped optimizer (see optim.Optimizer).
+    needs_closure = False
+    averages_across_ranks = True
+
     def __init__(self, optimizer: Any, comm: Any = None) -> None:
         self.optimizer = optimizer
         params = [p for group in optimizer.param_groups for p in group["params"]]

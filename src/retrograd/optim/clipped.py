@@ -22,11 +22,18 @@ class ClippedOptimizer:
         0.1
     """
 
+    # Declared here, not delegated to the wrapped optimizer (see Optimizer).
+    needs_closure = False
+    averages_across_ranks = False
+
     def __init__(self, optimizer: Any, max_norm: float, norm_type: float = 2.0) -> None:
         if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
             raise TypeError(f"ClippedOptimizer: expected an rg.optim optimizer, got {optimizer!r}")
-        if type(optimizer).__name__ == "LBFGS":
-            raise TypeError("ClippedOptimizer: LBFGS re-evaluates its closure; clip inside it")
+        if getattr(optimizer, "needs_closure", False):
+            raise TypeError(
+                f"ClippedOptimizer: {type(optimizer).__name__} re-evaluates its closure; clip "
+                "inside it"
+            )
         if isinstance(max_norm, bool) or not float(max_norm) > 0:
             raise ValueError(f"ClippedOptimizer: max_norm must be > 0, got {max_norm!r}")
         self.optimizer = optimizer

@@ -24,6 +24,10 @@ def _check_optimizer(name: str, optimizer: Any) -> None:
 class LRScheduler:
     """Base class: sets ``initial_lr`` on each group and applies ``get_lr()`` per step."""
 
+    #: Whether ``step`` takes the monitored metric (``ReduceLROnPlateau``); ``fit`` passes
+    #: the validation loss (else the training loss) to such a scheduler.
+    steps_on_metric: bool = False
+
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         _check_optimizer(type(self).__name__, optimizer)
         self.optimizer = optimizer
@@ -236,6 +240,8 @@ class ReduceLROnPlateau:
         >>> sched.get_last_lr()
         [0.5]
     """
+
+    steps_on_metric = True
 
     def __init__(
         self,

@@ -37,6 +37,13 @@ class Optimizer:
         [0.1, 0.01]
     """
 
+    #: Whether ``step`` must be given a closure that re-evaluates the loss (LBFGS);
+    #: ``fit`` reads this instead of checking the class.
+    needs_closure: bool = False
+    #: Whether this object averages gradients across MPI ranks before stepping a wrapped
+    #: optimizer (``distributed.DistributedOptimizer``).
+    averages_across_ranks: bool = False
+
     #: State entries that are arrays of the parameter's shape (checked on load).
     _per_param_buffers: tuple = ()
 

@@ -415,7 +415,7 @@ def fit(
 # ------------------------------------------------------------------ reliability plumbing
 def _inner_optimizer(opt: Any) -> Any:
     # A DistributedOptimizer wraps the real one, whose state is what a checkpoint keeps.
-    return getattr(opt, "optimizer", opt) if type(opt).__name__ == "DistributedOptimizer" else opt
+    return opt.optimizer if getattr(opt, "averages_across_ranks", False) else opt
 
 
 def _callback_arrays(ts: TrainState) -> dict:
@@ -496,7 +496,7 @@ def _setup_distributed(ts: TrainState, seed: int | None) -> None:
     ts.rank, ts.world = comm.Get_rank(), comm.Get_size()
     ts.is_root = ts.rank == 0
     dist.broadcast_parameters(ts.model)
-    if type(ts.optimizer).__name__ != "DistributedOptimizer":
+    if not getattr(ts.optimizer, "averages_across_ranks", False):
         ts.optimizer = dist.DistributedOptimizer(ts.optimizer, comm)
     # Every rank must draw the same batch order: rank 0's loader state wins.
     ts.loader.load_state_dict(comm.bcast(ts.loader.state_dict(), root=0))
@@ -507,7 +507,7 @@ def _setup_distributed(ts: TrainState, seed: int | None) -> None:
 def _step_scheduler(scheduler: Any, logs: dict) -> None:
     if scheduler is None:
         return
-    if type(scheduler).__name__ == "ReduceLROnPlateau":
+    if getattr(scheduler, "steps_on_metric", False):
         scheduler.step(logs["val_loss"] if logs.get("val_loss") is not None else logs["loss"])
     else:
         scheduler.step()
@@ -576,7 +576,7 @@ def _run(ts: TrainState, metric_fns: dict) -> None:
 def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs: bool) -> dict:
     model, loss_fn, opt = ts.model, ts.loss_fn, ts.optimizer
     zero_grad, opt_step = opt.zero_grad, opt.step
-    needs_closure = type(opt).__name__ == "LBFGS"
+    needs_closure = getattr(opt, "needs_closure", False)
     total_loss = 0.0
     n_seen = 0
     metric_sums = dict.fromkeys(metric_fns, 0.0)
