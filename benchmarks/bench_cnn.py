@@ -98,7 +98,9 @@ def init_weights(seed: int = 0) -> dict:
 def build_retrograd(weights: dict, data: list, steps: int) -> Any:
     try:
         import retrograd as rg
+        from retrograd._malloc import tune
 
+        tune()  # what fit does when training starts (retrograd/_malloc.py)
         nn = rg.nn
         rg.optim.SGD  # noqa: B018 - written separately; check it is there
         nn.Conv2d  # noqa: B018

@@ -103,7 +103,9 @@ def build_retrograd(init: list, batches: list, passes: int, compiled: bool = Tru
     """
     try:
         import retrograd as rg
+        from retrograd._malloc import tune
 
+        tune()  # what fit does when training starts (retrograd/_malloc.py)
         nn, optim = rg.nn, rg.optim
         optim.SGD  # noqa: B018 - rg.optim is written separately; check it is there
     except Exception as e:  # noqa: BLE001

@@ -21,6 +21,9 @@ import json, sys, time
 import numpy as np
 import retrograd as rg
 from retrograd import distributed as dist
+from retrograd._malloc import tune
+
+tune()  # what fit does when training starts
 
 batch, steps, warm, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rng = np.random.default_rng(0)

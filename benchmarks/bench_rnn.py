@@ -83,7 +83,9 @@ def init_weights(cell: str, seed: int = 0) -> dict:
 def build_retrograd(cell: str, weights: dict, data: list, steps: int) -> Any:
     try:
         import retrograd as rg
+        from retrograd._malloc import tune
 
+        tune()  # what fit does when training starts (retrograd/_malloc.py)
         nn = rg.nn
         rg.optim.SGD  # noqa: B018 - written separately; check it is there
         layer_cls = getattr(nn, cell)

@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     import retrograd as rg
+    from retrograd._malloc import tune
 
+    tune()  # what fit does when training starts (retrograd/_malloc.py)
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 64), dtype=np.float32)
     y = rng.integers(0, 10, args.batch)

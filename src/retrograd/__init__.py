@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from . import _malloc
 from ._version import __version__
 from .autograd import (
     Function,
@@ -103,8 +102,6 @@ from .ops.pointwise import (  # noqa: F401 - torch's arithmetic names (in __all_
 from .ops.scan import *  # noqa: F403 - cumsum, cumprod, cummax, ...
 from .ops.sorting import *  # noqa: F403 - sort, argsort, topk, median, ...
 from .random import get_rng_state, manual_seed, set_rng_state
-
-_malloc.tune()
 
 float32 = "float32"
 float64 = "float64"

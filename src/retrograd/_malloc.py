@@ -8,8 +8,10 @@ page-faults them in again: measured on the convolution benchmark, about 4,400 pa
 faults and half of the step's time. Fixing the thresholds lets freed blocks be reused.
 
 The cost is that up to ``_TRIM`` bytes of freed memory stay with the process instead of
-going back to the OS. Set ``RETROGRAD_MALLOC_TUNING=0`` to leave malloc untouched.
-Only glibc on Linux is affected; anything else is a no-op.
+going back to the OS. ``import retrograd`` leaves malloc alone: :func:`tune` runs when
+training starts (``rg.train.fit``, and through it the command line; the scikit-learn
+estimators' ``fit``/``partial_fit``; the benchmarks). Set ``RETROGRAD_MALLOC_TUNING=0`` to
+leave malloc untouched. Only glibc on Linux is affected; anything else is a no-op.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ except ImportError as exc:  # validate_data and __sklearn_tags__ arrived in scik
         'pip install -U "retrograd[sklearn]"'
     ) from exc
 
-from . import nn, optim
+from . import _malloc, nn, optim
 from ._warnings import warn_user
 from .autograd.mode import no_grad
 from .autograd.tensor import Tensor
@@ -221,6 +221,7 @@ class _BaseBackprop(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes=None):
+        _malloc.tune()  # training starts: see retrograd/_malloc.py
         p = self._check_params(incremental)
         dtype = p["dtype"]
         cont = (incremental or self.warm_start) and hasattr(self, "model_")

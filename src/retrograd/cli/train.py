@@ -353,13 +353,10 @@ def train(o: dict) -> int:
     """Run ``retrograd train`` with the resolved options ``o`` (see :func:`resolve`)."""
     import retrograd as rg
 
-    from .. import _malloc
-
     t_start = time.perf_counter()
     root = _is_root(o["distributed"])
     verbose = o["verbose"] if root else 0
     _check_outputs(o)
-    _malloc.tune()
     prep = _prepare_data(o)
     rg.manual_seed(o["seed"])
     model, opt, loss_fn, lr = _build(o, prep)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .. import _malloc
 from .._backend import xp
 from ..autograd.mode import no_grad
 from ..autograd.tensor import Tensor
@@ -332,6 +333,7 @@ def fit(
         >>> h.stop_reason.split(":")[0], h["loss"][-1] <= 0.01
         ('target_loss', True)
     """
+    _malloc.tune()  # training starts: see retrograd/_malloc.py (opt out there)
     if epochs is not None and (
         isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
     ):
