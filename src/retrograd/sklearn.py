@@ -67,6 +67,7 @@ from .autograd.mode import no_grad
 from .autograd.tensor import Tensor
 from .nn import functional as F
 from .nn import init
+from .nn.fixedpoint import BACKWARDS
 from .ops import log_softmax
 from .random import default_generator, get_rng_state, set_rng_state
 from .train.compiled import CompiledStep
@@ -925,6 +926,20 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
         return tags
 
 
+#: FixedPointClassifier's parameters that are options of the fixed-point solver
+#: (``retrograd.nn.fixedpoint.SOLVER_OPTIONS``: parameter -> option); _SOLVER_FIXED holds
+#: the options it sets itself, and every other option keeps its default (a test checks
+#: that each option is accounted for here, so a new solver option is a conscious choice).
+_SOLVER_PARAMS = {
+    "relax_tol": "tol", "relax_max_iter": "max_iter", "damping": "damping", "backward": "backward",
+}  # fmt: skip
+_SOLVER_FIXED = {"on_nonconvergence": "warn"}
+_SOLVER_DEFAULTS = (
+    "tol_mode", "backward_tol", "backward_max_iter", "backward_damping",
+    "estimate_spectral_radius", "stop",
+)  # fmt: skip
+
+
 class FixedPointClassifier(_ClassifierMixinBP, _BaseBackprop):
     """Recurrent (Almeida-Pineda) network classifier: relax to a fixed point, read out.
 
@@ -1047,16 +1062,15 @@ class FixedPointClassifier(_ClassifierMixinBP, _BaseBackprop):
             "damping": _check_real(self, "damping", 0.0, 1.0, lo_open=True),
             "relax_tol": _check_real(self, "relax_tol", 0.0, lo_open=True),
             "relax_max_iter": _check_int(self, "relax_max_iter", 1),
-            "backward": _check_choice(self, "backward", ("rbp", "neumann", "cg", "unrolled")),
+            "backward": _check_choice(self, "backward", BACKWARDS),
         }
 
     def _build_model(self, n_features: int, n_outputs: int, dtype: str) -> nn.Module:
         a = self._check_arch_params()
+        solver = {option: a[param] for param, option in _SOLVER_PARAMS.items()}
         net = nn.RecurrentNet(
             n_features, 0, a["n_units"], activation=a["activation"],
-            symmetric=bool(self.symmetric), tol=a["relax_tol"], max_iter=a["relax_max_iter"],
-            damping=a["damping"], backward=a["backward"], on_nonconvergence="warn",
-            dtype=dtype,
+            symmetric=bool(self.symmetric), dtype=dtype, **solver, **_SOLVER_FIXED,
         )  # fmt: skip
         self._project(net)
         readout = nn.Linear(a["n_units"], n_outputs, dtype=dtype)

@@ -530,3 +530,54 @@ def test_nonconvergence_warning_points_at_the_callers_line():
         line = sys._getframe().f_lineno + 1
         fp(rg.ones(2, 3))
     assert (record[0].filename, record[0].lineno) == (__file__, line)
+
+
+# ---------------------------------------------------------- solver options, declared once
+def test_fixed_point_signature_defaults_are_the_declared_ones():
+    import inspect
+
+    from retrograd.nn.fixedpoint import SOLVER_OPTIONS
+
+    params = inspect.signature(rg.nn.FixedPoint).parameters
+    assert {k: params[k].default for k in SOLVER_OPTIONS} == {
+        k: o.default for k, o in SOLVER_OPTIONS.items()
+    }
+    fp = rg.nn.FixedPoint(lambda h, x: x)
+    for name, opt in SOLVER_OPTIONS.items():
+        want = opt.default if opt.follows is None else getattr(fp, opt.follows)
+        assert getattr(fp, name) == want
+
+
+def test_recurrent_net_takes_every_solver_option_and_round_trips_it(tmp_path):
+    net = rg.nn.RecurrentNet(3, 2, 1, backward="cg", tol=1e-7, backward_damping=0.5, stop="batch")
+    s = net.solver
+    assert (s.backward, s.tol, s.backward_damping, s.stop) == ("cg", 1e-7, 0.5, "batch")
+    cfg = net.get_config()
+    assert cfg["backward_damping"] == 0.5 and "estimate_spectral_radius" not in cfg
+    rg.save(net, tmp_path / "n.safetensors")
+    back = rg.load(tmp_path / "n.safetensors")
+    assert back.solver.backward_damping == 0.5 and back.solver.stop == "batch"
+    # A net that does not use the newer options records the same keys as before.
+    plain = rg.nn.RecurrentNet(3, 2, 1).get_config()
+    assert set(plain) == {
+        "n_in", "n_hidden", "n_out", "activation", "connectivity", "symmetric", "tol",
+        "max_iter", "damping", "tol_mode", "backward", "backward_tol", "backward_max_iter",
+        "on_nonconvergence", "dtype", "stop",
+    }  # fmt: skip
+    with pytest.raises(TypeError, match=r"RecurrentNet: unexpected solver option\(s\) \['tols'\]"):
+        rg.nn.RecurrentNet(3, 2, 1, tols=1e-3)
+    with pytest.raises(ValueError, match="RecurrentNet: damping must be in"):
+        rg.nn.RecurrentNet(3, 2, 1, damping=2.0)
+
+
+def test_fixed_point_classifier_accounts_for_every_solver_option():
+    pytest.importorskip("sklearn")
+    from retrograd import sklearn as rsk
+    from retrograd.nn.fixedpoint import SOLVER_OPTIONS
+
+    covered = (
+        list(rsk._SOLVER_PARAMS.values()) + list(rsk._SOLVER_FIXED) + list(rsk._SOLVER_DEFAULTS)
+    )
+    assert sorted(covered) == sorted(SOLVER_OPTIONS)
+    params = rsk.FixedPointClassifier().get_params()
+    assert set(rsk._SOLVER_PARAMS) <= set(params)

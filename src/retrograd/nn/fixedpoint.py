@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .. import ops
@@ -40,10 +41,11 @@ from . import init
 from .layers import Linear
 from .module import Module, Parameter
 
-_BACKWARDS = ("rbp", "neumann", "cg", "unrolled")
-_TOL_MODES = ("relative", "absolute")
-_ON_NONCONV = ("raise", "warn")
-_STOPS = ("sample", "batch")
+# ------------------------------------------------------------------ solver options
+BACKWARDS = ("rbp", "neumann", "cg", "unrolled")
+TOL_MODES = ("relative", "absolute")
+ON_NONCONVERGENCE = ("raise", "warn")
+STOPS = ("sample", "batch")
 
 
 def _nonneg(v: Any, name: str, who: str) -> float:
@@ -54,8 +56,73 @@ def _damping(v: Any, name: str, who: str) -> float:
     return check_real(v, name, who, 0.0, 1.0, lo_open=True, expected="in (0, 1]")
 
 
+def _one_of(choices: tuple) -> Callable[[Any, str, str], Any]:
+    return lambda v, name, who: check_choice(v, name, who, choices)
+
+
+@dataclass(frozen=True)
+class SolverOption:
+    """One option of the fixed-point solver.
+
+    ``check(value, name, who)`` validates and normalises a value; an option whose
+    ``default`` is None and that ``follows`` another takes that option's value
+    (``backward_tol`` is ``tol`` unless given).
+    """
+
+    default: Any
+    check: Callable[[Any, str, str], Any]
+    follows: str | None = None
+
+
+#: The fixed-point solver's options, declared once. :class:`FixedPoint` validates its
+#: arguments with them, :class:`RecurrentNet` takes them as keyword arguments and records
+#: them in its config, and ``retrograd.sklearn.FixedPointClassifier`` checks its
+#: parameters against the same choices (its ``_SOLVER_PARAMS`` says which it exposes).
+#: A new option goes here, into FixedPoint's signature and into the solver that reads it.
+SOLVER_OPTIONS: dict[str, SolverOption] = {
+    "tol": SolverOption(1e-6, _nonneg),
+    "max_iter": SolverOption(500, check_int),
+    "damping": SolverOption(1.0, _damping),
+    "tol_mode": SolverOption("relative", _one_of(TOL_MODES)),
+    "backward": SolverOption("rbp", _one_of(BACKWARDS)),
+    "backward_tol": SolverOption(None, _nonneg, follows="tol"),
+    "backward_max_iter": SolverOption(None, check_int, follows="max_iter"),
+    "on_nonconvergence": SolverOption("raise", _one_of(ON_NONCONVERGENCE)),
+    "backward_damping": SolverOption(None, _damping, follows="damping"),
+    "estimate_spectral_radius": SolverOption(False, lambda v, name, who: bool(v)),
+    "stop": SolverOption("sample", _one_of(STOPS)),
+}
+
+
+def solver_options(who: str, values: dict) -> dict:
+    """Every solver option, validated: ``values`` where given (None: the default).
+
+    Example::
+
+        >>> from retrograd.nn.fixedpoint import solver_options
+        >>> o = solver_options("FixedPoint", {"tol": 1e-4})
+        >>> o["tol"], o["backward_tol"], o["max_iter"]
+        (0.0001, 0.0001, 500)
+    """
+    unknown = sorted(set(values) - set(SOLVER_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"{who}: unexpected solver option(s) {unknown}; expected some of {list(SOLVER_OPTIONS)}"
+        )
+    out = {}
+    for name, opt in SOLVER_OPTIONS.items():
+        v = values.get(name)
+        v = opt.default if v is None else v
+        out[name] = None if v is None else opt.check(v, name, who)
+    for name, opt in SOLVER_OPTIONS.items():
+        if out[name] is None and opt.follows is not None:
+            out[name] = out[opt.follows]
+    return out
+
+
 __all__ = [
     "FixedPoint", "FixedPointSolve", "RecurrentNet", "NormBoundedTanhCell", "EquilibriumClassifier",
+    "SOLVER_OPTIONS", "SolverOption", "solver_options",
 ]  # fmt: skip
 
 # Row-wise dot products (NumPy >= 2 has a fast one); both forms report FP errors.
@@ -312,30 +379,10 @@ class FixedPoint(Module):
             self.cell = cell
         else:
             object.__setattr__(self, "cell", cell)
-        who = "FixedPoint"
-        self.tol = _nonneg(tol, "tol", who)
-        self.max_iter = check_int(max_iter, "max_iter", who)
-        self.damping = _damping(damping, "damping", who)
-        self.tol_mode = check_choice(tol_mode, "tol_mode", who, _TOL_MODES)
-        self.backward = check_choice(backward, "backward", who, _BACKWARDS)
-        self.backward_tol = (
-            self.tol if backward_tol is None else _nonneg(backward_tol, "backward_tol", who)
-        )
-        self.backward_max_iter = (
-            self.max_iter
-            if backward_max_iter is None
-            else check_int(backward_max_iter, "backward_max_iter", who)
-        )
-        self.on_nonconvergence = check_choice(
-            on_nonconvergence, "on_nonconvergence", who, _ON_NONCONV
-        )
-        self.backward_damping = (
-            self.damping
-            if backward_damping is None
-            else _damping(backward_damping, "backward_damping", who)
-        )
-        self.estimate_spectral_radius = bool(estimate_spectral_radius)
-        self.stop = check_choice(stop, "stop", who, _STOPS)
+        args = locals()
+        options = solver_options("FixedPoint", {k: args[k] for k in SOLVER_OPTIONS})
+        for name, value in options.items():
+            setattr(self, name, value)
         self.h0 = h0
         self.last_stats: dict = {}
 
@@ -360,14 +407,7 @@ class FixedPoint(Module):
                 f"FixedPoint.get_config: h0 of type {type(h0).__name__} is not JSON-able; "
                 "use None or an array"
             )
-        return {
-            "cell": cell_cfg, "tol": self.tol, "max_iter": self.max_iter,
-            "damping": self.damping, "tol_mode": self.tol_mode, "backward": self.backward,
-            "backward_tol": self.backward_tol, "backward_max_iter": self.backward_max_iter,
-            "on_nonconvergence": self.on_nonconvergence, "h0": h0,
-            "backward_damping": self.backward_damping,
-            "estimate_spectral_radius": self.estimate_spectral_radius, "stop": self.stop,
-        }  # fmt: skip
+        return {"cell": cell_cfg, **{k: getattr(self, k) for k in SOLVER_OPTIONS}, "h0": h0}
 
     def extra_repr(self) -> str:
         return (
@@ -735,6 +775,21 @@ def _check_no_captured(f: Tensor, wanted: tuple) -> None:
 _ACTIVATIONS = {"sigmoid": F.sigmoid, "tanh": F.tanh}
 
 
+#: The solver options a RecurrentNet's config always records (the others only when set,
+#: so files of nets that do not use them keep their keys).
+_RECORDED = (
+    "tol", "max_iter", "damping", "tol_mode", "backward", "backward_tol", "backward_max_iter",
+    "on_nonconvergence", "stop",
+)  # fmt: skip
+
+
+def _set(solver: FixedPoint, name: str) -> bool:
+    """Whether ``solver``'s option differs from what it is when not given."""
+    opt = SOLVER_OPTIONS[name]
+    unset = opt.default if opt.follows is None else getattr(solver, opt.follows)
+    return getattr(solver, name) != unset
+
+
 class RecurrentNet(Module):
     """Pineda's fully recurrent network, trained by recurrent backpropagation.
 
@@ -744,8 +799,9 @@ class RecurrentNet(Module):
     every unit through ``weight_in`` (N, n_in), every unit has a bias, and the state
     relaxes to ``s* = f(W s* + W_in x + b)``. The output is the last ``n_out`` units' state
     at the fixed point. ``symmetric=True`` uses ``(W + W^T) / 2`` (a Hopfield-style net,
-    which always has an energy function). Remaining keyword arguments go to
-    :class:`FixedPoint`.
+    which always has an energy function). The solver's options (``tol``, ``max_iter``,
+    ``damping``, ``backward``, ... : :data:`SOLVER_OPTIONS`) are keyword arguments, passed
+    to :class:`FixedPoint`.
 
     Example::
 
@@ -764,16 +820,8 @@ class RecurrentNet(Module):
         activation: str = "sigmoid",
         connectivity: Any = None,
         symmetric: bool = False,
-        tol: float = 1e-6,
-        max_iter: int = 500,
-        damping: float = 1.0,
-        tol_mode: str = "relative",
-        backward: str = "rbp",
-        backward_tol: float | None = None,
-        backward_max_iter: int | None = None,
-        on_nonconvergence: str = "raise",
         dtype: Any = None,
-        stop: str = "sample",
+        **solver: Any,
     ) -> None:
         super().__init__()
         for name, v, lo in (("n_in", n_in, 1), ("n_hidden", n_hidden, 0), ("n_out", n_out, 1)):
@@ -800,18 +848,8 @@ class RecurrentNet(Module):
         self.weight = Parameter(xp.empty((n, n), dtype=dt))
         self.weight_in = Parameter(xp.empty((n, self.n_in), dtype=dt))
         self.bias = Parameter(xp.empty((n,), dtype=dt))
-        self.solver = FixedPoint(
-            self._cell,
-            tol=tol,
-            max_iter=max_iter,
-            damping=damping,
-            tol_mode=tol_mode,
-            backward=backward,
-            backward_tol=backward_tol,
-            backward_max_iter=backward_max_iter,
-            on_nonconvergence=on_nonconvergence,
-            stop=stop,
-        )
+        solver_options("RecurrentNet", solver)  # refuse unknown names, naming this class
+        self.solver = FixedPoint(self._cell, **solver)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -861,11 +899,8 @@ class RecurrentNet(Module):
             "n_in": self.n_in, "n_hidden": self.n_hidden, "n_out": self.n_out,
             "activation": self.activation,
             "connectivity": None if self.mask is None else self.mask.data.astype(int).tolist(),
-            "symmetric": self.symmetric, "tol": s.tol, "max_iter": s.max_iter,
-            "damping": s.damping, "tol_mode": s.tol_mode, "backward": s.backward,
-            "backward_tol": s.backward_tol, "backward_max_iter": s.backward_max_iter,
-            "on_nonconvergence": s.on_nonconvergence, "dtype": str(self.weight.dtype),
-            "stop": s.stop,
+            "symmetric": self.symmetric, "dtype": str(self.weight.dtype),
+            **{k: getattr(s, k) for k in SOLVER_OPTIONS if k in _RECORDED or _set(s, k)},
         }  # fmt: skip
 
     def extra_repr(self) -> str:
