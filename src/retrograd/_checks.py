@@ -86,30 +86,23 @@ def check_real(
     lo_open: bool = False,
     hi_open: bool = False,
     expected: str | None = None,
+    *,
+    finite: bool = True,
 ) -> float:
-    """A finite real number (not a bool) in the range; ValueError otherwise."""
-    if not (is_real(value) and in_interval(value, lo, hi, lo_open, hi_open)):
-        fail(who, name, value, expected or f"a real number in {interval(lo, hi, lo_open, hi_open)}")
-    return float(value)
-
-
-def check_number(
-    value: Any,
-    name: str,
-    who: str,
-    lo: float | None = None,
-    hi: float | None = None,
-    lo_open: bool = False,
-    hi_open: bool = False,
-    expected: str | None = None,
-) -> float:
-    """A number (infinities allowed, NaN not): TypeError for a non-number (or a bool),
-    ValueError ("... must be in [lo, hi] ...") when out of range."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    """A real number (not a bool) in the range: finite, ValueError otherwise. With
+    ``finite=False`` infinities pass (NaN does not) and a non-number is a TypeError."""
+    iv = interval(lo, hi, lo_open, hi_open)
+    if not finite and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
         fail(who, name, value, "a number", TypeError)
-    if not in_interval(float(value), lo, hi, lo_open, hi_open):
-        fail(who, name, value, expected or f"in {interval(lo, hi, lo_open, hi_open)}")
+    if not ((not finite or is_real(value)) and in_interval(value, lo, hi, lo_open, hi_open)):
+        fail(who, name, value, expected or (f"a real number in {iv}" if finite else f"in {iv}"))
     return float(value)
+
+
+def check_number(value: Any, name: str, who: str, **bounds: Any) -> float:
+    """:func:`check_real` with ``finite=False``: TypeError for a non-number (or a bool),
+    ValueError ("... must be in [lo, hi] ...") when out of range or NaN."""
+    return check_real(value, name, who, finite=False, **bounds)
 
 
 def check_choice(value: Any, name: str, who: str, choices: tuple, strict: bool = False) -> Any:

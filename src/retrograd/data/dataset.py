@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
-from ..autograd.tensor import Tensor, get_default_dtype
+from .._checks import resolve_dtype
+from ..autograd.tensor import Tensor
 
 
 class Dataset:
@@ -124,7 +125,7 @@ class ArrayDataset(TensorDataset):
     def __init__(
         self, X: Any, y: Any = None, dtype: Any = None, name: str = "ArrayDataset"
     ) -> None:
-        dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+        dt = resolve_dtype(dtype)
         if dt.kind != "f":
             raise TypeError(f"{name}: dtype must be a float dtype, got {dt}")
         Xa = _as_ndarray(X, f"{name}: X")

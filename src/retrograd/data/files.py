@@ -7,7 +7,7 @@ from importlib import resources
 from typing import Any
 
 from .._backend import xp
-from ..autograd.tensor import get_default_dtype
+from .._checks import resolve_dtype
 
 
 def load_digits(dtype: Any = None) -> tuple:
@@ -25,7 +25,7 @@ def load_digits(dtype: Any = None) -> tuple:
         >>> X.shape, y.shape, int(X.max()), sorted(set(y.tolist()))[-1]
         ((1797, 64), (1797,), 16, 9)
     """
-    dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+    dt = resolve_dtype(dtype)
     ref = resources.files("retrograd.data").joinpath("digits.npz")
     with ref.open("rb") as fh, xp.load(fh, allow_pickle=False) as npz:
         X = npz["X"].astype(dt)
@@ -110,7 +110,7 @@ def load_csv(
     """
     from .table import is_missing, parse_number, read_csv_table
 
-    dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+    dt = resolve_dtype(dtype)
     table = read_csv_table(path, delimiter=delimiter, header=header, what="load_csv")
     try:
         t = None if target is None else table.index(target, "target")

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
-from ..autograd.tensor import Tensor, get_default_dtype
+from .._checks import resolve_dtype
+from ..autograd.tensor import Tensor
 from ..ops import getitem, linear, permute, reshape
 from ..ops.attention import ScaledDotProductAttention
 from ..ops.shape import concatenate, expand
@@ -105,7 +106,7 @@ class MultiheadAttention(Module):
         self.dropout = float(dropout)
         self.batch_first = bool(batch_first)
         self.add_zero_attn = bool(add_zero_attn)
-        dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+        dt = resolve_dtype(dtype)
         E = self.embed_dim
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(xp.empty((3 * E, E), dtype=dt))
@@ -396,6 +397,6 @@ def generate_square_subsequent_mask(sz: int, dtype: Any = None) -> Tensor:
     """
     if not isinstance(sz, (int, xp.integer)) or isinstance(sz, bool) or sz <= 0:
         raise ValueError(f"generate_square_subsequent_mask: sz must be a positive int, got {sz!r}")
-    dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+    dt = resolve_dtype(dtype)
     m = xp.triu(xp.full((sz, sz), -xp.inf, dtype=dt), 1)
     return Tensor(m)

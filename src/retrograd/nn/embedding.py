@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
-from ..autograd.tensor import Tensor, get_default_dtype
+from .._checks import resolve_dtype
+from ..autograd.tensor import Tensor
 from ..ops.attention import embedding, normalize_padding_idx
 from . import init
 from .module import Module, Parameter
@@ -62,7 +63,7 @@ class Embedding(Module):
         self.norm_type = float(norm_type)
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
         self.sparse = False
-        dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+        dt = resolve_dtype(dtype)
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
             self.weight = Parameter(xp.empty(shape, dtype=dt), requires_grad=not _freeze)

@@ -6,8 +6,8 @@ import math
 from typing import Any
 
 from .._backend import xp
-from .._checks import positive_int
-from ..autograd.tensor import Tensor, get_default_dtype
+from .._checks import positive_int, resolve_dtype
+from ..autograd.tensor import Tensor
 from ..ops import elementwise as _elementwise
 from ..ops.linalg import Linear as _LinearFn
 from ..ops.linalg import LinearAct as _LinearActFn
@@ -38,7 +38,7 @@ class Linear(Module):
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self._wshape = (self.out_features, self.in_features)
-        dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+        dt = resolve_dtype(dtype)
         self.weight = Parameter(xp.empty((self.out_features, self.in_features), dtype=dt))
         if bias:
             self.bias = Parameter(xp.empty((self.out_features,), dtype=dt))

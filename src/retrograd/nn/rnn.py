@@ -29,8 +29,8 @@ import warnings
 from typing import Any
 
 from .._backend import xp
-from .._checks import check_int
-from ..autograd.tensor import Tensor, get_default_dtype
+from .._checks import check_int, resolve_dtype
+from ..autograd.tensor import Tensor
 from ..ops.rnn import gru_layer, lstm_layer, rnn_layer
 from ..ops.shape import concatenate, getitem, stack, transpose, unsqueeze
 from . import functional as F
@@ -117,7 +117,7 @@ class _RNNBase(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+        dt = resolve_dtype(dtype)
         gh = _GATES[self.mode] * self.hidden_size
         D = 2 if self.bidirectional else 1
         # Registration order is PyTorch's: per layer, per direction, w_ih w_hh b_ih b_hh.
@@ -373,7 +373,7 @@ class _CellBase(Module):
         self.input_size = _check_size(name, "input_size", input_size)
         self.hidden_size = _check_size(name, "hidden_size", hidden_size)
         self.bias = bool(bias)
-        dt = get_default_dtype() if dtype is None else xp.dtype(dtype)
+        dt = resolve_dtype(dtype)
         gh = self.gates * self.hidden_size
         self.weight_ih = Parameter(xp.empty((gh, self.input_size), dtype=dt))
         self.weight_hh = Parameter(xp.empty((gh, self.hidden_size), dtype=dt))

@@ -24,7 +24,8 @@ def _as_rng(rng: Any, fn: str) -> Any:
 
 def _check_rate(rate: Any, name: str, fn: str, hi: float | None = 1.0) -> float:
     # A rate is in [0, hi] (a plain ">= 0" when unbounded); TypeError for a non-number.
-    return check_number(rate, name, fn, 0.0, hi, expected=None if hi is not None else "in >= 0")
+    expected = None if hi is not None else "in >= 0"
+    return check_number(rate, name, fn, lo=0.0, hi=hi, expected=expected)
 
 
 def _class_labels(y: Any, fn: str) -> Any:
