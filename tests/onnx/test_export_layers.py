@@ -348,14 +348,71 @@ def test_masks_are_refused_by_name(tmp_path):
             self.attn = nn.MultiheadAttention(4, 2)
 
         def forward(self, x):
-            return self.attn(x, x, x, attn_mask=np.zeros((3, 3), dtype=bool))[0]
+            return self.attn(x, x, x, attn_mask=np.eye(3, dtype=bool))[0]
 
     @rg.onnx.register_exporter(Masked)
     def _export(ctx, m, x):
-        return ctx.call(m.attn, x, x, x, attn_mask=np.zeros((3, 3), dtype=bool))[0].name
+        return ctx.call(m.attn, x, x, x, attn_mask=np.eye(3, dtype=bool))[0].name
 
     with pytest.raises(rg.onnx.OnnxExportError, match=r"attn \(MultiheadAttention\): attn_mask"):
         rg.onnx.export(Masked(), rg.randn(3, 2, 4), tmp_path / "m.onnx")
+
+
+class _Causal(nn.Module):
+    """A causal (decoder-only style) encoder stack: the mask is made for each length."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.net = make()
+
+    def forward(self, x, *rest):
+        mask = nn.Transformer.generate_square_subsequent_mask((rest or (x,))[0].shape[0])
+        if isinstance(self.net, nn.Transformer):
+            return self.net(x, rest[0], tgt_mask=mask)
+        if isinstance(self.net, nn.MultiheadAttention):
+            return self.net(x, x, x, attn_mask=mask.data == -np.inf)[0]
+        return self.net(x, mask=mask, is_causal=True)
+
+
+@rg.onnx.register_exporter(_Causal)
+def _export_causal(ctx, m, x, *rest):
+    mask = nn.Transformer.generate_square_subsequent_mask((rest or (x,))[0].shape[0])
+    if isinstance(m.net, nn.Transformer):
+        return ctx.call(m.net, x, rest[0], name="net", tgt_mask=mask).name
+    if isinstance(m.net, nn.MultiheadAttention):
+        bool_mask = mask.data == -np.inf
+        return ctx.call(m.net, x, x, x, name="net", attn_mask=bool_mask)[0].name
+    return ctx.call(m.net, x, name="net", mask=mask, is_causal=True).name
+
+
+CAUSAL = {
+    "encoder": (
+        lambda: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(8, 2, 16), 2, norm=nn.LayerNorm(8)
+        ),
+        1,
+    ),
+    "attention-bool-mask": (lambda: nn.MultiheadAttention(8, 2), 1),
+    "transformer-tgt-mask": (lambda: nn.Transformer(8, 2, 1, 2, 16), 2),
+}
+
+
+@pytest.mark.parametrize("name", list(CAUSAL))
+def test_causal_masks_are_built_for_the_run_time_length(name, tmp_path):
+    make, n_in = CAUSAL[name]
+    model = _Causal(make).eval()
+    rng = np.random.default_rng(0)
+    names = [f"input_{k}" for k in range(n_in)] if n_in > 1 else ["input"]
+    axes = {n: {0: f"time{k}", 1: "batch"} for k, n in enumerate(names)}
+    ex = tuple(rng.standard_normal((5, 2, 8)).astype(np.float32) for _ in range(n_in))
+    path = rg.onnx.export(model, ex, tmp_path / "m.onnx", dynamic_axes=axes)
+    sess = session(path)
+    for t, b in ((1, 1), (9, 7), (5, 64)):
+        xs = [rng.standard_normal((t + k, b, 8)).astype(np.float32) for k in range(n_in)]
+        with rg.no_grad():
+            want = model(*[rg.tensor(x) for x in xs]).data
+        got = sess.run(None, dict(zip(names, xs)))[0]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_embedding_takes_integer_indices(tmp_path):
