@@ -164,6 +164,26 @@ def test_backward_retain_graph_is_accepted_and_backward_can_run_again():
     assert x.grad.tolist() == [8.0]
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
+def test_optimizer_step_after_create_graph_backward_uses_the_values(name, torch):
+    a, c = np.array([1.0, -2.0]), np.array([0.5])
+    w, v = rg.nn.Parameter(a.copy()), rg.nn.Parameter(c.copy())
+    opt = getattr(rg.optim, name)([w, v], lr=0.1)
+    tw = torch.tensor(a, requires_grad=True)
+    tv = torch.tensor(c, requires_grad=True)
+    topt = getattr(torch.optim, name)([tw, tv], lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        ((w**2).sum() + (v**3).sum()).backward(create_graph=True)
+        opt.step()
+        topt.zero_grad()
+        ((tw**2).sum() + (tv**3).sum()).backward(create_graph=True)
+        topt.step()
+    assert type(w.data) is np.ndarray and type(w.grad) is np.ndarray
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(v.data, tv.detach().numpy(), rtol=1e-12)
+
+
 # ------------------------------------------------------------ autograd.functional
 
 

@@ -585,6 +585,12 @@ case("gelu-slope", "GeluGrad", _slope(R.gelu),
 case("index-add", "IndexAdd", _slope(lambda a: a[_IDX] ** 3),
      lambda t, a: t.autograd.grad((a[_IDX] ** 3).sum(), a, create_graph=True)[0],
      normal(5))  # fmt: skip
+_EMB_IDX = np.array([[0, 1, 1], [3, 1, 0]])
+case("embedding-slope", "EmbeddingBackward",
+     _slope(lambda w: rg.nn.functional.embedding(rg.tensor(_EMB_IDX), w, padding_idx=1) ** 3),
+     lambda t, w: t.autograd.grad((t.nn.functional.embedding(
+         t.tensor(_EMB_IDX), w, padding_idx=1) ** 3).sum(), w, create_graph=True)[0],
+     normal(4, 3))  # fmt: skip
 
 # Transposed and 1-D convolution, resampling (retrograd.ops.conv, retrograd.ops.resample).
 for tag, kw in [

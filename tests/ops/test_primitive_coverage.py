@@ -27,6 +27,17 @@ in its own class body, ``replay = "pure"``, ``"checked"`` (with a static method
 (``train.compile_step``) reads it. What each value promises is in the docstring of
 ``retrograd/autograd/recording.py``; ``tests/train/test_compiled.py`` is where replays are
 compared with eager steps bit for bit.
+
+Second order (``create_graph=True``): every such primitive also either
+
+- has a second-order rule on its class, ``backward_graph(self, g, out)`` or
+  ``composite(self, *tensors)`` (see retrograd/autograd/engine.py), checked by a test
+  that runs ``rg.gradgradcheck`` through it in float64 and declares it with
+  ``@covers_second_order("Name")`` from tests/gradcheck_registry.py (or adds it to
+  ``GRADGRADCHECKED``, the registry's set or a module-level set in the test file); or
+- is declared first-order-only on its class: ``second_order = False`` plus a non-empty
+  ``second_order_reason = "..."`` (``create_graph`` through it then raises
+  ``SecondOrderError`` naming it).
 """
 
 from __future__ import annotations
@@ -65,8 +76,11 @@ def import_package_modules() -> list:
     return failed
 
 
-def import_test_modules() -> tuple:
-    """Import every tests/**/test_*.py; return (declared names, failed imports)."""
+def import_test_modules(kind: str = "GRADCHECKED") -> tuple:
+    """Import every tests/**/test_*.py; return (declared names, failed imports).
+
+    ``kind`` is the registry set read: ``GRADCHECKED`` (first order) or ``GRADGRADCHECKED``.
+    """
     loaded = {}
     for mod in list(sys.modules.values()):
         f = getattr(mod, "__file__", None)
@@ -96,10 +110,10 @@ def import_test_modules() -> tuple:
                 continue
             finally:
                 sys.path.remove(str(path.parent))
-        names = getattr(mod, "GRADCHECKED", None)
+        names = getattr(mod, kind, None)
         if isinstance(names, (set, frozenset, list, tuple)):
             declared.update(names)
-    declared.update(gradcheck_registry.GRADCHECKED)
+    declared.update(getattr(gradcheck_registry, kind))
     return declared, failed
 
 
@@ -224,3 +238,91 @@ def test_a_wrong_replay_declaration_fails_when_the_class_is_made(body, message):
     with pytest.raises(TypeError, match=message):
         type("ProbeBadReplay", (Function,), {"__module__": "retrograd._coverage_probe", **body})
     PRIMITIVES.pop("ProbeBadReplay", None)
+
+
+# ---------------------------------------------------------------------- second order
+
+HOW_TO_DECLARE_SECOND_ORDER = (
+    "Each must either (a) have a second-order rule on its class -- `backward_graph(self, g, "
+    "out)`, its VJP written with differentiable ops on Tensors, or `composite(self, "
+    "*tensors)`, its forward rebuilt from other primitives (retrograd/autograd/engine.py "
+    "explains both) -- and a float64 `rg.gradgradcheck` through it in a test declared with "
+    '`@covers_second_order("Name")` from tests/gradcheck_registry.py (or the name added '
+    "to GRADGRADCHECKED); or (b) be declared first-order-only on the class with "
+    '`second_order = False` and `second_order_reason = "why"` (create_graph=True through '
+    "it then raises SecondOrderError naming it)."
+)
+
+
+def second_order_problems(declared: set) -> tuple:
+    """(undeclared primitives, first-order-only declarations without a reason)."""
+    missing, no_reason = [], []
+    for name, cls in sorted(required_primitives().items()):
+        if getattr(cls, "second_order", True) is False:
+            reason = getattr(cls, "second_order_reason", "")
+            if not isinstance(reason, str) or not reason.strip():
+                no_reason.append(name)
+        elif name not in declared:
+            missing.append(name)
+    return missing, no_reason
+
+
+def test_every_primitive_is_second_order_checked_or_declared_first_order_only():
+    import_package_modules()
+    declared, _ = import_test_modules("GRADGRADCHECKED")
+    missing, no_reason = second_order_problems(declared)
+    required = required_primitives()
+    assert not missing, (
+        "primitives with neither a float64 second-order check nor a first-order-only "
+        "declaration: "
+        + ", ".join(f"{n} ({required[n].__module__})" for n in missing)
+        + ". "
+        + HOW_TO_DECLARE_SECOND_ORDER
+    )
+    assert not no_reason, (
+        f"primitives declared second_order = False without a second_order_reason: {no_reason}"
+        ". " + HOW_TO_DECLARE_SECOND_ORDER
+    )
+
+
+def test_second_order_meta_test_catches_an_undeclared_primitive():
+    probe = type(
+        "ProbeNoSecondOrder",
+        (Function,),
+        {"__module__": "retrograd._coverage_probe", "forward": lambda self, a: a},
+    )
+    quiet = type(
+        "ProbeFirstOrderOnly",
+        (Function,),
+        {"__module__": "retrograd._coverage_probe", "second_order": False},
+    )
+    told = type(
+        "ProbeFirstOrderWithReason",
+        (Function,),
+        {
+            "__module__": "retrograd._coverage_probe",
+            "second_order": False,
+            "second_order_reason": "a probe",
+        },
+    )
+    try:
+        missing, no_reason = second_order_problems(set())
+        assert "ProbeNoSecondOrder" in missing
+        assert "ProbeFirstOrderOnly" in no_reason
+        assert "ProbeFirstOrderWithReason" not in missing + no_reason
+        missing, _ = second_order_problems({"ProbeNoSecondOrder"})
+        assert "ProbeNoSecondOrder" not in missing
+    finally:
+        for cls in (probe, quiet, told):
+            PRIMITIVES.pop(cls.__name__, None)
+
+
+def test_first_order_only_primitives_are_listed_with_their_reasons():
+    # What a tool (or the docs) can print: every declared first-order-only primitive.
+    import_package_modules()
+    listed = {
+        n: c.second_order_reason
+        for n, c in required_primitives().items()
+        if getattr(c, "second_order", True) is False
+    }
+    assert "FixedPointSolve" in listed and "adjoint" in listed["FixedPointSolve"]

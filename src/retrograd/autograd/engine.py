@@ -351,8 +351,14 @@ def _root_grad(t: Tensor, grad: Any, who: str, create_graph: bool) -> Any:
     return Tensor._wrap(g, False, None) if create_graph else g
 
 
+#: True once some ``.grad`` has been set to a Tensor (by create_graph): optimizers then
+#: read such gradients' values (a check they skip, at no cost, while it is False).
+GRAPH_GRADS = [False]
+
+
 def _store_graph_grad(t: Tensor, g: Tensor) -> None:
     """``.grad`` under create_graph: a Tensor carrying its graph, as in PyTorch."""
+    GRAPH_GRADS[0] = True
     if g.data.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is None:

@@ -329,3 +329,73 @@ def gru(x, h0, w_ih, w_hh, b_ih, b_hh, reverse, pad) -> Tensor:
         h = _hold(n + zg * (h - n), h, pad, t)
         outs[t] = h
     return _finish(outs, [h], pad)
+
+
+# ----------------------------------------------------------------------- attention
+
+
+def attention(q, k, v, mask, scale, causal, keep, safe, with_weights) -> Tensor:
+    """``softmax(q k^T * scale + mask) v`` (``keep``: the dropout mask, scaled, or None)."""
+    from .activation import Softmax
+    from .elementwise import Where
+    from .linalg import MatMul
+    from .shape import Concatenate, Expand
+
+    s = MatMul.apply(q, _swap(k)) * scale
+    neg_inf = const(xp.asarray(-xp.inf, dtype=s.data.dtype))
+    if mask is not None:
+        if mask.data.dtype == xp.bool_:
+            s = Where.apply(s, neg_inf, cond=mask.data)
+        else:
+            s = s + mask
+    L, S = s.shape[-2:]
+    if causal:
+        s = Where.apply(s, neg_inf, cond=xp.tri(L, S, dtype=bool))
+    dead = xp.isneginf(s.data).all(axis=-1, keepdims=True) if safe else None
+    if dead is not None and dead.any():
+        # Fully masked rows give zeros, as the fused kernel does (not 0/0).
+        zero = const(xp.zeros((), dtype=s.data.dtype))
+        p = Where.apply(zero, Softmax.apply(Where.apply(zero, s, cond=dead), axis=-1), cond=dead)
+    else:
+        p = Softmax.apply(s, axis=-1)
+    if keep is not None:
+        p = p * keep
+    out = MatMul.apply(p, v)
+    if with_weights:
+        pb = Expand.apply(p, shape=out.shape[:-1] + (S,)) if p.shape[:-1] != out.shape[:-1] else p
+        out = Concatenate.apply(out, pb, axis=-1)
+    return out
+
+
+def conv_transpose2d(x, w, b, stride, padding, dilation, groups, out_hw) -> Tensor:
+    """Transposed convolution as a product and a scatter-add of the columns."""
+    from .linalg import MatMul
+    from .shape import GetItem, IndexAdd, Permute
+
+    n, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    cig, cout = cin // groups, cog * groups
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    hout, wout = out_hw
+    hf, wf = hout + 2 * ph, wout + 2 * pw
+    xs = reshape(x, (n, groups, cig, h * wd))
+    wt = Permute.apply(reshape(w, (groups, cig, cog * kh * kw)), axes=(0, 2, 1))
+    cols = MatMul.apply(wt, xs)  # (N, groups, Cout/groups * kh * kw, H * W)
+    ni = xp.arange(n).reshape(n, 1, 1, 1, 1, 1, 1)
+    co = (xp.arange(groups)[:, None] * cog + xp.arange(cog)).reshape(1, groups, cog, 1, 1, 1, 1)
+    yi = (xp.arange(kh) * dh).reshape(1, 1, 1, kh, 1, 1, 1) + (xp.arange(h) * sh).reshape(
+        1, 1, 1, 1, 1, h, 1
+    )
+    xi = (xp.arange(kw) * dw).reshape(1, 1, 1, 1, kw, 1, 1) + (xp.arange(wd) * sw).reshape(
+        1, 1, 1, 1, 1, 1, wd
+    )
+    idx = ((ni * cout + co) * hf + yi) * wf + xi
+    idx = idx.reshape(n, groups, cog * kh * kw, h * wd)
+    frame = IndexAdd.apply(cols, shape=(n * cout * hf * wf,), index=idx, advanced=True)
+    frame = reshape(frame, (n, cout, hf, wf))
+    out = GetItem.apply(
+        frame, index=(slice(None), slice(None), slice(ph, ph + hout), slice(pw, pw + wout))
+    )
+    if b is not None:
+        out = out + reshape(b, (cout, 1, 1))
+    return out

@@ -33,6 +33,11 @@ class Softmax(Function):
         out = self.out
         return (out * (g - (g * out).sum(axis=self.axis, keepdims=True)),)
 
+    def backward_graph(self, g, out):
+        from .reduce import Sum
+
+        return (out * (g - Sum.apply(g * out, axis=self.axis, keepdims=True)),)
+
 
 class LogSoftmax(Function):
     replay = "pure"
@@ -46,6 +51,12 @@ class LogSoftmax(Function):
     def backward(self, g):
         p = xp.exp(self.out)
         return (g - p * g.sum(axis=self.axis, keepdims=True),)
+
+    def backward_graph(self, g, out):
+        from .elementwise import Exp
+        from .reduce import Sum
+
+        return (g - Exp.apply(out) * Sum.apply(g, axis=self.axis, keepdims=True),)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:

@@ -29,6 +29,7 @@ from .._backend import xp
 from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor
 from ..random import default_generator
+from . import _composites
 from ._util import ensure_tensor
 
 # ------------------------------------------------------------------------ embedding
@@ -107,6 +108,56 @@ class Embedding(Function):
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return gw, None
+
+    def backward_graph(self, g, out):
+        if not self.needs[0]:
+            return None, None
+        from ._graph import reshape
+
+        n, d = self.shape
+        flat = self.indices.reshape(-1)
+        scale = None
+        if self.scale_grad_by_freq:
+            counts = xp.bincount(flat, minlength=n)
+            scale = (1.0 / counts[flat][:, None]).astype(g.dtype)
+        gw = EmbeddingBackward.apply(
+            reshape(g, (-1, d)), shape=self.shape, flat=flat, scale=scale, pad=self.padding_idx
+        )
+        return gw, None
+
+
+class EmbeddingBackward(Function):
+    """Embedding's VJP as a primitive, for ``create_graph``: the rows of ``g`` added into
+    a zero table (scaled by 1/frequency when asked, the padding row zeroed).
+
+    Its own VJP is PyTorch's double backward: the rows gathered back, zero at the padding
+    index, *without* the frequency scaling. The Embedding node the gradient also flows
+    through applies that scaling once, so the second derivative is the exact derivative
+    of the (scaled) first derivative, as in PyTorch.
+    """
+
+    def forward(self, g2, shape=None, flat=None, scale=None, pad=None):
+        self.flat, self.pad = flat, pad
+        gw = xp.zeros(shape, dtype=g2.dtype)
+        xp.add.at(gw, flat, g2 if scale is None else g2 * scale)
+        if pad is not None:
+            gw[pad] = 0
+        return gw
+
+    def _keep(self, dtype):
+        return None if self.pad is None else (self.flat != self.pad)[:, None].astype(dtype)
+
+    def backward(self, gg):
+        rows = gg[self.flat]
+        keep = self._keep(gg.dtype)
+        return (rows if keep is None else rows * keep,)
+
+    def backward_graph(self, gg, out):
+        from .shape import GetItem
+
+        rows = GetItem.apply(gg, index=self.flat)
+        keep = self._keep(gg.dtype)
+        return (rows if keep is None else rows * keep,)
 
 
 def _check_indices(idx: Tensor, num: int, who: str) -> Any:
@@ -290,6 +341,7 @@ class ScaledDotProductAttention(Function):
         self.causal, self.safe = causal, safe
         self.p, self.q, self.k, self.v = p, q, k, v
         self.scale, self.dropout_p = scale, dropout_p
+        self.causal, self.safe = causal, safe  # for the composite (create_graph) only
         self.mask_shape = None if mask is None or mask.dtype == xp.bool_ else mask.shape
         self.ev = v.shape[-1]
         self.with_weights = with_weights
@@ -375,6 +427,15 @@ class ScaledDotProductAttention(Function):
         if needs[1]:
             gk = unbroadcast(xp.swapaxes(ds, -1, -2) @ q, k.shape)
         return gq, gk, gv, gm
+
+    def composite(self, q, k, v, mask=None):
+        keep = None
+        if self.dropout_p > 0.0:
+            keep = _keep_mask(self.seed, self.p.shape, self.dropout_p).astype(self.p.dtype)
+            keep *= keep.dtype.type(1.0 / (1.0 - self.dropout_p))
+        return _composites.attention(
+            q, k, v, mask, self.scale, self.causal, keep, self.safe, self.with_weights
+        )
 
 
 def _broadcast_batch(shapes: list, names: list, who: str) -> tuple:

@@ -26,6 +26,7 @@ from .._backend import xp
 from .._checks import int_pair, positive_int
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from . import _composites
 from ._spatial import _as_2d, _as_strided, _check_nchw, _from_2d, _pad2d, _single, _unbatch, _window
 from ._util import ensure_tensor
 
@@ -144,6 +145,10 @@ class Conv2d(Function):
         ge = xp.zeros((o, xshape[0]) + pshape[2:], dtype=g.dtype)
         ge[:, :, :oh, :ow] = g.transpose(1, 0, 2, 3)
         return _col2im_stride1(ge, self.w, xshape, pads, dilation, groups)
+
+    def composite(self, x, w, b=None):
+        _, _, pads, stride, dilation, groups, _, _ = self.geom
+        return _composites.conv2d(x, w, b, stride, pads, dilation, groups)
 
 
 def _col2im_stride1(ge, w, xshape, pads, dilation, groups):
@@ -419,6 +424,10 @@ class ConvReluMaxPool2d(Function):
                 gb = gp.reshape(n, o, -1).sum(axis=2).sum(axis=0)
         return gx, gw, gb
 
+    def composite(self, x, w, b=None):
+        _, _, pads, dilation, _, _ = self.geom
+        return _composites.conv_relu_max_pool2d(x, w, b, pads, dilation)
+
 
 # ------------------------------------------------------------ public functions
 
@@ -588,6 +597,7 @@ class ConvTranspose2d(Function):
             out += b[:, None, None]
         self.x, self.w = x, w
         self.geom = (stride, padding, dilation, groups)
+        self.out_hw = (hout, wout)  # for the composite (create_graph) only
         return out
 
     def backward(self, g):
@@ -610,6 +620,10 @@ class ConvTranspose2d(Function):
         if len(self.needs) > 2 and self.needs[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb
+
+    def composite(self, x, w, b=None):
+        stride, padding, dilation, groups = self.geom
+        return _composites.conv_transpose2d(x, w, b, stride, padding, dilation, groups, self.out_hw)
 
 
 def _transpose_geometry(

@@ -8,6 +8,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor
+from . import _composites
 from ._graph import reshape, sum_to
 from ._util import add_reduce, binary_args, ensure_tensor
 from .elementwise import _FLOAT_ZEROS, _sigmoid
@@ -134,6 +135,9 @@ class Linear(Function):
             gb = add_reduce(g, axis=0)
         return (gx, gw, gb)
 
+    def composite(self, x, w, b=None):
+        return _composites.linear(x, w, b)
+
 
 class LinearAct(Linear):
     """``act(x @ w.T + b)`` as one node, ``act`` one of ``relu``, ``tanh``, ``sigmoid``.
@@ -172,6 +176,9 @@ class LinearAct(Linear):
         else:
             g = g * out * (1 - out)
         return Linear.backward(self, g)
+
+    def composite(self, x, w, b=None):
+        return _composites.linear(x, w, b, self.act)
 
 
 def _float_zero(dtype: Any) -> Any:

@@ -14,6 +14,7 @@ from .._backend import xp
 from .._checks import check_reduction
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from . import _composites
 from ._util import add_reduce, ensure_tensor, max_reduce
 from .activation import log_softmax
 from .elementwise import _sigmoid, exp, where
@@ -137,6 +138,16 @@ class CrossEntropy(Function):
         grad *= scale
         return (grad,)
 
+    def composite(self, z, *rest):
+        if rest:
+            raise RuntimeError("internal error: CrossEntropy.composite takes the logits only")
+        if self.fast:
+            coef = xp.zeros(self.p.shape, dtype=self.p.dtype)
+            coef[xp.arange(coef.shape[0]), self.target] = 1
+        else:
+            coef = self.coef
+        return _composites.cross_entropy(z, coef, self.reduction, self.denom)
+
 
 class BCEWithLogits(Function):
     replay = "pure"
@@ -176,6 +187,9 @@ class BCEWithLogits(Function):
             gy = xp.broadcast_to(gy, y.shape).astype(y.dtype, copy=False)
         return gz, gy
 
+    def composite(self, z, y):
+        return _composites.bce_with_logits(z, y, self.weight, self.pos_weight, self.reduction)
+
 
 class MSE(Function):
     replay = "pure"
@@ -194,6 +208,9 @@ class MSE(Function):
         gd = d * scale
         na, nb = self.needs
         return (gd if na else None, -gd if nb else None)
+
+    def composite(self, a, b):
+        return _composites.mse(a, b, self.reduction)
 
 
 # -------------------------------------------------------------------- public functions

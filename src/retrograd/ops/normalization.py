@@ -13,6 +13,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from . import _composites
 from ._util import ensure_tensor
 
 
@@ -32,6 +33,7 @@ class BatchNorm(Function):
         invstd = 1.0 / xp.sqrt(var + xp.asarray(eps, dtype=var.dtype))
         xhat = (x - mean.reshape(bshape)) * invstd.reshape(bshape)
         self.xhat, self.invstd, self.batch_stats, self.affine = xhat, invstd, batch_stats, affine
+        self.stats = (mean, var, eps)  # for the composite (create_graph) only
         self.bshape = bshape
         self.weight = wb[0] if affine else None
         if not affine:
@@ -63,6 +65,10 @@ class BatchNorm(Function):
             return gx, gw, gb
         return (gx,)
 
+    def composite(self, x, *wb):
+        mean, var, eps = self.stats
+        return _composites.batch_norm(x, wb, eps, self.batch_stats, mean, var)
+
 
 class LayerNorm(Function):
     """Normalise over the last ``nd`` axes, then scale by weight and shift by bias."""
@@ -77,6 +83,7 @@ class LayerNorm(Function):
         invstd = 1.0 / xp.sqrt(var + xp.asarray(eps, dtype=x.dtype))
         xhat = d * invstd
         self.xhat, self.invstd, self.axes = xhat, invstd, axes
+        self.norm_args = (nd, eps)  # for the composite (create_graph) only
         self.has_weight, self.has_bias = has_weight, has_bias
         self.weight = wb[0] if has_weight else None
         out = xhat
@@ -106,6 +113,10 @@ class LayerNorm(Function):
         if self.has_bias:
             grads.append(g.sum(axis=lead) if needs[-1] else None)
         return tuple(grads)
+
+    def composite(self, x, *wb):
+        nd, eps = self.norm_args
+        return _composites.layer_norm(x, wb, nd, eps, self.has_weight, self.has_bias)
 
 
 def batch_norm(

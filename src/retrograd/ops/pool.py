@@ -12,6 +12,7 @@ from .._backend import xp
 from .._checks import int_pair
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from . import _composites
 from ._spatial import (
     _as_2d,
     _as_strided,
@@ -118,6 +119,10 @@ class MaxPool2d(Function):
         (t, _), (left, _) = pads
         return (gxp[:, :, t : t + h, left : left + w],)
 
+    def composite(self, x):
+        _, kernel, stride, pads, dilation, oh, ow = self.geom
+        return _composites.max_pool2d(x, kernel, stride, pads, dilation, (oh, ow))
+
 
 class AvgPool2d(Function):
     """Window mean; ``divisor`` (broadcastable to the output) is precomputed by the caller."""
@@ -146,6 +151,10 @@ class AvgPool2d(Function):
             _window(gxp, k // kw, k % kw, oh, ow, stride, (1, 1))[...] += gd
         (t, _), (left, _) = pads
         return (gxp[:, :, t : t + xshape[2], left : left + xshape[3]],)
+
+    def composite(self, x):
+        _, _, kernel, stride, pads, oh, ow = self.geom
+        return _composites.avg_pool2d(x, kernel, stride, pads, (oh, ow), self.divisor)
 
 
 def _adaptive_matrix(size: int, out: int, dtype: Any) -> Any:
@@ -182,6 +191,9 @@ class AdaptiveAvgPool2d(Function):
             return (xp.broadcast_to(g * scale, self.xshape).copy(),)
         ah, aw = self.mats
         return ((ah.T @ g) @ aw,)
+
+    def composite(self, x):
+        return _composites.adaptive_avg_pool2d(x, self.mats)
 
 
 def _pool_geometry(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._backend import xp
+from ..autograd.engine import GRAPH_GRADS
 from ..autograd.mode import enable_grad
 from ..autograd.tensor import Tensor
 
@@ -127,6 +128,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if GRAPH_GRADS[0]:
+            _grad_values(self.param_groups)
         self._step()
         return loss
 
@@ -312,3 +315,15 @@ def _copy_value(v: Any) -> Any:
     if isinstance(v, tuple):
         return tuple(_copy_value(x) for x in v)
     return v
+
+
+def _grad_values(groups: list) -> None:
+    """Replace a ``.grad`` left as a Tensor by ``backward(create_graph=True)`` by its array.
+
+    The update reads the values, as PyTorch's does; a Tensor in the arithmetic of an
+    update would silently turn ``p.data`` into a Tensor.
+    """
+    for group in groups:
+        for p in group["params"]:
+            if isinstance(p.grad, Tensor):
+                p.grad = p.grad.data
