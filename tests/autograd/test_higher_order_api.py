@@ -265,3 +265,17 @@ def test_gradgradcheck_with_tuple_outputs_and_given_grad_outputs():
     x = _t(np.array([0.3, -0.8]))
     f = lambda t: (t.exp(), (t * t).sum())  # noqa: E731
     assert rg.gradgradcheck(f, [x], [np.array([1.0, 2.0]), np.array(0.5)])
+
+
+def test_a_recorded_create_graph_walk_is_never_replayed():
+    from retrograd.autograd.recording import replay_refusal
+
+    x = _t([1.0, 2.0])
+    with rg.autograd.record() as calls:
+        (g,) = rg.autograd.grad((x**3).sum(), x, create_graph=True)
+        (g * g).sum()
+    refusals = [replay_refusal(c.fn) for c in calls]
+    assert any(r and "CreateGraphWalk" in r for r in refusals)
+    with rg.autograd.record() as calls:
+        rg.autograd.grad((x**3).sum(), x)
+    assert not any(replay_refusal(c.fn) for c in calls)

@@ -592,6 +592,7 @@ case("embedding-slope", "EmbeddingBackward",
          t.tensor(_EMB_IDX), w, padding_idx=1) ** 3).sum(), w, create_graph=True)[0],
      normal(4, 3))  # fmt: skip
 
+
 # Transposed and 1-D convolution, resampling (retrograd.ops.conv, retrograd.ops.resample).
 for tag, kw in [
     ("plain", {}),

@@ -40,7 +40,9 @@ from typing import Any
 
 from .._backend import xp
 from ..errors import AnomalyError, SecondOrderError
+from .function import Function
 from .mode import MODE, enable_grad
+from .recording import Record
 from .tensor import Tensor
 
 
@@ -259,6 +261,22 @@ def _composite_vjp(ctx: Any, g: Tensor, out: Tensor) -> tuple:
     return tuple(grads)
 
 
+class CreateGraphWalk(Function):
+    """Put in a recording (``autograd.record``) where a ``create_graph`` walk ran.
+
+    The walk's own ops are recorded like any others, but some take arrays computed from
+    values (ReLU's mask, max-pool's arg-max) as constants, which a replay on another
+    batch would reuse: this mark makes a recorded step that differentiates a gradient
+    run eagerly (``train.compile_step`` refuses to replay a ``"never"`` call).
+    """
+
+    differentiable = False
+    replay = "never"
+
+    def forward(self, *arrays):  # pragma: no cover - never applied, only recorded
+        raise RuntimeError("CreateGraphWalk only marks a recording")
+
+
 def walk(
     roots: list,
     root_grads: list,
@@ -273,6 +291,8 @@ def walk(
     ``stop_at_inputs`` gives partial derivatives: the walk does not go past the inputs.
     """
     if create_graph:
+        if MODE.tape is not None:
+            MODE.tape.append(Record(CreateGraphWalk(), (), {}, None))
         with enable_grad():
             return _walk(roots, root_grads, inputs, True, stop_at_inputs)
     return _walk(roots, root_grads, inputs, False, stop_at_inputs)

@@ -331,42 +331,6 @@ def gru(x, h0, w_ih, w_hh, b_ih, b_hh, reverse, pad) -> Tensor:
     return _finish(outs, [h], pad)
 
 
-# ----------------------------------------------------------------------- attention
-
-
-def attention(q, k, v, mask, scale, causal, keep, safe, with_weights) -> Tensor:
-    """``softmax(q k^T * scale + mask) v`` (``keep``: the dropout mask, scaled, or None)."""
-    from .activation import Softmax
-    from .elementwise import Where
-    from .linalg import MatMul
-    from .shape import Concatenate, Expand
-
-    s = MatMul.apply(q, _swap(k)) * scale
-    neg_inf = const(xp.asarray(-xp.inf, dtype=s.data.dtype))
-    if mask is not None:
-        if mask.data.dtype == xp.bool_:
-            s = Where.apply(s, neg_inf, cond=mask.data)
-        else:
-            s = s + mask
-    L, S = s.shape[-2:]
-    if causal:
-        s = Where.apply(s, neg_inf, cond=xp.tri(L, S, dtype=bool))
-    dead = xp.isneginf(s.data).all(axis=-1, keepdims=True) if safe else None
-    if dead is not None and dead.any():
-        # Fully masked rows give zeros, as the fused kernel does (not 0/0).
-        zero = const(xp.zeros((), dtype=s.data.dtype))
-        p = Where.apply(zero, Softmax.apply(Where.apply(zero, s, cond=dead), axis=-1), cond=dead)
-    else:
-        p = Softmax.apply(s, axis=-1)
-    if keep is not None:
-        p = p * keep
-    out = MatMul.apply(p, v)
-    if with_weights:
-        pb = Expand.apply(p, shape=out.shape[:-1] + (S,)) if p.shape[:-1] != out.shape[:-1] else p
-        out = Concatenate.apply(out, pb, axis=-1)
-    return out
-
-
 def conv_transpose2d(x, w, b, stride, padding, dilation, groups, out_hw) -> Tensor:
     """Transposed convolution as a product and a scatter-add of the columns."""
     from .linalg import MatMul

@@ -29,7 +29,6 @@ from .._backend import xp
 from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor
 from ..random import default_generator
-from . import _composites
 from ._util import ensure_tensor
 
 # ------------------------------------------------------------------------ embedding
@@ -70,28 +69,6 @@ class Embedding(Function):
         self.padding_idx = padding_idx
         self.scale_grad_by_freq = scale_grad_by_freq
         return weight[indices]
-
-    def composite(self, weight, indices):
-        """The lookup as a gather (for create_graph). The value is weight[indices]; the
-        rows that padding_idx/scale_grad_by_freq exclude or scale are split into a
-        constant part, so the gradient matches :meth:`backward`."""
-        from .elementwise import add, mul
-        from .shape import getitem
-
-        idx = indices.data
-        rows = getitem(weight, idx)
-        scale = None
-        if self.scale_grad_by_freq:
-            counts = xp.bincount(idx.reshape(-1), minlength=self.shape[0])
-            scale = (1.0 / counts[idx]).astype(weight.data.dtype)
-        if self.padding_idx is not None:
-            keep = (idx != self.padding_idx).astype(weight.data.dtype)
-            scale = keep if scale is None else scale * keep
-        if scale is None:
-            return rows
-        s = Tensor._wrap(scale[..., None], False, None)
-        rest = Tensor._wrap(rows.data * (1 - scale[..., None]), False, None)
-        return add(mul(rows, s), rest)
 
     def backward(self, g):
         if not self.needs[0]:
@@ -135,6 +112,9 @@ class EmbeddingBackward(Function):
     through applies that scaling once, so the second derivative is the exact derivative
     of the (scaled) first derivative, as in PyTorch.
     """
+
+    # Its keywords (the rows, their frequencies) come from the batch's indices.
+    replay = "never"
 
     def forward(self, g2, shape=None, flat=None, scale=None, pad=None):
         self.flat, self.pad = flat, pad
@@ -341,7 +321,6 @@ class ScaledDotProductAttention(Function):
         self.causal, self.safe = causal, safe
         self.p, self.q, self.k, self.v = p, q, k, v
         self.scale, self.dropout_p = scale, dropout_p
-        self.causal, self.safe = causal, safe  # for the composite (create_graph) only
         self.mask_shape = None if mask is None or mask.dtype == xp.bool_ else mask.shape
         self.ev = v.shape[-1]
         self.with_weights = with_weights
@@ -427,15 +406,6 @@ class ScaledDotProductAttention(Function):
         if needs[1]:
             gk = unbroadcast(xp.swapaxes(ds, -1, -2) @ q, k.shape)
         return gq, gk, gv, gm
-
-    def composite(self, q, k, v, mask=None):
-        keep = None
-        if self.dropout_p > 0.0:
-            keep = _keep_mask(self.seed, self.p.shape, self.dropout_p).astype(self.p.dtype)
-            keep *= keep.dtype.type(1.0 / (1.0 - self.dropout_p))
-        return _composites.attention(
-            q, k, v, mask, self.scale, self.causal, keep, self.safe, self.with_weights
-        )
 
 
 def _broadcast_batch(shapes: list, names: list, who: str) -> tuple:

@@ -568,11 +568,6 @@ class ConvTranspose2d(Function):
 
     replay = "pure"
 
-    second_order = False
-    second_order_reason = (
-        "ConvTranspose2d has no double-backward rule yet (its VJP is written with arrays)"
-    )
-
     def forward(
         self, x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
         dilation=(1, 1), groups=1,
