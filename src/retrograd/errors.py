@@ -23,3 +23,11 @@ class ModelFileError(RetrogradError, ValueError):
 
 class SecondOrderError(RetrogradError, RuntimeError):
     """``create_graph=True`` reached a primitive whose backward cannot be differentiated."""
+
+
+class ShapeError(RetrogradError, ValueError, RuntimeError):
+    """Tensor shapes that do not fit together (broadcasting, matmul, reshape, cat, ...).
+
+    A ValueError for NumPy habits and a RuntimeError for PyTorch's (torch raises
+    RuntimeError for shape mismatches), so either ``except`` catches it.
+    """

@@ -20,7 +20,7 @@ def _compare(torch, rg_loss, torch_loss, z_np, *, grad_wrt_target=None):
     assert out.shape == tuple(out_t.shape)
     np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
     # A non-uniform upstream gradient checks the 'none' reduction's VJP too.
-    g = np.linspace(0.5, 1.5, out.size).reshape(out.shape)
+    g = np.linspace(0.5, 1.5, out.numel()).reshape(out.shape)
     out.backward(g)
     out_t.backward(torch.tensor(g))
     np.testing.assert_allclose(z.grad, zt.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -40,7 +40,7 @@ def _compare(torch, ours, theirs, z_np, y_np):
     out, out_t = ours(z, y_np), theirs(zt, yt)
     assert out.shape == tuple(out_t.shape)
     np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
-    g = np.linspace(0.5, 1.5, out.size).reshape(out.shape)
+    g = np.linspace(0.5, 1.5, out.numel()).reshape(out.shape)
     out.backward(g)
     out_t.backward(torch.tensor(g))
     np.testing.assert_allclose(z.grad, zt.grad.numpy(), rtol=1e-10, atol=1e-12)

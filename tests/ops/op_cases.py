@@ -256,6 +256,19 @@ case("max-ties", "Max", lambda a: a.max(axis=1), lambda t, a: t.amax(a, dim=1),
 case("min-ties-all", "Min", lambda a: a.min(), lambda t, a: t.amin(a),
      const([[1.0, 3.0, 1.0], [2.0, 5.0, 4.0]]))  # fmt: skip
 case("sum-0d", "Sum", lambda a: a.sum(), lambda t, a: a.sum(), normal())
+# max(dim)/min(dim): the gradient goes to the returned index (torch.max(dim) semantics).
+case("max-dim", "MaxDim", lambda a: a.max(1).values, lambda t, a: a.max(1).values,
+     distinct(3, 4))  # fmt: skip
+case("max-dim-keep", "MaxDim", lambda a: a.max(0, keepdim=True).values,
+     lambda t, a: a.max(0, keepdim=True).values, distinct(3, 4))  # fmt: skip
+case("min-dim-neg", "MaxDim", lambda a: a.min(dim=-1).values, lambda t, a: a.min(dim=-1).values,
+     distinct(2, 3, 4))  # fmt: skip
+# 0-d tensors take dim 0 and -1, as in PyTorch.
+case("sum-0d-dim", "Sum", lambda a: a.sum(0), lambda t, a: a.sum(0), normal())
+case("mean-0d-dim", "Mean", lambda a: a.mean(-1, keepdim=True),
+     lambda t, a: a.mean(-1, keepdim=True), normal())  # fmt: skip
+case("max-0d-dim", "Max", lambda a: a.max(0).values, lambda t, a: a.max(0).values, normal())
+case("clone", "Clone", lambda a: a.clone() * a, lambda t, a: a.clone() * a, normal(3, 4))
 
 # ------------------------------------------------------------------ shape, indexing
 

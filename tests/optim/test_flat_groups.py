@@ -100,10 +100,35 @@ def test_replaced_parameter_arrays_are_seen():
     new = np.zeros_like(net[0].weight.data)
     net[0].weight.data = new  # a user assignment: the flat layout must be rebuilt
     _train(net, opt, 1)
-    assert net[0].weight.data is not new  # moved into the new flat array ...
-    assert not np.array_equal(net[0].weight.data, np.zeros_like(new))  # ... and updated
-    w = net[0].weight
-    assert w.data.base is net[2].bias.data.base
+    # The user holds `new`, so the group is not moved into a new flat array: the step
+    # updates the assigned array itself (PyTorch: .data shares storage with the param).
+    assert net[0].weight.data is new
+    assert not np.array_equal(new, np.zeros_like(new))
+    w0 = net[0].weight.data
+    _train(net, opt, 1)
+    assert net[0].weight.data is w0
+
+
+@pytest.mark.parametrize("which", list(OPTIMIZERS))
+def test_array_taken_from_p_data_follows_the_parameter(which):
+    # torch: .data shares storage, so an array taken before step() sees every update.
+    net = _net()
+    before = [p.data for p in net.parameters()]  # taken before the optimizer exists
+    opt = OPTIMIZERS[which](net.parameters())
+    after = [p.data for p in net.parameters()]  # taken after, before the first step
+    _train(net, opt, 3)
+    for p, a, b in zip(net.parameters(), before, after):
+        assert p.data is a and p.data is b
+    # Built before anyone held the arrays, the group is laid out flat at construction
+    # and the arrays a user takes afterwards are the views every step updates.
+    net2 = _net()
+    opt2 = OPTIMIZERS[which](net2.parameters())
+    views = [p.data for p in net2.parameters()]
+    assert all(v.base is not None for v in views)
+    first = views[0].copy()
+    _train(net2, opt2, 3)
+    assert all(p.data is v for p, v in zip(net2.parameters(), views))
+    assert not np.array_equal(views[0], first)
 
 
 def test_large_or_mixed_groups_use_the_loop():

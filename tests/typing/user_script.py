@@ -48,9 +48,20 @@ def everyday_tensor_code() -> rg.Tensor:
     n: int = x.shape[0] + x.ndim + len(x)
     dtype = x.double().float().astype(np.float64).dtype
     assert n == 10 and dtype == np.float64
+    torch_style = x.sum(dim=1, keepdim=True) + x.mean(dim=0) + x.max(dim=1).values.sum()
+    values, indices = x.min(0)
+    rows: int = x.size(0) + x.numel() + x.dim() + int(indices.sum().item())
+    y64 = x.to("cpu").to(rg.float64).clone().detach()
+    with rg.no_grad():
+        y64 += 1.0
+        y64.mul_(2.0).clamp_(0.0, 10.0)
+    total = total + torch_style.sum() + values.sum() + rows + y64.float().sum()
+    z = rg.cat([x, x], dim=1)
+    assert z.shape == (4, 6) and rg.stack([x, x], dim=0).shape == (2, 4, 3)
     labels = x.argmax(axis=1)
     arr: np.ndarray = x.numpy() + labels.numpy()[:, None]
     assert arr.shape == (4, 3)
+    total = total + rg.from_numpy(np.ones(3, np.float32)).sum() + rg.linspace(0, 1, 3).sum()
     total.backward()
     with rg.no_grad():
         z = w * 2

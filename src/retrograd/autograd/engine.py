@@ -41,6 +41,7 @@ from typing import Any
 from .._backend import xp
 from ..errors import AnomalyError, SecondOrderError
 from .function import Function
+from .inplace import check_unmodified
 from .mode import MODE, enable_grad
 from .recording import Record
 from .tensor import Tensor
@@ -91,6 +92,7 @@ def run_backward(root: Tensor, root_grad: Any, inputs: tuple | None = None) -> A
     and no ``.grad`` is touched: the functional API uses this.
     """
     anomaly = MODE.anomaly
+    version = MODE.version
     grads = {id(root): root_grad}
     leaf_grads = {}  # id -> [tensor, grad]
     wanted = None if inputs is None else {id(t) for t in inputs}
@@ -105,6 +107,8 @@ def run_backward(root: Tensor, root_grad: Any, inputs: tuple | None = None) -> A
             # A non-leaf input of the functional API: record and keep propagating.
             _accumulate(leaf_grads, t, g)
         ctx = t._ctx
+        if ctx._epoch != version:  # something was modified in place since ctx ran
+            check_unmodified(t, ctx)
         in_grads = ctx.backward(g)
         if anomaly:
             for gi in in_grads:
@@ -300,6 +304,7 @@ def walk(
 
 def _walk(roots, root_grads, inputs, create_graph, stop_at_inputs):
     anomaly = MODE.anomaly
+    version = MODE.version
     grads: dict = {}
     result: dict = {}  # id -> [tensor, gradient]
     wanted = None if inputs is None else {id(t) for t in inputs}
@@ -316,6 +321,8 @@ def _walk(roots, root_grads, inputs, create_graph, stop_at_inputs):
             if stop_at_inputs:
                 continue
         ctx = t._ctx
+        if ctx._epoch != version:  # something was modified in place since ctx ran
+            check_unmodified(t, ctx)
         in_grads = _graph_vjp(ctx, g, t) if create_graph else ctx.backward(g)
         if anomaly:
             for gi in in_grads:

@@ -27,7 +27,7 @@ from .tensor import Tensor
 
 _ndarray = xp.ndarray
 _asarray = xp.asarray
-_get_data = operator.attrgetter("data")
+_get_data = operator.attrgetter("_data")
 _get_requires_grad = operator.attrgetter("requires_grad")
 _new_tensor = object.__new__
 
@@ -68,7 +68,8 @@ def _in_package(cls: type) -> bool:
 
 
 class Function:
-    __slots__ = ("parents", "needs", "_anomaly_trace", "__dict__")
+    # _epoch: the in-place modification count when recorded (see autograd.inplace).
+    __slots__ = ("parents", "needs", "_epoch", "_anomaly_trace", "__dict__")
 
     #: Set False on a subclass that is deliberately not differentiable.
     differentiable = True
@@ -110,7 +111,7 @@ class Function:
             out = _asarray(out)
         mode = MODE
         res = _new_tensor(Tensor)
-        res.data = out
+        res._data = out
         res.grad = None
         res.name = None
         if mode.watched:  # anomaly detection or a recording: off the usual path
@@ -120,6 +121,7 @@ class Function:
                 if t.requires_grad:
                     ctx.parents = tensors
                     ctx.needs = tuple(map(_get_requires_grad, tensors))
+                    ctx._epoch = mode.version
                     res.requires_grad = True
                     res._ctx = ctx
                     return res

@@ -13,7 +13,7 @@ _S = TypeVar("_S", bound="_SetGrad")
 class _Mode:
     # One mutable object read in the hot path of Function.apply: attribute lookups on
     # a single slotted instance are the cheapest global state Python offers.
-    __slots__ = ("grad_enabled", "anomaly", "tape", "watched")
+    __slots__ = ("grad_enabled", "anomaly", "tape", "watched", "version")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -23,6 +23,8 @@ class _Mode:
         # ``anomaly or tape is not None``: Function.apply tests this one flag, so the
         # usual op (neither on) pays one attribute read for both features.
         self.watched = False
+        # Bumped by every in-place modification retrograd sees (autograd.inplace).
+        self.version = 0
 
     def set_anomaly(self, on: bool) -> None:
         self.anomaly = on

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .._backend import xp
+from .inplace import mark_modified
 
 if TYPE_CHECKING:
     from .. import ops as _ops
+    from ..ops.reduce import MaxMin
 else:
 
     class _LazyOps:
@@ -45,6 +48,7 @@ Axis = builtins.int | Sequence[builtins.int] | None
 #: A shape given as one tuple/list or as separate ints (``reshape(2, 3)``/``reshape((2, 3))``).
 ShapeArg = builtins.int | Sequence[builtins.int]
 
+_get_data = operator.attrgetter("_data")
 _DEFAULT_DTYPE = [xp.dtype(xp.float32)]
 _engine_backward = None  # autograd.engine.backward, bound on first use
 
@@ -69,11 +73,13 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> NDArray[Any]:
     Python ints and bools keep integer/bool dtypes; NumPy arrays keep their dtype.
     """
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
     elif isinstance(data, xp.ndarray):
         arr = data
     elif isinstance(data, xp.generic):
         arr = xp.asarray(data)
+    elif isinstance(data, (str, bytes)):
+        raise TypeError(f"tensor: cannot make a tensor from a string ({data!r}): numbers only")
     else:
         try:
             arr = xp.asarray(data)
@@ -84,14 +90,27 @@ def _to_array(data: Any, dtype: DTypeLike = None) -> NDArray[Any]:
             ) from None
         if arr.dtype == xp.float64 and dtype is None:
             arr = arr.astype(_DEFAULT_DTYPE[0])
-        elif arr.dtype.kind == "O":
-            raise TypeError(
-                f"tensor: cannot convert {type(data).__name__} to a numeric array "
-                "(ragged nested lists or non-numeric objects)"
-            )
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(_refusal(arr.dtype, type(data).__name__))
     if dtype is not None:
-        arr = arr.astype(xp.dtype(dtype), copy=False)
+        d = xp.dtype(dtype)
+        if d.kind not in "biuf":
+            raise TypeError(_refusal(d, type(data).__name__))
+        arr = arr.astype(d, copy=False)
     return arr
+
+
+def _refusal(dtype: Any, what: builtins.str) -> builtins.str:
+    kind = {
+        "c": "complex numbers (retrograd's gradients are real: split real and imaginary parts)",
+        "O": "Python objects (ragged nested lists or non-numeric values)",
+        "U": "strings",
+        "S": "bytes",
+    }.get(dtype.kind, f"dtype {dtype}")
+    return (
+        f"tensor: cannot convert {what} holding {kind} to a tensor: retrograd tensors hold "
+        "bool, integer or floating-point numbers"
+    )
 
 
 class Tensor:
@@ -110,8 +129,8 @@ class Tensor:
         array([2., 4., 6.], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
-    data: NDArray[Any]
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    _data: NDArray[Any]
     grad: NDArray[Any] | None
     requires_grad: builtins.bool
     name: builtins.str | None
@@ -122,11 +141,11 @@ class Tensor:
         self, data: TensorLike, requires_grad: builtins.bool = False, dtype: DTypeLike = None
     ) -> None:
         arr = _to_array(data, dtype)
-        if requires_grad and arr.dtype.kind not in "fc":
+        if requires_grad and arr.dtype.kind != "f":
             raise TypeError(
                 f"tensor: only floating-point tensors can require gradients, got dtype {arr.dtype}"
             )
-        self.data = arr
+        self._data = arr
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
@@ -136,7 +155,7 @@ class Tensor:
     def _wrap(cls, data: NDArray[Any], requires_grad: builtins.bool, ctx: Any) -> Tensor:
         # Fast constructor used by every op: no conversion, no validation.
         t = cls.__new__(cls)
-        t.data = data
+        t._data = data
         t.grad = None
         t.requires_grad = requires_grad
         t._ctx = ctx
@@ -144,6 +163,20 @@ class Tensor:
         return t
 
     # ----------------------------------------------------------------- properties
+    def _set_data(self, value: NDArray[Any]) -> None:
+        if value is self._data:
+            # ``t.data *= 3`` and friends: an in-place write through the attribute.
+            mark_modified(value, "an in-place write to .data")
+        elif not isinstance(value, xp.ndarray):
+            raise TypeError(f"Tensor.data must be an ndarray, got {type(value).__name__}")
+        elif value.dtype.kind not in "biuf":
+            raise TypeError(_refusal(value.dtype, "an ndarray").replace("tensor:", "Tensor.data:"))
+        self._data = value
+
+    #: The ndarray (shares memory). Read at C speed; assigning it, and in-place
+    #: arithmetic on it (``t.data *= 3``), is seen by the in-place modification check.
+    data = property(_get_data, _set_data)
+
     @property
     def shape(self) -> tuple[builtins.int, ...]:
         return self.data.shape
@@ -155,10 +188,6 @@ class Tensor:
     @property
     def ndim(self) -> builtins.int:
         return self.data.ndim
-
-    @property
-    def size(self) -> builtins.int:
-        return self.data.size
 
     @property
     def is_leaf(self) -> builtins.bool:
@@ -186,7 +215,9 @@ class Tensor:
 
     def item(self) -> Number:
         if self.data.size != 1:
-            raise ValueError(
+            from ..errors import ShapeError
+
+            raise ShapeError(
                 f"item: only one-element tensors can be converted, got shape {self.data.shape}"
             )
         return self.data.item()  # type: ignore[no-any-return]
@@ -199,7 +230,7 @@ class Tensor:
         return Tensor._wrap(self.data, False, None)
 
     def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"requires_grad_: only floating-point tensors can require gradients, "
                 f"got dtype {self.data.dtype}"
@@ -349,6 +380,99 @@ class Tensor:
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         return Tensor._wrap(xp.asarray(self.data != _data(other)), False, None)
 
+    # Method forms of the comparisons, as torch has them.
+    def eq(self, other: TensorLike) -> Tensor:
+        return self.__eq__(other)
+
+    def ne(self, other: TensorLike) -> Tensor:
+        return self.__ne__(other)
+
+    def lt(self, other: TensorLike) -> Tensor:
+        return self.__lt__(other)
+
+    def le(self, other: TensorLike) -> Tensor:
+        return self.__le__(other)
+
+    def gt(self, other: TensorLike) -> Tensor:
+        return self.__gt__(other)
+
+    def ge(self, other: TensorLike) -> Tensor:
+        return self.__ge__(other)
+
+    def broadcast_to(self, *shape: ShapeArg) -> Tensor:
+        return _ops.expand(self, *shape)
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place (it becomes a leaf)."""
+        self._ctx = None
+        self.requires_grad = False
+        return self
+
+    # ------------------------------------------------------------------ in place
+    # PyTorch's rules (see retrograd.ops.inplace): refused on a leaf that requires grad
+    # while recording; written into the array under no_grad; a new graph node otherwise.
+    def __iadd__(self, other: TensorLike) -> Tensor:
+        return _ops.apply_inplace(self, "add_", _ops.add, other)
+
+    def __isub__(self, other: TensorLike) -> Tensor:
+        return _ops.apply_inplace(self, "sub_", _ops.sub, other)
+
+    def __imul__(self, other: TensorLike) -> Tensor:
+        return _ops.apply_inplace(self, "mul_", _ops.mul, other)
+
+    def __itruediv__(self, other: TensorLike) -> Tensor:
+        return _ops.apply_inplace(self, "div_", _ops.div, other)
+
+    def __ipow__(self, other: TensorLike) -> Tensor:
+        return _ops.apply_inplace(self, "pow_", _ops.pow, other)
+
+    def add_(self, other: TensorLike, *, alpha: Number = 1) -> Tensor:
+        if alpha != 1:
+            return _ops.apply_inplace(self, "add_", lambda a, b: a + b * alpha, other)
+        return _ops.apply_inplace(self, "add_", _ops.add, other)
+
+    def sub_(self, other: TensorLike, *, alpha: Number = 1) -> Tensor:
+        if alpha != 1:
+            return _ops.apply_inplace(self, "sub_", lambda a, b: a - b * alpha, other)
+        return _ops.apply_inplace(self, "sub_", _ops.sub, other)
+
+    def mul_(self, other: TensorLike) -> Tensor:
+        return _ops.apply_inplace(self, "mul_", _ops.mul, other)
+
+    def div_(self, other: TensorLike) -> Tensor:
+        return _ops.apply_inplace(self, "div_", _ops.div, other)
+
+    def pow_(self, other: TensorLike) -> Tensor:
+        return _ops.apply_inplace(self, "pow_", _ops.pow, other)
+
+    def clamp_(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:  # noqa: A002
+        return _ops.apply_inplace(self, "clamp_", _ops.clip, min, max)
+
+    def clip_(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:  # noqa: A002
+        return _ops.apply_inplace(self, "clip_", _ops.clip, min, max)
+
+    def relu_(self) -> Tensor:
+        return _ops.apply_inplace(self, "relu_", _ops.relu)
+
+    def zero_(self) -> Tensor:
+        return _ops.zero_(self)
+
+    def fill_(self, value: TensorLike) -> Tensor:
+        return _ops.fill_(self, value)
+
+    def copy_(self, src: TensorLike) -> Tensor:
+        return _ops.copy_(self, src)
+
+    def uniform_(
+        self, a: builtins.float = 0.0, b: builtins.float = 1.0, *, generator: Any = None
+    ) -> Tensor:
+        return _ops.uniform_(self, a, b, generator=generator)
+
+    def normal_(
+        self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *, generator: Any = None
+    ) -> Tensor:
+        return _ops.normal_(self, mean, std, generator=generator)
+
     # -------------------------------------------------------------- elementwise
     def exp(self) -> Tensor:
         return _ops.exp(self)
@@ -398,59 +522,206 @@ class Tensor:
     def matmul(self, other: TensorLike) -> Tensor:
         return _ops.matmul(self, other)
 
-    def softmax(self, axis: builtins.int = -1) -> Tensor:
-        return _ops.softmax(self, axis)
+    def softmax(self, dim: builtins.int = -1, *, axis: builtins.int | None = None) -> Tensor:
+        return _ops.softmax(self, dim, axis=axis)
 
-    def log_softmax(self, axis: builtins.int = -1) -> Tensor:
-        return _ops.log_softmax(self, axis)
+    def log_softmax(self, dim: builtins.int = -1, *, axis: builtins.int | None = None) -> Tensor:
+        return _ops.log_softmax(self, dim, axis=axis)
 
     # --------------------------------------------------------------- reductions
-    def sum(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
-        return _ops.sum(self, axis, keepdims)
+    # PyTorch's dim/keepdim, with NumPy's axis/keepdims accepted as aliases.
+    def sum(
+        self,
+        dim: Axis = None,
+        keepdim: builtins.bool = False,
+        *,
+        dtype: DTypeLike = None,
+        axis: Axis = None,
+        keepdims: builtins.bool | None = None,
+    ) -> Tensor:
+        return _ops.sum(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
-        return _ops.mean(self, axis, keepdims)
+    def mean(
+        self,
+        dim: Axis = None,
+        keepdim: builtins.bool = False,
+        *,
+        dtype: DTypeLike = None,
+        axis: Axis = None,
+        keepdims: builtins.bool | None = None,
+    ) -> Tensor:
+        return _ops.mean(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
-    def max(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
-        return _ops.max(self, axis, keepdims)
+    @overload
+    def max(self) -> Tensor: ...
+    @overload
+    def max(self, dim: builtins.int, keepdim: builtins.bool = False) -> MaxMin: ...
+    @overload
+    def max(self, dim: Tensor) -> Tensor: ...
+    @overload
+    def max(self, *, axis: Axis, keepdims: builtins.bool | None = None) -> Tensor: ...
+    def max(
+        self,
+        dim: Any = None,
+        keepdim: builtins.bool = False,
+        *,
+        axis: Axis = None,
+        keepdims: builtins.bool | None = None,
+    ) -> Any:
+        return _ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
-        return _ops.min(self, axis, keepdims)
+    @overload
+    def min(self) -> Tensor: ...
+    @overload
+    def min(self, dim: builtins.int, keepdim: builtins.bool = False) -> MaxMin: ...
+    @overload
+    def min(self, dim: Tensor) -> Tensor: ...
+    @overload
+    def min(self, *, axis: Axis, keepdims: builtins.bool | None = None) -> Tensor: ...
+    def min(
+        self,
+        dim: Any = None,
+        keepdim: builtins.bool = False,
+        *,
+        axis: Axis = None,
+        keepdims: builtins.bool | None = None,
+    ) -> Any:
+        return _ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def logsumexp(self, axis: Axis = None, keepdims: builtins.bool = False) -> Tensor:
-        return _ops.logsumexp(self, axis, keepdims)
+    def amax(
+        self,
+        dim: Axis = (),
+        keepdim: builtins.bool = False,
+        *,
+        axis: Axis = None,
+        keepdims: builtins.bool | None = None,
+    ) -> Tensor:
+        return _ops.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amin(
+        self,
+        dim: Axis = (),
+        keepdim: builtins.bool = False,
+        *,
+        axis: Axis = None,
+        keepdims: builtins.bool | None = None,
+    ) -> Tensor:
+        return _ops.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(
+        self,
+        dim: builtins.int | None = None,
+        keepdim: builtins.bool = False,
+        *,
+        axis: builtins.int | None = None,
+        keepdims: builtins.bool | None = None,
+    ) -> Tensor:
+        return _ops.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmin(
+        self,
+        dim: builtins.int | None = None,
+        keepdim: builtins.bool = False,
+        *,
+        axis: builtins.int | None = None,
+        keepdims: builtins.bool | None = None,
+    ) -> Tensor:
+        return _ops.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def logsumexp(
+        self,
+        dim: Axis = None,
+        keepdim: builtins.bool = False,
+        *,
+        axis: Axis = None,
+        keepdims: builtins.bool | None = None,
+    ) -> Tensor:
+        return _ops.logsumexp(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def var(
-        self, axis: Axis = None, keepdims: builtins.bool = False, correction: builtins.int = 1
+        self,
+        dim: Axis = None,
+        unbiased: builtins.bool | None = None,
+        keepdim: builtins.bool = False,
+        *,
+        correction: builtins.float | None = None,
+        axis: Axis = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
-        return _ops.var(self, axis, keepdims, correction)
+        return _ops.var(
+            self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims
+        )
 
     def std(
-        self, axis: Axis = None, keepdims: builtins.bool = False, correction: builtins.int = 1
+        self,
+        dim: Axis = None,
+        unbiased: builtins.bool | None = None,
+        keepdim: builtins.bool = False,
+        *,
+        correction: builtins.float | None = None,
+        axis: Axis = None,
+        keepdims: builtins.bool | None = None,
     ) -> Tensor:
-        return _ops.std(self, axis, keepdims, correction)
-
-    def argmax(self, axis: builtins.int | None = None, keepdims: builtins.bool = False) -> Tensor:
-        return Tensor._wrap(xp.asarray(self.data.argmax(axis=axis, keepdims=keepdims)), False, None)
-
-    def argmin(self, axis: builtins.int | None = None, keepdims: builtins.bool = False) -> Tensor:
-        return Tensor._wrap(xp.asarray(self.data.argmin(axis=axis, keepdims=keepdims)), False, None)
+        return _ops.std(
+            self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims
+        )
 
     # -------------------------------------------------------------------- shape
+    @overload
+    def size(self) -> tuple[builtins.int, ...]: ...
+    @overload
+    def size(self, dim: builtins.int) -> builtins.int: ...
+    def size(self, dim: builtins.int | None = None) -> Any:
+        """The shape as a tuple, or the length of dimension ``dim`` (PyTorch's ``size``).
+
+        Example::
+
+            >>> import retrograd as rg
+            >>> x = rg.zeros(2, 3)
+            >>> x.size(), x.size(1), x.size(-1)
+            ((2, 3), 3, 3)
+        """
+        shape = self.data.shape
+        if dim is None:
+            return shape
+        n = len(shape)
+        if not isinstance(dim, builtins.int) or not -n <= dim < n:
+            raise IndexError(f"size: dim {dim!r} is out of range for a tensor of shape {shape}")
+        return shape[dim]
+
+    def numel(self) -> builtins.int:
+        """The number of elements."""
+        return self.data.size
+
+    def dim(self) -> builtins.int:
+        """The number of dimensions (``ndim``)."""
+        return self.data.ndim
+
     def reshape(self, *shape: ShapeArg) -> Tensor:
         return _ops.reshape(self, *shape)
 
     def view(self, *shape: ShapeArg) -> Tensor:
         return _ops.reshape(self, *shape)
 
+    def view_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
     def expand(self, *shape: ShapeArg) -> Tensor:
         return _ops.expand(self, *shape)
 
-    def squeeze(self, axis: Axis = None) -> Tensor:
-        return _ops.squeeze(self, axis)
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _ops.expand(self, other.shape)
 
-    def unsqueeze(self, axis: builtins.int) -> Tensor:
-        return _ops.unsqueeze(self, axis)
+    def squeeze(self, dim: Axis = None, *, axis: Axis = None) -> Tensor:
+        return _ops.squeeze(self, dim, axis=axis)
+
+    def unsqueeze(
+        self, dim: builtins.int | None = None, *, axis: builtins.int | None = None
+    ) -> Tensor:
+        return _ops.unsqueeze(self, dim, axis=axis)
 
     def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         return _ops.flatten(self, start_dim, end_dim)
@@ -458,13 +729,19 @@ class Tensor:
     def pad(self, pad_width: Any, value: builtins.float = 0.0) -> Tensor:
         return _ops.pad(self, pad_width, value)
 
-    def permute(self, *axes: ShapeArg) -> Tensor:
-        return _ops.permute(self, *axes)
+    def permute(self, *dims: ShapeArg) -> Tensor:
+        return _ops.permute(self, *dims)
 
     def transpose(
         self, dim0: builtins.int | None = None, dim1: builtins.int | None = None
     ) -> Tensor:
         return _ops.transpose(self, dim0, dim1)
+
+    def t(self) -> Tensor:
+        """Transpose of a tensor of at most 2 dims (PyTorch's ``t``)."""
+        if self.data.ndim > 2:
+            raise ValueError(f"t: expects a tensor with <= 2 dims, got shape {self.data.shape}")
+        return _ops.transpose(self) if self.data.ndim == 2 else self
 
     @property
     def T(self) -> Tensor:
@@ -474,7 +751,15 @@ class Tensor:
     def mT(self) -> Tensor:
         return _ops.transpose(self, -2, -1)
 
-    # ------------------------------------------------------------------- dtypes
+    def contiguous(self) -> Tensor:
+        """This tensor (NumPy arrays need no layout change for retrograd's ops)."""
+        return self
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory, still in the graph (gradients flow through it)."""
+        return _ops.clone(self)
+
+    # ------------------------------------------------------------ dtypes, devices
     def astype(self, dtype: DTypeLike) -> Tensor:
         return _ops.cast(self, dtype)
 
@@ -943,6 +1228,48 @@ class Tensor:
 
     def trace(self) -> Tensor:
         return _ops.trace(self)
+
+    def half(self) -> Tensor:
+        return _ops.cast(self, "float16")
+
+    def long(self) -> Tensor:
+        return _ops.cast(self, "int64")
+
+    def int(self) -> Tensor:
+        return _ops.cast(self, "int32")
+
+    def bool(self) -> Tensor:
+        return _ops.cast(self, "bool")
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor converted to ``other``'s dtype."""
+        return _ops.cast(self, other.data.dtype)
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's ``to``: ``to(dtype)``, ``to("cpu")``, ``to(other)``, ``to(device, dtype)``.
+
+        retrograd computes on the CPU only, so the device must be ``"cpu"`` (or None).
+
+        Example::
+
+            >>> import retrograd as rg
+            >>> rg.tensor([1, 2]).to("cpu", dtype="float64").dtype
+            dtype('float64')
+        """
+        return _ops.to(self, *args, **kwargs)
+
+    def cpu(self) -> Tensor:
+        """This tensor (retrograd's tensors live in host memory)."""
+        return self
+
+    @property
+    def device(self) -> builtins.str:
+        """Always ``"cpu"``."""
+        return "cpu"
+
+    @property
+    def is_cuda(self) -> builtins.bool:
+        return False
 
 
 def _data(x: Any) -> Any:

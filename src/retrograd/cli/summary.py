@@ -133,13 +133,13 @@ def run(args: argparse.Namespace) -> int:
     rows = [["(input)", "", f"({args.batch}, {F})" if F else "?", ""]]
     total = 0
     for name, m in model.named_modules():
-        own = sum(int(p.size) for p in m.parameters(recurse=False))
+        own = sum(p.numel() for p in m.parameters(recurse=False))
         total += own
         depth = name.count(".") + (1 if name else 0)
         label = ("  " * max(depth - 1, 0) + name) if name else "(model)"
         rows.append([label, type(m).__name__, shapes.get(id(m), ""), f"{own:,}" if own else "-"])
     print(C.fmt_table(rows, ["layer", "type", "output shape", "parameters"], "llll"))
-    trainable = sum(int(p.size) for p in model.parameters() if p.requires_grad)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(
         f"total parameters: {total:,} ({trainable:,} trainable, {np.dtype(dtype).name}); "
         f"output {out_shape}"

@@ -72,12 +72,14 @@ from ..ops.pool import (  # noqa: F401 - re-exported
 from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 
 
-def softmax(x: Any, dim: int = -1) -> Tensor:
-    return ops.softmax(x, axis=dim)
+def softmax(x: Any, dim: int = -1, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """Softmax along ``dim`` (see :func:`retrograd.softmax`)."""
+    return ops.softmax(x, dim, axis=axis, dtype=dtype)
 
 
-def log_softmax(x: Any, dim: int = -1) -> Tensor:
-    return ops.log_softmax(x, axis=dim)
+def log_softmax(x: Any, dim: int = -1, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """Log-softmax along ``dim`` (see :func:`retrograd.log_softmax`)."""
+    return ops.log_softmax(x, dim, axis=axis, dtype=dtype)
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:

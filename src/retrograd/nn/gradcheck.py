@@ -71,7 +71,7 @@ def check_module_grads(
         set_rng_state(rng_state)
         out = model(*xs) if isinstance(xs, tuple) else model(xs)
         loss = loss_fn(out) if ys is None else loss_fn(out, ys)
-        if not isinstance(loss, Tensor) or loss.size != 1:
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
             shape = getattr(loss, "shape", None)
             raise ValueError(
                 f"check_module_grads: loss_fn must return a one-element Tensor, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..autograd.inplace import mark_modified
 from ..random import default_generator
 
 
@@ -38,6 +39,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def _fill(t: Any, arr: Any) -> Any:
     t.data[...] = arr.astype(t.data.dtype, copy=False)
+    mark_modified(t.data, "an nn.init function", t)
     return t
 
 
@@ -56,6 +58,7 @@ def normal_(t: Any, mean: float = 0.0, std: float = 1.0, generator: Any = None) 
 
 def constant_(t: Any, value: float) -> Any:
     t.data[...] = value
+    mark_modified(t.data, "nn.init.constant_", t)
     return t
 
 

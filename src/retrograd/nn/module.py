@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._backend import xp
+from ..autograd.inplace import mark_modified
 from ..autograd.tensor import Tensor
 
 #: Bumped by every change to any module's attributes, children, parameters, buffers or
@@ -313,6 +314,7 @@ class Module:
                 t = targets[k]
                 if t.data.flags.writeable:
                     xp.copyto(t.data, arr, casting="unsafe")
+                    mark_modified(t.data, "load_state_dict", t)
                 else:
                     t.data = arr.astype(t.data.dtype, copy=True)
         return missing, unexpected

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
+from ..autograd.inplace import mark_modified
 from ..autograd.tensor import Tensor
 
 
@@ -126,6 +127,7 @@ def vector_to_parameters(vec: Any, parameters: Iterable[Any]) -> None:
     for p in params:
         n = p.data.size
         p.data[...] = arr[offset : offset + n].reshape(p.data.shape)
+        mark_modified(p.data, "vector_to_parameters", p)
         offset += n
 
 

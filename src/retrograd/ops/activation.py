@@ -16,7 +16,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ._util import ensure_tensor, norm_axis
+from ._util import ensure_tensor, float_arg, pick_dim, reduce_dims
 from .elementwise import _sigmoid
 
 
@@ -59,20 +59,20 @@ class LogSoftmax(Function):
         return (g - Exp.apply(out) * Sum.apply(g, axis=self.axis, keepdims=True),)
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max for stability.
+def softmax(x: Any, dim: int = -1, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (``axis`` is an alias), shifted by the max.
 
     Example::
 
         >>> import retrograd as rg
-        >>> rg.softmax(rg.tensor([0.0, 0.0])).tolist()
+        >>> rg.softmax(rg.tensor([0.0, 0.0]), dim=0).tolist()
         [0.5, 0.5]
     """
-    x = ensure_tensor(x)
-    return Softmax.apply(x, axis=norm_axis(axis, x.ndim, "softmax: axis"))
+    x = _softmax_input(x, dtype)
+    return Softmax.apply(x, axis=reduce_dims("softmax", pick_dim("softmax", dim, axis, -1), x.ndim))
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
+def log_softmax(x: Any, dim: int = -1, *, axis: int | None = None, dtype: Any = None) -> Tensor:
     """log(softmax(x)) computed as x - logsumexp(x), finite for extreme logits.
 
     Example::
@@ -81,8 +81,18 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
         >>> rg.log_softmax(rg.tensor([1e4, -1e4])).tolist()
         [0.0, -20000.0]
     """
-    x = ensure_tensor(x)
-    return LogSoftmax.apply(x, axis=norm_axis(axis, x.ndim, "log_softmax: axis"))
+    x = _softmax_input(x, dtype)
+    d = reduce_dims("log_softmax", pick_dim("log_softmax", dim, axis, -1), x.ndim)
+    return LogSoftmax.apply(x, axis=d)
+
+
+def _softmax_input(x: Any, dtype: Any) -> Tensor:
+    x = float_arg(x)  # integers give the default float dtype, as in PyTorch
+    if dtype is not None:
+        from .elementwise import cast
+
+        x = cast(x, dtype)
+    return x
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717

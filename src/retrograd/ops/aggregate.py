@@ -203,7 +203,7 @@ def _moments(fn: str, input: Any, dim: Any, correction: Any, keepdim: bool, unbi
         correction = 1 if unbiased else 0
     corr = 1 if correction is None else correction
     axis = _dims(dim, x.ndim, fn)
-    return var(x, axis, bool(keepdim), corr), mean(x, axis, bool(keepdim))
+    return var(x, axis, keepdim=bool(keepdim), correction=corr), mean(x, axis, bool(keepdim))
 
 
 def var_mean(

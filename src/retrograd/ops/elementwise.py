@@ -10,7 +10,13 @@ from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor
 from ..random import default_generator
 from ._graph import sum_to
-from ._util import as_tensor_like, binary_args, ensure_tensor
+from ._util import (
+    as_tensor_like,
+    binary_args,
+    broadcast_error,
+    ensure_tensor,
+    float_arg,
+)
 
 # ----------------------------------------------------------------------- binary ops
 
@@ -522,6 +528,14 @@ class Clip(Function):
         return (g * mask,)
 
 
+class Clone(Function):
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return (g,)
+
+
 class Cast(Function):
     replay = "pure"
 
@@ -548,7 +562,11 @@ def add(a: Any, b: Any) -> Tensor:
         >>> (rg.tensor([1.0, 2.0]) + 1.0).tolist()
         [2.0, 3.0]
     """
-    return Add.apply(*binary_args(a, b))
+    a, b = binary_args(a, b)
+    try:
+        return Add.apply(a, b)
+    except ValueError as e:
+        raise broadcast_error("add", a, b, e) from None
 
 
 def sub(a: Any, b: Any) -> Tensor:
@@ -560,7 +578,11 @@ def sub(a: Any, b: Any) -> Tensor:
         >>> (rg.tensor([[1.0], [2.0]]) - rg.tensor([1.0, 0.0])).tolist()
         [[0.0, 1.0], [1.0, 2.0]]
     """
-    return Sub.apply(*binary_args(a, b))
+    a, b = binary_args(a, b)
+    try:
+        return Sub.apply(a, b)
+    except ValueError as e:
+        raise broadcast_error("sub", a, b, e) from None
 
 
 def mul(a: Any, b: Any) -> Tensor:
@@ -572,7 +594,11 @@ def mul(a: Any, b: Any) -> Tensor:
         >>> (rg.tensor([1.0, 2.0]) * rg.tensor([3.0, 4.0])).tolist()
         [3.0, 8.0]
     """
-    return Mul.apply(*binary_args(a, b))
+    a, b = binary_args(a, b)
+    try:
+        return Mul.apply(a, b)
+    except ValueError as e:
+        raise broadcast_error("mul", a, b, e) from None
 
 
 def div(a: Any, b: Any) -> Tensor:
@@ -584,7 +610,30 @@ def div(a: Any, b: Any) -> Tensor:
         >>> (rg.tensor([1.0, 3.0]) / 2.0).tolist()
         [0.5, 1.5]
     """
-    return Div.apply(*binary_args(a, b))
+    if not _floating(a) and not _floating(b):
+        # int / int true-divides in the default float dtype, as in PyTorch.
+        a, b = _to_float(a), _to_float(b)
+    a, b = binary_args(a, b)
+    try:
+        return Div.apply(a, b)
+    except ValueError as e:
+        raise broadcast_error("div", a, b, e) from None
+
+
+def _floating(x: Any) -> bool:
+    if isinstance(x, Tensor):
+        return x._data.dtype.kind == "f"
+    if isinstance(x, (bool, int, xp.integer, xp.bool_)):
+        return False
+    if isinstance(x, (float, xp.floating)):
+        return True
+    return xp.asarray(x).dtype.kind == "f"
+
+
+def _to_float(x: Any) -> Any:
+    if isinstance(x, (bool, int, xp.integer, xp.bool_)):
+        return float(x)
+    return float_arg(x)
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - mirrors torch.pow
@@ -596,7 +645,11 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - mirrors torch.pow
         >>> (rg.tensor([2.0, 3.0]) ** 2).tolist()
         [4.0, 9.0]
     """
-    return Pow.apply(*binary_args(a, b))
+    a, b = binary_args(a, b)
+    try:
+        return Pow.apply(a, b)
+    except ValueError as e:
+        raise broadcast_error("pow", a, b, e) from None
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -608,7 +661,11 @@ def maximum(a: Any, b: Any) -> Tensor:
         >>> rg.maximum(rg.tensor([1.0, -1.0]), 0.0).tolist()
         [1.0, 0.0]
     """
-    return Maximum.apply(*binary_args(a, b))
+    a, b = binary_args(a, b)
+    try:
+        return Maximum.apply(a, b)
+    except ValueError as e:
+        raise broadcast_error("maximum", a, b, e) from None
 
 
 def minimum(a: Any, b: Any) -> Tensor:
@@ -620,7 +677,11 @@ def minimum(a: Any, b: Any) -> Tensor:
         >>> rg.minimum(rg.tensor([1.0, -1.0]), 0.0).tolist()
         [0.0, -1.0]
     """
-    return Minimum.apply(*binary_args(a, b))
+    a, b = binary_args(a, b)
+    try:
+        return Minimum.apply(a, b)
+    except ValueError as e:
+        raise broadcast_error("minimum", a, b, e) from None
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
@@ -637,7 +698,10 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     if c.dtype != bool:
         raise TypeError(f"where: cond must be a boolean tensor, got dtype {c.dtype}")
     a, b = binary_args(a, b)
-    return Where.apply(a, b, cond=c)
+    try:
+        return Where.apply(a, b, cond=c)
+    except ValueError as e:
+        raise broadcast_error("where", a, Tensor._wrap(c, False, None), e) from None
 
 
 def neg(x: Any) -> Tensor:
@@ -661,7 +725,7 @@ def exp(x: Any) -> Tensor:
         >>> rg.exp(rg.tensor([0.0])).tolist()
         [1.0]
     """
-    return Exp.apply(ensure_tensor(x))
+    return Exp.apply(float_arg(x))
 
 
 def log(x: Any) -> Tensor:
@@ -673,7 +737,7 @@ def log(x: Any) -> Tensor:
         >>> rg.log(rg.tensor([1.0])).tolist()
         [0.0]
     """
-    return Log.apply(ensure_tensor(x))
+    return Log.apply(float_arg(x))
 
 
 def log1p(x: Any) -> Tensor:
@@ -685,7 +749,7 @@ def log1p(x: Any) -> Tensor:
         >>> rg.log1p(rg.tensor([0.0])).tolist()
         [0.0]
     """
-    return Log1p.apply(ensure_tensor(x))
+    return Log1p.apply(float_arg(x))
 
 
 def sqrt(x: Any) -> Tensor:
@@ -697,7 +761,7 @@ def sqrt(x: Any) -> Tensor:
         >>> rg.sqrt(rg.tensor([4.0])).tolist()
         [2.0]
     """
-    return Sqrt.apply(ensure_tensor(x))
+    return Sqrt.apply(float_arg(x))
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors torch.abs
@@ -721,7 +785,7 @@ def tanh(x: Any) -> Tensor:
         >>> rg.tanh(rg.tensor([0.0])).tolist()
         [0.0]
     """
-    return Tanh.apply(ensure_tensor(x))
+    return Tanh.apply(float_arg(x))
 
 
 def sigmoid(x: Any) -> Tensor:
@@ -733,7 +797,7 @@ def sigmoid(x: Any) -> Tensor:
         >>> rg.sigmoid(rg.tensor([0.0, 1e4])).tolist()
         [0.5, 1.0]
     """
-    return Sigmoid.apply(ensure_tensor(x))
+    return Sigmoid.apply(float_arg(x))
 
 
 def relu(x: Any) -> Tensor:
@@ -771,7 +835,7 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return Gelu.apply(ensure_tensor(x), approximate=approximate)
+    return Gelu.apply(float_arg(x), approximate=approximate)
 
 
 def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -785,11 +849,13 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """
     if beta <= 0:
         raise ValueError(f"softplus: beta must be > 0, got {beta}")
-    return Softplus.apply(ensure_tensor(x), beta=float(beta), threshold=float(threshold))
+    return Softplus.apply(float_arg(x), beta=float(beta), threshold=float(threshold))
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Clamp to [min, max]; the gradient passes where the input lies inside (ends included).
+
+    With ``min > max`` every element becomes ``max`` (PyTorch's rule).
 
     Example::
 
@@ -802,8 +868,7 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     # NumPy scalars (np.float64(0.5)) would upcast a float32 input; Python numbers do not.
     min = min.item() if isinstance(min, (xp.generic, xp.ndarray)) else min  # noqa: A001
     max = max.item() if isinstance(max, (xp.generic, xp.ndarray)) else max  # noqa: A001
-    if min is not None and max is not None and min > max:
-        raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
+    # min > max is allowed: every element becomes max, as in PyTorch (and NumPy).
     return Clip.apply(ensure_tensor(x), lo=min, hi=max)
 
 
@@ -817,17 +882,86 @@ def cast(x: Any, dtype: Any) -> Tensor:
         dtype('float64')
     """
     x = ensure_tensor(x)
-    dtype = xp.dtype(dtype)
+    dtype = _check_dtype(dtype, "cast")
     if x.data.dtype == dtype:
         return x
-    if x.requires_grad and dtype.kind not in "fc":
+    if dtype.kind not in "biuf":
+        raise TypeError(f"cast: retrograd tensors hold bool, integer or float data, not {dtype}")
+    if x.requires_grad and dtype.kind != "f":
         # Integer results carry no gradient.
         return Tensor._wrap(x.data.astype(dtype), False, None)
     return Cast.apply(x, dtype=dtype)
 
 
+def clone(x: Any) -> Tensor:
+    """A copy with its own memory; gradients flow through it unchanged.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> x = rg.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x.clone()
+        >>> y.data is x.data, y.requires_grad
+        (False, True)
+    """
+    return Clone.apply(ensure_tensor(x))
+
+
+def to(x: Any, *args: Any, **kwargs: Any) -> Tensor:
+    """PyTorch's ``Tensor.to``: a dtype, the device ``"cpu"``, or another tensor's dtype.
+
+    Accepts ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` and the
+    keywords ``dtype``, ``device``, ``copy`` and ``non_blocking`` (ignored). retrograd
+    computes on the CPU, so any other device is refused.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.tensor([1.0]).to("cpu") is not None
+        True
+    """
+    x = ensure_tensor(x)
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = bool(kwargs.pop("copy", False))
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to: unexpected keyword argument(s) {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.data.dtype
+        elif _is_device(a):
+            device = a
+        elif dtype is None and a is not None:
+            dtype = a
+        elif a is not None:
+            raise TypeError(f"to: unexpected argument {a!r}")
+    if device is not None:
+        name = str(getattr(device, "type", device))
+        if name.split(":")[0] != "cpu":
+            raise ValueError(
+                f"to: device {device!r} is not available: retrograd computes on the CPU only"
+            )
+    out = x if dtype is None else cast(x, _check_dtype(dtype, "to"))
+    return clone(out) if copy and out is x else out
+
+
+def _is_device(a: Any) -> bool:
+    if isinstance(a, str):
+        return a.split(":")[0] in ("cpu", "cuda", "mps", "meta", "xpu") or a.startswith("cuda")
+    return type(a).__name__ == "device"
+
+
+def _check_dtype(dtype: Any, fn: str) -> Any:
+    try:
+        return xp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{fn}: {dtype!r} is not a dtype") from None
+
+
 __all__ = [
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "neg", "exp", "log",
     "log1p", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "gelu", "softplus",
-    "clip", "cast", "as_tensor_like",
+    "clip", "cast", "as_tensor_like", "clone", "to",
 ]  # fmt: skip

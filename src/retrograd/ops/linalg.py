@@ -8,6 +8,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor
+from ..errors import ShapeError
 from . import _composites
 from ._graph import reshape, sum_to
 from ._util import add_reduce, binary_args, ensure_tensor
@@ -80,16 +81,16 @@ def matmul(a: Any, b: Any) -> Tensor:
     """
     a, b = binary_args(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: operands must have at least 1 dim, got {a.shape} and {b.shape}")
+        raise ShapeError(f"matmul: operands must have at least 1 dim, got {a.shape} and {b.shape}")
     ka = a.shape[-1]
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
-        raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({ka} != {kb})")
+        raise ShapeError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({ka} != {kb})")
     batch_a, batch_b = a.shape[:-2], b.shape[:-2]
     try:
         xp.broadcast_shapes(batch_a, batch_b)
     except ValueError:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: batch dimensions {batch_a} and {batch_b} of {a.shape} @ {b.shape} "
             "do not broadcast"
         ) from None

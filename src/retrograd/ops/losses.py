@@ -320,22 +320,47 @@ def cross_entropy(
             raise ValueError(f"cross_entropy: weight has shape {w.shape}, expected ({n_classes},)")
     spatial = z.ndim > 2
     out_shape = (z.shape[0],) + z.shape[2:]
+    soft_grad = prob_targets and isinstance(target, Tensor) and target.requires_grad
     if spatial:
         z = _class_last(z)
         t = xp.moveaxis(t, 1, -1).reshape(-1, n_classes) if prob_targets else t.reshape(-1)
-    loss = CrossEntropy.apply(
-        z,
-        target=t,
-        weight=w,
-        ignore_index=ignore_index,
-        reduction=reduction,
-        label_smoothing=float(label_smoothing),
-    )
+    if soft_grad:
+        # Probability targets that require grad: the loss is differentiable in them too
+        # (PyTorch's rule), so compose it from ops that carry both gradients.
+        q = target if not unbatched else target.reshape(1, -1)
+        if spatial:
+            q = _class_last(q)
+        loss = _soft_cross_entropy(z, q, w, float(label_smoothing), reduction)
+    else:
+        loss = CrossEntropy.apply(
+            z,
+            target=t,
+            weight=w,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=float(label_smoothing),
+        )
     if reduction == "none" and (spatial or unbatched):
         from .shape import reshape
 
         loss = reshape(loss, () if unbatched else out_shape)
     return loss
+
+
+def _soft_cross_entropy(z: Tensor, q: Tensor, w: Any, eps: float, reduction: str) -> Tensor:
+    """-sum_c q_c w_c log softmax(z)_c per row, reduced like CrossEntropy (mean: / rows)."""
+    from .elementwise import cast
+
+    q = cast(q, z.data.dtype)
+    if eps:
+        q = q * (1.0 - eps) + eps / z.shape[1]
+    if w is not None:
+        q = q * Tensor._wrap(w.astype(z.data.dtype, copy=False), False, None)
+    losses = -(q * log_softmax(z, 1)).sum(1)
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    return total / z.shape[0] if reduction == "mean" else total
 
 
 def binary_cross_entropy_with_logits(

@@ -1,14 +1,27 @@
-"""Reductions: sum, mean, max, min, logsumexp (primitives) and var, std (composites)."""
+"""Reductions: sum, mean, max, min, logsumexp (primitives) and var, std (composites).
+
+Every reduction takes PyTorch's ``dim``/``keepdim`` and NumPy's ``axis``/``keepdims`` as
+aliases. A 0-d tensor accepts dim 0 and -1, as in PyTorch.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._backend import xp
+from .._warnings import warn_user
 from ..autograd.function import Function
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Axis, Tensor, TensorLike
 from ._graph import spread
-from ._util import add_reduce, ensure_tensor, expand_reduced, norm_axis
+from ._util import (
+    add_reduce,
+    ensure_tensor,
+    expand_reduced,
+    float_arg,
+    pick_dim,
+    pick_keepdim,
+    reduce_dims,
+)
 
 
 class Sum(Function):
@@ -31,17 +44,46 @@ class Mean(Function):
 
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
+        if a.size == 0:
+            # NOTE: the mean over an empty dim is nan (PyTorch's value): 0 / 0, without
+            # the warning NumPy's mean prints.
+            with xp.errstate(invalid="ignore"):
+                out = xp.asarray(add_reduce(a, axis=axis, keepdims=keepdims) / a.dtype.type(0))
+            self.count = 0
+            return out
         out = xp.asarray(a.mean(axis=axis, keepdims=keepdims))
-        # NOTE: not max(out.size, 1): this module's own max() shadows the builtin.
-        self.count = a.size // out.size if a.size else 0
+        self.count = a.size // out.size
         return out
 
     def backward(self, g):
         g = expand_reduced(g, self.shape, self.axis, self.keepdims)
+        if self.count == 0:  # an empty input: its gradient is empty too (or all zero)
+            return (xp.zeros(self.shape, dtype=g.dtype),)
         return (xp.broadcast_to(g / self.count, self.shape),)
 
     def backward_graph(self, g, out):
         return (spread(g, self.shape, self.axis, self.keepdims) / float(self.count),)
+
+
+class MaxDim(Function):
+    """The values of ``max(dim)``/``min(dim)``: the gradient goes to the returned index only.
+
+    (PyTorch's rule for ``max(dim)``; the full reduction ``max()`` and ``amax`` share the
+    gradient among ties instead.)
+    """
+
+    def forward(self, a, axis=0, keepdims=False, largest=True):
+        self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
+        idx = a.argmax(axis=axis, keepdims=True) if largest else a.argmin(axis=axis, keepdims=True)
+        self.idx = idx
+        out = xp.take_along_axis(a, idx, axis=axis)
+        return out if keepdims else out.squeeze(axis)
+
+    def backward(self, g):
+        g = g if self.keepdims else xp.expand_dims(g, self.axis)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        xp.put_along_axis(out, self.idx, g, axis=self.axis)
+        return (out,)
 
 
 class Max(Function):
@@ -121,67 +163,266 @@ def _squeeze(arr, axis):
     return arr.squeeze(axis=axis)
 
 
-def _reduce(cls, x, axis, keepdims, name):
+class MaxMin(NamedTuple):
+    """What ``max(dim)`` and ``min(dim)`` return, as in PyTorch: values and their indices."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _reduce(cls, x, dim, keepdim, name):
     x = ensure_tensor(x)
-    axis = norm_axis(axis, x.ndim, f"{name}: axis")
-    if cls in (Max, Min) and x.data.size == 0:
+    axis = None if dim is None else reduce_dims(name, dim, x._data.ndim)
+    if (cls is Max or cls is Min) and x._data.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor (shape {x.shape})")
-    return cls.apply(x, axis=axis, keepdims=bool(keepdims))
+    return cls.apply(x, axis=axis, keepdims=keepdim)
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (all axes when None).
+def sum(  # noqa: A001
+    x: TensorLike,
+    dim: Axis = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Sum over ``dim`` (all dims when None); ``axis``/``keepdims`` are aliases.
 
     Example::
 
         >>> import retrograd as rg
-        >>> rg.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
+        >>> rg.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0)
         tensor([4., 6.])
     """
-    return _reduce(Sum, x, axis, keepdims, "sum")
+    if dim is None and axis is None and keepdims is None and dtype is None:
+        # x.sum(): the common case, without the argument juggling below
+        return Sum.apply(x if isinstance(x, Tensor) else Tensor(x), keepdims=bool(keepdim))
+    x = _with_dtype(x, dtype, "sum")
+    return _reduce(
+        Sum, x, pick_dim("sum", dim, axis), pick_keepdim("sum", keepdim, keepdims), "sum"
+    )
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis``.
+def mean(
+    x: TensorLike,
+    dim: Axis = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Arithmetic mean over ``dim``; the mean over an empty dim is nan, as in PyTorch.
 
     Example::
 
         >>> import retrograd as rg
-        >>> rg.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(axis=1).tolist()
+        >>> rg.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(dim=1).tolist()
         [1.5, 3.5]
     """
     x = ensure_tensor(x)
+    if dtype is None and x.data.dtype.kind not in "fc":
+        raise TypeError(
+            f"mean: input dtype should be floating point, got {x.data.dtype} "
+            "(pass dtype= or convert with .float())"
+        )
+    x = _with_dtype(x, dtype, "mean")
+    d = pick_dim("mean", dim, axis)
+    return _reduce(Mean, x, d, pick_keepdim("mean", keepdim, keepdims), "mean")
+
+
+def _with_dtype(x: Any, dtype: Any, fn: str) -> Tensor:
+    x = ensure_tensor(x)
+    if dtype is None:
+        return x
+    from .elementwise import cast
+
+    return cast(x, dtype)
+
+
+def _max_min(cls, fn, x, dim, keepdim, axis, keepdims):
+    x = ensure_tensor(x)
+    keep = pick_keepdim(fn, keepdim, keepdims)
+    if isinstance(dim, Tensor):
+        # torch.max(a, b): the elementwise maximum.
+        from .elementwise import maximum, minimum
+
+        return (maximum if cls is Max else minimum)(x, dim)
+    if axis is not None:
+        # NumPy's spelling keeps NumPy's meaning: the values only (as amax/amin).
+        return _reduce(cls, x, pick_dim(fn, dim, axis), keep, fn)
+    if dim is None:
+        return _reduce(cls, x, None, keep, fn)
+    if not isinstance(dim, (int, xp.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{fn}: dim must be an int (use amax/amin for several dims), got {dim!r}")
     if x.data.size == 0:
-        raise ValueError(f"mean: cannot average an empty tensor (shape {x.shape})")
-    return _reduce(Mean, x, axis, keepdims, "mean")
+        raise ValueError(f"{fn}: cannot reduce an empty tensor (shape {x.shape})")
+    d = reduce_dims(fn, int(dim), x.ndim)
+    if d is None:  # a 0-d tensor: the value itself (a copy in the graph), index 0
+        return MaxMin(Max.apply(x, axis=None, keepdims=False), _zero_index())
+    values = MaxDim.apply(x, axis=d, keepdims=keep, largest=cls is Max)
+    arr = x.data.argmax(axis=d, keepdims=keep) if cls is Max else x.data.argmin(d, keepdims=keep)
+    return MaxMin(values, Tensor._wrap(xp.asarray(arr, dtype=xp.int64), False, None))
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; ties share the gradient evenly.
+def _zero_index() -> Tensor:
+    return Tensor._wrap(xp.zeros((), dtype=xp.int64), False, None)
+
+
+def max(  # noqa: A001
+    x: TensorLike,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Any:
+    """The maximum, PyTorch's three forms.
+
+    ``max(x)``: the largest value (ties share the gradient evenly); ``max(x, dim)``: a
+    ``(values, indices)`` named tuple, the gradient going to the returned index;
+    ``max(x, other_tensor)``: the elementwise maximum. NumPy's ``axis=`` (int or tuple)
+    gives the values only, as :func:`amax` does.
 
     Example::
 
         >>> import retrograd as rg
-        >>> rg.tensor([[1.0, 5.0], [3.0, 4.0]]).max(axis=0).tolist()
+        >>> x = rg.tensor([[1.0, 5.0], [3.0, 4.0]])
+        >>> x.max().item(), x.max(dim=0).values.tolist(), x.max(dim=1).indices.tolist()
+        (5.0, [3.0, 5.0], [1, 0])
+    """
+    return _max_min(Max, "max", x, dim, keepdim, axis, keepdims)
+
+
+def min(  # noqa: A001
+    x: TensorLike,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Any:
+    """The minimum: ``min(x)``, ``min(x, dim)`` -> (values, indices), ``min(x, other)``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> x = rg.tensor([[1.0, 5.0], [3.0, 4.0]])
+        >>> x.min().item(), x.min(dim=1).values.tolist()
+        (1.0, [1.0, 3.0])
+    """
+    return _max_min(Min, "min", x, dim, keepdim, axis, keepdims)
+
+
+def amax(
+    x: TensorLike,
+    dim: Axis = (),
+    keepdim: bool = False,
+    *,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Maximum over ``dim`` (an int or a tuple; all dims by default); ties share the gradient.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.amax(rg.tensor([[1.0, 5.0], [3.0, 4.0]]), dim=0).tolist()
         [3.0, 5.0]
     """
-    return _reduce(Max, x, axis, keepdims, "max")
+    d = pick_dim("amax", None if dim == () else dim, axis)
+    return _reduce(Max, x, d, pick_keepdim("amax", keepdim, keepdims), "amax")
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; ties share the gradient evenly.
+def amin(
+    x: TensorLike,
+    dim: Axis = (),
+    keepdim: bool = False,
+    *,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Minimum over ``dim`` (an int or a tuple; all dims by default); ties share the gradient.
 
     Example::
 
         >>> import retrograd as rg
-        >>> rg.tensor([[1.0, 5.0], [3.0, 4.0]]).min().item()
-        1.0
+        >>> rg.amin(rg.tensor([[1.0, 5.0], [3.0, 4.0]]), dim=1).tolist()
+        [1.0, 3.0]
     """
-    return _reduce(Min, x, axis, keepdims, "min")
+    d = pick_dim("amin", None if dim == () else dim, axis)
+    return _reduce(Min, x, d, pick_keepdim("amin", keepdim, keepdims), "amin")
 
 
-def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over ``axis``, computed without overflow.
+def argmax(
+    x: TensorLike,
+    dim: int | None = None,
+    keepdim: bool = False,
+    *,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Index of the largest value along ``dim`` (of the flattened tensor when None).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.argmax(rg.tensor([[1.0, 5.0], [3.0, 4.0]]), dim=1).tolist()
+        [1, 0]
+    """
+    return _arg(
+        x, "argmax", pick_dim("argmax", dim, axis), pick_keepdim("argmax", keepdim, keepdims)
+    )
+
+
+def argmin(
+    x: TensorLike,
+    dim: int | None = None,
+    keepdim: bool = False,
+    *,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Index of the smallest value along ``dim`` (of the flattened tensor when None).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.argmin(rg.tensor([[1.0, 5.0], [3.0, 4.0]]), dim=0).tolist()
+        [0, 1]
+    """
+    return _arg(
+        x, "argmin", pick_dim("argmin", dim, axis), pick_keepdim("argmin", keepdim, keepdims)
+    )
+
+
+def _arg(x: Any, fn: str, dim: Any, keep: bool) -> Tensor:
+    x = ensure_tensor(x)
+    if x.data.size == 0:
+        raise ValueError(f"{fn}: cannot reduce an empty tensor (shape {x.shape})")
+    if dim is not None and not isinstance(dim, (int, xp.integer)):
+        raise TypeError(f"{fn}: dim must be an int or None, got {dim!r}")
+    d = reduce_dims(fn, dim, x.ndim)
+    a = x.data
+    if d is None:
+        out = a.argmax() if fn == "argmax" else a.argmin()
+        if keep:  # PyTorch keeps every dim as size 1
+            out = xp.reshape(out, (1,) * a.ndim)
+    else:
+        out = a.argmax(d, keepdims=keep) if fn == "argmax" else a.argmin(d, keepdims=keep)
+    return Tensor._wrap(xp.asarray(out, dtype=xp.int64), False, None)
+
+
+def logsumexp(
+    x: TensorLike,
+    dim: Axis = None,
+    keepdim: bool = False,
+    *,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """log(sum(exp(x))) over ``dim``, computed without overflow.
 
     Example::
 
@@ -189,11 +430,33 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
         >>> rg.logsumexp(rg.tensor([1e4, -1e4])).item()  # no overflow to inf
         10000.0
     """
-    return _reduce(LogSumExp, x, axis, keepdims, "logsumexp")
+    d = pick_dim("logsumexp", dim, axis)
+    x = float_arg(x)
+    return _reduce(LogSumExp, x, d, pick_keepdim("logsumexp", keepdim, keepdims), "logsumexp")
 
 
-def var(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    """Variance over ``axis`` with Bessel's ``correction`` (1 by default, as PyTorch).
+def _correction(fn: str, unbiased: Any, correction: Any) -> float:
+    if unbiased is not None:
+        if correction is not None:
+            raise TypeError(f"{fn}: got both unbiased and correction; pass one of them")
+        return 1 if unbiased else 0
+    return 1 if correction is None else correction
+
+
+def var(
+    x: TensorLike,
+    dim: Axis = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (1 by default, as PyTorch).
+
+    With no more elements than ``correction`` the result is nan or inf (PyTorch's value)
+    and a warning says so.
 
     Example::
 
@@ -201,8 +464,12 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -
         >>> rg.ops.var(rg.tensor([1.0, 2.0, 3.0])).item()
         1.0
     """
+    if isinstance(unbiased, (int, xp.integer)) and not isinstance(unbiased, bool):
+        raise TypeError(f"var: unbiased must be a bool, got {unbiased!r} (keepdim is keyword-only)")
     x = ensure_tensor(x)
-    axis_n = norm_axis(axis, x.ndim, "var: axis")
+    c = _correction("var", unbiased, correction)
+    keep = pick_keepdim("var", keepdim, keepdims)
+    axis_n = reduce_dims("var", pick_dim("var", dim, axis), x.ndim)
     if axis_n is None:
         n = x.data.size
     elif isinstance(axis_n, int):
@@ -211,17 +478,33 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -
         n = 1
         for a in axis_n:
             n *= x.shape[a]
-    if n - correction <= 0:
-        raise ValueError(
-            f"var: need more than {correction} element(s) per reduction with "
-            f"correction={correction}, got {n}"
+    d = x - mean(x, axis_n, keepdim=True)
+    ss = sum(d * d, axis_n, keep)
+    if n - c <= 0:
+        warn_user(
+            f"var/std: degrees of freedom <= 0 ({n} element(s) per reduction, "
+            f"correction={c}): the result is nan or inf, as in PyTorch"
         )
-    d = x - mean(x, axis_n, keepdims=True)
-    return sum(d * d, axis_n, keepdims) / (n - correction)
+        # 0/0 = nan and x/0 = inf, PyTorch's values, without NumPy's divide warnings.
+        from .elementwise import Div
+
+        zero = Tensor._wrap(xp.zeros((), dtype=ss.data.dtype), False, None)
+        with xp.errstate(invalid="ignore", divide="ignore"):
+            return Div.apply(ss, zero)
+    return ss / (n - c)
 
 
-def std(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    """Standard deviation over ``axis`` (square root of :func:`var`).
+def std(
+    x: TensorLike,
+    dim: Axis = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Tensor:
+    """Standard deviation over ``dim`` (square root of :func:`var`).
 
     Example::
 
@@ -231,7 +514,11 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -
     """
     from .elementwise import sqrt
 
-    return sqrt(var(x, axis, keepdims, correction))
+    v = var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+    return sqrt(v)
 
 
-__all__ = ["sum", "mean", "max", "min", "logsumexp", "var", "std"]
+__all__ = [
+    "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp", "var",
+    "std", "MaxMin",
+]  # fmt: skip

@@ -8,8 +8,9 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ..errors import ShapeError
 from ._graph import sum_to
-from ._util import ensure_tensor, norm_axis
+from ._util import ensure_tensor, norm_axis, pick_dim
 
 
 class Reshape(Function):
@@ -183,7 +184,7 @@ def reshape(x: Any, *shape: Any) -> Tensor:
         unknown == 1 and known > 0 and x.data.size % known == 0
     )
     if not ok:
-        raise ValueError(
+        raise ShapeError(
             f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) "
             f"into shape {tuple(shape)}"
         )
@@ -247,7 +248,7 @@ def expand(x: Any, *shape: Any) -> Tensor:
         shape = tuple(shape[0])
     lead = len(shape) - x.ndim
     if lead < 0:
-        raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
+        raise ShapeError(f"expand: cannot expand shape {x.shape} to fewer dims {shape}")
     if any(s == -1 for s in shape[:lead]):
         raise ValueError(f"expand: -1 is not allowed for the new leading dims of {shape}")
     full = tuple(x.shape[i - lead] if s == -1 else int(s) for i, s in enumerate(shape))
@@ -256,7 +257,7 @@ def expand(x: Any, *shape: Any) -> Tensor:
         if xp.broadcast_shapes(x.shape, full) != full:
             raise ValueError
     except ValueError:
-        raise ValueError(f"expand: cannot broadcast shape {x.shape} to {shape}") from None
+        raise ShapeError(f"expand: cannot broadcast shape {x.shape} to {shape}") from None
     return Expand.apply(x, shape=full)
 
 
@@ -272,8 +273,8 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
     return expand(x, tuple(shape))
 
 
-def squeeze(x: Any, axis: Any = None) -> Tensor:
-    """Remove dimensions of size 1 (only ``axis`` when given).
+def squeeze(x: Any, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """Remove dimensions of size 1 (only ``dim``, an int or a tuple, when given).
 
     Example::
 
@@ -282,15 +283,18 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
         (3,)
     """
     x = ensure_tensor(x)
-    if axis is None:
+    dim = pick_dim("squeeze", dim, axis)
+    if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
-    axes = norm_axis(axis, x.ndim, "squeeze: axis")
+    axes = norm_axis(dim, x.ndim, "squeeze: dim")
+    if x.ndim == 0:
+        return x
     axes = (axes,) if isinstance(axes, int) else axes
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1)))
 
 
-def unsqueeze(x: Any, axis: int) -> Tensor:
-    """Insert a dimension of size 1 at ``axis``.
+def unsqueeze(x: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Insert a dimension of size 1 at ``dim``.
 
     Example::
 
@@ -299,7 +303,10 @@ def unsqueeze(x: Any, axis: int) -> Tensor:
         (1, 3)
     """
     x = ensure_tensor(x)
-    a = norm_axis(axis, x.ndim + 1, "unsqueeze: axis")
+    dim = pick_dim("unsqueeze", dim, axis)
+    if dim is None:
+        raise TypeError("unsqueeze: missing the dim argument")
+    a = norm_axis(dim, x.ndim + 1, "unsqueeze: dim")
     shape = list(x.shape)
     shape.insert(a, 1)
     return reshape(x, tuple(shape))
@@ -327,53 +334,56 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, x.shape[:s] + (n,) + x.shape[e + 1 :])
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``.
+def concatenate(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing ``dim`` (``axis`` is an alias).
 
     Example::
 
         >>> import retrograd as rg
-        >>> rg.cat([rg.ones(2, 1), rg.zeros(2, 3)], axis=1).shape
+        >>> rg.cat([rg.ones(2, 1), rg.zeros(2, 3)], dim=1).shape
         (2, 4)
     """
     ts = [ensure_tensor(t) for t in tensors]
     if not ts:
-        raise ValueError("concatenate: need at least one tensor")
+        raise ValueError("cat: need at least one tensor")
+    dim = pick_dim("cat", dim, axis, 0)
     nd = ts[0].ndim
     if nd == 0:
-        raise ValueError("concatenate: 0-d tensors cannot be concatenated (use stack)")
-    ax = norm_axis(axis, nd, "concatenate: axis")
+        raise ShapeError("cat: 0-d tensors cannot be concatenated (use stack)")
+    ax = norm_axis(dim, nd, "cat: dim")
     for i, t in enumerate(ts):
         if t.ndim != nd or any(
             a != b for d, (a, b) in enumerate(zip(t.shape, ts[0].shape)) if d != ax
         ):
-            raise ValueError(
-                f"concatenate: tensor {i} has shape {t.shape}, incompatible with "
-                f"{ts[0].shape} along axis {axis}"
+            raise ShapeError(
+                f"cat: tensor {i} has shape {t.shape}, incompatible with "
+                f"{ts[0].shape} along dim {dim}"
             )
     return Concatenate.apply(*ts, axis=ax)
 
 
 cat = concatenate
+concat = concatenate
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors of equal shape along a new ``axis``.
+def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors of equal shape along a new ``dim`` (``axis`` is an alias).
 
     Example::
 
         >>> import retrograd as rg
-        >>> rg.stack([rg.ones(3), rg.zeros(3)]).shape
-        (2, 3)
+        >>> rg.stack([rg.ones(3), rg.zeros(3)], dim=1).shape
+        (3, 2)
     """
     ts = [ensure_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
+    dim = pick_dim("stack", dim, axis, 0)
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
-            raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {ts[0].shape}")
-    a = norm_axis(axis, ts[0].ndim + 1, "stack: axis")
-    return concatenate([unsqueeze(t, a) for t in ts], axis=a)
+            raise ShapeError(f"stack: tensor {i} has shape {t.shape}, expected {ts[0].shape}")
+    a = norm_axis(dim, ts[0].ndim + 1, "stack: dim")
+    return concatenate([unsqueeze(t, a) for t in ts], a)
 
 
 def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
@@ -393,17 +403,26 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
 
 
 def getitem(x: Any, index: Any) -> Tensor:
-    """``x[index]`` for basic slicing and integer-array indexing (repeats add up).
+    """``x[index]`` with PyTorch's semantics: basic slicing and integer/boolean arrays
+    (repeated indices add up in the gradient).
+
+    Where PyTorch and NumPy differ, PyTorch's rule holds: integers are applied first, as
+    basic indexing, so ``x[0, :, [1, 2]]`` on a (2, 3, 4) tensor is (3, 2) (NumPy: (2, 3)).
 
     Example::
 
         >>> import retrograd as rg
         >>> rg.tensor([1.0, 2.0, 3.0])[[0, 0, 2]].tolist()
         [1.0, 1.0, 3.0]
+        >>> rg.zeros(2, 3, 4)[0, :, [1, 2]].shape
+        (3, 2)
     """
     x = ensure_tensor(x)
     index = _normalize_index(index)
     try:
+        split = None if index.__class__ is not tuple else _torch_order(index, x._data.ndim)
+        if split is not None:
+            return GetItem.apply(GetItem.apply(x, index=split[0]), index=split[1])
         return GetItem.apply(x, index=index)
     except IndexError as e:
         raise IndexError(
@@ -411,7 +430,79 @@ def getitem(x: Any, index: Any) -> Tensor:
         ) from None
 
 
+def _is_int(it: Any) -> bool:
+    if isinstance(it, (int, xp.integer)) and not isinstance(it, (bool, xp.bool_)):
+        return True
+    return isinstance(it, xp.ndarray) and it.ndim == 0 and it.dtype.kind in "iu"
+
+
+def _is_array(it: Any) -> bool:
+    return isinstance(it, list) or (isinstance(it, xp.ndarray) and it.ndim > 0)
+
+
+def _torch_order(index: Any, ndim: int) -> tuple | None:
+    """Split an index mixing integers and arrays into (basic part, advanced part).
+
+    PyTorch applies integers as basic indexing (the dimension goes away) before the
+    advanced indices, while NumPy counts an integer as an advanced index, which moves
+    the advanced result dimensions to the front when a slice separates them. Returns
+    None when the two agree (no integer, or no array, in the index).
+    """
+    if index.__class__ is not tuple:
+        return None  # a single index cannot mix the two
+    has_int = has_array = False
+    for it in index:  # one cheap pass: this runs on every x[...]
+        c = it.__class__
+        if c is slice or it is None or it is Ellipsis:
+            continue
+        if c is int or _is_int(it):
+            has_int = True
+        elif c is list or _is_array(it):
+            has_array = True
+    if not (has_int and has_array):
+        return None
+    items = index
+    consumed = sum(_dims_used(it) for it in items if it is not Ellipsis)
+    basic, arrays, out_dim = [], [], 0
+    for it in items:
+        if it is Ellipsis:
+            n = max(ndim - consumed, 0)
+            basic.extend([slice(None)] * n)
+            out_dim += n
+        elif it is None:
+            basic.append(None)
+            out_dim += 1
+        elif _is_int(it):
+            basic.append(it)
+        elif _is_array(it):
+            arr = xp.asarray(it)
+            k = arr.ndim if arr.dtype == bool else 1
+            basic.extend([slice(None)] * k)
+            arrays.append((out_dim, k, arr))
+            out_dim += k
+        else:  # a slice
+            basic.append(it)
+            out_dim += 1
+    if not any(it is Ellipsis for it in items):
+        out_dim += max(ndim - consumed, 0)  # the dims after the last index stay
+    advanced: list = [slice(None)] * out_dim
+    for pos, k, arr in reversed(arrays):
+        advanced[pos : pos + k] = [arr]
+    return tuple(basic), tuple(advanced)
+
+
+def _dims_used(it: Any) -> int:
+    if it is None:
+        return 0
+    if isinstance(it, xp.ndarray) and it.dtype == bool:
+        return it.ndim
+    if isinstance(it, list):
+        arr = xp.asarray(it)
+        return arr.ndim if arr.dtype == bool else 1
+    return 1
+
+
 __all__ = [
     "reshape", "permute", "transpose", "expand", "broadcast_to", "squeeze", "unsqueeze",
-    "flatten", "concatenate", "cat", "stack", "pad", "getitem",
+    "flatten", "concatenate", "cat", "concat", "stack", "pad", "getitem",
 ]  # fmt: skip

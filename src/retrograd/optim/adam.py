@@ -18,10 +18,11 @@ class Adam(Optimizer):
     :class:`AdamW` for decoupled decay. ``amsgrad=True`` divides by the running maximum
     of the second moment (Reddi et al. 2018).
 
-    Small groups (at most 65,536 elements in all) are updated on flat arrays: on the
-    first step each ``p.data`` becomes a view of one array holding the group (as
-    PyTorch's ``flatten_parameters`` does for RNN weights), so keep the Parameter, not an
-    array taken from ``p.data`` before that step. Same arithmetic as per parameter.
+    Small groups (at most 65,536 elements in all) are updated on flat arrays: when the
+    optimizer is built, each ``p.data`` that nothing else references becomes a view of
+    one array holding the group (as PyTorch's ``flatten_parameters`` does for RNN
+    weights), so an array taken from ``p.data`` afterwards follows every step. Same
+    arithmetic as per parameter.
 
     Example::
 
@@ -35,6 +36,7 @@ class Adam(Optimizer):
 
     _per_param_buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _decoupled = False
+    _flattens = True
 
     def __init__(
         self,

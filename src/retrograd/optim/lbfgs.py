@@ -239,8 +239,11 @@ class LBFGS(Optimizer):
         """Run up to ``max_iter`` L-BFGS iterations; returns the loss before the first one."""
         if closure is None:
             raise ValueError("LBFGS.step needs a closure that recomputes the loss and grads")
-        with no_grad():
-            return self._run(closure)
+        try:
+            with no_grad():
+                return self._run(closure)
+        finally:
+            self._mark_step()  # the parameters were written in place (autograd.inplace)
 
     def _run(self, closure: Callable) -> Any:
         group = self.param_groups[0]

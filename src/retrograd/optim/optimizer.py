@@ -8,13 +8,29 @@ the dict is made of plain Python scalars, lists, dicts and NumPy arrays only.
 
 from __future__ import annotations
 
+import operator
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._backend import xp
 from ..autograd.engine import GRAPH_GRADS
+from ..autograd.inplace import mark_many, root_array
 from ..autograd.mode import enable_grad
 from ..autograd.tensor import Tensor
+
+_get_data = operator.attrgetter("_data")
+
+
+def _refs_of_an_unseen_array() -> int:
+    # What sys.getrefcount reports for an array held by one Tensor only, measured the
+    # way _flatten_data measures (the count differs between Python versions).
+    t = Tensor._wrap(xp.empty(1), False, None)
+    return sys.getrefcount(t._data)
+
+
+_UNSEEN = _refs_of_an_unseen_array()
+
 
 #: Groups up to this many elements in all may be updated on flat arrays
 #: (:meth:`Optimizer._flat_group`): beyond it the per-parameter calls cost little next to
@@ -47,6 +63,10 @@ class Optimizer:
 
     #: State entries that are arrays of the parameter's shape (checked on load).
     _per_param_buffers: tuple = ()
+    #: True on optimizers whose step uses :meth:`_flat_group` (small groups are then laid
+    #: out flat when added).
+    _flattens = False
+    _mark_cache: tuple | None = None
 
     def __init__(self, params: Iterable[Any], defaults: dict) -> None:
         self.defaults = dict(defaults)
@@ -107,6 +127,11 @@ class Optimizer:
             group.setdefault(k, v)
         self._validate_group(group)
         self.param_groups.append(group)
+        self._mark_cache = None
+        if self._flattens:
+            flat = self._flatten_data(params)
+            if flat is not None:
+                self._flat[len(self.param_groups) - 1] = flat
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: set them to None (default, cheaper) or fill with zeros."""
@@ -131,64 +156,108 @@ class Optimizer:
         if GRAPH_GRADS[0]:
             _grad_values(self.param_groups)
         self._step()
+        self._mark_step()
         return loss
+
+    def _mark_step(self) -> None:
+        """Record the step as an in-place write to every parameter (autograd.inplace), so a
+        backward through a graph recorded before it raises instead of mixing old and new
+        values. The parameters' root arrays are cached while ``p.data`` stays the same."""
+        params = [p for g in self.param_groups for p in g["params"]]
+        cache = self._mark_cache
+        if (
+            cache is None
+            or len(cache[0]) != len(params)
+            or not all(map(operator.is_, map(_get_data, params), cache[0]))
+        ):
+            arrays = [p._data for p in params]
+            roots = list({id(r): r for r in map(root_array, arrays)}.values())
+            cache = self._mark_cache = (arrays, roots)
+        mark_many(cache[1], f"{type(self).__name__}.step")
 
     def _step(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     # --------------------------------------------------------- flat groups
+    def _flatten_data(self, params: list) -> dict | None:
+        """Move ``params`` into one array, each ``p.data`` a view of it, when allowed.
+
+        Allowed for a group of at most ``FLAT_MAX_ELEMENTS`` elements of one float dtype
+        whose arrays nobody else can see: each owns its memory and is referenced by its
+        Parameter only (no array taken from ``p.data``, no recorded graph, no other
+        tensor sharing it). So the array a user takes from ``p.data`` afterwards is the
+        one every step updates, and no array taken before can be left behind. The
+        values are unchanged (a copy), so this is not an in-place modification.
+        """
+        if not params or sum(p._data.size for p in params) > FLAT_MAX_ELEMENTS:
+            return None
+        dt = params[0]._data.dtype
+        for p in params:
+            # (no local name for the array: it would add a reference to the count)
+            if p._data.dtype != dt or p._data.base is not None:
+                return None
+            if sys.getrefcount(p._data) > _UNSEEN:
+                return None
+        data = xp.concatenate([p._data.ravel() for p in params])
+        flat: dict = {"views": [], "data": data, "grad": xp.empty_like(data), "state": None}
+        offset = 0
+        for p in params:
+            n = p._data.size
+            p._data = data[offset : offset + n].reshape(p._data.shape)
+            flat["views"].append(p._data)
+            offset += n
+        return flat
+
     def _flat_group(self, gi: int, params: list, names: tuple) -> dict | None:
         """Group ``gi`` as flat arrays, for an update of a few NumPy calls per group.
 
         With few, small parameters (online learning, small nets) a step is mostly the
-        cost of calling NumPy several times per parameter. A group of at most
-        ``FLAT_MAX_ELEMENTS`` elements, one dtype, every parameter with a gradient, is
-        moved into one array: each ``p.data`` becomes a view of ``flat["data"]`` (as
-        PyTorch's ``flatten_parameters`` does for RNN weights), the gradients are
-        gathered into ``flat["grad"]`` each step, and each per-parameter buffer in
-        ``names`` is ``flat[name]`` with ``state[p][name]`` a view of it (``None`` when
-        no parameter has it yet: the caller creates it and calls :meth:`_attach`). The
-        update is then the loop's arithmetic, element by element, on the whole group.
-        Returns None (use the per-parameter loop) when the group does not qualify or
-        some parameters have a buffer and others not. Any change seen here (a parameter
-        given a new array, a gradient missing, a state dict loaded) rebuilds the layout.
+        cost of calling NumPy several times per parameter. Optimizers that use this
+        (``_flattens``) move a qualifying group into one array when the group is added
+        (:meth:`_flatten_data`; as PyTorch's ``flatten_parameters`` does for RNN
+        weights), so ``p.data`` is a view of ``flat["data"]`` from the start and keeps
+        its identity across steps. Each step the gradients are gathered into
+        ``flat["grad"]`` and each per-parameter buffer in ``names`` is ``flat[name]``
+        with ``state[p][name]`` a view of it (``None`` when no parameter has it yet: the
+        caller creates it and calls :meth:`_attach`). The update is then the loop's
+        arithmetic, element by element, on the whole group. Returns None (use the
+        per-parameter loop, which updates the same views in place) when the group is not
+        flat, a gradient is missing, or some parameters have a buffer and others not.
         """
         flat = self._flat.get(gi)
         if flat is not None:
             views = flat["views"]
-            if len(views) == len(params) and flat["state"] is self.state:
-                for p, v in zip(params, views):
-                    if p.data is not v or p.grad is None:
-                        break
-                else:
-                    xp.concatenate([p.grad.ravel() for p in params], out=flat["grad"])
-                    return flat
-            del self._flat[gi]
-        if not params or sum(p.data.size for p in params) > FLAT_MAX_ELEMENTS:
-            return None
-        dt = params[0].data.dtype
-        if any(p.data.dtype != dt or p.grad is None for p in params):
-            return None
-        state = self.state
-        found = {n: [state.get(p, {}).get(n) for p in params] for n in names}
-        for bufs in found.values():
-            have = [b is not None for b in bufs]
-            if any(have) and not all(have):
+            if len(views) != len(params) or any(p._data is not v for p, v in zip(params, views)):
+                flat = None  # a parameter was given a new array: lay the group out again
+        if flat is None:
+            flat = self._flatten_data(params)
+            if flat is None:
+                self._flat.pop(gi, None)
                 return None
-        data = xp.concatenate([p.data.ravel() for p in params])
-        flat = {"views": [], "data": data, "grad": xp.empty_like(data), "state": state}
-        xp.concatenate([p.grad.ravel() for p in params], out=flat["grad"])
-        offset = 0
+            self._flat[gi] = flat
         for p in params:
-            n = p.data.size
-            p.data = data[offset : offset + n].reshape(p.data.shape)
-            flat["views"].append(p.data)
-            offset += n
-        for n, bufs in found.items():
-            flat[n] = None
-            if bufs and bufs[0] is not None:
-                self._attach(flat, params, n, xp.concatenate([b.ravel() for b in bufs]).astype(dt))
-        self._flat[gi] = flat
+            if p.grad is None:
+                return None
+        if flat["state"] is not self.state:
+            # New buffers (first step, a state dict loaded): gather them once.
+            state = self.state
+            found = {n: [state.get(p, {}).get(n) for p in params] for n in names}
+            for bufs in found.values():
+                have = [b is not None for b in bufs]
+                if any(have) and not all(have):
+                    return None
+            dt = flat["data"].dtype
+            for n, bufs in found.items():
+                flat[n] = None
+                if bufs and bufs[0] is not None:
+                    buf = xp.concatenate([b.ravel() for b in bufs]).astype(dt)
+                    self._attach(flat, params, n, buf)
+            flat["state"] = state
+        else:
+            for n in names:
+                if n not in flat:
+                    flat[n] = None
+        xp.concatenate([p.grad.ravel() for p in params], out=flat["grad"])
         return flat
 
     def _attach(self, flat: dict, params: list, name: str, buf: Any) -> None:

@@ -19,10 +19,10 @@ class SGD(Optimizer):
     The 1986 paper's ``Δw(t) = -ε ∂E/∂w + α Δw(t-1)`` is ``SGD(lr=ε, momentum=α)``.
 
     With classic momentum (no weight decay, dampening or Nesterov), small groups (at most
-    65,536 elements in all) are updated on flat arrays: on the first step each ``p.data``
-    becomes a view of one array holding the group (as PyTorch's ``flatten_parameters``
-    does for RNN weights), so keep the Parameter, not an array taken from ``p.data``
-    before that step. Same arithmetic as per parameter.
+    65,536 elements in all) are updated on flat arrays: when the optimizer is built, each
+    ``p.data`` that nothing else references becomes a view of one array holding the
+    group (as PyTorch's ``flatten_parameters`` does for RNN weights), so an array taken
+    from ``p.data`` afterwards follows every step. Same arithmetic as per parameter.
 
     Example::
 
@@ -35,6 +35,7 @@ class SGD(Optimizer):
     """
 
     _per_param_buffers = ("momentum_buffer",)
+    _flattens = True
 
     def __init__(
         self,
@@ -120,11 +121,12 @@ class SGD(Optimizer):
                             owned = True
                     else:
                         g, owned = buf, False
+                d = p._data  # in place; step() records the write (autograd.inplace)
                 if owned:
                     g *= lr
-                    p.data -= g
+                    d -= g
                 else:
-                    p.data -= lr_a * g
+                    d -= lr_a * g
 
     def _flat_step(self, gi: int, params: list, lr: float, momentum: float) -> bool:
         """The momentum update of a small group: three NumPy calls on flat arrays."""

@@ -1,0 +1,104 @@
+"""In-place modification detection: PyTorch's version counter, kept off the hot path.
+
+A graph node (``Function``) remembers the global modification count at the time it was
+recorded (``ctx._epoch``). Every in-place write retrograd can see (in-place Tensor
+methods, optimizer steps, ``t.data = ...``/``t.data *= ...``, ``load_state_dict``)
+calls :func:`mark_modified`, which bumps the global count and notes the array's memory
+(its root ndarray, so views share the record, as torch's views share a counter) with
+the name of the operation. ``backward`` compares, per node, the node's count with the
+global one: equal (nothing was modified since the node was recorded, the usual case)
+costs one comparison; otherwise the node's inputs and output are looked up and a
+modified one raises :class:`InplaceModificationError` naming both operations.
+
+Not seen: writes into an ndarray by NumPy itself (``t.data[0] = 1``,
+``np.copyto(t.data, ...)``, writes into ``t.numpy()``); docs/conformance.md says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._backend import xp
+from ..errors import RetrogradError
+from .mode import MODE
+
+_ndarray = xp.ndarray
+
+#: id(root ndarray) -> (modification count, what modified it). Ids of arrays that died
+#: can be reused by new ones; that is harmless: the record's count is older than any
+#: graph node that reads the new array, so the comparison never flags it.
+_MODIFIED: dict = {}
+_MAX_RECORDS = 1 << 16
+
+
+class InplaceModificationError(RetrogradError, RuntimeError):
+    """A tensor the graph needs was modified in place between forward and backward."""
+
+
+def root_array(arr: Any) -> Any:
+    """The ndarray that owns ``arr``'s memory (``arr`` itself when it is not a view)."""
+    base = arr.base
+    while base.__class__ is _ndarray:
+        arr = base
+        base = arr.base
+    return arr
+
+
+def mark_modified(arr: Any, what: str, tensor: Any = None) -> None:
+    """Record that ``arr`` (an ndarray) was modified in place by ``what``.
+
+    ``tensor``: the Tensor modified, when the write may also have rebound it to a new
+    array (an in-place op inside a graph): nodes that read that Tensor see the record.
+    """
+    MODE.version += 1
+    rec = _MODIFIED
+    entry = (MODE.version, what)
+    rec[id(root_array(arr))] = entry
+    if tensor is not None:
+        rec[id(tensor)] = entry
+    if len(rec) > _MAX_RECORDS:
+        # Forget the oldest half. A record is needed only while a graph recorded before
+        # the write is still waiting for backward.
+        for k in list(rec)[: _MAX_RECORDS // 2]:
+            del rec[k]
+
+
+def mark_rebound(tensor: Any, what: str) -> None:
+    """Record that the Tensor object ``tensor`` now stands for a new value (its old array
+    is untouched): graph nodes that read the Tensor before see the record."""
+    MODE.version += 1
+    _MODIFIED[id(tensor)] = (MODE.version, what)
+
+
+def mark_many(roots: list, what: str) -> None:
+    """:func:`mark_modified` for arrays already reduced to their roots (optimizer steps)."""
+    MODE.version += 1
+    rec = (MODE.version, what)
+    for r in roots:
+        _MODIFIED[id(r)] = rec
+
+
+def check_unmodified(t: Any, ctx: Any) -> None:
+    """Raise if ``ctx``'s inputs or its output ``t`` were modified after ``ctx`` ran."""
+    epoch = ctx._epoch
+    get = _MODIFIED.get
+    for i, p in enumerate(ctx.parents):
+        _check(p, epoch, get, f"input {i} of {type(ctx).__name__}")
+    _check(t, epoch, get, f"the output of {type(ctx).__name__}")
+
+
+def _check(t: Any, epoch: int, get: Any, role: str) -> None:
+    for key in (id(root_array(t._data)), id(t)):
+        rec = get(key)
+        if rec is not None and rec[0] > epoch:
+            _raise(t, role, rec[1])
+
+
+def _raise(t: Any, role: str, what: str) -> None:
+    d = t._data
+    raise InplaceModificationError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: {role} (a {d.dtype} tensor of shape {d.shape}) was modified by "
+        f"{what} after the graph recorded it. Call backward() before modifying it, or "
+        "compute the forward pass again."
+    )
