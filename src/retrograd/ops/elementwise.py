@@ -535,6 +535,9 @@ class Clone(Function):
     def backward(self, g):
         return (g,)
 
+    def backward_graph(self, g, out):
+        return (g,)
+
 
 class Cast(Function):
     replay = "pure"

@@ -967,11 +967,12 @@ def lerp(input: Any, end: Any, weight: Any) -> Tensor:  # noqa: A002
         >>> rg.lerp(rg.tensor([0.0, 1.0]), rg.tensor([10.0, 3.0]), 0.5).tolist()
         [5.0, 2.0]
     """
-    start, end = _floating_pair(input, end)
-    if start.data.dtype != end.data.dtype:
+    if isinstance(input, Tensor) and isinstance(end, Tensor) and input.data.dtype != end.data.dtype:
+        # PyTorch refuses mixed dtypes here (checked before binary_args promotes them)
         raise TypeError(
-            f"lerp: input and end must have the same dtype, got {start.dtype} and {end.dtype}"
+            f"lerp: input and end must have the same dtype, got {input.dtype} and {end.dtype}"
         )
+    start, end = _floating_pair(input, end)
     w = as_tensor_like(weight, start)
     if w.data.dtype.kind not in "f":
         w = _const(w.data.astype(start.data.dtype))

@@ -12,7 +12,7 @@ from .._backend import xp
 from .._warnings import warn_user
 from ..autograd.function import Function
 from ..autograd.tensor import Axis, Tensor, TensorLike
-from ._graph import spread
+from ._graph import const, spread
 from ._util import (
     add_reduce,
     ensure_tensor,
@@ -84,6 +84,13 @@ class MaxDim(Function):
         out = xp.zeros(self.shape, dtype=g.dtype)
         xp.put_along_axis(out, self.idx, g, axis=self.axis)
         return (out,)
+
+    def backward_graph(self, g, out):
+        # Linear in g: g spread along the axis, kept at the chosen index only (a constant
+        # one-hot mask, locally constant in the input).
+        mask = xp.zeros(self.shape, dtype=g.data.dtype)
+        xp.put_along_axis(mask, self.idx, 1, axis=self.axis)
+        return (spread(g, self.shape, self.axis, self.keepdims) * const(mask),)
 
 
 class Max(Function):
