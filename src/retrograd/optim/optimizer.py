@@ -163,17 +163,18 @@ class Optimizer:
         """Record the step as an in-place write to every parameter (autograd.inplace), so a
         backward through a graph recorded before it raises instead of mixing old and new
         values. The parameters' root arrays are cached while ``p.data`` stays the same."""
-        params = [p for g in self.param_groups for p in g["params"]]
         cache = self._mark_cache
         if (
             cache is None
-            or len(cache[0]) != len(params)
-            or not all(map(operator.is_, map(_get_data, params), cache[0]))
+            or cache[0] is not self.param_groups
+            or not all(map(operator.is_, map(_get_data, cache[1]), cache[2]))
         ):
+            params = [p for g in self.param_groups for p in g["params"]]
             arrays = [p._data for p in params]
             roots = list({id(r): r for r in map(root_array, arrays)}.values())
-            cache = self._mark_cache = (arrays, roots)
-        mark_many(cache[1], f"{type(self).__name__}.step")
+            name = f"{type(self).__name__}.step"
+            cache = self._mark_cache = (self.param_groups, params, arrays, roots, name)
+        mark_many(cache[3], cache[4])
 
     def _step(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
