@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     rg.manual_seed(a.seed)
     model = CharTransformer(vocab, a.context, a.d_model, a.heads, a.layers, a.dropout)
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     print(f"transformer: {n_params:,} parameters, {a.steps} steps of {a.batch} x {a.context}")
     result["transformer_seconds"] = train(model, train_ids, a, vocab, "transformer")
     result["transformer_bits"] = evaluate(model, val_ids, a.context, vocab)
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
     if a.compare_lstm:
         rg.manual_seed(a.seed)
         lstm = LSTMCharLM(vocab)
-        n_params = sum(p.size for p in lstm.parameters())
+        n_params = sum(p.numel() for p in lstm.parameters())
         print(f"LSTM (examples/char_lm.py's model): {n_params:,} parameters, same batches")
         result["lstm_seconds"] = train(lstm, train_ids, a, vocab, "LSTM")
         result["lstm_bits"] = evaluate(lstm, val_ids, a.context, vocab)

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
         )  # fmt: skip
         seconds = time.perf_counter() - t0
         acc = accuracy(model, X_te, y_te)
-        n_params = sum(q.size for q in model.parameters())
+        n_params = sum(q.numel() for q in model.parameters())
         print(f"{name:5s} test accuracy {acc:.3f}  ({n_params:,} parameters, "
               f"{seconds:.1f} s for {a.epochs} epochs)")  # fmt: skip
         result[name] = {"accuracy": acc, "seconds": seconds, "parameters": n_params}
