@@ -605,3 +605,22 @@ def test_fit_trains_a_token_classifier(rng):
     )  # fmt: skip
     losses = hist.history["loss"] if hasattr(hist, "history") else hist["loss"]
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_unbatched_transformer_layers_match_torch(torch, rng, norm_first):
+    x, mem = rng.standard_normal((5, 8)), rng.standard_normal((6, 8))
+    pad = np.zeros(5, bool)
+    pad[3:] = True
+    causal = np.triu(np.full((5, 5), -np.inf), 1)
+    kw = dict(dropout=0.0, norm_first=norm_first)
+    enc_r = nn.TransformerEncoderLayer(8, 2, 16, dtype="float64", **kw)
+    enc_t = torch.nn.TransformerEncoderLayer(8, 2, 16, **kw)
+    _to_torch(torch, enc_t, enc_r)
+    _compare(torch, enc_r, enc_t, [x], dict(src_mask=causal, src_key_padding_mask=pad), rng,
+             1e-10)  # fmt: skip
+    dec_r = nn.TransformerDecoderLayer(8, 2, 16, dtype="float64", **kw)
+    dec_t = torch.nn.TransformerDecoderLayer(8, 2, 16, **kw)
+    _to_torch(torch, dec_t, dec_r)
+    _compare(torch, dec_r, dec_t, [x, mem], dict(tgt_mask=causal, tgt_key_padding_mask=pad),
+             rng, 1e-10)  # fmt: skip
