@@ -23,7 +23,7 @@ Example::
 
 from ..errors import ModelFileError
 from ._common import FORMAT_VERSION
-from .atomic import atomic_write_bytes, atomic_write_text
+from .atomic import atomic_write_bytes, atomic_write_text, remove_stale_temporaries
 from .checkpoint import CheckpointManager, latest_checkpoint, load_checkpoint, save_checkpoint
 from .model import load, load_state_dict_file, save, save_state_dict
 from .registry import (
@@ -40,6 +40,7 @@ __all__ = [
     "ModelFileError",
     "atomic_write_bytes",
     "atomic_write_text",
+    "remove_stale_temporaries",
     "save",
     "load",
     "load_state_dict_file",

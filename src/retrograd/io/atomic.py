@@ -6,16 +6,71 @@ Every file retrograd writes (models, checkpoints, the ``latest`` pointer) goes t
 renamed over the target with ``os.replace``, and finally the directory itself is
 fsync'ed so the rename survives a power cut. On any error the temporary file is removed
 and the old file, if any, is left untouched.
+
+A process killed while writing (``kill -9``, a power cut) cannot remove its temporary
+file. Temporary names therefore record who wrote them,
+``.<target name>.rg-<host tag>-<pid>-<random>.tmp``, and every write removes the
+temporaries in its directory left by processes of this host that no longer run. Files of
+any other name, and those of running processes, are never touched.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import stat
 import tempfile
+import zlib
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "remove_stale_temporaries"]
+
+_HOST_TAG = f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"
+_TEMP_NAME = re.compile(r"^\..+\.rg-([0-9a-f]{8})-([0-9]+)-[A-Za-z0-9_]+\.tmp$")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's live process, or unknowable: keep its file
+    return True
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Remove temporaries of :func:`atomic_write_bytes` left by dead processes.
+
+    Only files named by this module's scheme, written on this host by a process that no
+    longer runs, are removed; returns their paths. Called by every atomic write.
+
+    Example::
+
+        >>> import tempfile, pathlib
+        >>> remove_stale_temporaries(tempfile.mkdtemp())
+        []
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP_NAME.match(entry.name)
+        if m is None or m.group(1) != _HOST_TAG:
+            continue
+        pid = int(m.group(2))
+        if pid == os.getpid() or _running(pid):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            pass  # gone already, or not ours to remove after all
+    return removed
 
 
 def _default_mode() -> int:
@@ -68,7 +123,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | bytearray | memory
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         mode = _default_mode()
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(directory)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=directory, prefix=f".{path.name}.rg-{_HOST_TAG}-{os.getpid()}-", suffix=".tmp"
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -79,12 +137,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | bytearray | memory
         if os.name == "posix":
             os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         # Also on KeyboardInterrupt: never leave a stray temporary file behind.
         try:
             tmp.unlink()
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            # "[Errno 28] No space left on device" alone names no file: say which.
+            raise type(e)(e.errno, f"{e.strerror} (while writing)", str(path)) from e
         raise
     _fsync_directory(directory)
     return path

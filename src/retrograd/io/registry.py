@@ -59,10 +59,19 @@ __all__ = [
     "estimate_numel",
     "MAX_MODULES",
     "MAX_CONFIG_DEPTH",
+    "MAX_FILE_ITERATIONS",
+    "FILE_DTYPES",
 ]
 
 MAX_MODULES = 100_000  # layers in one architecture
 MAX_CONFIG_DEPTH = 32  # modules nested inside modules
+# Iteration counts a model file may ask for (fixed-point relaxations): with tol=0 a layer
+# runs all of them on every call, so an unbounded count would hang whoever loads it.
+MAX_FILE_ITERATIONS = 100_000
+_ITERATION_KEYS = ("max_iter", "backward_max_iter")
+# The only dtype strings a file's architecture may name (NumPy would also accept
+# sub-array dtypes such as "(100000000,)f4", which multiply every allocation).
+FILE_DTYPES = ("float32", "float64")
 
 
 # ------------------------------------------------------------- built-in table
@@ -276,6 +285,28 @@ def _transformer_layer_numel(attentions: int) -> Callable[[dict], int]:
     return numel
 
 
+def _no_weights(config: dict) -> int:
+    """Layers whose constructor allocates no parameters or buffers."""
+    return 0
+
+
+def _square_cell_numel(config: dict) -> int:
+    return _positive_int(config, "hidden_size") ** 2
+
+
+def _equilibrium_numel(config: dict) -> int:
+    n_in, h = _positive_int(config, "in_features"), _positive_int(config, "hidden_size")
+    n_out = _positive_int(config, "out_features")
+    return n_in * h + h + h * h + h * n_out + n_out
+
+
+def _sequence_classifier_numel(config: dict) -> int:
+    _positive_int(config, "seq_len")
+    n_in, h = _positive_int(config, "input_size"), _positive_int(config, "hidden_size")
+    n_out = _positive_int(config, "out_features")
+    return 4 * h * (n_in + h + 2) + h * n_out + n_out  # LSTM weights + both biases
+
+
 def _stack_numel(layer_key: str) -> Callable[[dict], int]:
     """A stack deep-copies its layer num_layers times: the copies beyond the one in the
     config (which the walker counts itself) are announced here, before any is built."""
@@ -332,7 +363,22 @@ _BUILTIN_NUMEL: dict[str, Callable[[dict], int]] = {
     "TransformerEncoder": _stack_numel("encoder_layer"),
     "TransformerDecoder": _stack_numel("decoder_layer"),
     "Transformer": _transformer_numel,
+    "NormBoundedTanhCell": _square_cell_numel,
+    "EquilibriumClassifier": _equilibrium_numel,
+    "SequenceClassifier": _sequence_classifier_numel,
+    # The cell (a nested layer) is counted on its own.
+    "FixedPoint": _no_weights,
 }
+# Registered built-in layers allocating no weights (listed so that "every built-in layer
+# is sized before construction" can be checked by a test).
+_WEIGHTLESS = (
+    "ReLU Tanh Sigmoid Identity LeakyReLU GELU Softplus Softmax LogSoftmax Flatten Dropout "
+    "Sequential ModuleList AdaptiveAvgPool2d AvgPool2d CELU CosineSimilarity Dropout2d ELU "
+    "Hardsigmoid Hardswish Hardtanh InputReshape LogSigmoid MaxPool2d Mish PixelShuffle "
+    "PixelUnshuffle ReLU6 SELU SiLU Softmin Softsign Upsample UpsamplingBilinear2d "
+    "UpsamplingNearest2d"
+)
+_BUILTIN_NUMEL.update(dict.fromkeys(_WEIGHTLESS.split(), _no_weights))
 
 
 # ----------------------------------------------------------------- registry
@@ -538,6 +584,13 @@ def _to_node(module: Any, where: str, depth: int) -> dict:
             f"cannot save {where}: get_config() of {cls.__qualname__} must return a dict with "
             f"identifier keys, got {config!r}"
         )
+    for key in _ITERATION_KEYS:
+        v = config.get(key)
+        if isinstance(v, int) and v > MAX_FILE_ITERATIONS:
+            raise ValueError(
+                f"cannot save {where}: {key}={v} is more than a model file may ask for "
+                f"({MAX_FILE_ITERATIONS}); lower it before saving"
+            )
     return {
         "type": entry.name,
         "config": {k: _config_value(v, f"{where}.{k}", depth) for k, v in config.items()},
@@ -593,6 +646,7 @@ class _Walker:
         for k, v in config.items():
             if not k.isidentifier():
                 raise self.fail(where, f"{name} argument name {k[:40]!r} is not an identifier")
+            self.check_bound(name, k, v, where)
             total += self.check_value(v, f"{where}.{k}", depth)
         if entry.numel is not None:
             try:
@@ -601,6 +655,19 @@ class _Walker:
                 raise self.fail(where, f"invalid {name} arguments: {e}") from None
             total += own
         return total
+
+    def check_bound(self, name: str, key: str, v: Any, where: str) -> None:
+        """What a file may ask of a layer: documented in docs/model-files.md."""
+        if key == "dtype" and v is not None and v not in FILE_DTYPES:
+            raise self.fail(
+                where, f"{name} dtype {str(v)[:60]!r} is not one of {list(FILE_DTYPES)}"
+            )
+        if key in _ITERATION_KEYS and isinstance(v, int) and v > MAX_FILE_ITERATIONS:
+            raise self.fail(
+                where,
+                f"{name} {key}={v} is more than a model file may ask for "
+                f"({MAX_FILE_ITERATIONS}); lower it before saving",
+            )
 
     def check_value(self, v: Any, where: str, depth: int) -> int:
         if v is None or isinstance(v, (bool, int, str)):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,6 +65,7 @@ _CODE_OF = {(dt.kind, dt.itemsize): code for code, dt in DTYPES.items()}
 MAX_HEADER_BYTES = 100_000_000  # the same cap as the reference (Rust) implementation
 MAX_TENSORS = 1_000_000
 MAX_NDIM = 32  # NumPy itself stops at 64
+MAX_ELEMENTS = 2**62  # below NumPy's intp limit on the product of dimensions
 MAX_JSON_DEPTH = 128  # nesting of JSON objects/arrays in the header and metadata
 
 
@@ -201,6 +203,14 @@ def _validate_entry(name: str, entry: Any, data_len: int, what: str) -> tuple:
             f"{math.prod(dims) * itemsize} bytes but data_offsets span "
             f"{end - begin}",
         )
+    # A zero-size tensor passes the byte count above whatever its other dimensions are;
+    # NumPy cannot represent dimensions whose product (zeros left out) overflows.
+    if math.prod(max(d, 1) for d in dims) > MAX_ELEMENTS:
+        raise _fail(
+            what,
+            f"tensor {name!r}: shape {str(shape)[:80]} has dimensions whose product exceeds "
+            f"{MAX_ELEMENTS} (the most an array can index)",
+        )
     return code, tuple(dims), begin, end
 
 
@@ -252,6 +262,26 @@ def _describe(path: Path) -> str:
     return f"safetensors file {str(path)!r}"
 
 
+def _open_regular(path: Path, what: str) -> Any:
+    """Open ``path`` for reading only if it is a regular file.
+
+    A named pipe would block ``open`` forever and a device could stream without end, so
+    the type is checked first (without following into the file), and again on the opened
+    descriptor in case the path was swapped in between.
+    """
+    st = os.stat(path)  # a missing file: FileNotFoundError naming it, as open() would
+    if stat.S_ISDIR(st.st_mode):
+        raise _fail(what, "is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise _fail(what, "is not a regular file (a pipe, socket or device?)")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        f.close()
+        raise _fail(what, "is not a regular file (a pipe, socket or device?)")
+    return f
+
+
 def read_safetensors_header(path: str | os.PathLike) -> tuple[dict, dict]:
     """Validate a file's header and return ``({name: (dtype, shape)}, metadata)``.
 
@@ -259,12 +289,9 @@ def read_safetensors_header(path: str | os.PathLike) -> tuple[dict, dict]:
     """
     path = Path(os.fspath(path))
     what = _describe(path)
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            entries, metadata, _ = _open_header(f, size, what)
-    except IsADirectoryError:
-        raise _fail(what, "is a directory") from None
+    with _open_regular(path, what) as f:
+        size = os.fstat(f.fileno()).st_size
+        entries, metadata, _ = _open_header(f, size, what)
     return {k: (code, shape) for k, (code, shape, _, _) in entries.items()}, metadata
 
 
@@ -287,13 +314,10 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], di
     """
     path = Path(os.fspath(path))
     what = _describe(path)
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            entries, metadata, data_len = _open_header(f, size, what)
-            data = f.read(data_len)
-    except IsADirectoryError:
-        raise _fail(what, "is a directory") from None
+    with _open_regular(path, what) as f:
+        size = os.fstat(f.fileno()).st_size
+        entries, metadata, data_len = _open_header(f, size, what)
+        data = f.read(data_len)
     if len(data) != data_len:
         raise _fail(what, "file shrank while being read")
     tensors: dict[str, np.ndarray] = {}

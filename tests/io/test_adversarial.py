@@ -1,0 +1,203 @@
+"""Adversarial model files: validated before allocating, bounded, never blocking.
+
+Every hostile file is built here from a genuine one; none is shipped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from io_helpers import edit_metadata, join_safetensors, split_safetensors
+
+import retrograd as rg
+from retrograd import nn
+from retrograd.io import atomic, registry
+
+
+def _save_blob(tmp_path, model, name="m.safetensors"):
+    path = tmp_path / name
+    rg.save(model, path)
+    return path, path.read_bytes()
+
+
+def _set_config(meta, key, value, where=lambda arch: arch):
+    where(meta["architecture"])["config"][key] = value
+    return meta
+
+
+# --------------------------------------------------------------- architecture bounds
+def test_sub_array_dtype_in_architecture_is_refused(tmp_path):
+    path, blob = _save_blob(tmp_path, nn.Embedding(3, 2))
+    path.write_bytes(edit_metadata(blob, lambda m: _set_config(m, "dtype", "(1000,)f4")))
+    with pytest.raises(rg.ModelFileError, match=r"dtype '\(1000,\)f4' is not one of"):
+        rg.load(path)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_supported_dtypes_still_load(tmp_path, dtype):
+    path, _ = _save_blob(tmp_path, nn.Embedding(3, 2, dtype=dtype))
+    assert rg.load(path).weight.data.dtype == np.dtype(dtype)
+
+
+def test_every_builtin_layer_is_sized_before_construction():
+    registry._load_builtins()
+    unsized = [n for n, e in registry._BY_NAME.items() if e.builtin and e.numel is None]
+    assert unsized == []
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        nn.NormBoundedTanhCell(5),
+        nn.EquilibriumClassifier(4, 5, 3),
+        nn.SequenceClassifier(3, 4, 5, 2),
+        nn.Linear(3, 2),
+        nn.Embedding(7, 3),
+    ],
+    ids=lambda m: type(m).__name__,
+)
+def test_size_estimate_is_exact_for_layers_moved_from_the_cli(model):
+    held = sum(int(np.asarray(v).size) for v in model.state_dict().values())
+    assert registry.estimate_numel(registry.module_to_config(model), "m") == held
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        (nn.NormBoundedTanhCell(3), "hidden_size"),
+        (nn.EquilibriumClassifier(2, 3, 2), "hidden_size"),
+        (nn.SequenceClassifier(2, 2, 3, 2), "hidden_size"),
+    ],
+    ids=lambda x: type(x).__name__ if isinstance(x, nn.Module) else x,
+)
+def test_giant_cli_layer_is_refused_before_building(tmp_path, model, key):
+    path, blob = _save_blob(tmp_path, model)
+    path.write_bytes(edit_metadata(blob, lambda m: _set_config(m, key, 10**6)))
+    with pytest.raises(rg.ModelFileError, match="needs at least"):
+        rg.load(path)
+
+
+def test_unbounded_fixed_point_iterations_are_refused(tmp_path):
+    path, blob = _save_blob(tmp_path, nn.EquilibriumClassifier(2, 3, 2))
+
+    def edit(meta):
+        _set_config(meta, "tol", 0.0)
+        return _set_config(meta, "max_iter", 10**9)
+
+    path.write_bytes(edit_metadata(blob, edit))
+    with pytest.raises(rg.ModelFileError, match=r"max_iter=1000000000 is more than"):
+        rg.load(path)
+    with pytest.raises(ValueError, match="max_iter=1000000000"):
+        rg.save(nn.EquilibriumClassifier(2, 3, 2, tol=0.0, max_iter=10**9), path)
+
+
+# ------------------------------------------------------------------- tensor shapes
+def _add_giant_empty_tensor(blob, name):
+    header, data = split_safetensors(blob)
+    header[name] = {"dtype": "F32", "shape": [2**64, 0], "data_offsets": [len(data)] * 2}
+    return join_safetensors(header, data)
+
+
+def test_zero_size_tensor_with_giant_dimension_is_a_model_file_error(tmp_path):
+    net = nn.Linear(2, 2)
+    path, blob = _save_blob(tmp_path, net)
+    path.write_bytes(_add_giant_empty_tensor(blob, "junk"))
+    for load in (rg.load, rg.io.load_state_dict_file):
+        with pytest.raises(rg.ModelFileError, match=r"m\.safetensors.*'junk'.*exceeds"):
+            load(path)
+    ckpt = tmp_path / "c.safetensors"
+    rg.save_checkpoint(ckpt, model=net)
+    ckpt.write_bytes(_add_giant_empty_tensor(ckpt.read_bytes(), "model.junk"))
+    with pytest.raises(rg.ModelFileError, match=r"c\.safetensors.*'model\.junk'.*exceeds"):
+        rg.load_checkpoint(ckpt, model=net)
+
+
+# ------------------------------------------------------------------- file types
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_named_pipe_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def target():
+        try:
+            rg.load(fifo)
+        except Exception as e:  # noqa: BLE001 - recorded for the assertion below
+            outcome.append(e)
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():  # release the blocked open() so the test run can go on
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        t.join(5)
+        pytest.fail("rg.load blocked on a named pipe")
+    assert isinstance(outcome[0], rg.ModelFileError)
+    assert "not a regular file" in str(outcome[0]) and "pipe.safetensors" in str(outcome[0])
+
+
+# ------------------------------------------------------------------- temporaries
+def _dead_pid():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_stale_temporaries_of_dead_writers_are_removed_on_next_save(tmp_path):
+    tag = atomic._HOST_TAG
+    dead = tmp_path / f".ckpt-1.safetensors.rg-{tag}-{_dead_pid()}-abc123.tmp"
+    alive = tmp_path / f".ckpt-2.safetensors.rg-{tag}-{os.getppid()}-abc123.tmp"
+    other_host = tmp_path / f".ckpt-3.safetensors.rg-00000000-{_dead_pid()}-x.tmp"
+    foreign = [tmp_path / ".model.safetensors.abcd1234.tmp", tmp_path / "notes.tmp"]
+    for p in [dead, alive, other_host, *foreign]:
+        p.write_bytes(b"x" * 10)
+    if atomic._HOST_TAG == "00000000":  # pragma: no cover - astronomically unlikely
+        other_host.unlink()
+    rg.save(nn.Linear(2, 2), tmp_path / "model.safetensors")
+    assert not dead.exists()
+    assert alive.exists() and all(p.exists() for p in foreign)
+    assert other_host.exists() or atomic._HOST_TAG == "00000000"
+
+
+def test_temporary_of_a_killed_save_is_cleaned_by_the_next_one(tmp_path):
+    target = tmp_path / "model.safetensors"
+    code = (
+        "import os, signal, retrograd as rg\n"
+        "from retrograd.io import atomic\n"
+        "atomic.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"rg.save(rg.nn.Linear(3, 3), {str(target)!r})\n"
+    )
+    env = dict(os.environ)
+    r = subprocess.run([sys.executable, "-c", code], env=env, timeout=120)
+    assert r.returncode == -9
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].endswith(".tmp")
+    rg.save(nn.Linear(3, 3), target)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_disk_full_names_the_file(tmp_path, monkeypatch):
+    class Full:
+        def __init__(self, fd, mode):
+            os.close(fd)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fdopen", Full)
+    target = tmp_path / "model.safetensors"
+    with pytest.raises(OSError, match=r"No space left on device.*model\.safetensors") as info:
+        rg.save(nn.Linear(2, 2), target)
+    assert info.value.errno == 28 and info.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
