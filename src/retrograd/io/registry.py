@@ -376,7 +376,7 @@ _WEIGHTLESS = (
     "Sequential ModuleList AdaptiveAvgPool2d AvgPool2d CELU CosineSimilarity Dropout2d ELU "
     "Hardsigmoid Hardswish Hardtanh InputReshape LogSigmoid MaxPool2d Mish PixelShuffle "
     "PixelUnshuffle ReLU6 SELU SiLU Softmin Softsign Upsample UpsamplingBilinear2d "
-    "UpsamplingNearest2d"
+    "UpsamplingNearest2d AdaptiveAvgPool1d AvgPool1d MaxPool1d"
 )
 _BUILTIN_NUMEL.update(dict.fromkeys(_WEIGHTLESS.split(), _no_weights))
 
