@@ -33,6 +33,13 @@ def _ln(shape, **kw):
     return ln
 
 
+def _ln_like(layer):
+    rng = np.random.default_rng(6)
+    for p in layer.parameters():
+        p.data[...] = rng.uniform(0.5, 1.5, p.shape)
+    return layer
+
+
 class _Cell(nn.Module):
     """A FixedPoint cell: tanh(h W^T + x), contracting."""
 
@@ -160,6 +167,34 @@ CASES = [
         SEQ,
         1,
     ),
+    ("SiLU", nn.SiLU, (6,), {}, 0),
+    ("ELU", lambda: nn.ELU(0.7), (6,), {}, 0),
+    ("CELU", lambda: nn.CELU(1.3), (6,), {}, 0),
+    ("SELU", nn.SELU, (6,), {}, 0),
+    ("ReLU6", nn.ReLU6, (6,), {}, 0),
+    ("Hardtanh", lambda: nn.Hardtanh(-0.5, 0.8), (6,), {}, 0),
+    ("Hardswish", nn.Hardswish, (6,), {}, 0),
+    ("Hardsigmoid", nn.Hardsigmoid, (6,), {}, 0),
+    ("Mish", nn.Mish, (6,), {}, 0),
+    ("Softsign", nn.Softsign, (6,), {}, 0),
+    ("LogSigmoid", nn.LogSigmoid, (6,), {}, 0),
+    ("Softmin", lambda: nn.Softmin(1), (3, 6), {}, 0),
+    ("MaxPool1d", lambda: nn.MaxPool1d(3, 2, 1), (2, 9), {}, 0),
+    ("MaxPool1d-dilation-ceil", lambda: nn.MaxPool1d(2, dilation=2, ceil_mode=True), (2, 8), {}, 0),
+    ("AvgPool1d", lambda: nn.AvgPool1d(3, 2, 1, count_include_pad=False), (2, 9), {}, 0),
+    ("AvgPool1d-ceil", lambda: nn.AvgPool1d(2, ceil_mode=True), (2, 7), {}, 0),
+    ("AdaptiveAvgPool1d-1", lambda: nn.AdaptiveAvgPool1d(1), (3, 5), {}, 0),
+    ("AdaptiveAvgPool1d-uneven", lambda: nn.AdaptiveAvgPool1d(3), (3, 7), {}, 0),
+    ("GroupNorm", lambda: _ln_like(nn.GroupNorm(2, 6)), (6, 4, 3), {}, 0),
+    ("GroupNorm-noaffine-3d", lambda: nn.GroupNorm(3, 6, affine=False), (6, 5), {}, 0),
+    ("InstanceNorm2d", lambda: nn.InstanceNorm2d(3), (3, 4, 4), {}, 0),
+    (
+        "InstanceNorm2d-affine-running",
+        lambda: _bn(nn.InstanceNorm2d, 3, affine=True, track_running_stats=True),
+        (3, 4, 4),
+        {},
+        0,
+    ),
     ("Conv1d", lambda: nn.Conv1d(3, 4, 3), (3, 9), {}, 0),
     (
         "Conv1d-options",
@@ -259,31 +294,6 @@ def test_every_builtin_exporter_is_tested():
 NOT_EXPORTED = {
     "Module": "abstract base",
     "ModuleList": "not callable (a container of layers)",
-    # Activation layers added with the PyTorch op surface; ONNX has Elu, Selu, Celu,
-    # HardSigmoid, HardSwish, Mish, Softsign... exporters are still to be written.
-    **dict.fromkeys(
-        [
-            "SiLU",
-            "ELU",
-            "CELU",
-            "SELU",
-            "ReLU6",
-            "Hardtanh",
-            "Hardswish",
-            "Hardsigmoid",
-            "Mish",
-            "Softsign",
-            "LogSigmoid",
-            "Softmin",
-        ],
-        "not mapped yet",
-    ),
-    # Layers that landed after the exporters were written: not mapped yet.
-    "MaxPool1d": "not mapped yet",
-    "AvgPool1d": "not mapped yet",
-    "AdaptiveAvgPool1d": "not mapped yet",
-    "GroupNorm": "not mapped yet",
-    "InstanceNorm2d": "not mapped yet",
 }
 
 

@@ -381,3 +381,145 @@ def _embedding(ctx: ExportContext, m: Any, x: Value) -> str:
     if x.dtype.kind not in "iu":
         raise ctx.fail(f"input has dtype {x.dtype}; expected integer indices")
     return ctx.op("Gather", ctx.weight(_arr(m.weight), "weight"), x, axis=0)
+
+
+# ----------------------------------------------------------------------- more activations
+@builtin("SiLU")
+def _silu(ctx: ExportContext, m: Any, x: Value) -> str:
+    return ctx.op("Mul", x, ctx.op("Sigmoid", x))
+
+
+@builtin("ELU")
+def _elu(ctx: ExportContext, m: Any, x: Value) -> str:
+    return ctx.op("Elu", x, alpha=float(m.alpha))
+
+
+@builtin("CELU")
+def _celu(ctx: ExportContext, m: Any, x: Value) -> str:
+    return ctx.op("Celu", x, alpha=float(m.alpha))
+
+
+@builtin("SELU")
+def _selu(ctx: ExportContext, m: Any, x: Value) -> str:
+    # PyTorch's constants (ONNX's defaults are these, rounded to float32).
+    return ctx.op("Selu", x, alpha=1.6732632423543772, gamma=1.0507009873554805)
+
+
+@builtin("ReLU6", "Hardtanh")
+def _clip(ctx: ExportContext, m: Any, x: Value) -> str:
+    lo, hi = (0.0, 6.0) if type(m).__name__ == "ReLU6" else (m.min_val, m.max_val)
+    return ctx.op("Clip", x, ctx.scalar(lo, x), ctx.scalar(hi, x))
+
+
+@builtin("Hardswish")
+def _hardswish(ctx: ExportContext, m: Any, x: Value) -> str:
+    ctx.require_opset(14, "ONNX HardSwish")
+    return ctx.op("HardSwish", x)
+
+
+@builtin("Hardsigmoid")
+def _hardsigmoid(ctx: ExportContext, m: Any, x: Value) -> str:
+    return ctx.op("HardSigmoid", x, alpha=1.0 / 6.0, beta=0.5)
+
+
+@builtin("Mish")
+def _mish(ctx: ExportContext, m: Any, x: Value) -> str:
+    return ctx.op("Mul", x, ctx.op("Tanh", ctx.op("Softplus", x)))
+
+
+@builtin("Softsign")
+def _softsign(ctx: ExportContext, m: Any, x: Value) -> str:
+    return ctx.op("Softsign", x)
+
+
+@builtin("LogSigmoid")
+def _log_sigmoid(ctx: ExportContext, m: Any, x: Value) -> str:
+    # min(x, 0) - log(1 + exp(-|x|)): finite for every x (log(1 + exp(-x)) overflows).
+    tail = ctx.op("Log", ctx.op("Add", ctx.scalar(1.0, x), ctx.op("Exp", ctx.op("Neg", ctx.op(
+        "Abs", x)))))  # fmt: skip
+    return ctx.op("Sub", ctx.op("Min", x, ctx.scalar(0.0, x)), tail)
+
+
+@builtin("Softmin")
+def _softmin(ctx: ExportContext, m: Any, x: Value) -> str:
+    if m.dim is None:
+        raise ctx.fail("dim=None (an implicit axis) has no ONNX equivalent; set dim")
+    return ctx.op("Softmax", ctx.op("Neg", x), axis=int(m.dim))
+
+
+# ----------------------------------------------------------------------- 1-D pools
+def _check_3d(ctx: ExportContext, x: Value) -> None:
+    if x.ndim != 3:
+        raise ctx.fail(f"input has shape {x.shape}; export handles batched (N, C, L) input only")
+
+
+def _one(v: Any) -> int:
+    return int(v[0]) if isinstance(v, (tuple, list)) else int(v)
+
+
+@builtin("MaxPool1d")
+def _max_pool1d(ctx: ExportContext, m: Any, x: Value) -> str:
+    _check_3d(ctx, x)
+    p = _one(m.padding)
+    return ctx.op(
+        "MaxPool", x, kernel_shape=[_one(m.kernel_size)], strides=[_one(m.stride)], pads=[p, p],
+        dilations=[_one(m.dilation)], ceil_mode=int(m.ceil_mode),
+    )  # fmt: skip
+
+
+@builtin("AvgPool1d")
+def _avg_pool1d(ctx: ExportContext, m: Any, x: Value) -> str:
+    _check_3d(ctx, x)
+    p = _one(m.padding)
+    return ctx.op(
+        "AveragePool", x, kernel_shape=[_one(m.kernel_size)], strides=[_one(m.stride)],
+        pads=[p, p], ceil_mode=int(m.ceil_mode), count_include_pad=int(m.count_include_pad),
+    )  # fmt: skip
+
+
+@builtin("AdaptiveAvgPool1d")
+def _adaptive_avg_pool1d(ctx: ExportContext, m: Any, x: Value) -> str:
+    _check_3d(ctx, x)
+    n_in = x.shape[2]
+    out = n_in if m.output_size is None else _one(m.output_size)
+    if out == 1:
+        return ctx.op("GlobalAveragePool", x)
+    pool = ctx.weight(_adaptive_matrix(n_in, out, x.dtype).T.copy(), "pool")
+    return ctx.op("MatMul", x, pool)
+
+
+# ----------------------------------------------------------------------- group/instance norm
+@builtin("GroupNorm")
+def _group_norm(ctx: ExportContext, m: Any, x: Value) -> str:
+    if x.ndim < 2:
+        raise ctx.fail(f"input has shape {x.shape}, expected (N, C, *)")
+    c = m.num_channels
+    groups = ctx.reshape(x, [0, m.num_groups, -1])
+    mean = ctx.reduce("ReduceMean", groups, [2])
+    centred = ctx.op("Sub", groups, mean)
+    var = ctx.reduce("ReduceMean", ctx.op("Mul", centred, centred), [2])
+    y = ctx.op("Div", centred, ctx.op("Sqrt", ctx.op("Add", var, ctx.scalar(m.eps, x))))
+    y = ctx.op("Reshape", y, ctx.op("Shape", x))
+    if not m.affine:
+        return y
+    shape = [c] + [1] * (x.ndim - 2)
+    y = ctx.op("Mul", y, ctx.weight(_arr(m.weight).reshape(shape), "weight"))
+    return ctx.op("Add", y, ctx.weight(_arr(m.bias).reshape(shape), "bias"))
+
+
+@builtin("InstanceNorm2d")
+def _instance_norm2d(ctx: ExportContext, m: Any, x: Value) -> str:
+    _check_4d(ctx, x)
+    c = x.shape[1]
+    scale = _arr(m.weight) if m.affine else np.ones(c, dtype=x.dtype)
+    bias = _arr(m.bias) if m.affine else np.zeros(c, dtype=x.dtype)
+    if m.track_running_stats:  # inference uses the running statistics, as BatchNorm does
+        return ctx.op(
+            "BatchNormalization", x, ctx.weight(scale, "weight"), ctx.weight(bias, "bias"),
+            ctx.weight(_arr(m.running_mean), "running_mean"),
+            ctx.weight(_arr(m.running_var), "running_var"), epsilon=float(m.eps),
+        )  # fmt: skip
+    return ctx.op(
+        "InstanceNormalization", x, ctx.weight(scale, "weight"), ctx.weight(bias, "bias"),
+        epsilon=float(m.eps),
+    )  # fmt: skip
