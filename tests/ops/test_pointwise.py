@@ -52,6 +52,22 @@ def test_integer_arithmetic_matches_torch(ours, theirs, torch):
     assert (out.dtype.kind == "f") == ref.dtype.is_floating_point
 
 
+@pytest.mark.parametrize(
+    "fn", ["copysign", "remainder", "fmod", "floor_divide", "true_divide", "mul", "add", "pow"]
+)
+def test_integer_tensor_with_float_takes_the_float_dtype(fn, torch):
+    # PyTorch: int64 with float32 gives float32 (NumPy would give float64).
+    a = np.array([-3, 2, 5])
+    for other in (2.5, np.array([1.5, -2.0, 0.5], dtype=np.float32)):
+        t_other = torch.tensor(other) if isinstance(other, np.ndarray) else other
+        ours = getattr(rg, fn)(rg.tensor(a), rg.tensor(other) if t_other is not other else other)
+        theirs = getattr(torch, fn)(torch.tensor(a), t_other)
+        # A Python float gives the default dtype (the fixture sets torch's to float64).
+        expected = torch.get_default_dtype() if t_other is other else torch.float32
+        assert ours.dtype == np.float32 and theirs.dtype == expected
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+
+
 def test_integer_functions_that_keep_integers(torch):
     x = rg.tensor(INTS)
     for name in ("floor", "ceil", "trunc", "round", "sign"):

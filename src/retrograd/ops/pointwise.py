@@ -32,8 +32,20 @@ def _floating(x: Any) -> Tensor:
     return Tensor._wrap(x.data.astype(get_default_dtype()), False, None)
 
 
-def _floating_pair(a: Any, b: Any) -> tuple:
+def _pair(a: Any, b: Any) -> tuple:
+    """Tensors for a binary op; an integer side takes the floating side's dtype (PyTorch:
+    int64 with float32 gives float32, where NumPy would give float64)."""
     a, b = binary_args(a, b)
+    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    if ka in "iub" and kb == "f":
+        a = Tensor._wrap(a.data.astype(b.data.dtype), False, None)
+    elif kb in "iub" and ka == "f":
+        b = Tensor._wrap(b.data.astype(a.data.dtype), False, None)
+    return a, b
+
+
+def _floating_pair(a: Any, b: Any) -> tuple:
+    a, b = _pair(a, b)
     if a.data.dtype.kind not in "fc" and b.data.dtype.kind not in "fc":
         a, b = _floating(a), _floating(b)
     return a, b
@@ -885,7 +897,7 @@ def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
         >>> rg.remainder(rg.tensor([-3.0, 3.0]), 2.0).tolist()
         [1.0, 1.0]
     """
-    a, b = binary_args(input, other)
+    a, b = _pair(input, other)
     _check_int_divisor(a, b, "remainder")
     return Remainder.apply(a, b, mode="floor")
 
@@ -899,7 +911,7 @@ def fmod(input: Any, other: Any) -> Tensor:  # noqa: A002
         >>> rg.fmod(rg.tensor([-3.0, 3.0]), 2.0).tolist()
         [-1.0, 1.0]
     """
-    a, b = binary_args(input, other)
+    a, b = _pair(input, other)
     _check_int_divisor(a, b, "fmod")
     return Remainder.apply(a, b, mode="trunc")
 
@@ -913,7 +925,7 @@ def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
         >>> (rg.tensor([5, -5]) // 2).tolist()
         [2, -3]
     """
-    a, b = binary_args(input, other)
+    a, b = _pair(input, other)
     _check_int_divisor(a, b, "floor_divide")
     return RoundedDiv.apply(a, b, mode="floor")
 
@@ -938,7 +950,7 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor: 
         raise ValueError(
             f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
         )
-    a, b = binary_args(input, other)
+    a, b = _pair(input, other)
     _check_int_divisor(a, b, "div")
     return RoundedDiv.apply(a, b, mode=rounding_mode)
 
@@ -1096,7 +1108,7 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     """
     from .elementwise import add as _add
 
-    a, b = binary_args(input, other)
+    a, b = _pair(input, other)
     return _add(a, b if alpha == 1 else b * alpha)
 
 
@@ -1111,7 +1123,7 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     """
     from .elementwise import sub as _sub
 
-    a, b = binary_args(input, other)
+    a, b = _pair(input, other)
     return _sub(a, b if alpha == 1 else b * alpha)
 
 
@@ -1129,7 +1141,7 @@ def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
     """
     from .elementwise import mul as _mul
 
-    return _mul(input, other)
+    return _mul(*_pair(input, other))
 
 
 multiply = mul
@@ -1163,7 +1175,7 @@ def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001,A002 - mirrors torch
     """
     from .elementwise import pow as _pow
 
-    return _pow(input, exponent)
+    return _pow(*_pair(input, exponent))
 
 
 def square(input: Any) -> Tensor:  # noqa: A002
