@@ -976,6 +976,21 @@ case("cosine_embedding-unbatched", ("Div", "Sqrt"),
      lambda t, x, z, y: t.nn.functional.cosine_embedding_loss(x, z, y), normal(3), normal(3),
      const(-1.0), nograd=(2,))  # fmt: skip
 
+# 1-D pools and group/instance normalisation (retrograd.ops.pool, retrograd.ops.normalization).
+case("max_pool1d", "MaxPool2d", lambda x: _F.max_pool1d(x, 3, 2, 1),
+     lambda t, x: t.nn.functional.max_pool1d(x, 3, 2, 1), distinct(2, 3, 9))  # fmt: skip
+case("avg_pool1d", "AvgPool2d", lambda x: _F.avg_pool1d(x, 3, 2, 1, count_include_pad=False),
+     lambda t, x: t.nn.functional.avg_pool1d(x, 3, 2, 1, count_include_pad=False),
+     normal(2, 3, 9))  # fmt: skip
+case("adaptive_avg_pool1d", "AdaptiveAvgPool2d", lambda x: _F.adaptive_avg_pool1d(x, 4),
+     lambda t, x: t.nn.functional.adaptive_avg_pool1d(x, 4), normal(2, 3, 9))  # fmt: skip
+case("group_norm", "LayerNorm", lambda x, w, b: _F.group_norm(x, 2, w, b),
+     lambda t, x, w, b: t.nn.functional.group_norm(x, 2, w, b), normal(2, 4, 3, 3), normal(4),
+     normal(4))  # fmt: skip
+case("instance_norm", "LayerNorm", lambda x, w, b: _F.instance_norm(x, weight=w, bias=b),
+     lambda t, x, w, b: t.nn.functional.instance_norm(x, weight=w, bias=b), normal(2, 3, 4, 4),
+     normal(3), normal(3))  # fmt: skip
+
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"
 
