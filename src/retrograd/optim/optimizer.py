@@ -226,19 +226,29 @@ class Optimizer:
         flat, a gradient is missing, or some parameters have a buffer and others not.
         """
         flat = self._flat.get(gi)
+        missing_grad = False
         if flat is not None:
             views = flat["views"]
-            if len(views) != len(params) or any(p._data is not v for p, v in zip(params, views)):
-                flat = None  # a parameter was given a new array: lay the group out again
+            if len(views) != len(params):
+                flat = None
+            else:
+                for p, v in zip(params, views):  # one plain loop: this runs every step
+                    if p._data is not v:
+                        flat = None  # a parameter was given a new array: lay it out again
+                        break
+                    if p.grad is None:
+                        missing_grad = True
         if flat is None:
             flat = self._flatten_data(params)
             if flat is None:
-                self._flat.pop(gi, None)
+                # Not flat (someone else holds an array, or the group does not qualify):
+                # remembered until a parameter is given a new array.
+                self._flat[gi] = {"views": [p._data for p in params], "unflattened": True}
                 return None
             self._flat[gi] = flat
-        for p in params:
-            if p.grad is None:
-                return None
+            missing_grad = any(p.grad is None for p in params)
+        if missing_grad or "unflattened" in flat:
+            return None
         if flat["state"] is not self.state:
             # New buffers (first step, a state dict loaded): gather them once.
             state = self.state
