@@ -297,9 +297,9 @@ def max(  # noqa: A001
     Example::
 
         >>> import retrograd as rg
-        >>> x = rg.tensor([[1.0, 5.0], [3.0, 4.0]])
+        >>> x = rg.tensor([[1.0, 5.0], [4.0, 3.0]])
         >>> x.max().item(), x.max(dim=0).values.tolist(), x.max(dim=1).indices.tolist()
-        (5.0, [3.0, 5.0], [1, 0])
+        (5.0, [4.0, 5.0], [1, 0])
     """
     return _max_min(Max, "max", x, dim, keepdim, axis, keepdims)
 
@@ -377,7 +377,7 @@ def argmax(
     Example::
 
         >>> import retrograd as rg
-        >>> rg.argmax(rg.tensor([[1.0, 5.0], [3.0, 4.0]]), dim=1).tolist()
+        >>> rg.argmax(rg.tensor([[1.0, 5.0], [4.0, 3.0]]), dim=1).tolist()
         [1, 0]
     """
     return _arg(
