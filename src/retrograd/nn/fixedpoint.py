@@ -349,7 +349,7 @@ class FixedPoint(Module):
 
         >>> import numpy as np, retrograd as rg
         >>> W = rg.tensor(0.3 * np.eye(3), requires_grad=True)
-        >>> fp = rg.FixedPoint(lambda h, x, W: (h @ W + x).tanh())
+        >>> fp = rg.nn.FixedPoint(lambda h, x, W: (h @ W + x).tanh())
         >>> h = fp(rg.ones(2, 3), W)
         >>> h.sum().backward()
         >>> W.grad.shape, fp.last_stats["forward_converged"]
@@ -685,7 +685,7 @@ class FixedPoint(Module):
         Example::
 
             >>> import numpy as np, retrograd as rg
-            >>> fp = rg.FixedPoint(lambda h, x: h * 0.5 + x)
+            >>> fp = rg.nn.FixedPoint(lambda h, x: h * 0.5 + x)
             >>> round(fp.spectral_radius(rg.ones(3)), 6)
             0.5
         """

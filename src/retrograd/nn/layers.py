@@ -24,7 +24,7 @@ class Linear(Module):
     Example::
 
         >>> import retrograd as rg
-        >>> layer = rg.Linear(3, 2)
+        >>> layer = rg.nn.Linear(3, 2)
         >>> layer.weight.shape, layer.bias.shape
         ((2, 3), (2,))
     """

@@ -50,7 +50,7 @@ def detach_state(state: Any) -> Any:
     Example::
 
         >>> import retrograd as rg
-        >>> lstm = rg.LSTM(3, 4)
+        >>> lstm = rg.nn.LSTM(3, 4)
         >>> out, state = lstm(rg.randn(5, 2, 3))
         >>> h, c = detach_state(state)
         >>> h.requires_grad, h.shape
@@ -325,7 +325,7 @@ class LSTM(_RNNBase):
     Example::
 
         >>> import retrograd as rg
-        >>> lstm = rg.LSTM(3, 5, batch_first=True)
+        >>> lstm = rg.nn.LSTM(3, 5, batch_first=True)
         >>> out, (h_n, c_n) = lstm(rg.randn(4, 7, 3))
         >>> out.shape, h_n.shape, c_n.shape
         ((4, 7, 5), (1, 4, 5), (1, 4, 5))
