@@ -49,6 +49,37 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
+MODEL_HELP = "a model file written by retrograd train"
+
+
+def add_model_data_args(
+    p: argparse.ArgumentParser,
+    *,
+    model: str | None = MODEL_HELP,
+    data: bool = True,
+    data_default: str | None = None,
+    target_help: str = "CSV target column (default: as trained)",
+    delimiter: bool = False,
+) -> None:
+    """The arguments the subcommands share: the MODEL file (``model``: its help, None for
+    none), ``--data`` (required unless ``data_default``), ``--target`` and, for commands
+    that read CSV files, ``--delimiter``."""
+    if model is not None:
+        p.add_argument("model", metavar="MODEL", help=model)
+    if not data:
+        return
+    if data_default is None:
+        p.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
+    else:
+        p.add_argument(
+            "--data", default=data_default, metavar="DATA",
+            help=f"{DATA_HELP} (default {data_default})",
+        )  # fmt: skip
+    p.add_argument("--target", metavar="COLUMN", help=target_help)
+    if delimiter:
+        p.add_argument("--delimiter", metavar="CHAR", help=DELIMITER_HELP)
+
+
 def add_debug(p: argparse.ArgumentParser) -> None:
     # SUPPRESS: the subcommand's flag must not reset `retrograd --debug CMD` to False.
     p.add_argument(

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ._common import DATA_HELP, DELIMITER_HELP, Formatter, add_debug
+from ._common import Formatter, add_debug, add_model_data_args
 
 EPILOG = """\
 examples:
@@ -37,10 +37,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=Formatter,
     )
-    p.add_argument("model", metavar="MODEL", help="a model file written by retrograd train")
-    p.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
-    p.add_argument("--target", metavar="COLUMN", help="CSV target column (default: as trained)")
-    p.add_argument("--delimiter", metavar="CHAR", help=DELIMITER_HELP)
+    add_model_data_args(p, delimiter=True)
     p.add_argument("--plot", metavar="PNG", help="draw the confusion matrix to PNG")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     add_debug(p)

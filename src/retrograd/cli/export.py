@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import Formatter, UsageError, add_debug, info
+from ._common import Formatter, UsageError, add_debug, add_model_data_args, info
 
 EPILOG = """\
 examples:
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=Formatter,
     )
-    p.add_argument("model", metavar="MODEL", help="a model file (rg.save / retrograd train)")
+    add_model_data_args(p, model="a model file (rg.save / retrograd train)", data=False)
     p.add_argument("--onnx", required=True, metavar="OUT", help="the ONNX file to write")
     p.add_argument(
         "--opset", type=int, metavar="N", help="ONNX opset to target (default: retrograd's, 17)"

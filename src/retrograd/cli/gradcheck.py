@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import DATA_HELP, Formatter, add_debug
+from ._common import Formatter, add_debug, add_model_data_args
 
 EPILOG = """\
 examples:
@@ -32,9 +32,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=Formatter,
     )
-    p.add_argument("model", metavar="MODEL", help="a model file written by retrograd train")
-    p.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
-    p.add_argument("--target", metavar="COLUMN", help="CSV target column (default: as trained)")
+    add_model_data_args(p)
     p.add_argument(
         "--samples", type=int, default=4, metavar="N", help="rows of data to use (default 4)"
     )

@@ -20,7 +20,7 @@ _PROG = "retrograd noise"
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``noise`` subcommand on an argparse ``subparsers`` object."""
     from ..noisy import DEFAULT_LOSSES
-    from ._common import DATA_HELP, Formatter
+    from ._common import Formatter, add_model_data_args
 
     p = subparsers.add_parser(
         "noise",
@@ -34,8 +34,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "+weight_decay[=wd], +dropout[=p] (e.g. gce+clip=0.5)."
         ),
     )
-    p.add_argument("--data", default="digits", help=DATA_HELP + " (default digits)")
-    p.add_argument("--target", help="CSV column of the class labels (default: the last)")
+    add_model_data_args(
+        p, model=None, data_default="digits",
+        target_help="CSV column of the class labels (default: the last)",
+    )  # fmt: skip
     p.add_argument(
         "--losses",
         default=",".join(DEFAULT_LOSSES),

@@ -7,7 +7,7 @@ import csv
 import sys
 from typing import Any
 
-from ._common import DATA_HELP, DELIMITER_HELP, Formatter, add_debug
+from ._common import Formatter, add_debug, add_model_data_args
 
 EPILOG = """\
 examples:
@@ -32,10 +32,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=Formatter,
     )
-    p.add_argument("model", metavar="MODEL", help="a model file written by retrograd train")
-    p.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
-    p.add_argument("--target", metavar="COLUMN", help="a CSV column to ignore (the targets)")
-    p.add_argument("--delimiter", metavar="CHAR", help=DELIMITER_HELP)
+    add_model_data_args(p, target_help="a CSV column to ignore (the targets)", delimiter=True)
     p.add_argument("--out", metavar="CSV", help="write here (default: standard output)")
     p.add_argument(
         "--digits",

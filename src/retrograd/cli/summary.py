@@ -7,7 +7,7 @@ import functools
 import os
 from typing import Any
 
-from ._common import Formatter, add_debug
+from ._common import Formatter, add_debug, add_model_data_args
 
 EPILOG = """\
 examples:
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=Formatter,
     )
-    p.add_argument("model", metavar="MODEL", help="a model file (rg.save / retrograd train)")
+    add_model_data_args(p, model="a model file (rg.save / retrograd train)", data=False)
     p.add_argument(
         "--batch", type=int, default=1, metavar="N", help="rows in the dummy batch (default 1)"
     )
