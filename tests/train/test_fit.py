@@ -312,3 +312,32 @@ def test_fit_reads_optimizer_and_scheduler_capabilities_not_class_names():
     assert MyPlateau.seen == hist["loss"]
     with pytest.raises(TypeError, match="MyLBFGS re-evaluates its closure"):
         rg.optim.ClippedOptimizer(opt, 1.0)
+
+
+# ------------------------------------------------------------------ grouped options
+def test_grouped_options_equal_the_flat_keywords(tmp_path):
+    from retrograd.train import Checkpointing, StepOptions
+
+    X = np.linspace(-1, 1, 24, dtype=np.float32).reshape(-1, 2)
+    y = X.sum(axis=1, keepdims=True)
+
+    def run(**kw):
+        rg.manual_seed(0)
+        net = rg.nn.Linear(2, 1)
+        opt = rg.optim.SGD(net.parameters(), lr=0.1)
+        h = rg.train.fit(net, rg.nn.MSELoss(), opt, (X, y), epochs=3, batch_size=4, seed=0,
+                         verbose=0, **kw)  # fmt: skip
+        return h["loss"], net.weight.data.copy()
+
+    flat = run(checkpoint_dir=tmp_path / "a", keep_last=1, clip_grad_norm=0.5,
+               compile_step=False)  # fmt: skip
+    grouped = run(checkpoint=Checkpointing(tmp_path / "b", keep_last=1),
+                  step=StepOptions(clip_grad_norm=0.5, compile=False))  # fmt: skip
+    assert flat[0] == grouped[0] and np.array_equal(flat[1], grouped[1])
+    assert len(list((tmp_path / "a").iterdir())) == len(list((tmp_path / "b").iterdir()))
+    with pytest.raises(TypeError, match="pass step= or clip_grad_norm=, not both"):
+        run(step=StepOptions(), clip_grad_norm=1.0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'clip_norm'"):
+        run(clip_norm=1.0)
+    with pytest.raises(ValueError, match="resume=True needs checkpoint_dir"):
+        run(resume=True)

@@ -628,11 +628,10 @@ def _fit(
 
     from . import _common as C
 
-    ckpt: dict = {}
+    checkpoint = None
     if o["checkpoint_dir"]:
-        ckpt.update(checkpoint_dir=o["checkpoint_dir"], resume=o["resume"])
-        if o["keep_last"] is not None:
-            ckpt["keep_last"] = o["keep_last"]
+        keep = {} if o["keep_last"] is None else {"keep_last": o["keep_last"]}
+        checkpoint = rg.train.Checkpointing(o["checkpoint_dir"], resume=o["resume"], **keep)
     try:
         return rg.train.fit(
             model,
@@ -645,9 +644,10 @@ def _fit(
             seed=o["seed"],
             callbacks=callbacks,
             verbose=verbose,
-            distributed=o["distributed"],
-            clip_grad_norm=o["clip_grad_norm"],
-            **ckpt,
+            checkpoint=checkpoint,
+            step=rg.train.StepOptions(
+                clip_grad_norm=o["clip_grad_norm"], distributed=o["distributed"]
+            ),
         )
     except KeyboardInterrupt:
         if o["checkpoint_dir"] and root:

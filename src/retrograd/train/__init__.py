@@ -30,6 +30,7 @@ from .history import History
 from .logging import CSVLogger, JSONLLogger  # noqa: F401 - per-epoch metric files
 from .loop import NonFiniteLossError, TrainState, evaluate, fit, predict
 from .metrics import accuracy, confusion_matrix
+from .options import Checkpointing, StepOptions
 from .tensorboard import TensorBoard
 
 #: The noisy-data toolkit (retrograd.noisy, which builds on fit) under the names it had
@@ -71,7 +72,8 @@ def __dir__() -> list:
 
 
 __all__ = [
-    "fit", "evaluate", "predict", "compile_step", "CompiledStep", "History", "TrainState",
+    "fit", "evaluate", "predict", "Checkpointing", "StepOptions", "compile_step",
+    "CompiledStep", "History", "TrainState",
     "NonFiniteLossError", "Callback",
     "MaxEpochs", "TargetLoss", "TargetAccuracy", "AllWithinTolerance", "EarlyStopping",
     "ProgressBar", "TensorBoard", "metrics", "accuracy", "confusion_matrix", *_NOISY,

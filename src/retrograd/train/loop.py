@@ -18,6 +18,7 @@ from ..random import get_rng_state, set_rng_state
 from .callbacks import Callback, MaxEpochs, ProgressBar
 from .history import History
 from .metrics import METRICS
+from .options import Checkpointing, StepOptions, resolve_options
 
 # Validation and prediction go through the data in chunks of this many rows.
 _EVAL_CHUNK = 4096
@@ -277,14 +278,10 @@ def fit(
     verbose: int = 1,
     scheduler: Any = None,
     state: dict | None = None,
-    checkpoint_dir: Any = None,
-    resume: bool = False,
-    keep_last: int | None = 3,
-    keep_best: tuple | None = None,
-    clip_grad_norm: float | None = None,
-    detect_anomaly: bool = False,
-    distributed: bool = False,
-    compile_step: bool = True,
+    *,
+    checkpoint: Checkpointing | None = None,
+    step: StepOptions | None = None,
+    **options: Any,
 ) -> History:
     """Train ``model`` by backpropagation and return its :class:`History`.
 
@@ -305,6 +302,12 @@ def fit(
     on a terminal or one line per epoch otherwise, 2 lines always. ``state``: a
     :meth:`TrainState.state_dict` to continue from (model and optimizer restored by the
     caller). A NaN or Inf loss raises :class:`NonFiniteLossError` naming epoch and step.
+
+    The other options come in two groups (:mod:`retrograd.train.options`), or as the flat
+    keywords that fill them: ``checkpoint=Checkpointing(dir, resume, keep_last,
+    keep_best)`` (``checkpoint_dir=``, ``resume=``, ``keep_last=``, ``keep_best=``) and
+    ``step=StepOptions(clip_grad_norm, detect_anomaly, distributed, compile)``
+    (``clip_grad_norm=``, ``detect_anomaly=``, ``distributed=``, ``compile_step=``).
 
     Reliability: ``checkpoint_dir`` writes an atomic checkpoint after every epoch (model,
     optimizer, scheduler, loop state, every RNG and callback state; ``keep_last`` newest
@@ -334,6 +337,8 @@ def fit(
         ('target_loss', True)
     """
     _malloc.tune()  # training starts: see retrograd/_malloc.py (opt out there)
+    ckpt, step = resolve_options(checkpoint, step, options)
+    clip_grad_norm = step.clip_grad_norm
     if epochs is not None and (
         isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
     ):
@@ -379,32 +384,32 @@ def fit(
         isinstance(clip_grad_norm, (int, float)) and clip_grad_norm > 0
     ):
         raise ValueError(f"fit: clip_grad_norm must be a positive number, got {clip_grad_norm!r}")
-    if resume and checkpoint_dir is None:
-        raise ValueError("fit: resume=True needs checkpoint_dir (where to resume from)")
 
     ts = TrainState(model, loss_fn, optimizer, loader, val_loader, cbs, max_epochs, scheduler)
     ts.clip_grad_norm = clip_grad_norm
     ts.compiled = None
-    if compile_step:
+    if step.compile:
         from .compiled import CompiledStep
 
         ts.compiled = CompiledStep(model, loss_fn)
-    if distributed:
+    if step.distributed:
         _setup_distributed(ts, seed)
-    if checkpoint_dir is not None:
+    if ckpt is not None:
         from ..io.checkpoint import CheckpointManager
 
-        ts.checkpoints = CheckpointManager(checkpoint_dir, keep_last=keep_last, keep_best=keep_best)
+        ts.checkpoints = CheckpointManager(
+            ckpt.dir, keep_last=ckpt.keep_last, keep_best=ckpt.keep_best
+        )
     if state is not None:
         ts.load_state_dict(state)
-    elif resume:
+    elif ckpt is not None and ckpt.resume:
         saved = ts.checkpoints.restore(
             model=model, optimizer=_inner_optimizer(optimizer), scheduler=scheduler
         )
         if saved is not None:
             ts.load_state_dict(saved["train"])
             _load_callback_arrays(ts, saved.get("arrays", {}))
-    if detect_anomaly:
+    if step.detect_anomaly:
         from ..autograd.mode import detect_anomaly as _anomaly
 
         with _anomaly():
