@@ -27,8 +27,8 @@ import _common as C  # noqa: E402
 LR = 0.01
 MOMENTUM = 0.9
 CONTENDERS = (
-    "retrograd", "retrograd-eager", "pytorch", "torch-compile", "jax", "sklearn", "numpy",
-    "products",
+    "retrograd", "retrograd-numpy", "retrograd-eager", "pytorch", "torch-compile", "jax",
+    "sklearn", "numpy", "products",
 )  # fmt: skip
 #: Contenders whose memory Python's tracemalloc cannot see (their own allocators): their
 #: peak is the growth of the process's peak RSS over the first epoch (run.py measures it).
@@ -95,11 +95,16 @@ def _eager_epoch(model: Any, loss_fn: Any, opt: Any, data: list) -> Any:
     return epoch
 
 
-def build_retrograd(init: list, batches: list, passes: int, compiled: bool = True) -> tuple:
+def build_retrograd(
+    init: list, batches: list, passes: int, compiled: bool = True, kernels: str = "auto"
+) -> tuple:
     """retrograd as ``fit`` trains: the recorded step replayed (``rg.train.compile_step``).
 
     ``compiled=False`` is the eager loop (zero_grad, forward, loss, backward, step), the
     engine walking a fresh graph every step: the ``retrograd-eager`` contender.
+    ``kernels="numpy"`` runs the compiled step on the NumPy twins of the compiled kernels
+    (``retrograd.kernels.use``), as an install without the ``[fast]`` extra does: the
+    ``retrograd-numpy`` contender (the same as ``retrograd`` where Numba is absent).
     """
     try:
         import retrograd as rg
@@ -126,10 +131,15 @@ def build_retrograd(init: list, batches: list, passes: int, compiled: bool = Tru
 
     if compiled:
         step = rg.train.compile_step(model, loss_fn, opt)
+        from retrograd import kernels as rk
 
         def epoch() -> None:
-            for xb, yb in data:
-                step(xb, yb)
+            rk.use(kernels)  # the contenders alternate in one process: set it each epoch
+            try:
+                for xb, yb in data:
+                    step(xb, yb)
+            finally:
+                rk.use("auto")
             if step.eager_reason is not None:
                 raise RuntimeError(f"the compiled step ran eagerly: {step.eager_reason}")
 
@@ -394,6 +404,9 @@ def build_products(init: list, batches: list, passes: int) -> tuple:
 
 BUILDERS = {
     "retrograd": build_retrograd,
+    "retrograd-numpy": lambda init, batches, passes: build_retrograd(
+        init, batches, passes, kernels="numpy"
+    ),
     "retrograd-eager": lambda init, batches, passes: build_retrograd(init, batches, passes, False),
     "pytorch": build_pytorch,
     "torch-compile": build_torch_compile,

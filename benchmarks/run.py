@@ -48,8 +48,8 @@ TARGETS = {
 }  # fmt: skip
 #: The MLP table's contender columns, in order (each but the first two gets a ratio).
 MLP_COLUMNS = (
-    "retrograd", "retrograd-eager", "pytorch", "torch-compile", "jax", "sklearn", "numpy",
-    "products",
+    "retrograd", "retrograd-numpy", "retrograd-eager", "pytorch", "torch-compile", "jax",
+    "sklearn", "numpy", "products",
 )  # fmt: skip
 IMPORT_TARGET_S = 0.35
 CHILD_TIMEOUT_S = 1800
@@ -266,7 +266,9 @@ def markdown(result: dict) -> str:
         "configuration. `torch.compile` is the PyTorch loop with `torch.compile(model)`",
         "(inductor; compiled before timing). `JAX jit` is the whole step (forward, loss,",
         "gradients, `optax.sgd` momentum) under `jax.jit`, compiled ahead of time, parameters",
-        "and optimizer state donated. `retrograd` trains as `rg.train.fit` does: the step",
+        "and optimizer state donated. `retrograd, NumPy kernels` is `retrograd` with the",
+        "compiled kernels (Numba, the `[fast]` extra) switched off: what an install without",
+        "the extra runs. `retrograd` trains as `rg.train.fit` does: the step",
         "recorded once and replayed (`rg.train.compile_step`, bitwise the eager result);",
         "`retrograd eager`",
         "is the plain loop (zero_grad, forward, loss, backward, step) on a fresh graph each",
@@ -276,11 +278,11 @@ def markdown(result: dict) -> str:
         "contender, measured in the same alternation. The ratio columns are `retrograd`'s;",
         "the last one is the eager loop's.",
         "",
-        "| configuration | retrograd | retrograd eager | PyTorch | torch.compile | JAX jit "
-        "| scikit-learn | NumPy limit | products only | vs PyTorch | vs torch.compile "
-        "| vs JAX jit | vs scikit-learn | vs NumPy limit | of products only "
-        "| eager vs PyTorch |",
-        "|---|" + "---:|" * 15,
+        "| configuration | retrograd | retrograd, NumPy kernels | retrograd eager | PyTorch "
+        "| torch.compile | JAX jit | scikit-learn | NumPy limit | products only | vs PyTorch "
+        "| vs torch.compile | vs JAX jit | vs scikit-learn | vs NumPy limit | of products only "
+        "| eager vs PyTorch | NumPy kernels vs JAX jit | NumPy kernels vs NumPy limit |",
+        "|---|" + "---:|" * 18,
     ]
     mlp = [r for r in rows if r.get("suite") == "mlp"]
     configs = list(dict.fromkeys(r["config"] for r in mlp))
@@ -296,7 +298,7 @@ def markdown(result: dict) -> str:
                     notes.append(f"{c} / {peer}: {r['status']}: {r['note']}")
             else:
                 cells.append(_f(r["samples_per_s"]))
-            if peer not in ("retrograd", "retrograd-eager"):
+            if peer not in ("retrograd", "retrograd-numpy", "retrograd-eager"):
                 ratios.append(_f(r.get("speed_ratio") if r else None, "{:.2f}x"))
         eager, torch_row = by.get((c, "retrograd-eager")), by.get((c, "pytorch"))
         ratios.append(
@@ -307,6 +309,13 @@ def markdown(result: dict) -> str:
                 "{:.2f}x",
             )
         )  # fmt: skip
+        plain = by.get((c, "retrograd-numpy"))
+        for peer in ("jax", "numpy"):
+            other = by.get((c, peer))
+            ok = plain and other and plain.get("samples_per_s") and other.get("samples_per_s")
+            ratios.append(
+                _f(plain["samples_per_s"] / other["samples_per_s"] if ok else None, "{:.2f}x")
+            )
         desc = next((by[k]["description"] for k in by if k[0] == c and by[k]["description"]), c)
         out.append(f"| `{c}`: {desc} | " + " | ".join(cells + ratios) + " |")
     if notes:

@@ -9,6 +9,7 @@ from .._backend import xp
 from ..autograd.function import Function, unbroadcast
 from ..autograd.tensor import Tensor
 from ..errors import ShapeError
+from ..kernels import K
 from . import _composites
 from ._graph import reshape, sum_to
 from ._util import add_reduce, binary_args, ensure_tensor
@@ -111,11 +112,17 @@ class Linear(Function):
         return out
 
     def backward(self, g):
+        return self._vjp(g, None)
+
+    def _vjp(self, g, gb):
+        """The VJP; ``gb``, when not None, is the bias gradient already summed."""
         x, w = self.x, self.w
         needs = self.needs
         if g.ndim != 2:
             g = g.reshape(-1, g.shape[-1])
-        gx = gw = gb = None
+        gx = gw = None
+        if not (len(needs) > 2 and needs[2]):
+            gb = None
         if needs[0]:
             gx = g @ w
             if x.ndim != 2:
@@ -126,13 +133,13 @@ class Linear(Function):
             # number, so this is bitwise what matmul and sum give, a few us sooner.
             if needs[1]:
                 gw = g.T * (x if x.ndim == 2 else x.reshape(1, -1))
-            if len(needs) > 2 and needs[2]:
+            if len(needs) > 2 and needs[2] and gb is None:
                 gb = g[0].copy()
             return (gx, gw, gb)
         if needs[1]:
             x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
             gw = g.T @ x2
-        if len(needs) > 2 and needs[2]:
+        if len(needs) > 2 and needs[2] and gb is None:
             gb = add_reduce(g, axis=0)
         return (gx, gw, gb)
 
@@ -153,6 +160,13 @@ class LinearAct(Linear):
     replay = "pure"
 
     def forward(self, x, w, b=None, act="relu"):
+        if act == "relu" and x.ndim == 2:
+            # Linear's forward and the ReLU in one kernel: the bias add and the maximum
+            # in one pass over the fresh product (the same operations, element by element).
+            self.x, self.w, self.act = x, w, act
+            out = self.out = K.bias_relu(x @ w.T, b)
+            self.zero = _float_zero(out.dtype)
+            return out
         z = Linear.forward(self, x, w, b)
         self.act = act
         if act == "relu":
@@ -171,6 +185,10 @@ class LinearAct(Linear):
     def backward(self, g):
         out, act = self.out, self.act
         if act == "relu":
+            if g.ndim == 2 and len(self.needs) > 2 and self.needs[2]:
+                # ReLU's VJP and the bias gradient's column sums in one pass.
+                g, gb = K.relu_grad_bias(g, out)
+                return Linear._vjp(self, g, gb)
             g = g * (out > self.zero)
         elif act == "tanh":
             g = g * (1 - out * out)

@@ -14,6 +14,7 @@ from .._backend import xp
 from .._checks import check_reduction
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ..kernels import K
 from . import _composites
 from ._util import add_reduce, ensure_tensor, max_reduce
 from .activation import log_softmax
@@ -22,6 +23,15 @@ from .elementwise import abs as abs_
 
 _ROWS: dict = {}  # batch size -> arange(batch size), the row index of the fast path
 _ROW_STARTS: dict = {}  # (rows, classes) -> arange(0, rows * classes, classes)
+
+
+def _row_starts(m: int, c: int) -> Any:
+    """``arange(0, m * c, c)``: where each row of an (m, c) block starts (cached, read-only)."""
+    starts = _ROW_STARTS.get((m, c))
+    if starts is None:
+        starts = _ROW_STARTS[(m, c)] = xp.arange(0, m * c, c)
+        starts.flags.writeable = False  # shared between calls
+    return starts
 
 
 class CrossEntropy(Function):
@@ -37,6 +47,12 @@ class CrossEntropy(Function):
         # [0, C) and none equal to ignore_index (cross_entropy's fast path does).
         m, c = z.shape
         self.reduction = reduction
+        if checked and reduction != "none":
+            # Verified labels, a reduced loss: softmax, the loss and its sum in one kernel.
+            self.fast, self.target, self.denom = True, target, float(m)
+            self.flat = flat = _row_starts(m, c) + target
+            self.p, total = K.softmax_xent(z, flat)
+            return total / self.denom if reduction == "mean" else total
         s = z - max_reduce(z, axis=1, keepdims=True)
         e = xp.exp(s)
         se = add_reduce(e, axis=1, keepdims=True)
@@ -56,11 +72,7 @@ class CrossEntropy(Function):
             if checked:
                 # Labels verified to lie in [0, c): flat positions i * c + t_i in the
                 # (m, c) block gather and scatter faster than a (rows, target) index.
-                starts = _ROW_STARTS.get((m, c))
-                if starts is None:
-                    starts = _ROW_STARTS[(m, c)] = xp.arange(0, m * c, c)
-                    starts.flags.writeable = False  # shared between calls
-                self.flat = flat = starts + target
+                self.flat = flat = _row_starts(m, c) + target
                 losses = lse[:, 0] - s.reshape(-1).take(flat)
             else:
                 rows = _ROWS.get(m)
@@ -124,6 +136,8 @@ class CrossEntropy(Function):
             scale = g / self.denom
         else:
             scale = g
+        if self.fast and self.flat is not None and self.reduction != "none":
+            return (K.xent_grad(p, self.flat, scale),)  # (p - onehot) * scale, one pass
         if self.fast:
             grad = p.copy()
             if p.shape[0] == 1:  # online learning: a scalar index, not a fancy one

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._backend import xp
 from .._checks import check_number
+from ..kernels import K
 from .optimizer import Optimizer
 
 
@@ -102,6 +103,10 @@ class SGD(Optimizer):
                     if buf is None:
                         buf = g.astype(p.data.dtype, copy=True)
                         state["momentum_buffer"] = buf
+                    elif classic:
+                        # the update below (buf *= m; buf += g; p -= lr * buf) in one pass
+                        K.sgd_momentum(p.data, g, buf, lr_a, momentum_a)
+                        continue
                     else:
                         buf *= momentum_a
                         if dampening == 0.0:
@@ -140,9 +145,8 @@ class SGD(Optimizer):
             consts = flat["sgd"] = (lr, momentum, xp.asarray(lr, dt), xp.asarray(momentum, dt))
         if buf is None:
             self._attach(flat, params, "momentum_buffer", grad.copy())  # first step: buf = g
-            buf = flat["momentum_buffer"]
+            data -= consts[2] * flat["momentum_buffer"]
         else:
-            buf *= consts[3]
-            buf += grad
-        data -= consts[2] * buf
+            # buf *= momentum; buf += grad; data -= lr * buf, in one pass
+            K.sgd_momentum(data, grad, buf, consts[2], consts[3])
         return True
