@@ -220,3 +220,15 @@ def test_compiled_step_still_replays_bitwise():
     assert step.replays == 3 and step.eager_reason is None
     for a, b in zip(eager, comp):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_array_saved_by_a_node_is_checked_too():
+    # where() keeps its condition as a saved array, not as a graph input: overwriting the
+    # condition tensor before backward would route the gradient by the new mask.
+    x = rg.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    cond = x > 0
+    y = rg.where(cond, x, 0.0).sum()
+    with rg.no_grad():
+        cond.fill_(True)
+    with pytest.raises(InplaceModificationError, match=r"an array saved by Where.*fill_"):
+        y.backward()

@@ -85,6 +85,13 @@ def check_unmodified(t: Any, ctx: Any) -> None:
     for i, p in enumerate(ctx.parents):
         _check(p, epoch, get, f"input {i} of {type(ctx).__name__}")
     _check(t, epoch, get, f"the output of {type(ctx).__name__}")
+    # Arrays the node saved for its VJP that are not its inputs (a layer's buffers passed
+    # as keywords, such as BatchNorm's running statistics in eval mode).
+    for v in getattr(ctx, "__dict__", {}).values():
+        if v.__class__ is _ndarray:
+            rec = get(id(root_array(v)))
+            if rec is not None and rec[0] > epoch:
+                _raise_array(v, f"an array saved by {type(ctx).__name__}", rec[1])
 
 
 def _check(t: Any, epoch: int, get: Any, role: str) -> None:
@@ -95,7 +102,10 @@ def _check(t: Any, epoch: int, get: Any, role: str) -> None:
 
 
 def _raise(t: Any, role: str, what: str) -> None:
-    d = t._data
+    _raise_array(t._data, role, what)
+
+
+def _raise_array(d: Any, role: str, what: str) -> None:
     raise InplaceModificationError(
         "one of the variables needed for gradient computation has been modified by an "
         f"inplace operation: {role} (a {d.dtype} tensor of shape {d.shape}) was modified by "

@@ -6,6 +6,7 @@ from typing import Any
 
 from .._backend import xp
 from .._checks import resolve_dtype
+from ..autograd.inplace import mark_modified
 from ..autograd.tensor import Tensor
 from ..ops.attention import embedding, normalize_padding_idx
 from . import init
@@ -114,6 +115,7 @@ class Embedding(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
+            mark_modified(self.weight.data, "Embedding.reset_parameters", self.weight)
 
     capture_safe = True
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._backend import xp
 from .._checks import positive_int, resolve_dtype
+from ..autograd.inplace import mark_modified
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from . import init
@@ -60,9 +61,13 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            for buf, value in (
+                (self.running_mean, 0),
+                (self.running_var, 1),
+                (self.num_batches_tracked, 0),
+            ):
+                buf.data[...] = value
+                mark_modified(buf.data, "reset_running_stats", buf)  # eval graphs read them
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
