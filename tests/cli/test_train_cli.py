@@ -148,7 +148,7 @@ def test_gradcheck_passes_and_fails(digits_model, capsys, monkeypatch):
     rc = main(["gradcheck", str(out), "--data", "digits", "--samples", "2",
                "--max-elements", "4"])  # fmt: skip
     text = capsys.readouterr().out
-    assert rc == 1 and "FAILED: 1 of 2 layers (2)" in text
+    assert rc == 3 and "FAILED: 1 of 2 layers (2)" in text  # its own status, not 1
 
 
 def test_gradcheck_detects_a_wrong_gradient():

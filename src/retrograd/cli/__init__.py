@@ -6,8 +6,10 @@ module may instead expose ``add_parser(subparsers)`` and ``run(args) -> int``; i
 registered through a small adapter. A subcommand module that is missing is skipped, so
 one unfinished command never breaks the others.
 
-Errors print one line, ``retrograd: error: ...``, and exit with status 2 for usage
-mistakes, 1 for failures at run time (``--debug`` shows the traceback); Ctrl-C exits 130.
+Errors print one line, ``retrograd: error: ...``. Exit statuses (the table in
+docs/cli.md): 0 success, 1 failure at run time (``--debug`` shows the traceback), 2 usage
+mistake (bad option, missing input or output directory), 3 ``gradcheck`` found a wrong
+gradient, 130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM (handled like Ctrl-C).
 
 Example::
 
@@ -25,6 +27,14 @@ from typing import Any
 
 from .._version import __version__
 from ._common import Formatter, UsageError
+
+# Exit statuses, one table for every command (docs/cli.md).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_GRADCHECK_FAILED = 3
+EXIT_SIGINT = 130  # 128 + the signal number, as shells report a signal's end
+EXIT_SIGTERM = 143
 
 # Modules (under retrograd.cli) that define a subcommand, in the order --help lists them.
 SUBCOMMANDS = (
@@ -84,7 +94,44 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         _register(sub, name)
+    # An abbreviated flag (`--drop` for `--dropout`) taken silently is a wrong run.
+    parser.allow_abbrev = False
+    for p in sub.choices.values():
+        p.allow_abbrev = False
     return parser
+
+
+class _TermAsInterrupt:
+    """While active, SIGTERM does what Ctrl-C does (e.g. `retrograd train` finishes the
+    step and saves); ``received`` says whether it came."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        import signal
+
+        self.received = True
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)  # the default one raises KeyboardInterrupt
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _TermAsInterrupt:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
 
 def _error(msg: str) -> None:
@@ -117,18 +164,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = bool(getattr(args, "debug", False))
+    term = _TermAsInterrupt()
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("retrograd: interrupted", file=sys.stderr, flush=True)
-        return 130
+        with term:
+            return int(args.func(args) or 0)
+    except KeyboardInterrupt as exc:
+        why = "terminated (SIGTERM)" if term.received else "interrupted"
+        detail = " ".join(str(exc).split())
+        print(f"retrograd: {why}" + (f": {detail}" if detail else ""), file=sys.stderr,
+              flush=True)  # fmt: skip
+        return EXIT_SIGTERM if term.received else EXIT_SIGINT
     except UsageError as exc:
         if debug:
             import traceback
 
             traceback.print_exc()
         _error(str(exc))
-        return 2
+        return EXIT_USAGE
     except BrokenPipeError:
         # `retrograd predict ... | head`: the reader left; not an error of ours.
         return 0
@@ -143,4 +195,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = type(exc).__name__
         # Errors users cause read as they are; anything else says what it was.
         _error(str(exc) if isinstance(exc, expected) and str(exc) else f"{name}: {exc}")
-        return 1
+        return EXIT_ERROR

@@ -16,7 +16,8 @@ examples:
 Each parameter element checked is perturbed by +-eps in a float64 copy of the model (in
 eval mode, on the first --samples rows, standardized as in training); the central
 difference of the loss is compared with the gradient backprop computes. An element passes
-when |analytic - numeric| <= atol + rtol * |numeric|. The exit status is 1 if any fails.
+when |analytic - numeric| <= atol + rtol * |numeric|. The exit status is 3 if any fails
+(1 is a run-time error).
 """
 
 
@@ -165,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
     failed = [r[0] for r in rows if r[-1] == "FAIL"]
     if failed:
         print(f"FAILED: {len(failed)} of {len(rows)} layers ({', '.join(failed)})")
-        return 1
+        from . import EXIT_GRADCHECK_FAILED
+
+        return EXIT_GRADCHECK_FAILED
     worst = max((L["rel"] for L in layers.values()), default=0.0)
     print(f"passed: all {len(rows)} layers, worst relative error {worst:.2e}")
     return 0

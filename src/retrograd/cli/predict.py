@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
+import os
 import sys
 from typing import Any
 
@@ -53,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
     from . import _common as C
     from ._table import note
 
+    if args.out:
+        # The same class of mistake as `train --out` into a missing directory: usage (2),
+        # found before any work.
+        parent = os.path.dirname(args.out)
+        if parent and not os.path.isdir(parent):
+            raise C.UsageError(f"--out {args.out!r}: the directory {parent!r} does not exist")
     model, meta = C.load_model(args.model)
     task = meta.get("task", "classify")
     d = C.load_data(
@@ -85,14 +93,14 @@ def run(args: argparse.Namespace) -> int:
         k = vals.shape[1]
         header = ["prediction"] if k == 1 else [f"prediction_{i}" for i in range(k)]
         rows = ([g.format(v) for v in r] for r in vals)
-    fh = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
-    try:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
-    finally:
-        if args.out:
-            fh.close()
+    fh = io.StringIO() if args.out else sys.stdout
+    w = csv.writer(fh, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    if args.out:
+        from ..io import atomic_write_text
+
+        atomic_write_text(args.out, fh.getvalue())
     if args.out:
         print(f"wrote {d.n} predictions to {args.out}")
     return 0

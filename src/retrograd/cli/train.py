@@ -362,10 +362,21 @@ def train(o: dict) -> int:
     model, opt, loss_fn, lr = _build(o, prep)
     callbacks, early = _callbacks(o, prep, root)
     _announce(o, prep, model, lr, verbose == 0)
-    hist = _fit(o, prep, model, opt, loss_fn, callbacks, verbose, root)
+    hist, interrupt = _fit(o, prep, model, opt, loss_fn, callbacks, verbose, root)
     if not root:
         return 0
+    if interrupt is not None:
+        # Keep the work done: the epochs completed (and the step in progress, which the
+        # loop finished before stopping), marked as interrupted in the file's metadata.
+        prep.meta["interrupted"] = True
+        hist.stop_reason = f"interrupted: {interrupt}"
     _save_and_report(o, prep, model, hist, early, time.perf_counter() - t_start, verbose == 0)
+    if interrupt is not None:
+        raise KeyboardInterrupt(
+            f"{interrupt}; the model trained so far was saved to {o['out']}, marked as "
+            f"interrupted in its metadata (with --checkpoint-dir DIR, --resume continues "
+            f"a run exactly)"
+        )
     return 0
 
 
@@ -622,8 +633,9 @@ def _announce(o: dict, prep: _Prepared, model: Any, lr: float, quiet: bool) -> N
 def _fit(
     o: dict, prep: _Prepared, model: Any, opt: Any, loss_fn: Any, callbacks: list,
     verbose: int, root: bool,
-) -> Any:  # fmt: skip
-    """rg.train.fit with the command line's options; returns the History."""
+) -> tuple[Any, KeyboardInterrupt | None]:  # fmt: skip
+    """rg.train.fit with the command line's options: ``(History, None)``, or on Ctrl-C /
+    SIGTERM without ``--checkpoint-dir`` the epochs completed and the interruption."""
     import retrograd as rg
 
     from . import _common as C
@@ -633,7 +645,7 @@ def _fit(
         keep = {} if o["keep_last"] is None else {"keep_last": o["keep_last"]}
         checkpoint = rg.train.Checkpointing(o["checkpoint_dir"], resume=o["resume"], **keep)
     try:
-        return rg.train.fit(
+        hist = rg.train.fit(
             model,
             loss_fn,
             opt,
@@ -649,10 +661,19 @@ def _fit(
                 clip_grad_norm=o["clip_grad_norm"], distributed=o["distributed"]
             ),
         )
-    except KeyboardInterrupt:
-        if o["checkpoint_dir"] and root:
-            C.warn(f"interrupted: checkpoint in {o['checkpoint_dir']}; continue with --resume")
-        raise
+    except KeyboardInterrupt as exc:
+        if o["checkpoint_dir"]:
+            if root:
+                C.warn(f"interrupted: checkpoint in {o['checkpoint_dir']}; continue with --resume")
+            raise
+        history = getattr(exc, "history", None)
+        if history is None:  # a second Ctrl-C, or a run that cannot stop at a step's end
+            raise KeyboardInterrupt(
+                f"training stopped at once; nothing was saved to {o['out']} (interrupt once "
+                f"to keep the model trained so far; --checkpoint-dir DIR keeps every epoch)"
+            ) from None
+        return history, exc
+    return hist, None
 
 
 def _save_and_report(

@@ -314,7 +314,9 @@ def fit(
     plus the best by ``keep_best=("val_loss", "min")``); ``resume=True`` continues from
     the newest one exactly (bitwise the same parameters as an uninterrupted run). With a
     ``checkpoint_dir``, Ctrl-C (SIGINT) finishes the current step, saves a checkpoint and
-    then raises ``KeyboardInterrupt``. A non-finite loss never overwrites the last good
+    then raises ``KeyboardInterrupt`` (without one, it also finishes the step first; the
+    exception's ``history`` holds the epochs completed; a second Ctrl-C stops at once).
+    A non-finite loss never overwrites the last good
     checkpoint. ``clip_grad_norm`` rescales gradients to that total norm before each step;
     ``detect_anomaly`` runs under :func:`retrograd.detect_anomaly`. ``distributed=True``
     trains data-parallel over MPI (see :mod:`retrograd.distributed`; run under mpirun).
@@ -460,17 +462,23 @@ def save_train_checkpoint(ts: TrainState, metrics: dict | None = None) -> Any:
 
 
 def _run_guarded(ts: TrainState, metric_fns: dict) -> None:
-    """Run the loop; with checkpoints on, turn Ctrl-C into 'finish the step, save, stop'."""
-    if getattr(ts, "checkpoints", None) is None:
-        _run(ts, metric_fns)
-        return
+    """Run the loop, turning Ctrl-C into 'finish the step, save a checkpoint if on, stop'.
+
+    The model is then never left half-way through an optimizer step, so what the caller
+    keeps is consistent. Distributed runs without checkpoints stop at once as before
+    (ranks stopping at different steps would wait for each other forever).
+    """
     import signal
     import threading
 
-    ts.interrupted = False
+    with_checkpoints = getattr(ts, "checkpoints", None) is not None
+    if not with_checkpoints and getattr(ts, "distributed", False):
+        _run(ts, metric_fns)
+        return
     if threading.current_thread() is not threading.main_thread():
         _run(ts, metric_fns)
         return
+    ts.interrupted = False
 
     def on_sigint(signum, frame):
         if ts.interrupted:  # a second Ctrl-C: stop at once
@@ -482,10 +490,13 @@ def _run_guarded(ts: TrainState, metric_fns: dict) -> None:
         _run(ts, metric_fns)
     except _Interrupted:
         path = getattr(ts, "interrupt_checkpoint", None)
-        raise KeyboardInterrupt(
-            f"training interrupted at epoch {ts.epoch + 1}, step {ts.step}; "
-            f"checkpoint saved to {path}"
-        ) from None
+        err = KeyboardInterrupt(
+            f"training interrupted at epoch {ts.epoch + 1}, step {ts.step}"
+            + (f"; checkpoint saved to {path}" if path is not None else "")
+        )
+        # The epochs completed so far, for a caller that keeps the model (the CLI).
+        err.history = ts.history  # type: ignore[attr-defined]
+        raise err from None
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -609,7 +620,7 @@ def _train_epoch(ts: TrainState, metric_fns: dict, batch_cbs: list, keep_outputs
             clip_grad_norm_(params, clip)
             return inner_step() if closure is None else inner_step(closure)
 
-    check_interrupt = getattr(ts, "checkpoints", None) is not None
+    check_interrupt = getattr(ts, "interrupted", None) is not None
     compiled = getattr(ts, "compiled", None)
     try:
         for batch in ts.loader:
