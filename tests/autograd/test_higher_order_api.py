@@ -279,3 +279,14 @@ def test_a_recorded_create_graph_walk_is_never_replayed():
     with rg.autograd.record() as calls:
         rg.autograd.grad((x**3).sum(), x)
     assert not any(replay_refusal(c.fn) for c in calls)
+
+
+def test_grad_clipping_after_create_graph_backward_clips_the_values():
+    w = rg.nn.Parameter(np.array([3.0, 4.0]))
+    (w**2).sum().backward(create_graph=True)
+    assert rg.nn.utils.clip_grad_norm_([w], 1.0) == pytest.approx(10.0)
+    np.testing.assert_allclose(w.grad, [0.6, 0.8], rtol=1e-6)
+    v = rg.nn.Parameter(np.array([3.0, -4.0]))
+    (v**2).sum().backward(create_graph=True)
+    rg.nn.utils.clip_grad_value_([v], 1.0)
+    np.testing.assert_allclose(v.grad, [1.0, -1.0])

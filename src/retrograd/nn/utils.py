@@ -17,6 +17,16 @@ def _as_list(parameters: Any) -> list:
     return list(parameters)
 
 
+def _with_grad_values(parameters: Any) -> list:
+    """The parameters, each ``.grad`` left as a Tensor by ``backward(create_graph=True)``
+    replaced by its array: clipping works on the values, as the optimizers' steps do."""
+    params = _as_list(parameters)
+    for p in params:
+        if isinstance(p.grad, Tensor):
+            p.grad = p.grad.data
+    return params
+
+
 def clip_grad_norm_(
     parameters: Iterable[Any] | Tensor,
     max_norm: float,
@@ -46,7 +56,7 @@ def clip_grad_norm_(
         raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
     if norm_type <= 0 and not math.isinf(norm_type):
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
-    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    grads = [p.grad for p in _with_grad_values(parameters) if p.grad is not None]
     if not grads:
         return 0.0
     if math.isinf(norm_type):
@@ -83,7 +93,7 @@ def clip_grad_value_(parameters: Iterable[Any] | Tensor, clip_value: float) -> N
     clip_value = float(clip_value)
     if math.isnan(clip_value) or clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
-    for p in _as_list(parameters):
+    for p in _with_grad_values(parameters):
         if p.grad is not None:
             xp.clip(p.grad, -clip_value, clip_value, out=p.grad)
 
