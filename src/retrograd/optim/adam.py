@@ -56,11 +56,11 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
+    _ranges = {"lr": {"lo": 0.0}, "eps": {"lo": 0.0}, "weight_decay": {"lo": 0.0}}
+
     def _validate_group(self, group: dict) -> None:
+        super()._validate_group(group)
         name = type(self).__name__
-        check_number(group["lr"], "lr", name, lo=0.0)
-        check_number(group["eps"], "eps", name, lo=0.0)
-        check_number(group["weight_decay"], "weight_decay", name, lo=0.0)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._backend import xp
-from .._checks import check_number, positive_int
+from .._checks import positive_int
 from ..autograd.mode import enable_grad, no_grad
 from .optimizer import Optimizer
 
@@ -184,12 +184,12 @@ class LBFGS(Optimizer):
             )
         self._params = self.param_groups[0]["params"]
 
+    _ranges = {"lr": {"lo": 0.0}, "tolerance_grad": {"lo": 0.0}, "tolerance_change": {"lo": 0.0}}
+
     def _validate_group(self, group: dict) -> None:
-        check_number(group["lr"], "lr", "LBFGS", lo=0.0)
+        super()._validate_group(group)
         for name in ("max_iter", "max_eval", "history_size"):
             positive_int(group[name], name, "LBFGS")
-        check_number(group["tolerance_grad"], "tolerance_grad", "LBFGS", lo=0.0)
-        check_number(group["tolerance_change"], "tolerance_change", "LBFGS", lo=0.0)
         if group["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(
                 f"LBFGS: line_search_fn must be None or 'strong_wolfe', got "

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._backend import xp
+from .._checks import check_number
 from ..autograd.engine import GRAPH_GRADS
 from ..autograd.inplace import mark_many, root_array
 from ..autograd.mode import enable_grad
@@ -87,8 +88,15 @@ class Optimizer:
             self.add_param_group(g)
 
     # ----------------------------------------------------------------- groups
+    #: Each numeric hyperparameter's allowed range (``check_number``'s keywords), checked
+    #: for every group by :meth:`_validate_group`; subclasses add their other checks.
+    _ranges: dict = {}
+
     def _validate_group(self, group: dict) -> None:
-        """Check one group's hyperparameters; subclasses raise ValueError on bad values."""
+        """Check one group's hyperparameters: the declared ``_ranges`` (a ValueError naming
+        the optimizer, the hyperparameter and its value when out of range)."""
+        for name, bounds in self._ranges.items():
+            check_number(group[name], name, type(self).__name__, **bounds)
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyperparameters (fine-tuning, freezing)."""

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
-from .._checks import check_number
 from .optimizer import Optimizer
 
 
@@ -49,12 +48,13 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _validate_group(self, group: dict) -> None:
-        check_number(group["lr"], "lr", "RMSprop", lo=0.0)
-        check_number(group["alpha"], "alpha", "RMSprop", lo=0.0, hi=1.0)
-        check_number(group["eps"], "eps", "RMSprop", lo=0.0)
-        check_number(group["weight_decay"], "weight_decay", "RMSprop", lo=0.0)
-        check_number(group["momentum"], "momentum", "RMSprop", lo=0.0, hi=1.0, hi_open=True)
+    _ranges = {
+        "lr": {"lo": 0.0},
+        "alpha": {"lo": 0.0, "hi": 1.0},
+        "eps": {"lo": 0.0},
+        "weight_decay": {"lo": 0.0},
+        "momentum": {"lo": 0.0, "hi": 1.0, "hi_open": True},
+    }
 
     def _step(self) -> None:
         for group in self.param_groups:

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
-from .._checks import check_number
 from ..kernels import K
 from .optimizer import Optimizer
 
@@ -56,11 +55,15 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults)
 
+    _ranges = {
+        "lr": {"lo": 0.0},
+        "momentum": {"lo": 0.0, "hi": 1.0, "hi_open": True},
+        "dampening": {"lo": 0.0, "hi": 1.0},
+        "weight_decay": {"lo": 0.0},
+    }
+
     def _validate_group(self, group: dict) -> None:
-        check_number(group["lr"], "lr", "SGD", lo=0.0)
-        check_number(group["momentum"], "momentum", "SGD", lo=0.0, hi=1.0, hi_open=True)
-        check_number(group["dampening"], "dampening", "SGD", lo=0.0, hi=1.0)
-        check_number(group["weight_decay"], "weight_decay", "SGD", lo=0.0)
+        super()._validate_group(group)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov=True needs momentum > 0 and dampening == 0, got "
