@@ -203,3 +203,46 @@ def test_disk_full_names_the_file(tmp_path, monkeypatch):
         rg.save(nn.Linear(2, 2), target)
     assert info.value.errno == 28 and info.value.filename == str(target)
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------- clear errors
+def test_mse_loss_of_empty_tensors_is_nan_like_torch_without_warnings():
+    import warnings
+
+    torch = pytest.importorskip("torch")
+    expected = torch.nn.MSELoss()(torch.zeros(0, 3), torch.zeros(0, 3)).item()
+    x = rg.zeros(0, 3, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = nn.MSELoss()(x, rg.zeros(0, 3))
+        loss.backward()
+        assert nn.MSELoss(reduction="sum")(x, rg.zeros(0, 3)).item() == 0.0
+    assert np.isnan(loss.item()) and np.isnan(expected)
+    assert x.grad.shape == (0, 3)
+
+
+def test_fit_with_an_optimizer_over_another_models_parameters_is_refused():
+    a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+    data = (np.ones((4, 2), "float32"), np.ones((4, 1), "float32"))
+    opt = rg.optim.SGD(b.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="updates none of the model's 2 trainable"):
+        rg.train.fit(a, nn.MSELoss(), opt, data, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("a,b,y\n1,2,x\n".encode("utf-16"), "looks like UTF-16"),
+        (b"\x00\x01\x02binary\x00", "NUL bytes"),
+        (b"a,b\n\xff\xfe\xfa,1\n", "not a UTF-8 text file"),
+    ],
+    ids=["utf16", "nul", "latin"],
+)
+def test_non_utf8_csv_names_the_path(tmp_path, content, expected):
+    from retrograd.data.table import read_csv_table
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=expected) as info:
+        read_csv_table(path)
+    assert "data.csv" in str(info.value)

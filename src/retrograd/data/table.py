@@ -232,8 +232,21 @@ def read_csv_table(
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what}: no such file: {path!r}")
     delimiter = delimiter_arg(delimiter)
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        text = fh.read()
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise ValueError(
+            f"{what}: {path!r} is not a UTF-8 text file (byte {e.start}: "
+            f"{raw[e.start:e.start + 1]!r}); expected a CSV in UTF-8"
+            + ("; it looks like UTF-16: save it again as UTF-8" if utf16 else "")
+        ) from None
+    if "\x00" in text:
+        raise ValueError(
+            f"{what}: {path!r} holds NUL bytes, so it is binary, not a CSV text file"
+        )
     lines = text.splitlines(keepends=True)
     if delimiter is None:
         sample = [ln for ln in lines[: 4 * _SNIFF_LINES] if ln.strip()][:_SNIFF_LINES]

@@ -214,11 +214,14 @@ class MSE(Function):
         sq = self.d * self.d
         if reduction == "none":
             return sq
+        if reduction == "mean" and sq.size == 0:
+            # PyTorch's value (the mean of nothing), without NumPy's empty-slice warning.
+            return xp.array(xp.nan, dtype=sq.dtype)
         return sq.mean() if reduction == "mean" else sq.sum()
 
     def backward(self, g):
         d = self.d
-        scale = 2 * g / d.size if self.reduction == "mean" else 2 * g
+        scale = 2 * g / max(d.size, 1) if self.reduction == "mean" else 2 * g
         gd = d * scale
         na, nb = self.needs
         return (gd if na else None, -gd if nb else None)

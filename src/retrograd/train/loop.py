@@ -354,6 +354,7 @@ def fit(
             f"fit: optimizer must have step() and zero_grad() (an rg.optim "
             f"optimizer), got {type(optimizer).__name__}"
         )
+    _check_optimizer_owns_model(model, optimizer)
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"fit: callbacks must be rg.train.Callback instances, got {cb!r}")
@@ -419,6 +420,22 @@ def fit(
     else:
         _run_guarded(ts, metric_fns)
     return ts.history
+
+
+def _check_optimizer_owns_model(model: Any, optimizer: Any) -> None:
+    """An optimizer over another model's parameters would train nothing, silently."""
+    params = getattr(model, "parameters", None)
+    groups = getattr(optimizer, "param_groups", None)
+    if not callable(params) or not isinstance(groups, list):
+        return
+    trainable = {id(p) for p in params() if getattr(p, "requires_grad", True)}
+    stepped = {id(p) for g in groups for p in g.get("params", ())}
+    if trainable and stepped and not trainable & stepped:
+        raise ValueError(
+            f"fit: the optimizer updates none of the model's {len(trainable)} trainable "
+            f"parameters (it holds {len(stepped)} others; built over another model?); "
+            f"create it with the model's parameters, e.g. SGD(model.parameters(), lr=...)"
+        )
 
 
 # ------------------------------------------------------------------ reliability plumbing
