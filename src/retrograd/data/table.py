@@ -240,13 +240,11 @@ def read_csv_table(
         utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
         raise ValueError(
             f"{what}: {path!r} is not a UTF-8 text file (byte {e.start}: "
-            f"{raw[e.start:e.start + 1]!r}); expected a CSV in UTF-8"
+            f"{raw[e.start : e.start + 1]!r}); expected a CSV in UTF-8"
             + ("; it looks like UTF-16: save it again as UTF-8" if utf16 else "")
         ) from None
     if "\x00" in text:
-        raise ValueError(
-            f"{what}: {path!r} holds NUL bytes, so it is binary, not a CSV text file"
-        )
+        raise ValueError(f"{what}: {path!r} holds NUL bytes, so it is binary, not a CSV text file")
     lines = text.splitlines(keepends=True)
     if delimiter is None:
         sample = [ln for ln in lines[: 4 * _SNIFF_LINES] if ln.strip()][:_SNIFF_LINES]
