@@ -581,3 +581,184 @@ def test_fixed_point_classifier_accounts_for_every_solver_option():
     assert sorted(covered) == sorted(SOLVER_OPTIONS)
     params = rsk.FixedPointClassifier().get_params()
     assert set(rsk._SOLVER_PARAMS) <= set(params)
+
+
+# ------------------------------------------------- approximate gradients: jfb, phantom
+def test_jfb_is_the_parameter_vjp_of_g_at_the_fixed_point(rng):
+    cell, fp, x, c = _setup(rng, backward="jfb")
+    h = fp(x)
+    (h * rg.tensor(c)).sum().backward()
+    # Independently: (dF/dtheta (h*))^T g with h* held constant, through the engine.
+    x2 = rg.tensor(x.data.copy(), requires_grad=True)
+    ref = TanhCell(4, 6, cell.w.data.copy())
+    ref.load_state_dict(cell.state_dict())
+    (ref(rg.tensor(h.data), x2) * rg.tensor(c)).sum().backward()
+    want = {"w": ref.w.grad, "u": ref.u.grad, "b": ref.b.grad, "x": x2.grad}
+    for k, v in _grads(cell, x).items():
+        np.testing.assert_allclose(v, want[k], rtol=1e-12, atol=1e-14, err_msg=k)
+    exact = _direct_grads(cell, x.data, h.data, c)
+    assert _rel(cell.w.grad, exact["w"]) > 1e-3  # an approximation, not the exact gradient
+    assert fp.last_stats["backward_iterations"] == 0
+
+
+@pytest.mark.parametrize("damping", [1.0, 0.7])
+def test_phantom_tends_to_the_exact_gradient_as_k_grows(rng, damping):
+    errs = []
+    for k in (1, 5, 200):
+        cell, fp, x, c = _setup(rng, backward="phantom", backward_max_iter=k,
+                                backward_damping=damping)  # fmt: skip
+        h = fp(x)
+        (h * rg.tensor(c)).sum().backward()
+        exact = _direct_grads(cell, x.data, h.data, c)
+        errs.append(max(_rel(v, exact[n]) for n, v in _grads(cell, x).items()))
+        assert fp.last_stats["backward_iterations"] == k
+    assert errs[0] > errs[1] > errs[2] and errs[2] < 1e-8
+
+
+def test_phantom_one_undamped_step_is_jfb(rng):
+    out = []
+    for kw in ({"backward": "jfb"}, {"backward": "phantom", "backward_max_iter": 1}):
+        cell, fp, x, c = _setup(np.random.default_rng(3), **kw)
+        (fp(x) * rg.tensor(c)).sum().backward()
+        out.append(_grads(cell, x))
+    for k in out[0]:
+        np.testing.assert_allclose(out[1][k], out[0][k], rtol=1e-10, atol=1e-13, err_msg=k)
+
+
+def test_approximate_gradients_point_the_right_way(rng):
+    cell, fp, x, c = _setup(rng, radius=0.9, backward="jfb")
+    h = fp(x)
+    (h * rg.tensor(c)).sum().backward()
+    exact = _direct_grads(cell, x.data, h.data, c)["w"].ravel()
+    g = cell.w.grad.ravel()
+    assert g @ exact / np.linalg.norm(g) / np.linalg.norm(exact) > 0.1
+
+
+# ------------------------------------------------------------- Anderson acceleration
+def _slow_cell(n=16, radius=0.97, seed=0):
+    return TanhCell(8, n, _contracting_w(n, radius, seed=seed), seed=seed)
+
+
+def test_anderson_finds_the_plain_fixed_point_and_gradient(rng):
+    cell = _slow_cell(radius=0.9)
+    x = rng.standard_normal((4, 8))
+    c = rng.standard_normal((4, 16))
+    res = {}
+    for solver in ("iter", "anderson"):
+        fp = rg.nn.FixedPoint(cell, tol=1e-10, max_iter=5000, solver=solver)
+        xt = rg.tensor(x, requires_grad=True)
+        cell.zero_grad()
+        h = fp(xt)
+        (h * rg.tensor(c)).sum().backward()
+        res[solver] = (h.data.copy(), {k: np.copy(v) for k, v in _grads(cell, xt).items()})
+        assert fp.last_stats["forward_converged"] and fp.last_stats["backward_converged"]
+    np.testing.assert_allclose(res["anderson"][0], res["iter"][0], rtol=0, atol=1e-8)
+    for k in res["iter"][1]:
+        np.testing.assert_allclose(res["anderson"][1][k], res["iter"][1][k], rtol=1e-6,
+                                   atol=1e-8, err_msg=k)  # fmt: skip
+    # Independently: h* is a fixed point of F to the tolerance.
+    hs = res["anderson"][0]
+    f = cell(rg.tensor(hs), rg.tensor(x)).data
+    assert np.abs(f - hs).max() < 1e-8
+
+
+def test_anderson_needs_fewer_cell_evaluations_on_a_slow_cell(rng):
+    cell = _slow_cell(n=32, radius=0.99)
+    x = rg.tensor(0.1 * rng.standard_normal((8, 8)))  # small: tanh stays near its slope 1
+    its = {}
+    for solver in ("iter", "anderson"):
+        calls = [0]
+
+        def counted(h, x, _c=calls):
+            _c[0] += 1
+            return cell(h, x)
+
+        fp = rg.nn.FixedPoint(counted, tol=1e-8, max_iter=5000, solver=solver,
+                              h0=np.zeros((8, 32)))  # fmt: skip
+        fp(x)
+        its[solver] = calls[0]
+        assert fp.last_stats["forward_converged"]
+        assert calls[0] == fp.last_stats["forward_iterations"]
+    assert its["anderson"] * 2 < its["iter"], its
+
+
+def test_anderson_sample_alone_equals_sample_in_batch(rng):
+    cell = _slow_cell(radius=0.95)
+    x = rng.standard_normal((5, 8)) * np.array([[0.1], [3.0], [1.0], [0.01], [2.0]])
+    c = rng.standard_normal((5, 16))
+    fp = rg.nn.FixedPoint(cell, tol=1e-9, max_iter=3000, solver="anderson")
+    xb = rg.tensor(x, requires_grad=True)
+    cell.zero_grad()
+    hb = fp(xb)
+    (hb * rg.tensor(c)).sum().backward()
+    its_b = fp.last_stats["forward_iterations_per_sample"].copy()
+    gx_b = xb.grad.copy()
+    assert len(set(its_b.tolist())) > 1  # the rows stop at different steps
+    for i in range(5):
+        xi = rg.tensor(x[i : i + 1], requires_grad=True)
+        hi = fp(xi)
+        (hi * rg.tensor(c[i : i + 1])).sum().backward()
+        np.testing.assert_allclose(hi.data[0], hb.data[i], rtol=1e-10, atol=1e-12)
+        assert fp.last_stats["forward_iterations"] == its_b[i]
+        np.testing.assert_allclose(xi.grad[0], gx_b[i], rtol=1e-8, atol=1e-10)
+
+
+def test_anderson_backward_solver_follows_and_accelerates(rng):
+    cell = _slow_cell(n=32, radius=0.99)
+    x = rg.tensor(0.1 * rng.standard_normal((4, 8)))
+    c = rg.tensor(rng.standard_normal((4, 32)))
+    back = {}
+    for bs in ("iter", "anderson"):
+        fp = rg.nn.FixedPoint(cell, tol=1e-8, max_iter=5000, solver="anderson",
+                              backward_solver=bs)  # fmt: skip
+        cell.zero_grad()
+        (fp(x) * c).sum().backward()
+        back[bs] = (fp.last_stats["backward_iterations"], cell.w.grad.copy())
+        assert fp.last_stats["backward_true_residual"] < 1e-6
+    assert back["anderson"][0] * 2 < back["iter"][0]
+    assert _rel(back["anderson"][1], back["iter"][1]) < 1e-5
+    assert rg.nn.FixedPoint(cell, solver="anderson").backward_solver == "anderson"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"solver": "newton"}, r"solver must be one of \['iter', 'anderson'\], got 'newton'"),
+        ({"backward_solver": "x"}, "backward_solver must be one of"),
+        ({"anderson_m": 0}, "anderson_m must be an int >= 1, got 0"),
+        ({"anderson_beta": 0.0}, "anderson_beta"),
+        ({"anderson_lam": -1.0}, "anderson_lam"),
+        ({"backward": "phantoms"}, "backward must be one of"),
+        ({"solver": "anderson", "backward": "unrolled"}, "backward='unrolled'"),
+    ],
+)
+def test_bad_solver_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        rg.nn.FixedPoint(lambda h, x: x, **kwargs)
+
+
+def test_new_solver_options_round_trip_through_model_files(tmp_path):
+    net = rg.nn.RecurrentNet(
+        3,
+        4,
+        2,
+        solver="anderson",
+        anderson_m=3,
+        anderson_beta=0.8,
+        anderson_lam=1e-6,
+        backward="phantom",
+        backward_max_iter=7,
+    )
+    y = net(rg.ones(2, 3))
+    rg.save(net, tmp_path / "n.safetensors")
+    back = rg.load(tmp_path / "n.safetensors")
+    s = back.solver
+    assert (s.solver, s.backward_solver, s.anderson_m, s.anderson_beta, s.anderson_lam) == (
+        "anderson",
+        "anderson",
+        3,
+        0.8,
+        1e-6,
+    )
+    assert (s.backward, s.backward_max_iter) == ("phantom", 7)
+    np.testing.assert_allclose(back(rg.ones(2, 3)).data, y.data, rtol=1e-6)

@@ -42,7 +42,8 @@ from .layers import Linear
 from .module import Module, Parameter
 
 # ------------------------------------------------------------------ solver options
-BACKWARDS = ("rbp", "neumann", "cg", "unrolled")
+BACKWARDS = ("rbp", "neumann", "cg", "unrolled", "jfb", "phantom")
+SOLVERS = ("iter", "anderson")
 TOL_MODES = ("relative", "absolute")
 ON_NONCONVERGENCE = ("raise", "warn")
 STOPS = ("sample", "batch")
@@ -91,6 +92,11 @@ SOLVER_OPTIONS: dict[str, SolverOption] = {
     "backward_damping": SolverOption(None, _damping, follows="damping"),
     "estimate_spectral_radius": SolverOption(False, lambda v, name, who: bool(v)),
     "stop": SolverOption("sample", _one_of(STOPS)),
+    "solver": SolverOption("iter", _one_of(SOLVERS)),
+    "backward_solver": SolverOption(None, _one_of(SOLVERS), follows="solver"),
+    "anderson_m": SolverOption(5, check_int),
+    "anderson_beta": SolverOption(1.0, _damping),
+    "anderson_lam": SolverOption(1e-8, _nonneg),
 }
 
 
@@ -210,6 +216,7 @@ def _relax_rows(
     max_iter: int,
     nonfinite: Callable[[int, str], str],
     fixed_steps: bool = False,
+    accelerate: Callable[[Any, Any, Any], Any] | None = None,
 ) -> _Relaxation:
     """Iterate ``h <- step(h)``, stopping each of the ``rows`` slices of ``h`` on its own.
 
@@ -221,6 +228,10 @@ def _relax_rows(
     its terms do not grow). ``h`` may be a Tensor (the recorded iteration): rows are then
     frozen with the differentiable ``where``. A moving row that becomes non-finite raises
     a ConvergenceError with the message ``nonfinite(iteration, " in 2 of 64 samples")``.
+
+    ``accelerate(h, new, active)`` (arrays only) returns the next iterate of the rows still
+    moving from the current one and its image ``new = step(h)`` (Anderson mixing); the
+    stopping test is unchanged (on ``step(h) - h``), and a stopping row takes ``step(h)``.
     """
     traced = isinstance(h, Tensor)
     row_shape = (rows,) + (1,) * (h.ndim - 1)
@@ -244,6 +255,7 @@ def _relax_rows(
             bad = xp.count_nonzero(active & ~(xp.isfinite(diff) & xp.isfinite(scale)))
             if bad:
                 raise ConvergenceError(nonfinite(k, _of_samples(bad, rows, "in")))
+        prev = h
         if n_active == rows:
             h = new
         else:  # the rows that have stopped stay frozen
@@ -262,6 +274,8 @@ def _relax_rows(
             n_active -= int(n_stop)
         if not n_active:
             break
+        if accelerate is not None:
+            h = xp.where(active.reshape(row_shape), accelerate(prev, new, active), h)
     # Rows still active when the loop ended report their last step.
     last_diff = xp.where(active, diff, stop_diff)
     last_scale = xp.where(active, scale, stop_scale)
@@ -273,6 +287,56 @@ def _relax_rows(
             residuals = xp.where(last_scale > 0, last_diff / last_scale, last_diff)
             converged = ~active
     return _Relaxation(h, k, iterations, residuals, converged)
+
+
+class _Anderson:
+    """Anderson acceleration (type II, Walker & Ni 2011) with one set of mixing
+    coefficients per row, so that each sample's iterates are those it would have alone.
+
+    For each row, with the last ``m`` iterates ``x_i`` and their images ``g_i = G(x_i)``
+    and residuals ``f_i = g_i - x_i``, the coefficients ``alpha`` minimise
+    ``||sum_i alpha_i f_i||`` subject to ``sum_i alpha_i = 1``: ``alpha`` is proportional to
+    ``(H + lam s I)^-1 1`` with ``H`` the Gram matrix of the ``f_i`` and ``s`` its mean
+    diagonal (the regularisation follows the residuals' scale as they shrink). The next
+    iterate is ``sum_i alpha_i (beta g_i + (1 - beta) x_i)``. Computed in float64.
+    """
+
+    def __init__(self, rows: int, m: int, beta: float, lam: float) -> None:
+        self.rows, self.m, self.beta, self.lam = rows, m, beta, lam
+        self.xs: list = []
+        self.gs: list = []
+
+    def __call__(self, h: Any, new: Any, active: Any) -> Any:
+        rows = self.rows
+        self.xs.append(h.reshape(rows, -1).astype(xp.float64))
+        self.gs.append(new.reshape(rows, -1).astype(xp.float64))
+        if len(self.xs) > self.m:
+            del self.xs[0], self.gs[0]
+        if len(self.xs) == 1:
+            mixed = self.beta * self.gs[0] + (1 - self.beta) * self.xs[0]
+            return mixed.reshape(h.shape).astype(h.dtype, copy=False)
+        X = xp.stack(self.xs, axis=1)  # (rows, n, d)
+        G = xp.stack(self.gs, axis=1)
+        R = G - X
+        n = X.shape[1]
+        with xp.errstate(all="ignore"):
+            H = xp.matmul(R, R.transpose(0, 2, 1))  # per-row Gram matrices (rows, n, n)
+            s = xp.trace(H, axis1=1, axis2=2) / n
+            reg = self.lam * xp.where(s > 0, s, 1.0)
+            H = H + reg[:, None, None] * xp.eye(n)
+            try:
+                w = xp.linalg.solve(H, xp.ones((rows, n, 1)))[..., 0]
+            except xp.linalg.LinAlgError:
+                w = xp.zeros((rows, n))
+                w[:, -1] = 1.0
+            alpha = w / w.sum(axis=1, keepdims=True)
+            # A singular or non-finite row falls back to the plain (beta-mixed) step.
+            bad = ~xp.isfinite(alpha).all(axis=1)
+            if bad.any():
+                alpha[bad] = 0.0
+                alpha[bad, -1] = 1.0
+            mixed = xp.matmul(alpha[:, None, :], self.beta * G + (1 - self.beta) * X)[:, 0]
+        return mixed.reshape(h.shape).astype(h.dtype, copy=False)
 
 
 class FixedPointSolve(Function):
@@ -336,6 +400,23 @@ class FixedPoint(Module):
     - ``"unrolled"``: records the forward iterations and backpropagates through them
       (BPTT; memory grows with the iterations; for comparison).
 
+    Two approximate gradients solve no adjoint system (they are cheaper, and biased):
+
+    - ``"jfb"``: Jacobian-free backprop (Fung et al. 2022), the identity in place of
+      ``(I - J^T)^-1``: ``dL/dtheta = (dF/dtheta (h*))^T dL/dh*``;
+    - ``"phantom"``: phantom gradient (Geng et al. 2021), backprop through
+      ``backward_max_iter`` recorded steps ``h <- (1 - tau) h + tau F(h)`` from ``h*``
+      with ``tau = backward_damping``; it tends to the exact gradient as the number of
+      steps grows (memory grows with it).
+
+    ``solver`` picks the forward method: ``"iter"`` (the damped iteration above) or
+    ``"anderson"`` (Anderson acceleration of the damped map, with memory ``anderson_m``,
+    mixing ``anderson_beta`` and a regularisation ``anderson_lam`` relative to the mean
+    diagonal of each sample's Gram matrix of residuals). Anderson mixes each sample with
+    its own coefficients and keeps the same stopping test and statistics, so a sample's
+    fixed point still does not depend on its batch. ``backward_solver`` (default: the same
+    as ``solver``) accelerates the "rbp" adjoint relaxation likewise.
+
     After each call ``last_stats`` holds iterations, residuals and converged flags (the
     backward ones are filled in when backward runs): the largest iteration count and
     residual over the samples, whether all converged, and per sample
@@ -371,6 +452,11 @@ class FixedPoint(Module):
         backward_damping: float | None = None,
         estimate_spectral_radius: bool = False,
         stop: str = "sample",
+        solver: str = "iter",
+        backward_solver: str | None = None,
+        anderson_m: int = 5,
+        anderson_beta: float = 1.0,
+        anderson_lam: float = 1e-8,
     ) -> None:
         super().__init__()
         if not callable(cell):
@@ -383,6 +469,11 @@ class FixedPoint(Module):
         options = solver_options("FixedPoint", {k: args[k] for k in SOLVER_OPTIONS})
         for name, value in options.items():
             setattr(self, name, value)
+        if self.backward == "unrolled" and self.solver != "iter":
+            raise ValueError(
+                f"FixedPoint: backward='unrolled' records the plain iteration; got "
+                f"solver={self.solver!r}, expected solver='iter' with backward='unrolled'"
+            )
         self.h0 = h0
         self.last_stats: dict = {}
 
@@ -490,9 +581,12 @@ class FixedPoint(Module):
                 "damping < 1 or make the cell contracting (smaller recurrent weights)"
             )
 
+        rows = self._rows(h.shape)
+        traced = isinstance(h, Tensor)
         run = _relax_rows(
-            _damped(cell, self.damping), h, self._rows(h.shape), self.tol,
+            _damped(cell, self.damping), h, rows, self.tol,
             self.tol_mode == "relative", self.max_iter, nonfinite,
+            accelerate=None if traced else self._accelerator(self.solver, rows),
         )  # fmt: skip
         stats.update(run.summary("forward"))
         if run.failed:
@@ -504,6 +598,11 @@ class FixedPoint(Module):
                 "contracting"
             )
         return run
+
+    def _accelerator(self, solver: str, rows: int) -> _Anderson | None:
+        if solver == "anderson":
+            return _Anderson(rows, self.anderson_m, self.anderson_beta, self.anderson_lam)
+        return None
 
     def _nonconverged(self, msg: str) -> None:
         if self.on_nonconvergence == "raise":
@@ -546,8 +645,10 @@ class FixedPoint(Module):
         stats = node.stats
         h, n_extra = node.h, node.n_extra
         g = g.astype(h.dtype, copy=False)
-        jt = self._state_graph(h, node.x, list(node.extras))
         method = self.backward
+        if method in ("jfb", "phantom"):
+            return self._approximate(node, g)
+        jt = self._state_graph(h, node.x, list(node.extras))
         run = self._solve_cg(jt, g) if method == "cg" else self._solve_relax(jt, g)
         z = run.state
         if not math.isfinite(_norm(z)):
@@ -575,6 +676,46 @@ class FixedPoint(Module):
                 "backward_max_iter, or use backward='neumann' (truncated) or 'cg'"
             )
         return self._param_vjp(node, z, n_extra)
+
+    def _approximate(self, node: FixedPointSolve, g: Any) -> tuple:
+        """The approximate gradients: "jfb" and "phantom" (no adjoint system is solved).
+
+        "jfb" (Jacobian-free backprop, Fung et al. 2022) puts the identity in place of
+        ``(I - J^T)^-1``: ``dL/dtheta = (dF/dtheta (h*))^T g``. "phantom" (Geng et al.
+        2021) records ``k = backward_max_iter`` damped steps
+        ``h <- (1 - tau) h + tau F(h)`` from ``h*`` (held constant, ``tau =
+        backward_damping``) and backpropagates ``g`` through them; as ``k`` grows it
+        tends to the exact gradient when the damped ``J`` contracts. Memory grows with
+        ``k``.
+        """
+        stats = node.stats
+        if self.backward == "jfb":
+            stats.update(_Relaxation(g, 0, xp.zeros(1, int), xp.zeros(1), xp.ones(1, bool))
+                         .summary("backward"))  # fmt: skip
+            return self._param_vjp(node, g, node.n_extra)
+        needs = node.needs
+        n_extra = node.n_extra
+        x_leaf = Tensor._wrap(node.x, needs[0], None)
+        ex_leaves = [Tensor._wrap(a, needs[1 + i], None) for i, a in enumerate(node.extras)]
+        params = list(node.parents[1 + n_extra :])
+        step = _damped(lambda h: self.cell(h, x_leaf, *ex_leaves), self.backward_damping)
+        k = self.backward_max_iter
+        with enable_grad():
+            h = Tensor._wrap(node.h, False, None)
+            for _ in range(k):
+                h = step(h)
+        wanted = (x_leaf, *ex_leaves, *params)
+        _check_no_captured(h, wanted)
+        res = _norm(h.data - node.h) / max(_norm(node.h), 1e-300)
+        stats.update(_Relaxation(None, k, xp.full(1, k), xp.full(1, res), xp.ones(1, bool))
+                     .summary("backward"))  # fmt: skip
+        if not h.requires_grad:
+            return tuple(None for _ in wanted)
+        grads = run_backward(h, g.astype(h.data.dtype, copy=False), wanted)
+        return tuple(
+            None if not need else (xp.zeros_like(t.data) if gr is None else gr)
+            for t, gr, need in zip(wanted, grads, needs)
+        )
 
     def _param_vjp(self, node: FixedPointSolve, z: Any, n_extra: int) -> tuple:
         """``(dF/d(x, extras, params))^T z`` through one graph built at h*."""
@@ -607,10 +748,12 @@ class FixedPoint(Module):
                 f"backward_damping={tau:g}; use damping < 1 or backward='cg'"
             )
 
+        rows = self._rows(g.shape)
         return _relax_rows(
             _damped(lambda z: jt(z) + g, tau), xp.zeros_like(g) if neumann else g,
-            self._rows(g.shape), self.backward_tol, self.tol_mode == "relative",
+            rows, self.backward_tol, self.tol_mode == "relative",
             self.backward_max_iter, nonfinite, fixed_steps=neumann,
+            accelerate=None if neumann else self._accelerator(self.backward_solver, rows),
         )  # fmt: skip
 
     def _solve_cg(self, jt: Callable, g: Any) -> _Relaxation:
