@@ -246,3 +246,17 @@ def test_non_utf8_csv_names_the_path(tmp_path, content, expected):
     with pytest.raises(ValueError, match=expected) as info:
         read_csv_table(path)
     assert "data.csv" in str(info.value)
+
+
+@pytest.mark.parametrize(("groups", "kernel", "c_in"), [(1, 3, 1), (1, 5, 4), (2, 3, 4)])
+def test_conv2d_on_an_empty_batch_works_like_linear(groups, kernel, c_in):
+    torch = pytest.importorskip("torch")
+    conv = nn.Conv2d(c_in, 4, kernel, groups=groups)
+    x = rg.zeros(0, c_in, 7, 7, requires_grad=True)
+    y = conv(x)
+    ref = torch.nn.Conv2d(c_in, 4, kernel, groups=groups)(torch.zeros(0, c_in, 7, 7))
+    assert y.shape == tuple(ref.shape)
+    y.sum().backward()
+    assert x.grad.shape == x.shape
+    np.testing.assert_array_equal(np.asarray(conv.weight.grad.data), 0.0)
+    np.testing.assert_array_equal(np.asarray(conv.bias.grad.data), 0.0)

@@ -65,6 +65,12 @@ class Conv2d(Function):
         hp, wp = xp_.shape[2:]
         oh = (hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
         ow = (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+        self.geom = (x.shape, xp_.shape, pads, stride, dilation, groups, oh, ow)
+        self.w = w
+        if n == 0:
+            # An empty batch (as Linear takes one): an empty output; gradients are zeros.
+            self.cols = None
+            return xp.zeros((0, o, oh, ow), dtype=x.dtype)
         cols = _im2col(xp_, kh, kw, oh, ow, stride, dilation, groups)
         wmat = w.reshape(groups, o // groups, cg * kh * kw)
         if groups == 1 and cg * kh * kw >= 64:
@@ -88,6 +94,10 @@ class Conv2d(Function):
     def backward(self, g):
         xshape, pshape, pads, stride, dilation, groups, oh, ow = self.geom
         w, cols = self.w, self.cols
+        if xshape[0] == 0:
+            gb = xp.zeros(w.shape[0], w.dtype) if len(self.needs) > 2 and self.needs[2] else None
+            gx = xp.zeros(xshape, w.dtype) if self.needs[0] else None
+            return gx, (xp.zeros_like(w) if self.needs[1] else None), gb
         o, cg, kh, kw = w.shape
         n = xshape[0]
         k = cg * kh * kw
