@@ -553,6 +553,19 @@ def _to_node(module: Any, where: str, depth: int) -> dict:
     if depth > MAX_CONFIG_DEPTH:
         raise ValueError(f"cannot save {where}: modules nested deeper than {MAX_CONFIG_DEPTH}")
     cls = type(module)
+    for hook in (module.__dict__.get("_forward_pre_hooks") or {}).values():
+        kind = getattr(hook, "kind", None)
+        if kind in ("weight_norm", "spectral_norm"):
+            raise TypeError(
+                f"cannot save {where}: its '{hook.name}' is reparametrized by {kind}, which a "
+                f"model file does not record; call rg.nn.utils.remove_{kind}({where}, "
+                f"'{hook.name}') before saving, or save the weights alone with "
+                f"rg.io.save_state_dict(model.state_dict(), path)"
+            )
+        raise TypeError(
+            f"cannot save {where}: it has a forward pre-hook ({_short(hook)}), which a model "
+            f"file does not record; remove it before saving"
+        )
     entry = _BY_CLASS.get(cls)
     if entry is None:
         raise TypeError(

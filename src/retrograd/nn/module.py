@@ -324,7 +324,59 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.__dict__.get("_forward_pre_hooks"):
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def register_forward_pre_hook(self, hook: Any) -> RemovableHandle:
+        """Run ``hook(module, args)`` before every ``forward`` (PyTorch's pre-hook).
+
+        A hook returning something other than None replaces the positional arguments (a
+        tuple, or a single value wrapped in one). Returns a handle whose ``remove()``
+        unregisters the hook. A module with pre-hooks is captured by
+        ``retrograd.train.compile_step`` only when every hook has ``capture_safe = True``.
+
+        Example::
+
+            >>> import retrograd as rg
+            >>> lin = rg.nn.Linear(2, 2)
+            >>> handle = lin.register_forward_pre_hook(lambda m, args: (args[0] * 0.0,))
+            >>> float(abs(lin(rg.ones(1, 2)) - lin.bias).sum())
+            0.0
+            >>> handle.remove()
+        """
+        if not callable(hook):
+            raise TypeError(
+                f"register_forward_pre_hook: hook must be callable, got {type(hook).__name__}"
+            )
+        hooks = self.__dict__.get("_forward_pre_hooks")
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, "_forward_pre_hooks", hooks)
+        STRUCTURE_VERSION[0] += 1
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        # Reparametrized weights (nn.utils.weight_norm, spectral_norm) are plain attributes
+        # computed by their hook; layers read self._parameters["weight"] directly in
+        # forward, so the computed tensor stands there for the duration of the call only.
+        names = self.__dict__.get("_reparametrized")
+        if not names:
+            return self.forward(*args, **kwargs)
+        params = self._parameters
+        for n in names:
+            params[n] = self.__dict__[n]
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            for n in names:
+                params.pop(n, None)
 
     def extra_repr(self) -> str:
         return ""
@@ -341,6 +393,25 @@ class Module:
 
     def num_parameters(self) -> int:
         return int(sum(p.data.size for p in self.parameters()))
+
+
+class RemovableHandle:
+    """What ``register_forward_pre_hook`` returns: ``remove()`` unregisters the hook."""
+
+    _next_id = [0]
+
+    def __init__(self, hooks: dict) -> None:
+        self.hooks = hooks
+        self.id = RemovableHandle._next_id[0]
+        RemovableHandle._next_id[0] += 1
+
+    def remove(self) -> None:
+        STRUCTURE_VERSION[0] += 1
+        self.hooks.pop(self.id, None)
+
+
+def _has_hooks(module: Any) -> bool:
+    return bool(module.__dict__.get("_forward_pre_hooks"))
 
 
 def _as_array(v: Any) -> Any:
@@ -391,7 +462,7 @@ class Sequential(Module):
         i = 0
         while i < n:
             m = mods[i]
-            if i + 2 < n:
+            if i + 2 < n and not any(_has_hooks(k) for k in mods[i : i + 3]):
                 fuse3 = _FUSED_TRIPLES.get((type(m), type(mods[i + 1]), type(mods[i + 2])))
                 if fuse3 is not None:
                     y = fuse3(m, mods[i + 1], mods[i + 2], x)
@@ -399,7 +470,7 @@ class Sequential(Module):
                         x = y
                         i += 3
                         continue
-            if i + 1 < n:
+            if i + 1 < n and not (_has_hooks(m) or _has_hooks(mods[i + 1])):
                 # A pair with a fused form (Linear then ReLU/Tanh/Sigmoid): one graph node
                 # instead of two, same results; the helper returns None when it does not
                 # apply (odd input, changed parameters) and the modules run one by one.

@@ -9,6 +9,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.inplace import mark_modified
 from ..autograd.tensor import Tensor
+from .reparam import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm
 
 
 def _as_list(parameters: Any) -> list:
@@ -206,5 +207,6 @@ def jacobian_regularization(f_out: Tensor, h: Tensor, n_vectors: int = 1) -> Ten
 
 __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
-    "detach_state", "jacobian_regularization",
+    "detach_state", "jacobian_regularization", "weight_norm", "remove_weight_norm",
+    "spectral_norm", "remove_spectral_norm",
 ]  # fmt: skip

@@ -46,6 +46,9 @@ def module_capture_safe(module: Any) -> bool:
     mro = type(module).__mro__
     fwd_owner = next((k for k in mro if "forward" in k.__dict__), None)
     safe_owner = next((k for k in mro if "capture_safe" in k.__dict__), None)
+    hooks = getattr(module, "__dict__", {}).get("_forward_pre_hooks") or {}
+    if any(getattr(h, "capture_safe", False) is not True for h in hooks.values()):
+        return False  # a pre-hook may update state outside the recorded ops
     return (
         safe_owner is not None
         and safe_owner.__dict__["capture_safe"] is True
@@ -58,6 +61,14 @@ def _unsafe_module(model: Any, loss_fn: Any) -> str | None:
     mods = list(model.modules()) if isinstance(model, Module) else [model]
     mods += list(loss_fn.modules()) if isinstance(loss_fn, Module) else [loss_fn]
     for m in mods:
+        hooks = getattr(m, "__dict__", {}).get("_forward_pre_hooks") or {}
+        unsafe = [h for h in hooks.values() if getattr(h, "capture_safe", False) is not True]
+        if unsafe:
+            what = getattr(unsafe[0], "kind", type(unsafe[0]).__name__)
+            return (
+                f"{type(m).__name__} has a forward pre-hook ({what}) that is not capture_safe "
+                "(it may update state outside the recorded ops)"
+            )
         if not module_capture_safe(m):
             return (
                 f"{type(m).__name__} is not capture_safe (its forward may update state, draw "
