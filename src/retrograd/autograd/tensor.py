@@ -361,6 +361,9 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
 
+    def __setitem__(self, index: Any, value: TensorLike) -> None:
+        _ops.setitem(self, index, value)
+
     # Comparisons give boolean tensors without a gradient.
     def __lt__(self, other: TensorLike) -> Tensor:
         return Tensor._wrap(self.data < _data(other), False, None)

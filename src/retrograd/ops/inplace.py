@@ -127,6 +127,66 @@ def copy_(self: Tensor, src: Any) -> Tensor:
     return apply_inplace(self, "copy_", fn, src)
 
 
+def setitem(self: Tensor, index: Any, value: Any) -> Tensor:
+    """``x[index] = value`` in place, with PyTorch's indexing rules (the same places as
+    ``x[index]`` reads, ``value`` broadcast to that shape and cast to ``x``'s dtype); the
+    gradient flows to the places not written and to ``value``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> x = rg.zeros(2, 3)
+        >>> x[0, [0, 2]] = 5.0
+        >>> x.tolist()
+        [[5.0, 0.0, 5.0], [0.0, 0.0, 0.0]]
+    """
+    from .creation import zeros
+    from .elementwise import cast, where
+    from .indexing import scatter_add
+    from .shape import expand, getitem, reshape
+
+    shape = self._data.shape
+    n = int(xp.prod(shape, dtype=xp.int64)) if shape else 1
+    # The flat positions x[index] reads, in PyTorch's order: one rule for basic, advanced
+    # and mixed indices, shared with getitem.
+    pos = getitem(Tensor(xp.arange(n).reshape(shape)), index).data
+    # NOTE: where an index repeats, the last write wins (as NumPy; PyTorch: unspecified).
+    src = xp.full(n, -1, dtype=xp.int64)
+    src[pos.reshape(-1)] = xp.arange(pos.size)
+    written = src >= 0
+    mask = written.reshape(shape)
+    flat = Tensor(pos.reshape(-1))
+    dup = int(written.sum()) != pos.size
+    take = xp.where(written, src, 0).reshape(shape)
+
+    def fn(old: Tensor, v: Any) -> Tensor:
+        v = v if isinstance(v, Tensor) else Tensor(xp.asarray(v))
+        v = cast(v, old._data.dtype)
+        lead = 0  # torch drops leading size-1 dims of a value with more dims than needed
+        while v.ndim - lead > len(pos.shape) and v.shape[lead] == 1:
+            lead += 1
+        if lead:
+            v = reshape(v, v.shape[lead:])
+        try:
+            vb = reshape(expand(v, pos.shape) if v.shape != pos.shape else v, -1)
+        except ValueError as e:
+            raise ShapeError(
+                f"setitem: value of shape {v.shape} does not broadcast to the indexed "
+                f"shape {pos.shape}"
+            ) from e
+        if not pos.size:
+            return old
+        placed = getitem(vb, take)
+        if dup:
+            # Every occurrence of a repeated place gets that place's gradient, as in
+            # PyTorch: the value is the last write, the gradient comes through a sum.
+            summed = reshape(scatter_add(zeros(n, dtype=vb.dtype), 0, flat, vb), shape)
+            placed = placed.detach() + (summed - summed.detach())
+        return where(mask, placed, old)
+
+    return apply_inplace(self, "setitem", fn, value)
+
+
 def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
     """Fill in place with uniform samples from [a, b) (the global generator by default).
 
@@ -158,4 +218,4 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any
     return apply_inplace(self, "normal_", _constant(self, arr))
 
 
-__all__ = ["apply_inplace", "fill_", "zero_", "copy_", "uniform_", "normal_"]
+__all__ = ["apply_inplace", "fill_", "zero_", "copy_", "setitem", "uniform_", "normal_"]
