@@ -89,6 +89,25 @@ def test_cross_entropy_class_indices_match_torch(torch, rng, reduction, opts):
     )
 
 
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("opts", [{}, {"weight": True}], ids=["plain", "weight"])
+def test_every_target_ignored_gives_nan_with_zero_gradient_as_torch(torch, rng, name, opts):
+    z = rng.normal(size=(3, 4))
+    y = np.array([-100, 1, 1])
+    kw = {"ignore_index": 1} if not opts else {"weight": np.array([1.0, 1.0, 0.0, 1.0])}
+    if opts:
+        y = np.array([2, 2, 2])
+    tkw = {k: (torch.tensor(v) if k == "weight" else v) for k, v in kw.items()}
+    _compare(
+        torch,
+        lambda a: getattr(F, name)(a, y if opts else np.array([1, 1, 1]), **kw),
+        lambda a: getattr(torch.nn.functional, name)(
+            a, torch.tensor(y if opts else np.array([1, 1, 1])), **tkw
+        ),
+        z,
+    )
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(
     "opts",

@@ -46,7 +46,7 @@ class CrossEntropy(Function):
         # checked=True: the caller has verified that target is (M,) class indices, all in
         # [0, C) and none equal to ignore_index (cross_entropy's fast path does).
         m, c = z.shape
-        self.reduction = reduction
+        self.reduction, self.all_ignored = reduction, False
         if checked and reduction != "none":
             # Verified labels, a reduced loss: softmax, the loss and its sum in one kernel.
             self.fast, self.target, self.denom = True, target, float(m)
@@ -120,6 +120,7 @@ class CrossEntropy(Function):
             coef = (1 - eps) * onehot * w + (eps / c) * w
             coef *= keep[:, None]
             self.denom = float((w[safe_t] * keep).sum() if weight is not None else keep.sum())
+            self.all_ignored = not keep.any()
         else:
             q = target.astype(dtype, copy=False)
             if eps:
@@ -133,7 +134,9 @@ class CrossEntropy(Function):
         if self.reduction == "none":
             scale = g[:, None]
         elif self.reduction == "mean":
-            scale = g / self.denom
+            # Every target ignored: the loss is 0/0 = nan and its gradient 0, as torch's
+            # (targets all weighted 0 give a nan gradient there, and here).
+            scale = xp.zeros_like(g) if self.all_ignored else g / self.denom
         else:
             scale = g
         if self.fast and self.flat is not None and self.reduction != "none":
@@ -763,7 +766,12 @@ def nll_loss(
     total = losses.sum()
     if reduction == "sum":
         return total
-    return total / _const(xp.asarray(wt.sum(), dtype=x.data.dtype))
+    denom = wt.sum()
+    if not valid.any():
+        # Every target ignored: nan with a zero gradient, as torch (targets all weighted
+        # 0 give a nan gradient there, and here).
+        return total + _const(xp.asarray(xp.nan, dtype=x.data.dtype))
+    return total / _const(xp.asarray(denom, dtype=x.data.dtype))
 
 
 def binary_cross_entropy(
