@@ -44,7 +44,7 @@ from .function import Function
 from .inplace import check_unmodified
 from .mode import MODE, enable_grad
 from .recording import Record
-from .tensor import Tensor
+from .tensor import RETAINS_GRAD, Tensor
 
 
 def toposort(root: Tensor) -> list:
@@ -99,10 +99,14 @@ def run_backward(root: Tensor, root_grad: Any, inputs: tuple | None = None) -> A
     pop_grad = grads.pop
     get_grad = grads.get
     get_leaf = leaf_grads.get
+    retain = RETAINS_GRAD if RETAINS_GRAD and inputs is None else None
     for t in toposort(root):
         g = pop_grad(id(t), None)
         if g is None:
             continue
+        if retain is not None and retain.get(id(t)) is t:
+            # Tensor.retain_grad(): a non-leaf's gradient kept in its .grad as well.
+            t.grad = g.astype(t.data.dtype) if t.grad is None else t.grad + g
         if wanted is not None and id(t) in wanted:
             # A non-leaf input of the functional API: record and keep propagating.
             _accumulate(leaf_grads, t, g)

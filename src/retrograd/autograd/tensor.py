@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import operator
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Union, overload
 
@@ -112,6 +113,11 @@ def _refusal(dtype: Any, what: builtins.str) -> builtins.str:
         "bool, integer or floating-point numbers"
     )
 
+
+
+#: Non-leaf tensors whose gradient backward keeps in .grad (Tensor.retain_grad), by id;
+#: weak, so a tensor that goes away leaves it.
+RETAINS_GRAD: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 class Tensor:
     """An n-dimensional array that records the operations made on it for backward.
@@ -239,6 +245,33 @@ class Tensor:
             raise RuntimeError("requires_grad_: cannot turn off requires_grad of a non-leaf tensor")
         self.requires_grad = bool(requires_grad)
         return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` on ``backward()`` (leaves
+        always keep theirs), as in PyTorch. Not filled by ``create_graph=True`` or
+        ``inputs=`` backward passes.
+
+        Example::
+
+            >>> import retrograd as rg
+            >>> x = rg.tensor([1.0, 2.0], requires_grad=True)
+            >>> y = x * 2
+            >>> y.retain_grad()
+            >>> (y * y).sum().backward()
+            >>> y.grad.tolist()
+            [4.0, 8.0]
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "retain_grad: can't retain_grad on a tensor that has requires_grad=False"
+            )
+        if self._ctx is not None:
+            RETAINS_GRAD[id(self)] = self
+
+    @property
+    def retains_grad(self) -> builtins.bool:
+        """True when :meth:`retain_grad` was called on this non-leaf tensor."""
+        return RETAINS_GRAD.get(id(self)) is self
 
     def zero_grad_(self) -> None:
         self.grad = None

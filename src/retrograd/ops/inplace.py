@@ -78,7 +78,17 @@ def _check_result(self: Tensor, out: Tensor, name: str) -> None:
 def _constant(self: Tensor, arr: Any) -> Callable[[Tensor], Tensor]:
     """An ``fn`` for :func:`apply_inplace` whose result is ``arr`` (fill, random draws)."""
     arr = xp.broadcast_to(xp.asarray(arr, dtype=self._data.dtype), self._data.shape)
-    return lambda _old: Tensor._wrap(arr, False, None)
+
+    def fn(old: Tensor) -> Tensor:
+        if not old.requires_grad:
+            return Tensor._wrap(arr, False, None)
+        from .elementwise import where
+
+        # Inside a graph the result still requires grad, with a zero gradient to the old
+        # value, as in PyTorch (so `y.zero_(); y.sum().backward()` works).
+        return where(xp.zeros(arr.shape, dtype=bool), old, Tensor._wrap(arr, False, None))
+
+    return fn
 
 
 def fill_(self: Tensor, value: Any) -> Tensor:
