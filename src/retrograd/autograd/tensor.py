@@ -114,10 +114,10 @@ def _refusal(dtype: Any, what: builtins.str) -> builtins.str:
     )
 
 
-
 #: Non-leaf tensors whose gradient backward keeps in .grad (Tensor.retain_grad), by id;
 #: weak, so a tensor that goes away leaves it.
 RETAINS_GRAD: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
 
 class Tensor:
     """An n-dimensional array that records the operations made on it for backward.
