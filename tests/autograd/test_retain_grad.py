@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 def test_retain_grad_keeps_a_non_leaf_gradient_and_accumulates():
     got = []
     for lib in (rg, torch):
-        x = lib.tensor([1.0, 2.0, -1.0], requires_grad=True)
+        x = lib.tensor(np.array([1.0, 2.0, -1.0], np.float32), requires_grad=True)
         y = x * 2
         y.retain_grad()
         z = y.tanh()
