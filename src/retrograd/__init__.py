@@ -128,6 +128,14 @@ from .random import get_rng_state, manual_seed, set_rng_state
 
 float32 = "float32"
 float64 = "float64"
+# torch's other dtype names, as the NumPy dtype names they stand for. `rg.bool`, `rg.int`
+# and `rg.float` go in through globals() so this module's own code keeps the builtins,
+# and stay out of __all__ so `from retrograd import *` does not shadow them either.
+float16 = half = "float16"
+double = "float64"
+int8, int16, int32, int64, uint8 = "int8", "int16", "int32", "int64", "uint8"
+short, long = "int16", "int64"
+globals().update({"bool": "bool", "int": "int32", "float": "float32"})
 
 # Submodules and heavier entry points load on first use, keeping `import retrograd` fast.
 _LAZY_MODULES = (

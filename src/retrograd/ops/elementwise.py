@@ -689,8 +689,9 @@ def minimum(a: Any, b: Any) -> Tensor:
         raise broadcast_error("minimum", a, b, e) from None
 
 
-def where(cond: Any, a: Any, b: Any) -> Tensor:
+def where(cond: Any, a: Any = None, b: Any = None) -> Any:
     """``a`` where ``cond`` is true, else ``b`` (gradient flows to the chosen side).
+    ``where(cond)`` alone is ``nonzero(cond, as_tuple=True)``, as in PyTorch.
 
     Example::
 
@@ -698,7 +699,15 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
         >>> x = rg.tensor([-1.0, 2.0])
         >>> rg.where(x > 0, x, 0.0)
         tensor([0., 2.])
+        >>> rg.where(x > 0)[0].tolist()
+        [1]
     """
+    if a is None and b is None:
+        from .indexing import nonzero
+
+        return nonzero(cond, as_tuple=True)
+    if a is None or b is None:
+        raise TypeError("where: give both a and b, or neither (for the indices of cond)")
     c = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
     if c.dtype != bool:
         raise TypeError(f"where: cond must be a boolean tensor, got dtype {c.dtype}")
@@ -873,8 +882,11 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     # NumPy scalars (np.float64(0.5)) would upcast a float32 input; Python numbers do not.
     min = min.item() if isinstance(min, (xp.generic, xp.ndarray)) else min  # noqa: A001
     max = max.item() if isinstance(max, (xp.generic, xp.ndarray)) else max  # noqa: A001
+    x = ensure_tensor(x)
+    if x._data.dtype.kind in "biu" and any(isinstance(v, float) for v in (min, max)):
+        x = float_arg(x)  # a float bound on an integer tensor: the default float (torch)
     # min > max is allowed: every element becomes max, as in PyTorch (and NumPy).
-    return Clip.apply(ensure_tensor(x), lo=min, hi=max)
+    return Clip.apply(x, lo=min, hi=max)
 
 
 def cast(x: Any, dtype: Any) -> Tensor:

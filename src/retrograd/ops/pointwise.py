@@ -1442,6 +1442,47 @@ def bitwise_not(input: Any) -> Tensor:  # noqa: A002
     return _nograd(xp.invert(_integral(input, "bitwise_not", "input")))
 
 
+
+def _compare(name: str, method: str, alias: str | None = None) -> Any:
+    def fn(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        return getattr(ensure_tensor(input), method)(other)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"""Elementwise ``input {_CMP_SYMBOLS[method]} other`` (broadcast), a bool tensor
+    ({'torch.' + name}{'' if alias is None else ', alias ' + alias}).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.{name}(rg.tensor([1.0, 2.0, 3.0]), 2).tolist()
+        {[bool(getattr(v, method)(2.0)) for v in (1.0, 2.0, 3.0)]}
+    """
+    return fn
+
+
+_CMP_SYMBOLS = {"__eq__": "==", "__ne__": "!=", "__lt__": "<", "__le__": "<=", "__gt__": ">",
+                "__ge__": ">="}  # fmt: skip
+eq = _compare("eq", "__eq__")
+ne = _compare("ne", "__ne__", "not_equal")
+lt = _compare("lt", "__lt__", "less")
+le = _compare("le", "__le__", "less_equal")
+gt = _compare("gt", "__gt__", "greater")
+ge = _compare("ge", "__ge__", "greater_equal")
+not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
+
+
+def equal(input: Any, other: Any) -> bool:  # noqa: A002 - PyTorch's name
+    """True when both tensors have the same shape and elements (torch.equal).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.equal(rg.tensor([1, 2]), rg.tensor([1, 2])), rg.equal(rg.ones(2), rg.ones(3))
+        (True, False)
+    """
+    a, b = ensure_tensor(input).data, ensure_tensor(other).data
+    return a.shape == b.shape and bool((a == b).all())
+
 __all__ = [
     "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
     "log2", "log10", "expm1", "exp2", "rsqrt", "erf", "sign", "floor", "ceil", "trunc", "fix",
@@ -1449,7 +1490,8 @@ __all__ = [
     "lerp", "square", "reciprocal", "clamp", "clamp_min", "clamp_max", "masked_fill",
     "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isclose", "allclose",
     "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "bitwise_not",
+    "bitwise_xor", "bitwise_not", "eq", "ne", "lt", "le", "gt", "ge", "not_equal", "less",
+    "less_equal", "greater", "greater_equal", "equal",
 ]  # fmt: skip
 # div/divide/true_divide (torch's, with rounding_mode) and add/sub/mul/neg/pow (alpha=,
 # aliases) are exported by retrograd itself; retrograd.ops keeps the plain operators.
