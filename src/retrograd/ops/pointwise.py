@@ -1442,14 +1442,13 @@ def bitwise_not(input: Any) -> Tensor:  # noqa: A002
     return _nograd(xp.invert(_integral(input, "bitwise_not", "input")))
 
 
-
 def _compare(name: str, method: str, alias: str | None = None) -> Any:
     def fn(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
         return getattr(ensure_tensor(input), method)(other)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"""Elementwise ``input {_CMP_SYMBOLS[method]} other`` (broadcast), a bool tensor
-    ({'torch.' + name}{'' if alias is None else ', alias ' + alias}).
+    ({"torch." + name}{"" if alias is None else ", alias " + alias}).
 
     Example::
 
@@ -1482,6 +1481,7 @@ def equal(input: Any, other: Any) -> bool:  # noqa: A002 - PyTorch's name
     """
     a, b = ensure_tensor(input).data, ensure_tensor(other).data
     return a.shape == b.shape and bool((a == b).all())
+
 
 __all__ = [
     "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
