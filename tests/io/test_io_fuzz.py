@@ -25,7 +25,7 @@ from retrograd import nn
 # RETROGRAD_FUZZ_EXAMPLES=20000 runs a longer campaign; the default keeps the suite fast.
 FUZZ = settings(
     max_examples=int(os.environ.get("RETROGRAD_FUZZ_EXAMPLES", "400")),
-    deadline=timedelta(seconds=5),
+    deadline=timedelta(seconds=60),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
 )
