@@ -231,3 +231,18 @@ def test_comparisons_give_tensors_without_gradient():
     m = x > 1.5
     assert isinstance(m, rg.Tensor) and m.dtype == bool and not m.requires_grad
     np.testing.assert_array_equal(m.data, [False, True, True])
+
+
+def test_grad_of_a_0d_leaf_is_a_0d_ndarray():
+    # NumPy hands back scalars (np.float32) for 0-d results; .grad must stay an ndarray
+    # of the leaf's shape and dtype, so that in-place accumulation works as on any array.
+    for f in (lambda x: x * x, lambda x: (x * 3).sum(), lambda x: x.exp()):
+        x = rg.tensor(2.0, requires_grad=True)
+        f(x).backward()
+        assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad.dtype == np.float32
+        f(x).backward()
+        assert type(x.grad) is np.ndarray
+    y = rg.tensor(1.5, requires_grad=True) * 2
+    y.retain_grad()
+    (y * y).backward()
+    assert type(y.grad) is np.ndarray and y.grad.shape == ()

@@ -46,6 +46,9 @@ from .mode import MODE, enable_grad
 from .recording import Record
 from .tensor import RETAINS_GRAD, Tensor
 
+_ndarray = xp.ndarray
+_asarray = xp.asarray
+
 
 def toposort(root: Tensor) -> list:
     """Non-leaf tensors reachable from ``root`` that need grad, in reverse topological order."""
@@ -106,7 +109,7 @@ def run_backward(root: Tensor, root_grad: Any, inputs: tuple | None = None) -> A
             continue
         if retain is not None and retain.get(id(t)) is t:
             # Tensor.retain_grad(): a non-leaf's gradient kept in its .grad as well.
-            t.grad = g.astype(t.data.dtype) if t.grad is None else t.grad + g
+            t.grad = _asarray(g, t.data.dtype) if t.grad is None else t.grad + g
         if wanted is not None and id(t) in wanted:
             # A non-leaf input of the functional API: record and keep propagating.
             _accumulate(leaf_grads, t, g)
@@ -157,6 +160,8 @@ def store_grads(pairs: Any, root_grad: Any, handed: set | None = None) -> None:
     for t, g in pairs:
         if g is None:
             continue
+        if g.__class__ is not _ndarray:
+            g = _asarray(g)  # a NumPy scalar (0-d results): .grad is always an ndarray
         td = t.data
         if g.shape != td.shape:
             raise RuntimeError(
