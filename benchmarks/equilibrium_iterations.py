@@ -4,9 +4,10 @@ Trains the digits equilibrium classifier ``h* = tanh(W h* + U x + b)`` (hidden 6
 default, ``||W||_F`` bounded by ``--max-norm``, Adam, batch 64, float32, exact RBP gradients, plain
 iteration) and after each epoch, on the same weights and the 360 test digits, counts:
 
-- the forward iterations (cell evaluations) of ``solver="iter"`` and ``"anderson"``
-  at ``tol`` (largest over the samples, and mean per sample);
-- the backward (adjoint) iterations of each ``backward_solver`` on one batch;
+- the forward iterations (cell evaluations) of ``solver="iter"``, ``"anderson"`` and
+  ``"broyden"`` at ``tol`` (largest over the samples, and mean per sample);
+- the backward (adjoint) iterations of the same ``backward_solver`` on one batch (largest
+  and mean per sample);
 - the cosine between the exact gradient (``backward="rbp"``) of the loss with respect to
   the parameters before the fixed point (``U``, ``b``, ``W``) and the approximate ones
   (``"jfb"``; ``"phantom"`` with 5 undamped steps).
@@ -70,10 +71,15 @@ def main() -> None:
         f"hidden {a.hidden}, tol {a.tol:g}, max_norm {a.max_norm:g}, float32, batch 64; "
         "iterations = cell evaluations"
     )
+    solvers = ("iter", "anderson", "broyden")
     print(
-        "epoch | fwd iter max/mean | fwd anderson max/mean | bwd iter | bwd anderson | "
-        "cos jfb | cos phantom5 | test acc"
+        "epoch | "
+        + " | ".join(f"fwd {s} max/mean" for s in solvers)
+        + " | "
+        + " | ".join(f"bwd {s} max/mean" for s in solvers)
+        + " | cos jfb | cos phantom5 | test acc"
     )
+    totals = dict.fromkeys(solvers, 0.0)
     rng = np.random.default_rng(a.seed)
     for epoch in range(a.epochs + 1):
         if epoch:
@@ -87,23 +93,34 @@ def main() -> None:
                 opt.step()
         model.eval()
         row = []
-        for solver in ("iter", "anderson"):
+        for solver in solvers:
             fp.solver = fp.backward_solver = solver
             with rg.no_grad():
                 logits = model(xt)
             st = fp.last_stats
             per = st["forward_iterations_per_sample"]
             row.append(f"{st['forward_iterations']}/{per.mean():.1f}")
+            totals[solver] += per.mean()
             acc = float((logits.data.argmax(1) == y[te]).mean())
-        for solver in ("iter", "anderson"):
+        for solver in solvers:
             fp.solver = fp.backward_solver = solver
             _grad(model, fp, xb, yb, "rbp")
-            row.append(str(fp.last_stats["backward_iterations"]))
+            per = fp.last_stats["backward_iterations_per_sample"]
+            row.append(f"{fp.last_stats['backward_iterations']}/{per.mean():.1f}")
+            totals[solver] += per.mean()
         fp.solver = fp.backward_solver = "iter"
         exact = _grad(model, fp, xb, yb, "rbp", tol=1e-7, backward_tol=1e-7)
         row.append(f"{_cos(_grad(model, fp, xb, yb, 'jfb'), exact):.3f}")
         row.append(f"{_cos(_grad(model, fp, xb, yb, 'phantom', backward_max_iter=5), exact):.3f}")
         print(f"{epoch:5d} | " + " | ".join(row) + f" | {acc:.3f}")
+    # Mean cell evaluations per sample, forward (test digits) + backward (one batch),
+    # summed over the epochs: the plain iteration's over each solver's.
+    print(
+        "cell evaluations per sample, fwd + bwd, all epochs: "
+        + ", ".join(f"{s} {totals[s]:.1f}" for s in solvers)
+        + "; iter / solver: "
+        + ", ".join(f"{s} {totals['iter'] / totals[s]:.2f}x" for s in solvers[1:])
+    )
 
 
 if __name__ == "__main__":

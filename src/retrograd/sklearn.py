@@ -937,7 +937,7 @@ _SOLVER_FIXED = {"on_nonconvergence": "warn"}
 _SOLVER_DEFAULTS = (
     "tol_mode", "backward_tol", "backward_max_iter", "backward_damping",
     "estimate_spectral_radius", "stop", "solver", "backward_solver", "anderson_m",
-    "anderson_beta", "anderson_lam",
+    "anderson_beta", "anderson_lam", "broyden_m",
 )  # fmt: skip
 
 

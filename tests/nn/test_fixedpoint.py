@@ -723,13 +723,16 @@ def test_anderson_backward_solver_follows_and_accelerates(rng):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"solver": "newton"}, r"solver must be one of \['iter', 'anderson'\], got 'newton'"),
+        ({"solver": "newton"}, r"solver must be one of \[.iter., .anderson., .broyden.\]"),
         ({"backward_solver": "x"}, "backward_solver must be one of"),
         ({"anderson_m": 0}, "anderson_m must be an int >= 1, got 0"),
         ({"anderson_beta": 0.0}, "anderson_beta"),
         ({"anderson_lam": -1.0}, "anderson_lam"),
         ({"backward": "phantoms"}, "backward must be one of"),
         ({"solver": "anderson", "backward": "unrolled"}, "backward='unrolled'"),
+        ({"broyden_m": 0}, "broyden_m must be an int >= 1, got 0"),
+        ({"broyden_m": 2.5}, "broyden_m must be an int >= 1, got 2.5"),
+        ({"solver": "broyden", "backward": "unrolled"}, "backward='unrolled'"),
     ],
 )
 def test_bad_solver_arguments(kwargs, match):

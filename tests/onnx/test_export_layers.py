@@ -260,8 +260,9 @@ CASES = [
     ),
     ("FixedPoint-batch-stop", lambda: nn.FixedPoint(_Cell(6), stop="batch"), (6,), {}, 0),
     ("RecurrentNet", lambda: nn.RecurrentNet(4, 6, 2), (4,), {}, 0),
-    # Anderson exports the plain iteration: the same fixed point, to the tolerance.
+    # Anderson and Broyden export the plain iteration: the same fixed point, to the tolerance.
     ("RecurrentNet-anderson", lambda: nn.RecurrentNet(4, 6, 2, solver="anderson"), (4,), {}, 0),
+    ("RecurrentNet-broyden", lambda: nn.RecurrentNet(4, 6, 2, solver="broyden"), (4,), {}, 0),
     (
         "RecurrentNet-tanh-symmetric-mask",
         lambda: nn.RecurrentNet(4, 3, 2, "tanh", connectivity=_sym_mask(5), symmetric=True),

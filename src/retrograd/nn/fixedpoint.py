@@ -43,7 +43,7 @@ from .module import Module, Parameter
 
 # ------------------------------------------------------------------ solver options
 BACKWARDS = ("rbp", "neumann", "cg", "unrolled", "jfb", "phantom")
-SOLVERS = ("iter", "anderson")
+SOLVERS = ("iter", "anderson", "broyden")
 TOL_MODES = ("relative", "absolute")
 ON_NONCONVERGENCE = ("raise", "warn")
 STOPS = ("sample", "batch")
@@ -97,6 +97,7 @@ SOLVER_OPTIONS: dict[str, SolverOption] = {
     "anderson_m": SolverOption(5, check_int),
     "anderson_beta": SolverOption(1.0, _damping),
     "anderson_lam": SolverOption(1e-8, _nonneg),
+    "broyden_m": SolverOption(20, check_int),
 }
 
 
@@ -339,6 +340,79 @@ class _Anderson:
         return mixed.reshape(h.shape).astype(h.dtype, copy=False)
 
 
+class _Broyden:
+    """Limited-memory ("good") Broyden's method on ``g(x) = G(x) - x = 0``, one low-rank
+    inverse-Jacobian estimate per row, so that each sample's iterates are those it would
+    have alone (as in the DEQ and torchdeq solvers, without a line search).
+
+    The estimate of ``(dg/dx)^-1`` is ``B = -I + sum_i u_i v_i^T`` (``B = -I`` makes the
+    first step the plain iteration ``x + g(x) = G(x)``); the step is ``x <- x - B g(x)``.
+    After each step, with ``dx`` and ``dg`` the changes of ``x`` and ``g``, Broyden's
+    inverse update ``B <- B + (dx - B dg) (dx^T B) / (dx^T B dg)`` adds one pair
+    ``(u, v)``; once ``m`` pairs are stored the estimate restarts from ``-I`` (DEQ and
+    torchdeq overwrite the oldest pair instead, which leaves the newer pairs, computed
+    against it, inconsistent: on slow tanh cells that diverged where restarting does not).
+    A row whose denominator vanishes skips the update; a row whose step is not finite
+    takes the plain step and forgets its pairs. Computed in float64.
+    """
+
+    def __init__(self, rows: int, m: int) -> None:
+        self.rows, self.m = rows, m
+        self.us: Any = None  # (rows, m, d)
+        self.vs: Any = None
+        self.count = 0  # pairs written so far (the ring index is count % m)
+        self.prev: tuple | None = None  # (x, g) of the previous call
+
+    def _matvec(self, a: Any) -> Any:
+        """``B a`` per row."""
+        out = -a
+        if self.count:
+            out = out + xp.einsum("rmd,rm->rd", self.us, xp.einsum("rmd,rd->rm", self.vs, a))
+        return out
+
+    def _rmatvec(self, a: Any) -> Any:
+        """``a^T B`` per row."""
+        out = -a
+        if self.count:
+            out = out + xp.einsum("rmd,rm->rd", self.vs, xp.einsum("rmd,rd->rm", self.us, a))
+        return out
+
+    def __call__(self, h: Any, new: Any, active: Any) -> Any:
+        rows = self.rows
+        x = h.reshape(rows, -1).astype(xp.float64)
+        g = new.reshape(rows, -1).astype(xp.float64) - x
+        with xp.errstate(all="ignore"):
+            if self.prev is not None:
+                dx, dg = x - self.prev[0], g - self.prev[1]
+                if self.count == self.m:  # memory full: start again from B = -I
+                    self.us[:] = 0.0
+                    self.vs[:] = 0.0
+                    self.count = 0
+                v = self._rmatvec(dx)
+                denom = _vecdot(v, dg)
+                u = dx - self._matvec(dg)
+                ok = xp.isfinite(denom) & (xp.abs(denom) > 1e-30 * _vecdot(v, v) ** 0.5 *
+                                           _vecdot(dg, dg) ** 0.5)  # fmt: skip
+                ok &= xp.isfinite(u).all(axis=1) & xp.isfinite(v).all(axis=1)
+                u = xp.where(ok[:, None], u / xp.where(ok, denom, 1.0)[:, None], 0.0)
+                v = xp.where(ok[:, None], v, 0.0)
+                if self.us is None:
+                    d = x.shape[1]
+                    self.us = xp.zeros((rows, self.m, d))
+                    self.vs = xp.zeros((rows, self.m, d))
+                self.us[:, self.count], self.vs[:, self.count] = u, v
+                self.count += 1
+            self.prev = (x, g)
+            nxt = x - self._matvec(g)
+            bad = ~xp.isfinite(nxt).all(axis=1)
+            if bad.any():  # fall back to the plain step and start that row afresh
+                nxt[bad] = x[bad] + g[bad]
+                if self.us is not None:
+                    self.us[bad] = 0.0
+                    self.vs[bad] = 0.0
+        return nxt.reshape(h.shape).astype(h.dtype, copy=False)
+
+
 class FixedPointSolve(Function):
     """The fixed-point primitive: forward relaxes, backward solves the adjoint system.
 
@@ -414,8 +488,11 @@ class FixedPoint(Module):
     mixing ``anderson_beta`` and a regularisation ``anderson_lam`` relative to the mean
     diagonal of each sample's Gram matrix of residuals). Anderson mixes each sample with
     its own coefficients and keeps the same stopping test and statistics, so a sample's
-    fixed point still does not depend on its batch. ``backward_solver`` (default: the same
-    as ``solver``) accelerates the "rbp" adjoint relaxation likewise.
+    fixed point still does not depend on its batch. ``"broyden"`` is limited-memory good
+    Broyden (no line search) on ``G(h) - h = 0``, one inverse-Jacobian estimate of at most
+    ``broyden_m`` rank-one pairs per sample, restarted from ``-I`` when full; same stopping
+    test, statistics and batch independence. ``backward_solver`` (default: the same as
+    ``solver``) accelerates the "rbp" adjoint relaxation likewise.
 
     After each call ``last_stats`` holds iterations, residuals and converged flags (the
     backward ones are filled in when backward runs): the largest iteration count and
@@ -457,6 +534,7 @@ class FixedPoint(Module):
         anderson_m: int = 5,
         anderson_beta: float = 1.0,
         anderson_lam: float = 1e-8,
+        broyden_m: int = 20,
     ) -> None:
         super().__init__()
         if not callable(cell):
@@ -599,9 +677,11 @@ class FixedPoint(Module):
             )
         return run
 
-    def _accelerator(self, solver: str, rows: int) -> _Anderson | None:
+    def _accelerator(self, solver: str, rows: int) -> _Anderson | _Broyden | None:
         if solver == "anderson":
             return _Anderson(rows, self.anderson_m, self.anderson_beta, self.anderson_lam)
+        if solver == "broyden":
+            return _Broyden(rows, self.broyden_m)
         return None
 
     def _nonconverged(self, msg: str) -> None:
