@@ -168,6 +168,11 @@ def _load_mnist_dir(directory: str, part: str) -> tuple:
             f"mnist:{directory}: {part} images have shape {X.shape} and labels {y.shape}; "
             "expected (N, H, W) images and (N,) labels"
         )
+    if X.shape[0] == 0 or X[0].size == 0:
+        raise ValueError(
+            f"mnist:{directory}: {part} images have shape {X.shape}; expected at least one "
+            "image of at least one pixel"
+        )
     return X, y.astype("int64")
 
 
@@ -224,6 +229,11 @@ def load_data(
         X = X.reshape(X.shape[0], -1).astype(np.float32)
         return Data(X, y, None, shape, spec)
     lower = spec.lower()
+    if lower.endswith(".npy"):
+        raise UsageError(
+            f"--data {spec!r}: a .npy file holds one array; save features and targets "
+            "together as an .npz file: numpy.savez(path, X=X, y=y)"
+        )
     if lower.endswith(".npz"):
         arrays = rgdata.load_npz(spec)
         xkey = next((k for k in ("X", "x", "features", "data") if k in arrays), None)
@@ -236,17 +246,19 @@ def load_data(
         y = None if ykey is None else np.asarray(arrays[ykey])
         if y is None and require_target:
             raise ValueError(f"--data {spec!r}: no target array named y (it holds {list(arrays)})")
+        _check_npz_arrays(spec, xkey, X, ykey, y)
         shape = tuple(int(s) for s in X.shape[1:]) if X.ndim == 3 else None
         if X.ndim == 1:
             X = X[:, None]
         X = X.reshape(X.shape[0], -1)
-        if X.dtype.kind not in "fiub":
-            raise ValueError(f"--data {spec!r}: X has dtype {X.dtype}, expected numbers")
-        if y is not None and y.shape[0] != X.shape[0]:
-            raise ValueError(f"--data {spec!r}: X has {X.shape[0]} rows but y has {y.shape[0]}")
+        label_names = None
+        if y is not None and y.dtype.kind == "U":
+            # Text labels (e.g. "setosa"): class indices in sorted order, as from a CSV.
+            label_names, y = np.unique(y, return_inverse=True)
+            label_names, y = [str(c) for c in label_names], y.astype(np.int64)
         if y is not None and y.dtype.kind == "f" and y.ndim == 1 and (y == np.round(y)).all():
             y = y.astype(np.int64)
-        return Data(X.astype(np.float32), y, None, shape, spec)
+        return Data(X.astype(np.float32), y, label_names, shape, spec)
     # Any other existing file is read as delimited text (UCI's .data files, .dat, ...).
     if lower.endswith((".csv", ".tsv", ".txt")) or (
         os.path.isfile(spec) and not lower.endswith((".gz", ".zip", ".safetensors"))
@@ -259,6 +271,36 @@ def load_data(
     if os.path.isdir(spec):
         raise UsageError(f"--data {spec!r} is a directory; for MNIST IDX files use mnist:{spec}")
     raise UsageError(f"--data {spec!r}: unknown data; expected {DATA_HELP}")
+
+
+def _check_npz_arrays(spec: str, xkey: str, X: Any, ykey: str | None, y: Any) -> None:
+    """Rows of numbers, as many targets as rows: a ValueError naming the file otherwise."""
+    where = f"--data {spec!r}"
+    if X.ndim == 0:
+        raise ValueError(f"{where}: {xkey} is a single number; expected an array of rows")
+    if X.dtype.kind not in "fiub":
+        raise ValueError(f"{where}: {xkey} has dtype {X.dtype}, expected numbers")
+    if X.shape[0] == 0:
+        raise ValueError(f"{where}: {xkey} has 0 rows (shape {X.shape}); expected at least one")
+    if X.ndim > 1 and X[0].size == 0:
+        raise ValueError(
+            f"{where}: {xkey} has shape {X.shape}, 0 features per row; expected at least one"
+        )
+    if y is None:
+        return
+    if y.ndim == 0:
+        raise ValueError(f"{where}: {ykey} is a single number; expected one target per row")
+    if y.dtype.kind not in "fiubU":
+        raise ValueError(f"{where}: {ykey} has dtype {y.dtype}, expected numbers or labels")
+    if y.dtype.kind == "U" and y.ndim != 1:
+        raise ValueError(
+            f"{where}: {ykey} holds text of shape {y.shape}; expected one label per row"
+        )
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"{where}: {xkey} has {X.shape[0]} rows but {ykey} has {y.shape[0]}; expected "
+            "one target per row"
+        )
 
 
 # ----------------------------------------------------------------- targets, tasks

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from importlib import resources
 from typing import Any
 
@@ -50,27 +52,109 @@ def load_npz(path: str | os.PathLike, keys: Any = None) -> Any:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_npz: no such file: {path!r}")
+    _check_zip_magic(path)
+    names: list = []
     try:
         with xp.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                raise ValueError("a single .npy array, not an .npz archive")
             names = list(npz.files)
             if keys is None:
-                return {k: npz[k] for k in names}
-            if isinstance(keys, str):
-                keys = (keys,)
-            missing = [k for k in keys if k not in names]
-            if missing:
-                raise KeyError(missing)
-            return tuple(npz[k] for k in keys)
+                keys = names
+                wanted: Any = None
+            else:
+                wanted = (keys,) if isinstance(keys, str) else tuple(keys)
+                missing = [k for k in wanted if k not in names]
+                if missing:
+                    raise KeyError(missing)
+                keys = wanted
+            arrays = {}
+            for k in keys:
+                _check_member(path, npz.zip, k)
+                arrays[k] = npz[k]
     except KeyError as exc:
         raise ValueError(
             f"load_npz: {path!r} has no array(s) {exc.args[0]}; it holds {names}"
         ) from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(
-            f"load_npz: cannot read {path!r} as a .npz archive of numeric arrays ({exc})"
+    except _NpzError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        why = " ".join(str(exc).split())
+        if "pickle" in why.lower() or "object arrays" in why.lower():
+            why = "an array of Python objects, which would need unpickling (refused)"
+        raise _NpzError(
+            f"load_npz: {path!r} is not a readable .npz archive of numeric arrays: {why}"
         ) from None
+    return arrays if wanted is None else tuple(arrays[k] for k in wanted)
+
+
+class _NpzError(ValueError):
+    """Already names the file and the problem."""
+
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _check_zip_magic(path: str) -> None:
+    # NumPy reads anything that is not a zip or .npy file as a pickle and then refuses it
+    # with a message about pickles; say what the file is instead.
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(_NPY_MAGIC):
+        raise _NpzError(
+            f"load_npz: {path!r} is a single .npy array, not an .npz archive; save the arrays "
+            "together with numpy.savez(path, X=X, y=y)"
+        )
+    if not head.startswith(_ZIP_MAGIC):
+        what = "an empty file" if not head else f"a file starting with bytes {head[:4]!r}"
+        raise _NpzError(
+            f"load_npz: {path!r} is not an .npz archive: expected a zip file of .npy arrays "
+            f"(numpy.savez), got {what}"
+        )
+
+
+def _check_member(path: str, archive: Any, key: str) -> None:
+    """Refuse a member whose .npy header announces more data than the member holds.
+
+    NumPy allocates the announced shape before reading (a 200-byte member could ask for
+    terabytes); the check reads only the header.
+    """
+    import numpy.lib.format as npf
+
+    name = key if key in archive.namelist() else key + ".npy"
+    info = archive.getinfo(name)
+    size = info.file_size
+    # The sizes in a zip's directory are the file's word too: a stored member is as long
+    # as it says, and deflate cannot expand more than 1032-fold, so what is allocated stays
+    # within a bounded multiple of the bytes on disk.
+    limit = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else 1032)
+    if info.compress_size > os.path.getsize(path) or size > limit + 1024:
+        raise _NpzError(
+            f"load_npz: {path!r}: array {key!r} claims {size:,} bytes from "
+            f"{info.compress_size:,} stored bytes; the archive is corrupt or tampered with"
+        )
+    with archive.open(name) as fh:
+        version = npf.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = npf.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = npf.read_array_header_2_0(fh)
+        else:
+            return  # (3, 0): NumPy's own reader checks it
+        start = fh.tell()
+    if dtype.hasobject:
+        raise _NpzError(
+            f"load_npz: {path!r}: array {key!r} holds Python objects ({dtype}), which would "
+            "need unpickling (refused); expected numeric arrays"
+        )
+    count = 1
+    for s in shape:
+        count *= int(s)
+    need = count * dtype.itemsize
+    if need != size - start:
+        raise _NpzError(
+            f"load_npz: {path!r}: array {key!r} announces shape {tuple(shape)} of {dtype} "
+            f"({need:,} bytes) but the archive holds {size - start:,} bytes of it"
+        )
 
 
 def load_csv(

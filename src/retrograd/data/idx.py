@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import tempfile
 import urllib.request
+import zlib
 from typing import Any
 
 from .._backend import xp
@@ -22,26 +24,40 @@ _IDX_TYPES = {
 }
 
 
-def _read_bytes(path: str) -> bytes:
+def _open(path: str) -> Any:
+    """A binary reader of the file, decompressing gzip (detected by content)."""
     with open(path, "rb") as fh:
         head = fh.read(2)
-        fh.seek(0)
-        raw = fh.read()
     if head == b"\x1f\x8b":  # gzip magic, whatever the file is called
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise ValueError(
-                f"load_idx: {path!r} is a corrupt or truncated gzip file ({exc})"
-            ) from None
-    return raw
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def _read(fh: Any, n: int, path: str) -> bytes:
+    """Up to ``n`` bytes, in chunks: memory grows with the bytes that exist, not with
+    what a header claims."""
+    chunks, left = [], n
+    try:
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(
+            f"load_idx: {path!r} is a corrupt or truncated gzip file ({exc})"
+        ) from None
+    return b"".join(chunks)
 
 
 def load_idx(path: str | os.PathLike) -> Any:
     """Read an IDX file (plain or gzip-compressed) into an ndarray of native byte order.
 
     The header is checked: two zero bytes, a known type code, the number of dimensions,
-    then each dimension; the data must have exactly the size the header announces.
+    then each dimension; the data must have exactly the size the header announces. The
+    data is read only up to that size (a header cannot make it allocate more than the
+    file holds).
 
     Example::
 
@@ -54,38 +70,51 @@ def load_idx(path: str | os.PathLike) -> Any:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_idx: no such file: {path!r}")
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise ValueError(f"load_idx: {path!r} is too short ({len(raw)} bytes) for an IDX header")
-    if raw[0] != 0 or raw[1] != 0:
-        raise ValueError(
-            f"load_idx: {path!r} is not an IDX file (magic starts with bytes "
-            f"{raw[0]:#04x} {raw[1]:#04x}, expected 0x00 0x00)"
-        )
-    code, ndim = raw[2], raw[3]
-    if code not in _IDX_TYPES:
-        raise ValueError(
-            f"load_idx: {path!r} has unknown IDX type code {code:#04x}; expected one of "
-            f"{[hex(c) for c in _IDX_TYPES]}"
-        )
-    if ndim == 0:
-        raise ValueError(f"load_idx: {path!r} declares 0 dimensions")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(
-            f"load_idx: {path!r} is truncated: header needs {header} bytes for {ndim} "
-            f"dimensions, the file has {len(raw)}"
-        )
-    shape = tuple(int(d) for d in xp.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = xp.dtype(_IDX_TYPES[code])
-    expected = int(xp.prod(shape, dtype=xp.int64)) * dtype.itemsize
-    got = len(raw) - header
+    with _open(path) as fh:
+        raw = _read(fh, 4, path)
+        if len(raw) < 4:
+            raise ValueError(
+                f"load_idx: {path!r} is too short ({len(raw)} bytes) for an IDX header"
+            )
+        if raw[0] != 0 or raw[1] != 0:
+            raise ValueError(
+                f"load_idx: {path!r} is not an IDX file (magic starts with bytes "
+                f"{raw[0]:#04x} {raw[1]:#04x}, expected 0x00 0x00)"
+            )
+        code, ndim = raw[2], raw[3]
+        if code not in _IDX_TYPES:
+            raise ValueError(
+                f"load_idx: {path!r} has unknown IDX type code {code:#04x}; expected one of "
+                f"{[hex(c) for c in _IDX_TYPES]}"
+            )
+        if ndim == 0:
+            raise ValueError(f"load_idx: {path!r} declares 0 dimensions")
+        header = 4 + 4 * ndim
+        dims = _read(fh, 4 * ndim, path)
+        if len(dims) < 4 * ndim:
+            raise ValueError(
+                f"load_idx: {path!r} is truncated: header needs {header} bytes for {ndim} "
+                f"dimensions, the file has {4 + len(dims)}"
+            )
+        shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+        dtype = xp.dtype(_IDX_TYPES[code])
+        # Python integers: the product of up to 255 dimensions of 2**32 never wraps.
+        expected = math.prod(shape) * dtype.itemsize
+        if math.prod(d for d in shape if d) > 2**62:
+            # NumPy refuses such a shape even with a zero dimension (no data at all).
+            raise ValueError(
+                f"load_idx: {path!r}: header dimensions {shape} are too large for an array "
+                "(product beyond 2**62)"
+            )
+        data = _read(fh, expected + 1, path)
+    got = len(data)
     if got != expected:
+        has = f"more than {expected}" if got > expected else str(got)
         raise ValueError(
-            f"load_idx: {path!r} has {got} data bytes, but its header {shape} of {dtype.name} "
-            f"needs {expected} ({'truncated' if got < expected else 'trailing bytes'})"
+            f"load_idx: {path!r} has {has} data bytes, but its header {shape} of "
+            f"{dtype.name} needs {expected} ({'truncated' if got < expected else 'trailing bytes'})"
         )
-    arr = xp.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    arr = xp.frombuffer(data, dtype=dtype).reshape(shape)
     return arr.astype(dtype.newbyteorder("="))
 
 
