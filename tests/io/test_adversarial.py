@@ -15,7 +15,7 @@ import pytest
 from io_helpers import edit_metadata, join_safetensors, split_safetensors
 
 import retrograd as rg
-from retrograd import nn
+from retrograd import _checks, nn
 from retrograd.io import atomic, registry
 
 
@@ -260,3 +260,64 @@ def test_conv2d_on_an_empty_batch_works_like_linear(groups, kernel, c_in):
     assert x.grad.shape == x.shape
     np.testing.assert_array_equal(np.asarray(conv.weight.grad.data), 0.0)
     np.testing.assert_array_equal(np.asarray(conv.bias.grad.data), 0.0)
+
+
+# ------------------------------------------------------------ fixed-point solver options
+def _fixed_point_blob(tmp_path):
+    return _save_blob(tmp_path, nn.FixedPoint(nn.NormBoundedTanhCell(3), solver="anderson"))
+
+
+def test_every_count_option_of_the_solver_declares_a_file_limit():
+    from retrograd.nn.fixedpoint import SOLVER_OPTIONS
+
+    counts = [
+        name
+        for name, opt in SOLVER_OPTIONS.items()
+        if opt.check is _checks.check_int
+        or (isinstance(opt.default, int) and not isinstance(opt.default, bool))
+    ]
+    # A new integer option (a memory size, an iteration count): give it file_limit=...
+    # in SOLVER_OPTIONS, so that a model file cannot ask for unbounded time or memory.
+    assert counts and all(SOLVER_OPTIONS[n].file_limit is not None for n in counts), counts
+    assert set(counts) <= set(registry.file_limits())
+
+
+@pytest.mark.parametrize("key", sorted(registry.file_limits()))
+def test_solver_option_beyond_its_file_limit_is_refused(tmp_path, key):
+    limit = registry.file_limits()[key]
+    path, blob = _fixed_point_blob(tmp_path)
+    for value in (limit + 1, float(10**9)):
+        path.write_bytes(edit_metadata(blob, lambda m, v=value: _set_config(m, key, v)))
+        with pytest.raises(rg.ModelFileError, match=rf"{key}={value} is more than.*\({limit}\)"):
+            rg.load(path)
+    path.write_bytes(edit_metadata(blob, lambda m: _set_config(m, key, limit)))
+    assert getattr(rg.load(path), key) == limit  # the bound itself is allowed
+    with pytest.raises(ValueError, match=rf"{key}={limit + 1} is more than"):
+        rg.save(nn.FixedPoint(nn.NormBoundedTanhCell(3), **{key: limit + 1}), path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("tol", -1.0, "tol"),
+        ("tol", "0", "tol"),
+        ("damping", 0.0, "damping"),
+        ("damping", 2.0, "damping"),
+        ("anderson_beta", 1.5, "anderson_beta"),
+        ("anderson_lam", -1e-3, "anderson_lam"),
+        ("anderson_m", 0, "anderson_m"),
+        ("anderson_m", "5", "anderson_m"),
+        ("max_iter", -3, "max_iter"),
+        ("backward_solver", "evil", "backward_solver"),
+        ("backward", "rbp; rm -rf /", "backward"),
+        ("solver", 7, "solver"),
+    ],
+)
+def test_solver_option_of_the_wrong_type_or_range_is_a_model_file_error(
+    tmp_path, key, value, expected
+):
+    path, blob = _fixed_point_blob(tmp_path)
+    path.write_bytes(edit_metadata(blob, lambda m: _set_config(m, key, value)))
+    with pytest.raises(rg.ModelFileError, match=rf"m\.safetensors.*{expected}") as info:
+        rg.load(path)
+    assert "Traceback" not in str(info.value)

@@ -60,6 +60,7 @@ __all__ = [
     "MAX_MODULES",
     "MAX_CONFIG_DEPTH",
     "MAX_FILE_ITERATIONS",
+    "file_limits",
     "FILE_DTYPES",
 ]
 
@@ -68,7 +69,33 @@ MAX_CONFIG_DEPTH = 32  # modules nested inside modules
 # Iteration counts a model file may ask for (fixed-point relaxations): with tol=0 a layer
 # runs all of them on every call, so an unbounded count would hang whoever loads it.
 MAX_FILE_ITERATIONS = 100_000
-_ITERATION_KEYS = ("max_iter", "backward_max_iter")
+
+
+def file_limits() -> dict:
+    """{argument name: the largest value a model file may give it}: the fixed-point
+    solver's options that time or memory grow with (declared with the options in
+    ``retrograd.nn.fixedpoint.SOLVER_OPTIONS``), checked in every layer's config.
+
+    Example::
+
+        >>> file_limits()["max_iter"]
+        100000
+    """
+    from ..nn.fixedpoint import SOLVER_OPTIONS
+
+    out = {"max_iter": MAX_FILE_ITERATIONS, "backward_max_iter": MAX_FILE_ITERATIONS}
+    for name, opt in SOLVER_OPTIONS.items():
+        if opt.file_limit is not None:
+            out[name] = opt.file_limit
+    return out
+
+
+def _over_limit(key: str, v: Any, limits: dict) -> bool:
+    # Any number counts (a float 1e9 must not slip past an isinstance(v, int) test).
+    return (
+        key in limits and isinstance(v, (int, float)) and not isinstance(v, bool)
+        and v > limits[key]
+    )  # fmt: skip
 # The only dtype strings a file's architecture may name (NumPy would also accept
 # sub-array dtypes such as "(100000000,)f4", which multiply every allocation).
 FILE_DTYPES = ("float32", "float64")
@@ -597,12 +624,12 @@ def _to_node(module: Any, where: str, depth: int) -> dict:
             f"cannot save {where}: get_config() of {cls.__qualname__} must return a dict with "
             f"identifier keys, got {config!r}"
         )
-    for key in _ITERATION_KEYS:
-        v = config.get(key)
-        if isinstance(v, int) and v > MAX_FILE_ITERATIONS:
+    limits = file_limits()
+    for key, v in config.items():
+        if _over_limit(key, v, limits):
             raise ValueError(
                 f"cannot save {where}: {key}={v} is more than a model file may ask for "
-                f"({MAX_FILE_ITERATIONS}); lower it before saving"
+                f"({limits[key]}); lower it before saving"
             )
     return {
         "type": entry.name,
@@ -629,6 +656,7 @@ class _Walker:
     def __init__(self, what: str) -> None:
         self.what = what
         self.count = 0
+        self.limits = file_limits()
 
     def fail(self, where: str, msg: str) -> ModelFileError:
         return ModelFileError(f"{self.what}: architecture at {where}: {msg}")
@@ -675,11 +703,11 @@ class _Walker:
             raise self.fail(
                 where, f"{name} dtype {str(v)[:60]!r} is not one of {list(FILE_DTYPES)}"
             )
-        if key in _ITERATION_KEYS and isinstance(v, int) and v > MAX_FILE_ITERATIONS:
+        if _over_limit(key, v, self.limits):
             raise self.fail(
                 where,
                 f"{name} {key}={v} is more than a model file may ask for "
-                f"({MAX_FILE_ITERATIONS}); lower it before saving",
+                f"({self.limits[key]}); lower it before saving",
             )
 
     def check_value(self, v: Any, where: str, depth: int) -> int:

@@ -67,12 +67,21 @@ class SolverOption:
 
     ``check(value, name, who)`` validates and normalises a value; an option whose
     ``default`` is None and that ``follows`` another takes that option's value
-    (``backward_tol`` is ``tol`` unless given).
+    (``backward_tol`` is ``tol`` unless given). ``file_limit`` is the largest value a
+    model file may ask for (``retrograd.io`` refuses more, before building the layer):
+    every count that time or memory grows with needs one (a test checks).
     """
 
     default: Any
     check: Callable[[Any, str, str], Any]
     follows: str | None = None
+    file_limit: int | None = None
+
+
+# The bounds a model file may ask for (docs/model-files.md): with tol=0 every call runs
+# max_iter steps, and Anderson keeps anderson_m past iterates of every row.
+FILE_MAX_ITER = 100_000
+FILE_MAX_ANDERSON_M = 100
 
 
 #: The fixed-point solver's options, declared once. :class:`FixedPoint` validates its
@@ -82,19 +91,21 @@ class SolverOption:
 #: A new option goes here, into FixedPoint's signature and into the solver that reads it.
 SOLVER_OPTIONS: dict[str, SolverOption] = {
     "tol": SolverOption(1e-6, _nonneg),
-    "max_iter": SolverOption(500, check_int),
+    "max_iter": SolverOption(500, check_int, file_limit=FILE_MAX_ITER),
     "damping": SolverOption(1.0, _damping),
     "tol_mode": SolverOption("relative", _one_of(TOL_MODES)),
     "backward": SolverOption("rbp", _one_of(BACKWARDS)),
     "backward_tol": SolverOption(None, _nonneg, follows="tol"),
-    "backward_max_iter": SolverOption(None, check_int, follows="max_iter"),
+    "backward_max_iter": SolverOption(
+        None, check_int, follows="max_iter", file_limit=FILE_MAX_ITER
+    ),
     "on_nonconvergence": SolverOption("raise", _one_of(ON_NONCONVERGENCE)),
     "backward_damping": SolverOption(None, _damping, follows="damping"),
     "estimate_spectral_radius": SolverOption(False, lambda v, name, who: bool(v)),
     "stop": SolverOption("sample", _one_of(STOPS)),
     "solver": SolverOption("iter", _one_of(SOLVERS)),
     "backward_solver": SolverOption(None, _one_of(SOLVERS), follows="solver"),
-    "anderson_m": SolverOption(5, check_int),
+    "anderson_m": SolverOption(5, check_int, file_limit=FILE_MAX_ANDERSON_M),
     "anderson_beta": SolverOption(1.0, _damping),
     "anderson_lam": SolverOption(1e-8, _nonneg),
     "broyden_m": SolverOption(20, check_int),
