@@ -394,9 +394,7 @@ def load_model(path: str, check_finite: bool = True) -> tuple:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such model file: {path!r}")
     model, extra = load(path, with_extra=True)
-    meta = extra.get(EXTRA_KEY) if isinstance(extra, dict) else None
-    if not isinstance(meta, dict):
-        meta = {}
+    meta = cli_metadata(path, extra, model)
     if check_finite:
         bad = nonfinite_tensors(model)
         if bad:
@@ -406,6 +404,16 @@ def load_model(path: str, check_finite: bool = True) -> tuple:
                 "with a lower --lr or --clip-grad-norm)"
             )
     return model, meta
+
+
+def cli_metadata(path: str, extra: Any, model: Any) -> dict:
+    """The metadata ``retrograd train`` stored in a model file's ``extra``, checked
+    against the model (a ModelFileError naming the field if damaged); {} for none."""
+    if not isinstance(extra, dict) or extra.get(EXTRA_KEY) is None:
+        return {}
+    from ._meta import validate_meta
+
+    return validate_meta(path, extra[EXTRA_KEY], model)
 
 
 def nonfinite_tensors(model: Any) -> dict:

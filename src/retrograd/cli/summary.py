@@ -102,14 +102,17 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import ModelFileError
+    from ..io import load
     from . import _common as C
 
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"no such model file: {args.model!r}")
     try:
-        model, meta = C.load_model(args.model, check_finite=False)
+        model, extra = load(args.model, with_extra=True)
     except ModelFileError as exc:
         return tensor_listing(args.model, str(exc))
+    # A model that loads but whose metadata is damaged is an error, not a listing.
+    meta = C.cli_metadata(args.model, extra, model)
     size = os.path.getsize(args.model)
     print(f"model file: {args.model} ({size:,} bytes)")
     F = args.features or meta.get("n_features")

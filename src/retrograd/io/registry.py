@@ -96,6 +96,8 @@ def _over_limit(key: str, v: Any, limits: dict) -> bool:
         key in limits and isinstance(v, (int, float)) and not isinstance(v, bool)
         and v > limits[key]
     )  # fmt: skip
+
+
 # The only dtype strings a file's architecture may name (NumPy would also accept
 # sub-array dtypes such as "(100000000,)f4", which multiply every allocation).
 FILE_DTYPES = ("float32", "float64")

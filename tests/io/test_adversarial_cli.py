@@ -1,0 +1,193 @@
+"""Tampered ``retrograd train`` metadata in model files, read back by the commands.
+
+Every field of the metadata of real CLI-trained models is replaced by values of the wrong
+type, out of range, of the wrong length, or removed; ``summary``, ``evaluate`` and
+``predict`` must then either work or stop with one clean error line (exit 1) naming the
+file: never a raw Python exception (IndexError, AttributeError, "invalid literal for
+int()", ...) and never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+import pytest
+
+import retrograd as rg
+from retrograd import cli
+from retrograd.cli import EXIT_ERROR, main
+
+_DELETE = object()
+# What a raw Python/NumPy error looks like once the CLI has printed it.
+_RAW = re.compile(
+    r"\b(IndexError|AttributeError|KeyError|TypeError|ZeroDivisionError|OverflowError|"
+    r"MemoryError|RecursionError|UnboundLocalError|NameError|AssertionError|StopIteration)\b|"
+    r"invalid literal|has no attribute|index out of range|not subscriptable|unhashable|"
+    r"could not convert|unsupported operand|object is not|cannot reshape|operands could not"
+)
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch):
+    # Hundreds of files are written and read here: their durability is tested elsewhere,
+    # and one parser serves every command line (argparse parsers are reusable).
+    monkeypatch.setattr("retrograd.io.atomic.os.fsync", lambda fd: None)
+    monkeypatch.setattr(cli, "build_parser", functools.cache(cli.build_parser))
+
+
+def _mutations(v):
+    """(label, replacement) pairs for a field holding ``v``."""
+    out = [
+        ("missing", _DELETE), ("null", None), ("text", "x"), ("negative", -1),
+        ("huge", 10**30), ("float", 2.5), ("nan", float("nan")), ("bool", True),
+        ("empty list", []), ("object", {"k": 1}), ("mixed list", ["a", 1, None, 2.5]),
+        ("nested", [[1, 2], [3]]),
+    ]  # fmt: skip
+    if isinstance(v, (list, tuple, np.ndarray)) and len(v):
+        out += [("shorter", v[:-1]), ("longer", [*list(v), v[-1]])]
+        if all(isinstance(x, str) for x in v):
+            out += [("repeated", [v[0]] * len(v)), ("numbers", list(range(len(v))))]
+    if isinstance(v, np.ndarray):
+        out += [("nan array", np.full_like(v, np.nan)), ("2-D", v[None]),
+                ("zeros", np.zeros_like(v)), ("bool array", v > 0)]  # fmt: skip
+    if isinstance(v, int) and not isinstance(v, bool):
+        out += [("zero", 0), ("plus one", v + 1), ("minus one", v - 1)]
+    if isinstance(v, dict):
+        out += [(f"{k} -> text", {**v, k: "x"}) for k in v]
+    return out
+
+
+@pytest.fixture(scope="module")
+def csv_model(tmp_path_factory):
+    """A classifier and a regressor trained on a small CSV with every layout option."""
+    d = tmp_path_factory.mktemp("meta")
+    rng = np.random.default_rng(0)
+    rows = ["id,a,b,colour,label,price"]
+    for i in range(40):
+        a, b = rng.normal(size=2)
+        colour = ["red", "green", "blue"][i % 3]
+        a_cell = "" if i % 7 == 3 else f"{a:.3f}"
+        rows.append(f"{i},{a_cell},{b:.3f},{colour},{'yes' if a + b > 0 else 'no'},{a - b:.3f}")
+    data = d / "data.csv"
+    data.write_text("\n".join(rows) + "\n")
+    common = ["--data", str(data), "--one-hot", "colour", "--missing", "mean", "--epochs",
+              "2", "--verbose", "0", "--model", "mlp:4", "--test-split", "0.2"]  # fmt: skip
+    cls, reg = d / "cls.safetensors", d / "reg.safetensors"
+    for target, drop, out in (("label", "id,price", cls), ("price", "id,label", reg)):
+        argv = ["train", *common, "--target", target, "--drop", drop, "--out", str(out)]
+        assert main(argv) == 0
+    return data, cls, reg
+
+
+def _fields(path):
+    _, extra = rg.load(path, with_extra=True)
+    return sorted(extra["cli"])
+
+
+def _run_mutated(tmp_path, capsys, source, data, field, label, value):
+    model, extra = rg.load(source, with_extra=True)
+    meta = dict(extra["cli"])
+    if value is _DELETE:
+        del meta[field]
+    else:
+        meta[field] = value
+    path = tmp_path / "tampered.safetensors"
+    rg.save(model, path, extra={"cli": meta})
+    refused = False
+    for argv in (
+        ["summary", str(path)],
+        ["evaluate", str(path), "--data", str(data)],
+        ["predict", str(path), "--data", str(data)],
+    ):
+        if argv[0] != "summary" and refused:
+            # The three commands read the metadata through one check (tested below);
+            # a file it refuses needs no second and third run here.
+            break
+        rc = main(argv)
+        cap = capsys.readouterr()
+        where = f"{field} = {label}: retrograd {argv[0]} (exit {rc})\n{cap.err}"
+        assert rc in (0, EXIT_ERROR), where
+        assert "Traceback" not in cap.err + cap.out, where
+        if rc == EXIT_ERROR:
+            errors = [ln for ln in cap.err.splitlines() if ln.startswith("retrograd: error:")]
+            assert len(errors) == 1, where
+            assert not _RAW.search(errors[0]), where
+            assert "tampered.safetensors" in errors[0] or str(data) in errors[0], where
+            if "metadata" in errors[0]:  # this field, or another that disagrees with it
+                assert re.search(r"field '\w+[^ ]*' holds .*; expected ", errors[0]), where
+                refused = True
+
+
+def _cases():
+    return ["cls", "reg", "digits"]
+
+
+@pytest.mark.parametrize("which", _cases())
+def test_every_tampered_metadata_field_gives_a_clean_error(
+    tmp_path, capsys, which, csv_model, cli_model
+):
+    data, cls, reg = csv_model
+    source = {"cls": cls, "reg": reg, "digits": cli_model}[which]
+    data = "digits:test" if which == "digits" else data
+    _, extra = rg.load(source, with_extra=True)
+    fields = sorted(extra["cli"])
+    assert len(fields) >= 20
+    for field in fields:
+        for label, value in _mutations(extra["cli"][field]):
+            _run_mutated(tmp_path, capsys, source, data, field, label, value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("classes", ["yes"], r"field 'classes' holds 1; expected 2 class names"),
+        ("classes", "yes,no", r"field 'classes' holds 'yes,no' \(str\); expected a list"),
+        ("n_features", "5", r"field 'n_features' holds '5' \(str\); expected an integer"),
+        ("n_features", 4, r"field 'n_features' holds 4 \(int\); expected the model's input"),
+        ("feature_std", np.zeros(5, np.float32), r"'feature_std' .*expected finite numbers > 0"),
+        ("feature_mean", np.zeros(3, np.float32), r"'feature_mean' .*expected 5 numbers"),
+        ("source_index", [1, 2, 9, 3, 3], r"'source_index\[2\]' holds 9"),
+        ("target_index", 10**30, r"'target_index' holds 1000000000000000000000000000000"),
+        ("task", "dance", r"'task' holds 'dance' \(str\); expected one of 'classify'"),
+        ("format", 99, r"'format' holds 99 \(int\); expected at most 1"),
+        ("history", {"loss": ["x"]}, r"'history.loss' holds \['x'\]"),
+    ],
+)
+def test_tampered_field_is_a_model_file_error_naming_it(
+    tmp_path, csv_model, field, value, expected
+):
+    from retrograd.cli import _common as C
+
+    _, cls, _ = csv_model
+    model, extra = rg.load(cls, with_extra=True)
+    path = tmp_path / "m.safetensors"
+    rg.save(model, path, extra={"cli": {**extra["cli"], field: value}})
+    with pytest.raises(rg.ModelFileError, match=expected) as info:
+        C.load_model(str(path))
+    assert str(path) in str(info.value)
+
+
+def test_metadata_that_is_not_an_object_is_refused(tmp_path, capsys, csv_model):
+    _, cls, _ = csv_model
+    model, _ = rg.load(cls, with_extra=True)
+    path = tmp_path / "m.safetensors"
+    rg.save(model, path, extra={"cli": [1, 2, 3]})
+    assert main(["summary", str(path)]) == EXIT_ERROR
+    assert "metadata of retrograd train is damaged" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["summary", "evaluate", "predict", "gradcheck", "export"])
+def test_every_command_checks_the_metadata(tmp_path, capsys, csv_model, command):
+    data, cls, _ = csv_model
+    model, extra = rg.load(cls, with_extra=True)
+    path = tmp_path / "m.safetensors"
+    rg.save(model, path, extra={"cli": {**extra["cli"], "classes": ["yes"]}})
+    argv = {
+        "summary": ["summary", str(path)],
+        "export": ["export", str(path), "--onnx", str(tmp_path / "m.onnx")],
+    }.get(command, [command, str(path), "--data", str(data)])
+    assert main(argv) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "field 'classes' holds 1; expected 2 class names" in err, err
