@@ -82,6 +82,7 @@ class SolverOption:
 # max_iter steps, and Anderson keeps anderson_m past iterates of every row.
 FILE_MAX_ITER = 100_000
 FILE_MAX_ANDERSON_M = 100
+FILE_MAX_BROYDEN_M = 1000  # 2 vectors per pair and row; 2n pairs solve a linear map of n
 
 
 #: The fixed-point solver's options, declared once. :class:`FixedPoint` validates its
@@ -108,7 +109,7 @@ SOLVER_OPTIONS: dict[str, SolverOption] = {
     "anderson_m": SolverOption(5, check_int, file_limit=FILE_MAX_ANDERSON_M),
     "anderson_beta": SolverOption(1.0, _damping),
     "anderson_lam": SolverOption(1e-8, _nonneg),
-    "broyden_m": SolverOption(20, check_int),
+    "broyden_m": SolverOption(20, check_int, file_limit=FILE_MAX_BROYDEN_M),
 }
 
 
