@@ -35,6 +35,7 @@ from .autograd import (
 from .errors import (
     AnomalyError,
     ConvergenceError,
+    DistributedError,
     GradcheckError,
     ModelFileError,
     RetrogradError,
@@ -170,7 +171,8 @@ __all__ = [
     "__version__", "Function", "Tensor", "detect_anomaly", "enable_grad", "get_default_dtype",
     "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad", "set_default_dtype",
     "value_and_grad",
-    "vjp", "AnomalyError", "ConvergenceError", "GradcheckError", "ModelFileError",
+    "vjp", "AnomalyError", "ConvergenceError", "DistributedError", "GradcheckError",
+    "ModelFileError",
     "RetrogradError", "ShapeError", "abs", "amax", "amin", "arange", "argmax", "argmin", "cat",
     "clip", "clone", "concat", "concatenate", "empty", "empty_like", "exp", "eye",
     "from_numpy", "full", "full_like", "gelu", "linspace", "log", "log1p", "log_softmax",

@@ -31,3 +31,10 @@ class ShapeError(RetrogradError, ValueError, RuntimeError):
     A ValueError for NumPy habits and a RuntimeError for PyTorch's (torch raises
     RuntimeError for shape mismatches), so either ``except`` catches it.
     """
+
+
+class DistributedError(RetrogradError, RuntimeError):
+    """An MPI job cannot go on: another rank failed, or the ranks disagree on the run.
+
+    Raised on every rank together (no rank is left waiting for another).
+    """

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import DistributedError
 from . import _holdout as H
 from ._common import (
     DATA_HELP,
@@ -343,10 +345,28 @@ def _is_root(distributed: bool) -> bool:
     return dist.is_root() if dist.is_available() else True
 
 
+def _all_ranks(distributed: bool, stage: str) -> Any:
+    """``distributed.fail_together(stage)`` under MPI, else nothing."""
+    from .. import distributed as dist
+
+    if not distributed or not dist.is_available():
+        return contextlib.nullcontext()
+    return dist.fail_together(stage)
+
+
 # ------------------------------------------------------------------ the command
 def run(args: argparse.Namespace) -> int:
     o = resolve(args)
-    return train(o)
+    try:
+        return train(o)
+    except DistributedError as exc:
+        # Raised by every rank together (their configurations differ...): rank 0's copy
+        # of the message is enough; the others exit with the same status, silently.
+        if getattr(exc, "collective", False) and not _is_root(o["distributed"]):
+            from . import EXIT_ERROR
+
+            return EXIT_ERROR
+        raise
 
 
 def train(o: dict) -> int:
@@ -356,11 +376,14 @@ def train(o: dict) -> int:
     t_start = time.perf_counter()
     root = _is_root(o["distributed"])
     verbose = o["verbose"] if root else 0
-    _check_outputs(o)
-    prep = _prepare_data(o)
-    rg.manual_seed(o["seed"])
-    model, opt, loss_fn, lr = _build(o, prep)
-    callbacks, early = _callbacks(o, prep, root)
+    # Under MPI a rank whose data (or output directory...) fails must not leave the others
+    # waiting for it: every rank learns of it here and stops, with the reason.
+    with _all_ranks(o["distributed"], "loading the data and building the model"):
+        _check_outputs(o)
+        prep = _prepare_data(o)
+        rg.manual_seed(o["seed"])
+        model, opt, loss_fn, lr = _build(o, prep)
+        callbacks, early = _callbacks(o, prep, root)
     _announce(o, prep, model, lr, verbose == 0)
     hist, interrupt = _fit(o, prep, model, opt, loss_fn, callbacks, verbose, root)
     if not root:

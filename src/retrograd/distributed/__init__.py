@@ -19,15 +19,26 @@ Typical use (``mpirun -n 2 python train.py``)::
         opt.zero_grad(); loss_fn(model(xb), yb).backward(); opt.step()
 
 or simply ``rg.train.fit(..., distributed=True)``.
+
+A job never hangs on a rank that is gone: a rank that leaves training early (an error,
+``sys.exit``, Ctrl-C, or its script returning) ends the whole job with a non-zero exit
+status and a message naming the rank and the cause; every collective retrograd posts is
+waited for with a time limit (:func:`set_timeout`, ``RETROGRAD_MPI_TIMEOUT``); ``fit``
+refuses to start when the ranks disagree on the run's configuration.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .._backend import xp
+from ..errors import DistributedError
+from . import _guard
+from ._guard import get_timeout, set_timeout
 
 _COMM: list = [None]
 
@@ -61,6 +72,8 @@ def get_comm() -> Any:
                 "(and an MPI implementation, e.g. apt-get install openmpi-bin libopenmpi-dev)"
             ) from e
         _COMM[0] = MPI.COMM_WORLD
+        # From now on this process may be waited for: never leave the others hanging.
+        _guard.install_hooks(_COMM[0])
     return _COMM[0]
 
 
@@ -78,38 +91,63 @@ def is_root() -> bool:
 
 def abort(message: str, code: int = 1) -> None:
     """Print ``message`` and abort every rank, so no rank is left waiting in a collective."""
+    _guard._S.aborting = True
     sys.stderr.write(f"[rank {rank()}] {message}\n")
     sys.stderr.flush()
     get_comm().Abort(code)
 
 
 def install_excepthook() -> None:
-    """Make an uncaught exception on any rank abort the whole job instead of hanging it."""
-    previous = sys.excepthook
+    """Make an uncaught exception on any rank abort the whole job instead of hanging it.
 
-    def hook(exc_type, exc, tb):
-        previous(exc_type, exc, tb)
-        try:
-            abort(f"uncaught {exc_type.__name__}: {exc}; aborting all ranks")
-        except Exception:  # pragma: no cover - MPI already gone
-            os._exit(1)
+    Installed automatically, once, when a job of more than one rank first uses this module.
+    """
+    _guard.install_excepthook()
 
-    sys.excepthook = hook
+
+@contextmanager
+def fail_together(stage: str) -> Iterator[None]:
+    """Run a block on every rank; if it fails on one rank, it fails on every rank.
+
+    Use it around work done before training that can fail on one rank alone (loading that
+    rank's data, building its model): after the block the ranks exchange whether it worked
+    (one allgather); the rank that failed raises its own error and the others raise a
+    :class:`retrograd.DistributedError` naming that rank and its error, instead of waiting
+    for it in the first step. ``stage`` ("loading the data") goes into the message.
+    Without MPI (one rank) the block just runs.
+
+    Example::
+
+        >>> from retrograd import distributed as dist
+        >>> with dist.fail_together("loading the data"):  # doctest: +SKIP
+        ...     X, y = load(path)
+    """
+    with _guard.fail_together(stage, get_comm()):
+        yield
 
 
 def broadcast_parameters(model: Any, root: int = 0) -> None:
     """Copy rank ``root``'s parameters and buffers into every rank's model, in place."""
     comm = get_comm()
     tensors = [p for p in model.parameters()] + [b for b in model.buffers()]
-    shapes = [(t.data.shape, str(t.data.dtype)) for t in tensors]
-    all_shapes = comm.allgather(shapes)
+    shapes = [[list(t.data.shape), str(t.data.dtype)] for t in tensors]
+    all_shapes = _guard.allgather_json(shapes, comm, "broadcast_parameters")
     if any(s != shapes for s in all_shapes):
-        raise ValueError(
-            "broadcast_parameters: ranks hold models of different architectures or dtypes"
+        raise _guard.collective_error(
+            "broadcast_parameters: ranks hold models of different architectures or dtypes: "
+            + "; ".join(_guard.disagreements([{"model parameters": s} for s in all_shapes]))
         )
+    broadcast_tensors(tensors, root, comm)
+
+
+def broadcast_tensors(tensors: list, root: int = 0, comm: Any = None) -> None:
+    """Rank ``root``'s data of each tensor into every rank's (shapes already agreed)."""
+    comm = comm or get_comm()
+    if comm.Get_size() < 2:
+        return
     for t in tensors:
         buf = xp.ascontiguousarray(t.data)
-        comm.Bcast(buf, root=root)
+        _guard.bcast(buf, root, comm, "the broadcast of the initial parameters")
         t.data = buf
 
 
@@ -140,8 +178,6 @@ class GradientAverager:
     def average(self) -> None:
         if self.size == 1:
             return
-        from mpi4py import MPI
-
         for dtype in sorted({p.data.dtype for p in self.params}, key=str):
             group, buf = self._layout(dtype)
             off = 0
@@ -152,7 +188,7 @@ class GradientAverager:
                 else:
                     buf[off : off + n] = p.grad.reshape(-1)
                 off += n
-            self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+            _guard.allreduce_sum(buf, self.comm, "the gradient allreduce of a step")
             self.calls += 1
             buf /= self.size
             off = 0
@@ -213,15 +249,26 @@ def shard_batch(*arrays: Any) -> tuple:
 
 def allreduce_mean(value: float, weight: float = 1.0) -> float:
     """Weighted mean of a scalar across ranks (metrics: loss, accuracy)."""
-    from mpi4py import MPI
+    return allreduce_means({"value": value}, weight)["value"]
 
-    buf = xp.array([float(value) * weight, float(weight)], dtype=xp.float64)
-    get_comm().Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-    return float(buf[0] / buf[1]) if buf[1] else float("nan")
+
+def allreduce_means(values: dict, weight: float = 1.0) -> dict:
+    """Weighted means of several scalars across ranks, with one Allreduce.
+
+    Every rank must pass the same keys (in the same order).
+    """
+    keys = list(values)
+    buf = xp.array([float(values[k]) * weight for k in keys] + [float(weight)], dtype=xp.float64)
+    comm = get_comm()
+    if comm.Get_size() > 1:
+        _guard.allreduce_sum(buf, comm, "the metrics allreduce at the end of an epoch")
+    total = buf[-1]
+    return {k: float(buf[i] / total) if total else float("nan") for i, k in enumerate(keys)}
 
 
 __all__ = [
     "is_available", "launched_by_mpi", "get_comm", "rank", "world_size", "is_root", "abort",
-    "install_excepthook", "broadcast_parameters", "GradientAverager", "DistributedOptimizer",
-    "shard_slice", "shard_batch", "allreduce_mean",
+    "install_excepthook", "broadcast_parameters", "broadcast_tensors", "GradientAverager",
+    "DistributedOptimizer", "shard_slice", "shard_batch", "allreduce_mean", "allreduce_means",
+    "fail_together", "set_timeout", "get_timeout", "DistributedError",
 ]  # fmt: skip

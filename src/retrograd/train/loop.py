@@ -340,6 +340,21 @@ def fit(
     """
     _malloc.tune()  # training starts: see retrograd/_malloc.py (opt out there)
     ckpt, step = resolve_options(checkpoint, step, options)
+    args = (model, loss_fn, optimizer, train_data, val_data, epochs, batch_size, shuffle,
+            seed, callbacks, metrics, verbose, scheduler, state, ckpt, step)  # fmt: skip
+    if step.distributed:
+        return _fit_distributed(args)
+    ts, metric_fns = _prepare(*args)
+    _run_with_options(ts, metric_fns, step)
+    return ts.history
+
+
+def _prepare(
+    model: Any, loss_fn: Any, optimizer: Any, train_data: Any, val_data: Any, epochs: Any,
+    batch_size: Any, shuffle: bool, seed: Any, callbacks: Any, metrics: Any, verbose: int,
+    scheduler: Any, state: Any, ckpt: Any, step: StepOptions,
+) -> tuple:  # fmt: skip
+    """fit's checks and set-up: the TrainState (restored when resuming) and the metrics."""
     clip_grad_norm = step.clip_grad_norm
     if epochs is not None and (
         isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
@@ -395,8 +410,6 @@ def fit(
         from .compiled import CompiledStep
 
         ts.compiled = CompiledStep(model, loss_fn)
-    if step.distributed:
-        _setup_distributed(ts, seed)
     if ckpt is not None:
         from ..io.checkpoint import CheckpointManager
 
@@ -412,6 +425,10 @@ def fit(
         if saved is not None:
             ts.load_state_dict(saved["train"])
             _load_callback_arrays(ts, saved.get("arrays", {}))
+    return ts, metric_fns
+
+
+def _run_with_options(ts: TrainState, metric_fns: dict, step: StepOptions) -> None:
     if step.detect_anomaly:
         from ..autograd.mode import detect_anomaly as _anomaly
 
@@ -419,7 +436,6 @@ def fit(
             _run_guarded(ts, metric_fns)
     else:
         _run_guarded(ts, metric_fns)
-    return ts.history
 
 
 def _check_optimizer_owns_model(model: Any, optimizer: Any) -> None:
@@ -522,21 +538,153 @@ class _Interrupted(Exception):
     pass
 
 
-def _setup_distributed(ts: TrainState, seed: int | None) -> None:
+def _fit_distributed(args: tuple) -> History:
+    """fit over MPI: every rank checks its arguments and data, the ranks compare their
+    configurations (one allgather), then train; a rank leaving early aborts the job."""
     from .. import distributed as dist
+    from ..distributed import _guard
 
     comm = dist.get_comm()
-    dist.install_excepthook()
+    ts = metric_fns = error = None
+    mine: dict = {}
+    try:
+        ts, metric_fns = _prepare(*args)
+        mine = {"config": _run_config(ts, metric_fns, comm.Get_size()),
+                "loader": ts.loader.state_dict()}  # fmt: skip
+    except BaseException as exc:  # noqa: BLE001 - reported to every rank, then re-raised
+        if comm.Get_size() < 2:
+            raise
+        error = exc
+    if comm.Get_size() > 1:
+        # One rank's bad data or different settings stop every rank, with the reason,
+        # before any of them waits for the others in a step.
+        entries = _guard.exchange(comm, "checking its arguments and data in fit", error, mine)
+        if error is not None:
+            raise error
+        lines = _guard.disagreements([e["config"] for e in entries])
+        if lines:
+            raise _guard.collective_error(
+                "fit: the ranks disagree on the run's configuration, so none of them starts: "
+                + "; ".join(lines)
+            )
+        # Every rank must draw the same batch order: rank 0's loader state wins.
+        ts.loader.load_state_dict(entries[0]["loader"])
+        _check_shards(ts.loader, comm.Get_size())
+    with _guard.training(comm):
+        _setup_distributed(ts, comm)
+        _run_with_options(ts, metric_fns, args[-1])
+    return ts.history
+
+
+def _run_config(ts: TrainState, metric_fns: dict, world: int) -> dict:
+    """What every rank of a data-parallel run must agree on (JSON-able values)."""
+    loader = ts.loader
+    ds = loader.dataset
+    arrays = getattr(ds, "arrays", None)
+    if arrays is None:
+        first = ds[0]
+        arrays = first if isinstance(first, (tuple, list)) else (first,)
+        shapes = [list(xp.shape(getattr(a, "data", a))) for a in arrays]
+        dtypes = [str(xp.asarray(getattr(a, "data", a)).dtype) for a in arrays]
+    else:
+        shapes = [list(a.shape[1:]) for a in arrays]
+        dtypes = [str(a.dtype) for a in arrays]
+    opt = _inner_optimizer(ts.optimizer)
+    hyper = [
+        {k: v for k, v in sorted(g.items()) if isinstance(v, (int, float, str, bool, tuple))}
+        for g in getattr(opt, "param_groups", [])
+    ]
+    params = [
+        [name, list(p.data.shape), str(p.data.dtype)]
+        for name, p in (ts.model.named_parameters() if hasattr(ts.model, "named_parameters")
+                        else enumerate(ts.model.parameters()))
+    ]  # fmt: skip
+    val = ts.val_loader
+    return {
+        "epochs": ts.max_epochs,
+        "batch_size": loader.batch_size,
+        "training samples": loader.num_samples,
+        "batches per epoch": len(loader),
+        "shuffle, drop_last": [loader.shuffle, loader.drop_last],
+        "sample shapes": shapes,
+        "data dtypes": dtypes,
+        "validation samples": None if val is None else val.num_samples,
+        "model parameters": params,
+        "optimizer": [type(opt).__name__, json_safe(hyper)],
+        "loss": type(ts.loss_fn).__name__,
+        "metrics": sorted(metric_fns),
+        "clip_grad_norm": getattr(ts, "clip_grad_norm", None),
+        "starting epoch, step": [ts.epoch, ts.step],
+    }
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with tuples as lists and NumPy scalars as Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, xp.generic):
+        return value.item()
+    return value
+
+
+def _check_shards(loader: DataLoader, world: int) -> None:
+    """Each rank needs at least one sample of every batch (an empty shard has no loss)."""
+    n, bs = loader.num_samples, loader.batch_size
+    if bs is None:
+        sizes = [n]
+    else:
+        sizes = [bs] if n >= bs else []
+        if n % bs and not loader.drop_last:
+            sizes.append(n % bs)
+    if sizes and min(sizes) < world:
+        from ..distributed import _guard
+
+        raise _guard.collective_error(
+            f"fit: a batch of {min(sizes)} sample(s) ({n} training samples, batch_size "
+            f"{bs}) cannot be shared by {world} ranks, each of which needs at least one "
+            f"sample; choose a batch_size whose last batch has at least {world} samples, "
+            f"or a DataLoader with drop_last=True"
+        )
+
+
+def _setup_distributed(ts: TrainState, comm: Any) -> None:
+    from .. import distributed as dist
+
     ts.distributed = True
     ts.rank, ts.world = comm.Get_rank(), comm.Get_size()
     ts.is_root = ts.rank == 0
-    dist.broadcast_parameters(ts.model)
+    # The shapes were compared above: only the values travel.
+    model = ts.model
+    dist.broadcast_tensors(list(model.parameters()) + list(model.buffers()), 0, comm)
     if not getattr(ts.optimizer, "averages_across_ranks", False):
         ts.optimizer = dist.DistributedOptimizer(ts.optimizer, comm)
-    # Every rank must draw the same batch order: rank 0's loader state wins.
-    ts.loader.load_state_dict(comm.bcast(ts.loader.state_dict(), root=0))
     if not ts.is_root:
         ts.callbacks = [cb for cb in ts.callbacks if not isinstance(cb, ProgressBar)]
+
+
+def _agree_on_stopping(ts: TrainState) -> None:
+    """All ranks stop after the same epoch, or all raise (one Allreduce per epoch)."""
+    from .. import distributed as dist
+    from ..distributed import _guard
+
+    comm = dist.get_comm()
+    if comm.Get_size() < 2:
+        return
+    flag = xp.array([1.0 if ts.stopping else 0.0], dtype=xp.float64)
+    _guard.allreduce_sum(flag, comm, "the agreement to stop at the end of an epoch")
+    if flag[0] in (0.0, comm.Get_size()):
+        return
+    said = _guard.allgather_json([ts.stopping, ts.stop_reason], comm, "the stop agreement")
+    raise _guard.collective_error(
+        f"fit: the ranks disagree on stopping after epoch {ts.epoch}: "
+        + ", ".join(
+            f"rank {r} {'stops (' + str(why) + ')' if stops else 'goes on'}"
+            for r, (stops, why) in enumerate(said)
+        )
+        + " (a callback that decides on one rank's own values?)"
+    )
 
 
 def _step_scheduler(scheduler: Any, logs: dict) -> None:
@@ -575,10 +723,10 @@ def _run(ts: TrainState, metric_fns: dict) -> None:
             t0 = time.perf_counter()
             logs = _train_epoch(ts, metric_fns, batch_cbs, keep_outputs)
             if getattr(ts, "distributed", False):
-                from ..distributed import allreduce_mean
+                from ..distributed import allreduce_means
 
                 n = logs.pop("_n")
-                logs = {k: allreduce_mean(v, n) for k, v in logs.items()}
+                logs = allreduce_means(logs, n)
             else:
                 logs.pop("_n", None)
             if ts.val_loader is not None:
@@ -595,6 +743,8 @@ def _run(ts: TrainState, metric_fns: dict) -> None:
             ts.history.steps = ts.step
             if ts.max_epochs is not None and ts.epoch >= ts.max_epochs and not ts.stopping:
                 ts.stop(f"max_epochs: reached {ts.max_epochs} epochs")
+            if getattr(ts, "distributed", False):
+                _agree_on_stopping(ts)
             if getattr(ts, "checkpoints", None) is not None:
                 save_train_checkpoint(ts, logs)
         ts.history.stop_reason = ts.stop_reason
