@@ -218,8 +218,7 @@ def _check_gone(seq: int, what: str) -> None:
     for r, (their_seq, cause) in sorted(_S.gone.items()):
         if their_seq < seq:
             abort_job(
-                f"rank {r} left training early: {cause}; rank {_rank()} was waiting for it "
-                f"({what})"
+                f"rank {r} left training early: {cause}; rank {_rank()} was waiting for it ({what})"
             )
 
 
