@@ -187,13 +187,15 @@ def _on_exit() -> None:
         return
     if _S.training:  # pragma: no cover - fit's guard normally sees the exit first
         abort_job(f"rank {_rank()} left training early: its process is exiting")
+    from mpi4py import MPI
+
+    if MPI.Is_finalized():  # the script finalized MPI itself: nobody left to tell
+        return
     comm = _S.comm
     me, size = comm.Get_rank(), comm.Get_size()
     msg = json.dumps({"seq": _S.seq, "cause": describe(None)[:_MAX_CAUSE]}).encode()
     buf = bytearray(msg)
     reqs = [comm.Isend(buf, dest=r, tag=_NOTICE_TAG) for r in range(size) if r != me]
-    from mpi4py import MPI
-
     # Small messages go eagerly: the sends complete at once, read or not.
     MPI.Request.Waitall(reqs)
 

@@ -549,8 +549,7 @@ def _fit_distributed(args: tuple) -> History:
     mine: dict = {}
     try:
         ts, metric_fns = _prepare(*args)
-        mine = {"config": _run_config(ts, metric_fns, comm.Get_size()),
-                "loader": ts.loader.state_dict()}  # fmt: skip
+        mine = json_safe({"config": _run_config(ts, metric_fns), "loader": ts.loader.state_dict()})
     except BaseException as exc:  # noqa: BLE001 - reported to every rank, then re-raised
         if comm.Get_size() < 2:
             raise
@@ -576,7 +575,7 @@ def _fit_distributed(args: tuple) -> History:
     return ts.history
 
 
-def _run_config(ts: TrainState, metric_fns: dict, world: int) -> dict:
+def _run_config(ts: TrainState, metric_fns: dict) -> dict:
     """What every rank of a data-parallel run must agree on (JSON-able values)."""
     loader = ts.loader
     ds = loader.dataset
@@ -610,7 +609,7 @@ def _run_config(ts: TrainState, metric_fns: dict, world: int) -> dict:
         "data dtypes": dtypes,
         "validation samples": None if val is None else val.num_samples,
         "model parameters": params,
-        "optimizer": [type(opt).__name__, json_safe(hyper)],
+        "optimizer": [type(opt).__name__, hyper],
         "loss": type(ts.loss_fn).__name__,
         "metrics": sorted(metric_fns),
         "clip_grad_norm": getattr(ts, "clip_grad_norm", None),
