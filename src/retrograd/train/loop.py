@@ -549,7 +549,7 @@ def _fit_distributed(args: tuple) -> History:
     mine: dict = {}
     try:
         ts, metric_fns = _prepare(*args)
-        mine = json_safe({"config": _run_config(ts, metric_fns), "loader": ts.loader.state_dict()})
+        mine = _json_safe({"config": _run_config(ts, metric_fns), "loader": ts.loader.state_dict()})
     except BaseException as exc:  # noqa: BLE001 - reported to every rank, then re-raised
         if comm.Get_size() < 2:
             raise
@@ -617,12 +617,12 @@ def _run_config(ts: TrainState, metric_fns: dict) -> dict:
     }
 
 
-def json_safe(value: Any) -> Any:
+def _json_safe(value: Any) -> Any:
     """``value`` with tuples as lists and NumPy scalars as Python numbers."""
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
+        return [_json_safe(v) for v in value]
     if isinstance(value, xp.generic):
         return value.item()
     return value
