@@ -29,13 +29,17 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
-from . import _numpy
+from . import _numpy, _rnn_numpy
 
-#: Kernel names; each is a function of :mod:`._numpy` and of :mod:`._numba`.
-NAMES = tuple(_numpy.__all__)
+#: Each NumPy twin module and the module of its compiled versions (same names in both).
+_MODULES = ((_numpy, "_numba"), (_rnn_numpy, "_rnn_numba"))
+#: Kernel names; each is a function of a twin module and of its compiled counterpart.
+NAMES = tuple(name for twins, _ in _MODULES for name in twins.__all__)
+_HOME = {name: pair for pair in _MODULES for name in pair[0].__all__}
 _CHOICES = ("auto", "numba", "numpy")
 
 
@@ -45,8 +49,11 @@ class _Kernels:
     def __getattr__(self, name: str) -> Any:
         if name not in NAMES:
             raise AttributeError(f"retrograd.kernels has no kernel {name!r}")
-        impl = _implementation()
-        fn = getattr(impl, name)
+        twins, compiled = _HOME[name]
+        if _implementation() is _numpy:
+            fn = getattr(twins, name)
+        else:
+            fn = getattr(importlib.import_module(f"{__name__}.{compiled}"), name)
         setattr(self, name, fn)  # later lookups: a plain instance attribute
         return fn
 

@@ -35,6 +35,7 @@ from typing import Any
 from .._backend import xp
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ..kernels import K as _K
 from . import _composites
 from ._util import ensure_tensor
 from .shape import getitem
@@ -362,28 +363,20 @@ class LSTMLayer(Function):
         padT = None if pad is None else pad.transpose(0, 2, 1)
         ig = xp.empty((H, B), dtype=dt)
         Zh = Z[:H]
+        fwd_cell, fwd_out = _K.lstm_fwd_cell, _K.lstm_fwd_out
         for t in order:
             St = S[t]
             xp.matmul(Wc, Z[:, t + pi], out=St)
             xp.tanh(St, out=St)
-            sg = St[:H3]
-            sg *= 0.5
-            sg += 0.5
-            o, i, f, gg = St[:H], St[H : 2 * H], St[2 * H : H3], St[H3:]
             cp, cn = Call[t + pi], Call[t + oi]
-            xp.multiply(f, cp, out=cn)
-            xp.multiply(i, gg, out=ig)
-            cn += ig
+            fwd_cell(St, cp, cn, ig)  # sigmoid gates from St, cn = f * cp + i * g
             tc = TC[t]
             xp.tanh(cn, out=tc)
             # h into the (contiguous) output, then into Z's strided column for the next step.
-            ht = Hout[t]
-            xp.multiply(o, tc, out=ht)
-            hn = Zh[:, t + oi]
-            xp.copyto(hn, ht)
+            fwd_out(St[:H], tc, Hout[t], Z, t + oi)
             if padT is not None:
                 xp.copyto(cn, cp, where=padT[t])
-                xp.copyto(hn, Zh[:, t + pi], where=padT[t])
+                xp.copyto(Zh[:, t + oi], Zh[:, t + pi], where=padT[t])
         self.S, self.Z, self.Call, self.TC = S, Z, Call, TC
         if valid is not None:
             Hout[:T] *= valid.transpose(0, 2, 1)
@@ -426,21 +419,13 @@ class LSTMLayer(Function):
         dhbuf = xp.empty((H, B), dtype=dt)
         u = xp.empty((H, B), dtype=dt)
         WT = self.w_hhP.T
+        factors, bwd_step = _K.lstm_bwd_factors, _K.lstm_bwd_step
         starts = range(0, T, ch)
         for lo in starts if self.reverse else reversed(starts):
             hi = min(lo + ch, T)
             m = hi - lo
             Sc, P, A = S[lo:hi], Pbuf[:m], Abuf[:m]
-            xp.multiply(Sc, Sc, out=P)
-            xp.subtract(Sc[:, :H3], P[:, :H3], out=P[:, :H3])
-            xp.subtract(1, P[:, H3:], out=P[:, H3:])
-            P[:, :H] *= TC[lo:hi]
-            P[:, H:H2] *= Sc[:, H3:]
-            P[:, H2:H3] *= Cprev[lo:hi]
-            P[:, H3:] *= Sc[:, H:H2]
-            xp.multiply(TC[lo:hi], TC[lo:hi], out=A)
-            xp.subtract(1, A, out=A)
-            A *= Sc[:, :H]
+            factors(Sc, TC[lo:hi], Cprev[lo:hi], P, A)
             F = Sc[:, H2:H3]
             if pT is not None:
                 # Padded steps: no gate gradient; dc (F = 1) and dh pass through unchanged.
@@ -451,22 +436,13 @@ class LSTMLayer(Function):
                 F += pT[lo:hi]
             for t in range(lo, hi) if self.reverse else range(hi - 1, lo - 1, -1):
                 j = t - lo
-                Pt = P[j]
-                if has_gy[t]:
-                    dht = dhbuf
-                    xp.add(dh, gy[t].T, out=dht)
-                elif pT is None:
-                    dht = dh  # only read before the matmul below overwrites dh
-                else:
-                    dht = dhbuf
-                    xp.copyto(dht, dh)
-                xp.multiply(dht, A[j], out=u)
-                dc += u
-                Gt = G[:, j]
-                xp.multiply(dht, Pt[:H], out=Gt[:H])
-                xp.multiply(dc, Pt[H:].reshape(3, H, B), out=Gt[H:].reshape(3, H, B))
-                xp.multiply(dc, F[j], out=dc)
-                xp.matmul(WT, Gt, out=dh)
+                # dh_t = dh (+ gy_t); dc += dh_t A; G[:, j] = [dh_t, dc, dc, dc] P; dc *= F.
+                # Without padding dh_t is only read before the matmul overwrites dh.
+                dht = bwd_step(
+                    dh, gy[t].T if has_gy[t] else None, A[j], P[j], F[j], dc, G, j, dhbuf, u,
+                    pT is not None,
+                )  # fmt: skip
+                xp.matmul(WT, G[:, j], out=dh)
                 if pT is not None:
                     xp.add(dh, dht, out=dh, where=pT[t])
             G2 = G[:, :m].reshape(H4, m * B)
@@ -537,27 +513,19 @@ class GRULayer(Function):
         GHN = xp.empty((T, H, B), dtype=dt)
         N = xp.empty((T, H, B), dtype=dt)
         gh = xp.empty((3 * H, B), dtype=dt)
+        fwd_gates, fwd_out = _K.gru_fwd_gates, _K.gru_fwd_out
         for t in order:
             hp, hn, Xt = Hall[t + pi], Hall[t + oi], XW[t]
             xp.matmul(Whh, hp, out=gh)
             rz = RZ[t]
             xp.add(Xt[:H2], gh[:H2], out=rz)
             xp.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            ghn = GHN[t]
-            if bhn is not None:
-                xp.add(gh[H2:], bhn, out=ghn)
-            else:
-                ghn[...] = gh[H2:]
             nt = N[t]
-            xp.multiply(rz[:H], ghn, out=nt)
-            nt += Xt[H2:]
+            # r, z = sigmoids; GHN[t] = W_hn h + b_hn; nt = r * GHN[t] + (W_in x + b_in)
+            fwd_gates(rz, gh, bhn, Xt[H2:], GHN[t], nt)
             xp.tanh(nt, out=nt)
             # h' = (1 - z) * n + z * h, written as n + z * (h - n) as PyTorch does.
-            xp.subtract(hp, nt, out=hn)
-            hn *= rz[H:]
-            hn += nt
+            fwd_out(hp, nt, rz[H:], hn)
             if padT is not None:
                 xp.copyto(hn, hp, where=padT[t])
         self.Hall, self.RZ, self.GHN, self.N = Hall, RZ, GHN, N
@@ -566,16 +534,12 @@ class GRULayer(Function):
     def backward(self, g):
         RZ, N, GHN, valid, pad = self.RZ, self.N, self.GHN, self.valid, self.pad
         T, H, B = N.shape
-        H2, H3 = 2 * H, 3 * H
+        H3 = 3 * H
         dt = N.dtype
         gy = g[:T] if valid is None else g[:T] * valid
         has_gy = gy.reshape(T, -1).any(axis=1)
         Hprev = self.Hall[self.prev_sl]
-        vT = pT = None
-        if pad is not None:
-            pT = pad.transpose(0, 2, 1)
-            vT = ~pT
-            validT = valid.transpose(0, 2, 1)
+        validT = None if pad is None else valid.transpose(0, 2, 1)
         n = self.needs
         nb = self.has_bias
         # Et = [dA_n, dA_r, dA_z, dA_n * r]: rows [:3H] are the gradient of the input
@@ -591,40 +555,18 @@ class GRULayer(Function):
         a = xp.empty((H, B), dtype=dt)
         omz = xp.empty((H, B), dtype=dt)
         Et = xp.empty((4 * H, B), dtype=dt)
-        dan = Et[:H]
         WT = self.w_hh.T
+        bwd_step = _K.gru_bwd_step
         for t in acc_i.steps(range(T) if self.reverse else range(T - 1, -1, -1), acc_h):
-            r, z, nt = RZ[t, :H], RZ[t, H:], N[t]
-            if has_gy[t]:
-                xp.add(dh, gy[t].T, out=dht)
-            else:
-                xp.copyto(dht, dh)
-            xp.subtract(1, z, out=omz)
-            # dA_n = dh' (1 - z)(1 - n^2)
-            xp.multiply(nt, nt, out=a)
-            xp.subtract(1, a, out=a)
-            a *= omz
-            xp.multiply(a, dht, out=dan)
-            # dA_r = dA_n (W_hn h + b_hn) r (1 - r)
-            xp.subtract(1, r, out=a)
-            a *= r
-            a *= GHN[t]
-            xp.multiply(dan, a, out=Et[H:H2])
-            # dA_z = dh' (h - n) z (1 - z)
-            xp.subtract(Hprev[t], nt, out=a)
-            a *= dht
-            a *= omz
-            xp.multiply(a, z, out=Et[H2:H3])
-            xp.multiply(dan, r, out=Et[H3:])
-            if vT is not None:
-                Et *= validT[t]
+            # Et = [dA_n, dA_r, dA_z, dA_n * r] (zero on padded steps), a = the gradient
+            # that the direct path h -> h' carries: dh' * z (all of dh' on padded steps).
+            bwd_step(
+                dh, gy[t].T if has_gy[t] else None, RZ[t, :H], RZ[t, H:], N[t], GHN[t],
+                Hprev[t], None if validT is None else validT[t], dht, a, omz, Et,
+            )  # fmt: skip
             acc_i.store(t, Et[:H3])
             acc_h.store(t, Et[H:])
             xp.matmul(WT, Et[H:], out=dh)
-            # The direct path h -> h' carries dh' * z (all of dh' on padded steps).
-            xp.multiply(dht, z, out=a)
-            if pT is not None:
-                xp.copyto(a, dht, where=pT[t])
             dh += a
         n_in = self.xa.shape[1] - 1
         out = [acc_i.gx, dh.T if n[1] else None, None, None] + ([None, None] if nb else [])
