@@ -535,7 +535,9 @@ def test_sequential_runs_conv_relu_pool_as_one_node_when_it_fuses_triples():
 def test_chunked_col2im_matches_torch(torch, rng, monkeypatch, chunk_bytes):
     # One image per chunk (and a few per chunk): the slab-adds must stay inside each
     # chunk, for the plain conv and the fused node (whose frame is smaller).
-    monkeypatch.setattr(C, "_COL2IM_CHUNK_BYTES", chunk_bytes)
+    from retrograd.kernels import _spatial_numpy
+
+    monkeypatch.setattr(_spatial_numpy, "COL2IM_CHUNK_BYTES", chunk_bytes)
     x, w = rng.standard_normal((5, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2))
     kw = dict(padding=(1, 2), dilation=(2, 1))
     _compare(torch, partial(C.conv2d, **kw), partial(torch.nn.functional.conv2d, **kw),

@@ -33,10 +33,10 @@ import importlib
 import os
 from typing import Any
 
-from . import _numpy, _rnn_numpy
+from . import _numpy, _rnn_numpy, _spatial_numpy
 
 #: Each NumPy twin module and the module of its compiled versions (same names in both).
-_MODULES = ((_numpy, "_numba"), (_rnn_numpy, "_rnn_numba"))
+_MODULES = ((_numpy, "_numba"), (_rnn_numpy, "_rnn_numba"), (_spatial_numpy, "_spatial_numba"))
 #: Kernel names; each is a function of a twin module and of its compiled counterpart.
 NAMES = tuple(name for twins, _ in _MODULES for name in twins.__all__)
 _HOME = {name: pair for pair in _MODULES for name in pair[0].__all__}

@@ -26,6 +26,7 @@ from .._backend import xp
 from .._checks import int_pair, positive_int
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ..kernels import K as _K
 from . import _composites
 from ._spatial import _as_2d, _as_strided, _check_nchw, _from_2d, _pad2d, _single, _unbatch, _window
 from ._util import ensure_tensor
@@ -184,7 +185,8 @@ def _col2im_stride1(ge, w, xshape, pads, dilation, groups):
     wmat = w.reshape(groups, o // groups, cg * kh * kw)
     offs = [(i, j, i * dilation[0] * wp + j * dilation[1]) for i in range(kh) for j in range(kw)]
     if groups == 1:
-        return _col2im_stride1_chunked(ge, wmat[0], xshape, pads, c, kh, kw, offs)
+        # a few images at a time, the columns of each chunk summed while in cache
+        return _K.col2im_stride1(ge, wmat[0], xshape, pads, kh, kw, dilation)
     dcols = wmat.transpose(0, 2, 1) @ ge.reshape(groups, o // groups, L)
     dcols = dcols.reshape(c, kh, kw, L)
     buf = dcols[:, 0, 0].copy()
@@ -195,58 +197,6 @@ def _col2im_stride1(ge, w, xshape, pads, dilation, groups):
     (t, _), (left, _) = pads
     gxp = gxp[:, :, t : t + xshape[2], left : left + xshape[3]]
     return xp.ascontiguousarray(gxp.transpose(1, 0, 2, 3))
-
-
-#: Bytes of input-gradient columns that _col2im_stride1 computes and adds at a time.
-_COL2IM_CHUNK_BYTES = 3 << 19
-
-
-def _col2im_stride1_chunked(ge, wmat, xshape, pads, c, kh, kw, offs):
-    """:func:`_col2im_stride1` for groups=1, a few images at a time.
-
-    The columns of a chunk of images (~1.5 MiB) are computed into one reused buffer and
-    slab-added at once, so they are still in cache for the adds; all columns at once
-    (6 MiB for conv2 of the MNIST CNN) go to memory and back. Measured on the MNIST CNN
-    training step (fused path): 5.8-5.9 ms with 1.5-2 MiB chunks, 6.1-6.4 ms with 0.5-1
-    MiB or all at once, 6.3 ms with 4 MiB. Entries that a shift would carry across a
-    chunk's end are the frame's zero margin, so each chunk's adds stay inside it.
-
-    The products are one small matrix per image in one stacked ``matmul``, which ran on
-    the calling thread here (process CPU time = wall time with OPENBLAS_NUM_THREADS=2):
-    as fast as one long product on one thread, and no stall on a second BLAS thread that
-    a busy machine is not running (the one long product: 1.4 ms median but 8 ms mean
-    with 2 BLAS threads on 2 busy cores, vs 1.1 ms on one thread).
-    """
-    o, n, hp, wp = ge.shape
-    f = hp * wp
-    k = wmat.shape[1]
-    wt = wmat.T
-    gen = ge.reshape(o, n, f)
-    per = max(1, min(n, _COL2IM_CHUNK_BYTES // (k * f * ge.itemsize)))
-    flat = xp.empty(k * per * f, dtype=ge.dtype)
-    buf = xp.empty((c, n * f), dtype=ge.dtype)
-    for n0 in range(0, n, per):
-        nc = min(per, n - n0)
-        lc = nc * f
-        d = flat[: k * lc].reshape(k, nc, f)
-        xp.matmul(wt, gen[:, n0 : n0 + nc].transpose(1, 0, 2), out=d.transpose(1, 0, 2))
-        d = d.reshape(c, kh, kw, lc)
-        blk = buf[:, n0 * f : n0 * f + lc]
-        blk[...] = d[:, 0, 0]
-        for i, j, off in offs[1:]:
-            dst = blk[:, off:]
-            xp.add(dst, d[:, i, j, : lc - off], out=dst)
-    gxp = buf.reshape(c, n, hp, wp)
-    (t, _), (left, _) = pads
-    h, wd = xshape[2:]
-    gxp = gxp[:, :, t : t + h, left : left + wd]
-    if gxp.shape[2:] == (h, wd):
-        return xp.ascontiguousarray(gxp.transpose(1, 0, 2, 3))
-    # A frame smaller than the padded input (see ConvReluMaxPool2d.backward): the rows
-    # and columns past it get no gradient.
-    gx = xp.zeros((n, c, h, wd), dtype=ge.dtype)
-    gx[:, :, : gxp.shape[2], : gxp.shape[3]] = gxp.transpose(1, 0, 2, 3)
-    return gx
 
 
 # --------------------------------------------------- fused conv -> ReLU -> max-pool
@@ -325,8 +275,6 @@ class ConvReluMaxPool2d(Function):
             # took 8 ms with 2 BLAS threads on a busy 2-core machine).
             wr = w.transpose(2, 3, 1, 0).reshape(k, o)
             z = (patches.reshape(n, -1, k) @ wr).reshape(4 * m, o)
-            if b is not None:
-                z += b
         else:
             # One small product per (py, px, n) block, broadcast over the batch: the
             # blocks come out in NCHW order (no transposes), 0.155 vs 0.21 ms for one
@@ -342,20 +290,9 @@ class ConvReluMaxPool2d(Function):
             )  # fmt: skip
             patches = view.reshape(4 * n, k, ph * pw)
             z = w.reshape(o, k) @ patches
-            if b is not None:
-                z += b[:, None]
-        blocks = z.reshape(4, -1)
-        z0, z1, z2, z3 = blocks[0], blocks[1], blocks[2], blocks[3]
-        t01 = xp.greater(z1, z0)
-        t23 = xp.greater(z3, z2)
-        h0 = xp.maximum(z0, z1)
-        h1 = xp.maximum(z2, z3)
-        tv = xp.greater(h1, h0)
-        pooled = xp.maximum(h0, h1, out=h0)
-        zero = xp.zeros((), dtype=pooled.dtype)
-        xp.maximum(pooled, zero, out=pooled)
-        self.pos = xp.greater(pooled, zero)
-        self.bits = (t01, t23, tv)
+        # bias, the pool over the four blocks and ReLU on the pooled quarter (relu and max
+        # commute); the window bits and ReLU's mask are kept for the backward
+        pooled, self.pos, self.bits = _K.relu_pool2_fwd(z, b, rows)
         self.patches, self.w, self.rows = patches, w, rows
         self.geom = (x.shape, xp_.shape, pads, dilation, ph, pw)
         if rows:  # (n, ph, pw, o) -> NCHW
@@ -369,53 +306,25 @@ class ConvReluMaxPool2d(Function):
         n = xshape[0]
         m = n * ph * pw
         t01, t23, tv = self.bits
-        # ReLU's mask on the pooled values, g read in the layout of the blocks.
-        gp = xp.empty(self.pos.shape, dtype=g.dtype)
-        if rows:
-            xp.multiply(g.transpose(0, 2, 3, 1), self.pos.reshape(n, ph, pw, o),
-                        out=gp.reshape(n, ph, pw, o))  # fmt: skip
-        else:
-            xp.multiply(g, self.pos.reshape(g.shape), out=gp.reshape(g.shape))
-        dz = xp.empty((4, gp.size), dtype=g.dtype)
-        d0, d1, d2, d3 = dz[0], dz[1], dz[2], dz[3]
-        # Route each window's gradient to its arg-max: bottom/top row by tv, then
-        # right/left in that row; ``a - a * t`` is ``a`` where t is 0 and exactly 0
-        # where it is 1. A non-finite gradient would turn those zeros into NaN
-        # (inf * 0): where() keeps them 0 on that rare path.
-        if xp.isfinite(gp).all():
-            xp.multiply(gp, tv, out=d2)
-            xp.subtract(gp, d2, out=d0)
-            xp.multiply(d0, t01, out=d1)
-            xp.subtract(d0, d1, out=d0)
-            xp.multiply(d2, t23, out=d3)
-            xp.subtract(d2, d3, out=d2)
-        else:
-            zero = xp.zeros((), dtype=g.dtype)
-            top = xp.where(tv, zero, gp)
-            bot = xp.where(tv, gp, zero)
-            d0[...] = xp.where(t01, zero, top)
-            d1[...] = xp.where(t01, top, zero)
-            d2[...] = xp.where(t23, zero, bot)
-            d3[...] = xp.where(t23, bot, zero)
-        gx = gw = gb = None
+        ge = None
         if self.needs[0]:
-            # Back to an (O, N, hf, wf) frame for the stride-1 col2im; positions no
-            # window covers (and the frame's margin) stay zero. Only the 2*ph x 2*pw
-            # corner of the conv output has a gradient, so the frame stops the kernel's
-            # extent past it: 12x12 instead of the padded input's 13x13 for conv2 of
-            # the MNIST CNN (1.25 vs 1.41 ms for the col2im).
+            # The input gradient needs the conv output's gradient in an (O, N, hf, wf)
+            # frame for the stride-1 col2im; positions no window covers (and the frame's
+            # margin) stay zero. Only the 2*ph x 2*pw corner of the conv output has a
+            # gradient, so the frame stops the kernel's extent past it: 12x12 instead of
+            # the padded input's 13x13 for conv2 of the MNIST CNN (1.25 vs 1.41 ms for
+            # the col2im).
             frame = (
                 min(pshape[2], 2 * ph + dilation[0] * (kh - 1)),
                 min(pshape[3], 2 * pw + dilation[1] * (kw - 1)),
             )
             ge = xp.zeros((o, n) + frame, dtype=g.dtype)
-            for py in range(2):
-                for px in range(2):
-                    if rows:
-                        blk = dz[2 * py + px].reshape(n, ph, pw, o).transpose(3, 0, 1, 2)
-                    else:
-                        blk = dz[2 * py + px].reshape(n, o, ph, pw).transpose(1, 0, 2, 3)
-                    ge[:, :, py : 2 * ph : 2, px : 2 * pw : 2] = blk
+        # ReLU's mask on the pooled values (gp, in the layout of the blocks), each
+        # window's gradient routed to its arg-max (dz, the four blocks) and, with ge,
+        # the blocks scattered into the frame.
+        gp, dz = _K.relu_pool2_bwd(g, self.pos, t01, t23, tv, rows, ge)
+        gx = gw = gb = None
+        if ge is not None:
             gx = _col2im_stride1(ge, w, xshape, pads, dilation, 1)
         if self.needs[1]:
             if rows:

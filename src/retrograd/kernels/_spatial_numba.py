@@ -1,0 +1,235 @@
+"""Numba versions of the convolution and pooling kernels in ``_spatial_numpy.py``.
+
+Same names, same results to the bit: each kernel does the twin's IEEE operations in the
+twin's order per element, in one pass where the twin makes several (the pool's gradient
+routing and its scatter into the col2im frame; the col2im's slab-adds, crop and
+transpose). The matrix products stay NumPy calls, made exactly as the twin makes them.
+Compiled on first use, cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+
+from . import _spatial_numpy
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+def _c_arrays(dtype: Any, *arrays: Any) -> bool:
+    for a in arrays:
+        if a.dtype != dtype or not a.flags.c_contiguous:
+            return False
+    return True
+
+
+# ---------------------------------------------------------- bias + 2x2 max-pool + ReLU
+@numba.njit(cache=True, nogil=True, inline="always")
+def _max(a, b):  # pragma: no cover - compiled
+    # np.maximum: NaN propagates (either side)
+    return a if (a >= b or a != a) else b
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pool_run(z, S, lo, n, b, b0, bstep, pooled, pos, t01, t23, tv):  # pragma: no cover
+    # elements lo .. lo + n of every block; bias b[b0 + u * bstep] (bstep 0: one value).
+    # Views, so that every index is a loop counter from 0 and LLVM vectorises the loop.
+    zero = z.dtype.type(0)
+    z0, z1 = z[lo : lo + n], z[S + lo : S + lo + n]
+    z2, z3 = z[2 * S + lo : 2 * S + lo + n], z[3 * S + lo : 3 * S + lo + n]
+    po, ps = pooled[lo : lo + n], pos[lo : lo + n]
+    u01, u23, uv = t01[lo : lo + n], t23[lo : lo + n], tv[lo : lo + n]
+    bv = b[b0:]
+    for u in range(n):
+        bias = bv[u * bstep]
+        a0 = z0[u] + bias
+        a1 = z1[u] + bias
+        a2 = z2[u] + bias
+        a3 = z3[u] + bias
+        u01[u] = a1 > a0
+        u23[u] = a3 > a2
+        h0 = _max(a0, a1)
+        h1 = _max(a2, a3)
+        uv[u] = h1 > h0
+        p = _max(h0, h1)
+        # ReLU as np.maximum(p, 0) gives it: NaN stays NaN, -0 (and any p <= 0) becomes
+        # +0; so a signed-zero tie inside the window cannot show in the output
+        p = p if (p > zero or p != p) else zero
+        po[u] = p
+        ps[u] = p > zero
+
+
+@_jit
+def _relu_pool2_fwd(z, b, rows, o, L, pooled, pos, t01, t23, tv):  # pragma: no cover
+    S = pooled.shape[0]
+    if rows:
+        for r in range(S // o):
+            _pool_run(z, S, r * o, o, b, 0, 1, pooled, pos, t01, t23, tv)
+    else:
+        for blk in range(S // L):
+            _pool_run(z, S, blk * L, L, b, blk % o, 0, pooled, pos, t01, t23, tv)
+
+
+def relu_pool2_fwd(z: Any, b: Any, rows: bool) -> tuple:
+    if not _c_arrays(z.dtype, z) or (b is not None and not _c_arrays(z.dtype, b)):
+        return _spatial_numpy.relu_pool2_fwd(z, b, rows)
+    o = z.shape[1]
+    S = z.size // 4
+    L = 1 if rows else z.shape[2]
+    pooled = np.empty(S, dtype=z.dtype)
+    pos, t01, t23, tv = (np.empty(S, dtype=bool) for _ in range(4))
+    # no bias: zeros (x + 0 is x, but -0 + 0 is +0: only ReLU's output sees it, as +0)
+    b = np.zeros(o, dtype=z.dtype) if b is None else b
+    _relu_pool2_fwd(z.reshape(-1), b, bool(rows), o, L, pooled, pos, t01, t23, tv)
+    return pooled, pos, (t01, t23, tv)
+
+
+# --------------------------------------------------------- ReLU -> 2x2 max-pool backward
+@numba.njit(cache=True, nogil=True, inline="always")
+def _block_index(nn, oc, y, x, o, ph, pw, rows):  # pragma: no cover - compiled
+    # flat position of pooled element (nn, oc, y, x) in the block order
+    if rows:
+        return ((nn * ph + y) * pw + x) * o + oc
+    return ((nn * o + oc) * ph + y) * pw + x
+
+
+@_jit
+def _relu_pool2_bwd(g, pos, t01, t23, tv, rows, gp, dz, ge, has_ge):  # pragma: no cover
+    n, o, ph, pw = g.shape
+    L = ph * pw
+    one = g.dtype.type(1)
+    zero = g.dtype.type(0)
+    gf = g.reshape(-1)
+    size = gf.shape[0]
+    # gp = g * mask is all finite exactly when g is (inf * 0 and NaN * x are NaN);
+    # v - v is NaN for inf and NaN, +0 else: a branch-free check LLVM vectorises.
+    chk = zero
+    for i in range(size):
+        v = gf[i]
+        chk += v - v
+    finite = chk == zero
+    if rows:
+        for nn in range(n):
+            for oc in range(o):
+                src = g[nn, oc].reshape(-1)
+                for u in range(L):
+                    e = (nn * L + u) * o + oc
+                    gp[e] = src[u] * (one if pos[e] else zero)
+    else:
+        for i in range(size):
+            gp[i] = gf[i] * (one if pos[i] else zero)
+    d0v, d1v, d2v, d3v = dz[0], dz[1], dz[2], dz[3]
+    for e in range(size):
+        a = gp[e]
+        if finite:
+            # the twin's a - a * t arithmetic (signed zeros included)
+            d2 = a * (one if tv[e] else zero)
+            d0 = a - d2
+            d1 = d0 * (one if t01[e] else zero)
+            d0 = d0 - d1
+            d3 = d2 * (one if t23[e] else zero)
+            d2 = d2 - d3
+        else:
+            top = zero if tv[e] else a
+            bot = a if tv[e] else zero
+            d0 = zero if t01[e] else top
+            d1 = top if t01[e] else zero
+            d2 = zero if t23[e] else bot
+            d3 = bot if t23[e] else zero
+        d0v[e] = d0
+        d1v[e] = d1
+        d2v[e] = d2
+        d3v[e] = d3
+    if has_ge:
+        for nn in range(n):
+            for oc in range(o):
+                for y in range(ph):
+                    for x in range(pw):
+                        e = _block_index(nn, oc, y, x, o, ph, pw, rows)
+                        ge[oc, nn, 2 * y, 2 * x] = d0v[e]
+                        ge[oc, nn, 2 * y, 2 * x + 1] = d1v[e]
+                        ge[oc, nn, 2 * y + 1, 2 * x] = d2v[e]
+                        ge[oc, nn, 2 * y + 1, 2 * x + 1] = d3v[e]
+
+
+def relu_pool2_bwd(g: Any, pos: Any, t01: Any, t23: Any, tv: Any, rows: bool, ge: Any) -> tuple:
+    if (
+        g.ndim != 4
+        or not _c_arrays(g.dtype, g)
+        or not _c_arrays(np.dtype(bool), pos, t01, t23, tv)
+        or (ge is not None and not _c_arrays(g.dtype, ge))
+    ):
+        return _spatial_numpy.relu_pool2_bwd(g, pos, t01, t23, tv, rows, ge)
+    gp = np.empty(pos.shape, dtype=g.dtype)
+    dz = np.empty((4, gp.size), dtype=g.dtype)
+    has_ge = ge is not None
+    _relu_pool2_bwd(g, pos, t01, t23, tv, bool(rows), gp, dz, ge if has_ge else g, has_ge)
+    return gp, dz
+
+
+# ---------------------------------------------------------------------- col2im, stride 1
+@_jit
+def _col2im_gather(d, offs, n0, nc, hp, wp, t, left, gx):  # pragma: no cover - compiled
+    # gx[n0 + q, c] = the cropped frame of image q: the twin's running sum at each frame
+    # position p (flat within the chunk), offset 0's column first, then each later
+    # offset whose shift reaches p, in order. An image's plane is summed in a small
+    # buffer (in L1) with the offset loop outside, so the inner loop is a contiguous
+    # add LLVM vectorises, then its rows are written straight into gx (NCHW).
+    c, nk, _ = d.shape
+    h, wd = gx.shape[2], gx.shape[3]
+    hv = min(h, hp - t)
+    wv = min(wd, wp - left)
+    f = hp * wp
+    plane = np.empty(f, dtype=d.dtype)
+    for cc in range(c):
+        for q in range(nc):
+            start = q * f
+            src = d[cc, 0, start : start + f]
+            for u in range(f):
+                plane[u] = src[u]
+            for m in range(1, nk):
+                # NOTE: views, so that every index is a loop counter from 0 (no negative-
+                # index wraparound check, which would keep LLVM from vectorising)
+                lo = max(offs[m] - start, 0)
+                dst = plane[lo:]
+                src = d[cc, m, start + lo - offs[m] : start + f - offs[m]]
+                for u in range(dst.shape[0]):
+                    dst[u] += src[u]
+            for y in range(hv):
+                r0 = (t + y) * wp + left
+                row = gx[n0 + q, cc, y]
+                src = plane[r0 : r0 + wv]
+                for x in range(wv):
+                    row[x] = src[x]
+
+
+def col2im_stride1(ge: Any, wmat: Any, xshape: tuple, pads: tuple, kh: int, kw: int, dil: tuple):
+    if not _c_arrays(ge.dtype, ge) or wmat.dtype != ge.dtype:
+        return _spatial_numpy.col2im_stride1(ge, wmat, xshape, pads, kh, kw, dil)
+    o, n, hp, wp = ge.shape
+    k = wmat.shape[1]
+    c = k // (kh * kw)
+    f = hp * wp
+    offs = np.array([i * dil[0] * wp + j * dil[1] for i in range(kh) for j in range(kw)])
+    (t, _), (left, _) = pads
+    h, wd = xshape[2:]
+    # the chunks and products exactly as the twin makes them (the same bits)
+    wt = wmat.T
+    gen = ge.reshape(o, n, f)
+    per = max(1, min(n, _spatial_numpy.COL2IM_CHUNK_BYTES // (k * f * ge.itemsize)))
+    flat = np.empty(k * per * f, dtype=ge.dtype)
+    full = t + h <= hp and left + wd <= wp
+    gx = (np.empty if full else np.zeros)((n, c, h, wd), dtype=ge.dtype)
+    for n0 in range(0, n, per):
+        nc = min(per, n - n0)
+        lc = nc * f
+        d = flat[: k * lc].reshape(k, nc, f)
+        np.matmul(wt, gen[:, n0 : n0 + nc].transpose(1, 0, 2), out=d.transpose(1, 0, 2))
+        _col2im_gather(d.reshape(c, kh * kw, lc), offs, n0, nc, hp, wp, t, left, gx)
+    return gx
+
+
+__all__ = list(_spatial_numpy.__all__)
