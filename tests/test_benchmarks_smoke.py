@@ -157,3 +157,43 @@ def test_nets_suite_runs_both_contenders_on_the_same_work():
         # Same weights, same batches, same SGD rule: the same loss after the run.
         assert max(ls) - min(ls) < 1e-4 * max(ls), (config, ls)
     assert "speed vs PyTorch" in bench_nets.markdown(rows)
+
+
+def _deq_rows(names):
+    import bench_deq
+
+    rows = bench_deq.run(quick=True, hidden=(8,), names=names)
+    md = bench_deq.markdown(rows)
+    return rows, md
+
+
+def test_deq_suite_measures_every_part():
+    names = ["retrograd iter", "retrograd anderson+jfb"]
+    rows, md = _deq_rows(names)
+    assert [r["contender"] for r in rows] == names
+    for r in rows:
+        assert set(_common.RESULT_KEYS) <= set(r), r
+        assert r["status"] == "ok", r["note"]
+        assert r["step_ms_median"] > 0 and r["fwd_last_epoch"] >= 1
+        assert 0.0 <= r["test_acc"] <= 1.0
+    assert rows[1]["bwd_last_epoch"] == 0  # jfb solves no adjoint system
+    extra = rows[0]["extra"]
+    assert {r["solver"] for r in extra["iters"]} >= {"iter", "anderson"}
+    assert all(r["fwd_converged"] for r in extra["iters"])
+    assert {c["contender"] for c in extra["cosines"]} == {"retrograd anderson+jfb"}
+    assert all(-1.0 <= c["cosine"] <= 1.0 for c in extra["cosines"])
+    assert {r["training"] for r in extra["jacreg"]} == {"without", "with (weight 0.1)"}
+    for heading in ("Hidden 8", "tol 1e-6", "Cosine", "Jacobian regularization"):
+        assert heading in md
+
+
+def test_deq_suite_against_torchdeq_same_start():
+    pytest.importorskip("torchdeq")
+    rows, _ = _deq_rows(["retrograd iter", "torchdeq fixed-point"])
+    assert [r["status"] for r in rows] == ["ok", "ok"], [r["note"] for r in rows]
+    # Same weights, batches and stopping rule, same algorithm: the same evaluation counts
+    # (torchdeq's backward starts from zero, one evaluation more) and accuracy.
+    ours, theirs = rows
+    assert abs(ours["fwd_last_epoch"] - theirs["fwd_last_epoch"]) <= 1
+    assert abs(ours["bwd_last_epoch"] + 1 - theirs["bwd_last_epoch"]) <= 1
+    assert ours["test_acc"] == pytest.approx(theirs["test_acc"], abs=0.05)

@@ -316,39 +316,53 @@ class _Anderson:
 
     def __init__(self, rows: int, m: int, beta: float, lam: float) -> None:
         self.rows, self.m, self.beta, self.lam = rows, m, beta, lam
-        self.xs: list = []
-        self.gs: list = []
+        self.k = 0  # pairs seen; pair k sits in slot k % m of the ring buffers
+        self.X = self.G = self.R = self.H = None
+        self.eye = [xp.eye(n) for n in range(m + 1)]
+        self.ones = xp.ones((rows, m, 1))
 
     def __call__(self, h: Any, new: Any, active: Any) -> Any:
-        rows = self.rows
-        self.xs.append(h.reshape(rows, -1).astype(xp.float64))
-        self.gs.append(new.reshape(rows, -1).astype(xp.float64))
-        if len(self.xs) > self.m:
-            del self.xs[0], self.gs[0]
-        if len(self.xs) == 1:
-            mixed = self.beta * self.gs[0] + (1 - self.beta) * self.xs[0]
-            return mixed.reshape(h.shape).astype(h.dtype, copy=False)
-        X = xp.stack(self.xs, axis=1)  # (rows, n, d)
-        G = xp.stack(self.gs, axis=1)
-        R = G - X
-        n = X.shape[1]
+        # Ring buffers and the Gram matrix are updated in place: each call adds one
+        # residual's inner products (stacking the history and rebuilding H every step
+        # cost several times a cell evaluation).
+        rows, m, beta = self.rows, self.m, self.beta
+        x, g = h.reshape(rows, -1), new.reshape(rows, -1)
+        if self.X is None:
+            shape = (rows, m, x.shape[1])
+            self.X, self.G, self.R = (xp.empty(shape) for _ in range(3))
+            self.H = xp.zeros((rows, m, m))
+        i = self.k % m
+        self.k += 1
+        n = min(self.k, m)
+        X, G, R = self.X, self.G, self.R
+        X[:, i], G[:, i] = x, g
+        xp.subtract(G[:, i], X[:, i], out=R[:, i])
         with xp.errstate(all="ignore"):
-            H = xp.matmul(R, R.transpose(0, 2, 1))  # per-row Gram matrices (rows, n, n)
-            s = xp.trace(H, axis1=1, axis2=2) / n
+            col = xp.matmul(R[:, :n], R[:, i, :, None])[..., 0]
+        self.H[:, i, :n] = col
+        self.H[:, :n, i] = col
+        if n == 1:
+            mixed = beta * G[:, 0] + (1 - beta) * X[:, 0]
+            return mixed.reshape(h.shape).astype(h.dtype, copy=False)
+        with xp.errstate(all="ignore"):
+            H = self.H[:, :n, :n]  # per-row Gram matrices (rows, n, n)
+            s = H.diagonal(axis1=1, axis2=2).sum(axis=1) / n
             reg = self.lam * xp.where(s > 0, s, 1.0)
-            H = H + reg[:, None, None] * xp.eye(n)
+            H = H + reg[:, None, None] * self.eye[n]
             try:
-                w = xp.linalg.solve(H, xp.ones((rows, n, 1)))[..., 0]
+                w = xp.linalg.solve(H, self.ones[:, :n])[..., 0]
             except xp.linalg.LinAlgError:
                 w = xp.zeros((rows, n))
-                w[:, -1] = 1.0
+                w[:, i] = 1.0
             alpha = w / w.sum(axis=1, keepdims=True)
             # A singular or non-finite row falls back to the plain (beta-mixed) step.
             bad = ~xp.isfinite(alpha).all(axis=1)
             if bad.any():
                 alpha[bad] = 0.0
-                alpha[bad, -1] = 1.0
-            mixed = xp.matmul(alpha[:, None, :], self.beta * G + (1 - self.beta) * X)[:, 0]
+                alpha[bad, i] = 1.0
+            mixed = xp.matmul(alpha[:, None, :], G[:, :n])[:, 0]
+            if beta != 1.0:
+                mixed = beta * mixed + (1 - beta) * xp.matmul(alpha[:, None, :], X[:, :n])[:, 0]
         return mixed.reshape(h.shape).astype(h.dtype, copy=False)
 
 
