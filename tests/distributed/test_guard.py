@@ -68,3 +68,24 @@ def test_collective_errors_are_distributed_errors():
     err = _guard.collective_error("ranks disagree")
     assert isinstance(err, DistributedError) and isinstance(err, RuntimeError)
     assert err.collective
+
+
+class _OneRank:
+    def Get_size(self):
+        return 1
+
+
+def test_fail_together_on_one_process_just_runs_the_block(monkeypatch):
+    # No MPI is started in the test process: a one-rank communicator, then no mpi4py.
+    from retrograd import distributed as dist
+
+    ran = []
+    with _guard.fail_together("loading the data", _OneRank()):
+        ran.append(1)
+    with pytest.raises(OSError, match="no data"):
+        with _guard.fail_together("loading the data", _OneRank()):
+            raise OSError("no data")
+    monkeypatch.setattr(dist, "is_available", lambda: False)
+    with dist.fail_together("loading the data"):
+        ran.append(2)
+    assert ran == [1, 2]

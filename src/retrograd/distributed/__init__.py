@@ -114,7 +114,7 @@ def fail_together(stage: str) -> Iterator[None]:
     (one allgather); the rank that failed raises its own error and the others raise a
     :class:`retrograd.DistributedError` naming that rank and its error, instead of waiting
     for it in the first step. ``stage`` ("loading the data") goes into the message.
-    Without MPI (one rank) the block just runs.
+    Without MPI (one rank, or no mpi4py) the block just runs.
 
     Example::
 
@@ -122,6 +122,9 @@ def fail_together(stage: str) -> Iterator[None]:
         >>> with dist.fail_together("loading the data"):  # doctest: +SKIP
         ...     X, y = load(path)
     """
+    if not is_available():  # no mpi4py: one process, nobody to tell
+        yield
+        return
     with _guard.fail_together(stage, get_comm()):
         yield
 
