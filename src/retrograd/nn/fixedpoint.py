@@ -230,6 +230,7 @@ def _relax_rows(
     nonfinite: Callable[[int, str], str],
     fixed_steps: bool = False,
     accelerate: Callable[[Any, Any, Any], Any] | None = None,
+    record: Callable[[Any], None] | None = None,
 ) -> _Relaxation:
     """Iterate ``h <- step(h)``, stopping each of the ``rows`` slices of ``h`` on its own.
 
@@ -245,6 +246,7 @@ def _relax_rows(
     ``accelerate(h, new, active)`` (arrays only) returns the next iterate of the rows still
     moving from the current one and its image ``new = step(h)`` (Anderson mixing); the
     stopping test is unchanged (on ``step(h) - h``), and a stopping row takes ``step(h)``.
+    ``record(h)`` (if given) receives the state after each iteration (the trajectory).
     """
     traced = isinstance(h, Tensor)
     row_shape = (rows,) + (1,) * (h.ndim - 1)
@@ -285,10 +287,12 @@ def _relax_rows(
             # A new array, not in place: the unrolled graph keeps the old mask for backward.
             active = active ^ stopping
             n_active -= int(n_stop)
+        if n_active and accelerate is not None:
+            h = xp.where(active.reshape(row_shape), accelerate(prev, new, active), h)
+        if record is not None:
+            record(h)
         if not n_active:
             break
-        if accelerate is not None:
-            h = xp.where(active.reshape(row_shape), accelerate(prev, new, active), h)
     # Rows still active when the loop ended report their last step.
     last_diff = xp.where(active, diff, stop_diff)
     last_scale = xp.where(active, scale, stop_scale)
@@ -455,16 +459,21 @@ class FixedPointSolve(Function):
     # never: forward runs the cell's ops itself, as many times as it takes
     replay = "never"
 
-    def forward(self, x, *arrays, solver, n_extra, stats, h0):
+    def forward(self, x, *arrays, solver, n_extra, stats, h0, record=None, state=None):
         self.solver = solver
         self.stats = stats
         self.n_extra = n_extra
         self.x = x
         self.extras = arrays[:n_extra]
+        if state is not None:
+            # An intermediate state of a relaxation already run (fixed-point correction):
+            # the backward treats it as the fixed point (the implicit gradient at it).
+            self.h = state
+            return state
         x_t = Tensor._wrap(x, False, None)
         extras_t = [Tensor._wrap(a, False, None) for a in self.extras]
         with no_grad():
-            self.h = solver._relax(x_t, extras_t, h0, stats)
+            self.h = solver._relax(x_t, extras_t, h0, stats, record)
         return self.h
 
     def backward(self, g):
@@ -519,6 +528,15 @@ class FixedPoint(Module):
     ``broyden_m`` rank-one pairs per sample, restarted from ``-I`` when full; same stopping
     test, statistics and batch independence. ``backward_solver`` (default: the same as
     ``solver``) accelerates the "rbp" adjoint relaxation likewise.
+
+    Fixed-point correction (Bai et al. 2022): ``layer(x, n_states=k)`` returns a list of
+    ``k`` states evenly spaced along each sample's solve (after ``ceil(j n / k)`` of its
+    ``n`` iterations, ``j = 1..k``), the last being ``h*`` itself. Each intermediate state
+    is differentiated by ``backward`` evaluated at it, as if it were the fixed point (one
+    adjoint solve each; under "unrolled" the recorded iterates, exactly);
+    ``rg.nn.utils.fixed_point_correction_loss`` weights their losses. Every iterate is kept
+    until the solve ends. ``last_stats["intermediate"]`` holds each state's per-sample
+    iteration and, after backward, its backward statistics.
 
     After each call ``last_stats`` holds iterations, residuals and converged flags (the
     backward ones are filled in when backward runs): the largest iteration count and
@@ -614,18 +632,66 @@ class FixedPoint(Module):
     def _params(self) -> list:
         return list(self.cell.parameters()) if isinstance(self.cell, Module) else []
 
-    def forward(self, x: Any, *args: Any, h0: Any = None) -> Tensor:
+    def forward(self, x: Any, *args: Any, h0: Any = None, n_states: int | None = None) -> Any:
         x = x if isinstance(x, Tensor) else Tensor(x)
         extras = [a if isinstance(a, Tensor) else Tensor(a) for a in args]
         h0 = self._initial_state(x, self.h0 if h0 is None else h0)
         stats = {"backward": self.backward, "damping": self.damping}
         self.last_stats = stats
+        k = None if n_states is None else check_int(n_states, "n_states", "FixedPoint")
+        trajectory: list | None = None if k is None else []
+        record = None if trajectory is None else trajectory.append
         if self.backward == "unrolled":
-            return self._unrolled(x, extras, h0, stats)
+            h = self._unrolled(x, extras, h0, stats, record)
+        else:
+            params = self._params()
+            h = FixedPointSolve.apply(
+                x, *extras, *params, solver=self, n_extra=len(extras), stats=stats, h0=h0,
+                record=record,
+            )  # fmt: skip
+        if trajectory is None:
+            return h
+        return self._states(h, trajectory, k, x, extras, stats)
+
+    def _states(self, h: Tensor, trajectory: list, k: int, x: Tensor, extras: list,
+                stats: dict) -> list:  # fmt: skip
+        """``k`` states evenly spaced along each sample's trajectory, the last being h*.
+
+        A sample that stopped after ``n`` iterations contributes its state after
+        ``ceil(j n / k)`` iterations to state ``j = 1..k``. Under "unrolled" they are the
+        recorded iterates themselves; otherwise each is a FixedPointSolve node at that
+        state, so its gradient is the layer's backward evaluated there (the implicit
+        gradient as if it were the fixed point, Bai et al. 2022).
+        """
+        n = stats["forward_iterations_per_sample"]
+        rows = n.size
+        traced = self.backward == "unrolled"
+        row_shape = (rows,) + (1,) * (h.ndim - 1)
         params = self._params()
-        return FixedPointSolve.apply(
-            x, *extras, *params, solver=self, n_extra=len(extras), stats=stats, h0=h0
-        )
+        out: list = []
+        per_state: list = []
+        stats["intermediate"] = per_state
+        for j in range(1, k):
+            t = (j * n + k - 1) // k  # per row, in 1..n
+            if rows == 1:
+                pick = trajectory[int(t[0]) - 1]
+            else:
+                pick = trajectory[int(t[0]) - 1]
+                for u in xp.unique(t):
+                    mask = (t == u).reshape(row_shape)
+                    src = trajectory[int(u) - 1]
+                    pick = ops.where(mask, src, pick) if traced else xp.where(mask, src, pick)
+            own = {"forward_iterations_per_sample": t}
+            per_state.append(own)
+            if traced:
+                out.append(pick)
+                continue
+            out.append(FixedPointSolve.apply(
+                x, *extras, *params, solver=self, n_extra=len(extras), stats=own, h0=None,
+                state=xp.array(pick, copy=True),
+            ))  # fmt: skip
+        out.append(h)
+        return out
 
     def _initial_state(self, x: Tensor, h0: Any) -> Any:
         if h0 is None:
@@ -656,18 +722,22 @@ class FixedPoint(Module):
         """How many rows of the state stop separately: the batch size, or 1."""
         return shape[0] if self.stop == "sample" and len(shape) >= 2 else 1
 
-    def _relax(self, x: Tensor, extras: list, h: Any, stats: dict) -> Any:
+    def _relax(self, x: Tensor, extras: list, h: Any, stats: dict, record: Any = None) -> Any:
         """Damped fixed-point iteration without a graph; returns h* (an ndarray)."""
-        run = self._relax_forward(lambda h: self._cell_data(h, x, extras), h, stats, "forward")
+        run = self._relax_forward(
+            lambda h: self._cell_data(h, x, extras), h, stats, "forward", record
+        )
         if self.estimate_spectral_radius:
             stats.update(self._spectral_stats(run.state, x, extras))
         return run.state
 
-    def _unrolled(self, x: Tensor, extras: list, h0: Any, stats: dict) -> Tensor:
+    def _unrolled(
+        self, x: Tensor, extras: list, h0: Any, stats: dict, record: Any = None
+    ) -> Tensor:
         """BPTT: the same iteration, recorded, so backward walks every step."""
         h = Tensor._wrap(h0, False, None)
         run = self._relax_forward(
-            lambda h: self.cell(h, x, *extras), h, stats, "forward (unrolled)"
+            lambda h: self.cell(h, x, *extras), h, stats, "forward (unrolled)", record
         )
         stats.update(run.summary("backward"))  # backward replays exactly these steps
         if self.estimate_spectral_radius:
@@ -675,7 +745,9 @@ class FixedPoint(Module):
                 stats.update(self._spectral_stats(run.state.data, x, extras))
         return run.state
 
-    def _relax_forward(self, cell: Callable, h: Any, stats: dict, where: str) -> _Relaxation:
+    def _relax_forward(
+        self, cell: Callable, h: Any, stats: dict, where: str, record: Any = None
+    ) -> _Relaxation:
         """Relax ``h <- (1 - damping) h + damping cell(h)``; record it in ``stats``."""
 
         def nonfinite(k: int, which: str) -> str:
@@ -690,7 +762,7 @@ class FixedPoint(Module):
         run = _relax_rows(
             _damped(cell, self.damping), h, rows, self.tol,
             self.tol_mode == "relative", self.max_iter, nonfinite,
-            accelerate=None if traced else self._accelerator(self.solver, rows),
+            accelerate=None if traced else self._accelerator(self.solver, rows), record=record,
         )  # fmt: skip
         stats.update(run.summary("forward"))
         if run.failed:

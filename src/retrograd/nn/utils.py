@@ -205,8 +205,69 @@ def jacobian_regularization(f_out: Tensor, h: Tensor, n_vectors: int = 1) -> Ten
     return total / float(n_vectors)
 
 
+def fixed_point_correction_weights(n_states: int, gamma: float = 0.8) -> list[float]:
+    """The weights ``[gamma^(k-1), ..., gamma^2, gamma, 1]`` of ``k = n_states`` states.
+
+    Fixed-point correction (Bai et al. 2022) puts a loss on intermediate states of the
+    solver as well as on the fixed point, with weights growing exponentially towards the
+    last state (weight 1); they are not normalised (as in DEQ-flow), so ``gamma`` near 1
+    weights the states almost equally and the total is ``(1 - gamma^k) / (1 - gamma)``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> [round(w, 3) for w in rg.nn.utils.fixed_point_correction_weights(3, 0.5)]
+        [0.25, 0.5, 1.0]
+    """
+    from .._checks import check_int, check_real
+
+    who = "fixed_point_correction_weights"
+    k = check_int(n_states, "n_states", who)
+    g = check_real(gamma, "gamma", who, 0.0, 1.0, lo_open=True, expected="in (0, 1]")
+    return [g ** (k - j) for j in range(1, k + 1)]
+
+
+def fixed_point_correction_loss(
+    states: Any, target: Any, loss_fn: Any, gamma: float = 0.8
+) -> Tensor:
+    """``sum_j w_j loss_fn(states[j], target)`` with :func:`fixed_point_correction_weights`.
+
+    ``states`` is what ``FixedPoint(...)(x, n_states=k)`` returns: ``k`` states evenly
+    spaced along the solve, the last being the fixed point. ``loss_fn(state, target)``
+    maps a state to a scalar loss (apply the readout inside it). Each intermediate state
+    is differentiated by the layer's ``backward`` as if it were the fixed point, so the
+    auxiliary terms cost one more adjoint solve (or approximate gradient) each.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> fp = rg.nn.FixedPoint(lambda h, x: (0.5 * h + x).tanh())
+        >>> x = rg.ones(2, 3, requires_grad=True)
+        >>> states = fp(x, n_states=3)
+        >>> loss = rg.nn.utils.fixed_point_correction_loss(
+        ...     states, rg.zeros(2, 3), rg.nn.functional.mse_loss)
+        >>> loss.backward()
+        >>> x.grad.shape
+        (2, 3)
+    """
+    who = "fixed_point_correction_loss"
+    if isinstance(states, Tensor) or not isinstance(states, (list, tuple)) or not states:
+        raise TypeError(
+            f"{who}: states must be a non-empty list of Tensors (FixedPoint(...)(x, "
+            f"n_states=k)), got {type(states).__name__}"
+        )
+    if not callable(loss_fn):
+        raise TypeError(f"{who}: loss_fn must be callable, got {type(loss_fn).__name__}")
+    total = None
+    for w, state in zip(fixed_point_correction_weights(len(states), gamma), states):
+        term = loss_fn(state, target) * w
+        total = term if total is None else total + term
+    return total
+
+
 __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
     "detach_state", "jacobian_regularization", "weight_norm", "remove_weight_norm",
-    "spectral_norm", "remove_spectral_norm",
+    "spectral_norm", "remove_spectral_norm", "fixed_point_correction_weights",
+    "fixed_point_correction_loss",
 ]  # fmt: skip
