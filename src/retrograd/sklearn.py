@@ -67,7 +67,7 @@ from .autograd.mode import no_grad
 from .autograd.tensor import Tensor
 from .nn import functional as F
 from .nn import init
-from .nn.fixedpoint import BACKWARDS
+from .nn.fixedpoint import BACKWARDS, solver_options
 from .ops import log_softmax
 from .random import default_generator, get_rng_state, set_rng_state
 from .train.compiled import CompiledStep
@@ -932,11 +932,16 @@ class BackpropRegressor(RegressorMixin, _BaseBackprop):
 #: that each option is accounted for here, so a new solver option is a conscious choice).
 _SOLVER_PARAMS = {
     "relax_tol": "tol", "relax_max_iter": "max_iter", "damping": "damping", "backward": "backward",
+    "relax_solver": "solver", "backward_solver": "backward_solver",
+    "backward_max_iter": "backward_max_iter", "backward_damping": "backward_damping",
+    "anderson_m": "anderson_m", "anderson_beta": "anderson_beta", "anderson_lam": "anderson_lam",
+    "broyden_m": "broyden_m",
 }  # fmt: skip
 _SOLVER_FIXED = {"on_nonconvergence": "warn"}
-_SOLVER_DEFAULTS = (
-    "tol_mode", "backward_tol", "backward_max_iter", "backward_damping",
-    "estimate_spectral_radius", "stop", "solver", "backward_solver", "anderson_m",
+_SOLVER_DEFAULTS = ("tol_mode", "backward_tol", "estimate_spectral_radius", "stop")
+# The solver parameters checked by solver_options (the older four have their own checks).
+_OPTION_PARAMS = (
+    "solver", "backward_solver", "backward_max_iter", "backward_damping", "anderson_m",
     "anderson_beta", "anderson_lam", "broyden_m",
 )  # fmt: skip
 
@@ -962,8 +967,21 @@ class FixedPointClassifier(_ClassifierMixinBP, _BaseBackprop):
         (so its fixed point does not depend on the other rows of its batch), or after
         relax_max_iter steps (counted in ``n_relaxation_failures_``; one
         ConvergenceWarning per fit).
-    backward : {'rbp', 'neumann', 'cg', 'unrolled'}, default='rbp'
-        How the adjoint fixed point is solved (see retrograd.nn.FixedPoint).
+    backward : {'rbp', 'neumann', 'cg', 'unrolled', 'jfb', 'phantom'}, default='rbp'
+        How the adjoint fixed point is solved, or approximated ('jfb', 'phantom'; see
+        retrograd.nn.FixedPoint).
+    relax_solver : {'iter', 'anderson', 'broyden'}, default='iter'
+        The forward solver: the damped iteration, Anderson acceleration or limited-memory
+        Broyden (each sample stops on its own relax_tol either way).
+    backward_solver : {'iter', 'anderson', 'broyden'} or None, default=None
+        The solver of the 'rbp' adjoint relaxation (None: the same as relax_solver).
+    backward_max_iter, backward_damping : int, float or None, default=None
+        The adjoint's iteration cap and damping ('phantom': its number of steps and
+        damping); None: relax_max_iter and damping.
+    anderson_m, anderson_beta, anderson_lam : int, float, float, default=5, 1.0, 1e-8
+        Anderson's memory, mixing and scale-relative regularization.
+    broyden_m : int, default=20
+        Broyden's memory (rank-one pairs per sample before a restart).
     symmetric : bool, default=False
         Use ``(W + W^T) / 2`` (a Hopfield-style net).
     contraction : float in (0, 1) or None, default=0.9
@@ -1002,6 +1020,14 @@ class FixedPointClassifier(_ClassifierMixinBP, _BaseBackprop):
         relax_tol: float = 1e-4,
         relax_max_iter: int = 100,
         backward: str = "rbp",
+        relax_solver: str = "iter",
+        backward_solver: str | None = None,
+        backward_max_iter: int | None = None,
+        backward_damping: float | None = None,
+        anderson_m: int = 5,
+        anderson_beta: float = 1.0,
+        anderson_lam: float = 1e-8,
+        broyden_m: int = 20,
         symmetric: bool = False,
         contraction: float | None = 0.9,
         loss: str = "cross_entropy",
@@ -1030,6 +1056,14 @@ class FixedPointClassifier(_ClassifierMixinBP, _BaseBackprop):
         self.relax_tol = relax_tol
         self.relax_max_iter = relax_max_iter
         self.backward = backward
+        self.relax_solver = relax_solver
+        self.backward_solver = backward_solver
+        self.backward_max_iter = backward_max_iter
+        self.backward_damping = backward_damping
+        self.anderson_m = anderson_m
+        self.anderson_beta = anderson_beta
+        self.anderson_lam = anderson_lam
+        self.broyden_m = broyden_m
         self.symmetric = symmetric
         self.contraction = contraction
         self.loss = loss
@@ -1064,7 +1098,21 @@ class FixedPointClassifier(_ClassifierMixinBP, _BaseBackprop):
             "relax_tol": _check_real(self, "relax_tol", 0.0, lo_open=True),
             "relax_max_iter": _check_int(self, "relax_max_iter", 1),
             "backward": _check_choice(self, "backward", BACKWARDS),
+            **self._check_solver_params(),
         }
+
+    def _check_solver_params(self) -> dict:
+        """The solver parameters, checked by the options' own rules (names as here)."""
+        names = {p: o for p, o in _SOLVER_PARAMS.items() if o in _OPTION_PARAMS}
+        given = {o: getattr(self, p) for p, o in names.items() if getattr(self, p) is not None}
+        who = type(self).__name__
+        try:
+            opts = solver_options(who, given)
+        except ValueError as exc:  # name the parameter, not the option it sets
+            msg = str(exc).replace(f"{who}: solver ", f"{who}: relax_solver ", 1)
+            raise ValueError(msg) from None
+        # None keeps following relax_max_iter / damping / solver in the net itself.
+        return {p: (opts[o] if o in given else None) for p, o in names.items()}
 
     def _build_model(self, n_features: int, n_outputs: int, dtype: str) -> nn.Module:
         a = self._check_arch_params()

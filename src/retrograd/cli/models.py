@@ -96,6 +96,7 @@ def build_model(
     activation: str = "relu",
     image_shape: Any = None,
     dropout: float = 0.0,
+    solver: dict | None = None,
 ) -> nn.Module:
     """Build the network ``spec`` names for rows of ``n_features`` and ``n_outputs``.
 
@@ -106,7 +107,8 @@ def build_model(
     - ``lstm:H``: an LSTM with H units reads image rows as time steps (or, for data that is
       not a square image, each feature as one step) and classifies its last output;
     - ``fixedpoint:H``: an equilibrium network of H tanh units trained by recurrent
-      backpropagation (:class:`EquilibriumClassifier`).
+      backpropagation (:class:`EquilibriumClassifier`); ``solver`` holds its solver
+      options (``--fixed-point``; refused for the other kinds).
 
     Example::
 
@@ -115,6 +117,8 @@ def build_model(
         'SequenceClassifier'
     """
     kind, sizes = parse_model_spec(spec)
+    if solver and kind != "fixedpoint":
+        raise ValueError(f"--fixed-point applies to --model fixedpoint:H only, not {spec!r}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"--activation {activation!r}: expected one of {', '.join(ACTIVATIONS)}")
     act = ACTIVATIONS[activation]
@@ -147,4 +151,4 @@ def build_model(
         except ValueError:
             seq_len, step = n_features, 1
         return SequenceClassifier(seq_len, step, sizes[0], n_outputs)
-    return EquilibriumClassifier(n_features, sizes[0], n_outputs)
+    return EquilibriumClassifier(n_features, sizes[0], n_outputs, **(solver or {}))

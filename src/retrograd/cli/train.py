@@ -139,6 +139,41 @@ def _columns(v: Any) -> list:
     return split_columns(v)
 
 
+def _solver_options(v: Any) -> dict:
+    """``"solver=broyden,broyden_m=10,backward=phantom"`` -> the validated options dict
+    (names and checks from ``retrograd.nn.fixedpoint.SOLVER_OPTIONS``)."""
+    from ..nn.fixedpoint import solver_options
+
+    items = {}
+    for part in str(v).split(","):
+        key, eq, val = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or not key:
+            raise UsageError(
+                f"--fixed-point: expected NAME=VALUE[,NAME=VALUE...] (e.g. "
+                f"solver=anderson,backward=jfb), got {part.strip()!r}"
+            )
+        items[key] = _option_value(val.strip())
+    try:
+        full = solver_options("--fixed-point", items)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return {k: full[k] for k in items}
+
+
+def _option_value(s: str) -> Any:
+    """A NAME=VALUE value as the option wants it: an int, a float, a bool or a word."""
+    low = s.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for conv in (int, float):
+        try:
+            return conv(s)
+        except ValueError:
+            pass
+    return s
+
+
 def _delimiter(v: Any) -> str:
     from ..data.table import delimiter_arg
 
@@ -173,6 +208,11 @@ OPTIONS: dict = {
              "distinct values, else regress"),
     "model": ("mlp:100", str, "SPEC", "mlp:H1,H2,... | cnn[:C1,C2] | lstm:H | fixedpoint:H "
               "(default mlp:100)"),
+    "fixed_point": (None, _solver_options, "NAME=VALUE[,...]",
+                    "solver options of a fixedpoint model, e.g. solver=anderson (or broyden, "
+                    "iter), backward=jfb (rbp, neumann, cg, phantom), backward_solver, "
+                    "anderson_m, broyden_m, tol, max_iter, damping (see "
+                    "docs/recurrent-backprop.md); saved in the model file"),
     "activation": ("relu", _choice("activation", ("relu", "tanh", "sigmoid", "gelu",
                    "leaky_relu")), "NAME", "hidden activation of mlp: relu (default), tanh, "
                    "sigmoid, gelu, leaky_relu"),
@@ -590,7 +630,7 @@ def _build(o: dict, prep: _Prepared) -> tuple:
     try:
         model = build_model(
             o["model"], prep.n_features, prep.n_out, o["activation"], image_shape,
-            dropout=o["dropout"],
+            dropout=o["dropout"], solver=o["fixed_point"],
         )  # fmt: skip
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -1268,11 +1268,18 @@ class EquilibriumClassifier(Module):
     Almeida-Pineda recurrent backpropagation of :class:`~retrograd.nn.FixedPoint`), and a
     linear readout.
 
+    The other solver options (``solver``, ``backward``, ``backward_solver``,
+    ``anderson_m``, ``broyden_m``, ...: :data:`SOLVER_OPTIONS`) are keyword arguments
+    passed to the FixedPoint; the config records those that differ from their defaults,
+    so model files keep them.
+
     Example::
 
         >>> import retrograd as rg
         >>> EquilibriumClassifier(64, 16, 10)(rg.randn(4, 64)).shape
         (4, 10)
+        >>> EquilibriumClassifier(64, 16, 10, solver="broyden").get_config()["solver"]
+        'broyden'
     """
 
     def __init__(
@@ -1283,13 +1290,17 @@ class EquilibriumClassifier(Module):
         max_norm: float = 0.9,
         tol: float = 1e-5,
         max_iter: int = 200,
+        **solver: Any,
     ) -> None:
         super().__init__()
         self.in_features, self.hidden_size = int(in_features), int(hidden_size)
         self.out_features = int(out_features)
+        # Refuse unknown or bad options naming this class (the FixedPoint would say
+        # "FixedPoint"), before any weight is allocated.
+        solver_options("EquilibriumClassifier", {"tol": tol, "max_iter": max_iter, **solver})
         self.inject = Linear(self.in_features, self.hidden_size)
         self.fixed_point = FixedPoint(
-            NormBoundedTanhCell(self.hidden_size, max_norm), tol=tol, max_iter=max_iter
+            NormBoundedTanhCell(self.hidden_size, max_norm), tol=tol, max_iter=max_iter, **solver
         )
         self.readout = Linear(self.hidden_size, self.out_features)
 
@@ -1299,6 +1310,8 @@ class EquilibriumClassifier(Module):
             "in_features": self.in_features, "hidden_size": self.hidden_size,
             "out_features": self.out_features, "max_norm": fp.cell.max_norm,
             "tol": fp.tol, "max_iter": fp.max_iter,
+            **{k: getattr(fp, k) for k in SOLVER_OPTIONS
+               if k not in ("tol", "max_iter") and _set(fp, k)},
         }  # fmt: skip
 
     def forward(self, x: Any) -> Tensor:
