@@ -18,25 +18,29 @@ from test_fixedpoint import (
 import retrograd as rg
 
 
-def _dense_broyden(G, x, tol, m, max_iter=1000):
+def _dense_broyden(G, x, tol, m, max_iter=1000, restart=10.0):
     """Good Broyden on g(x) = G(x) - x for ONE vector, written independently: the full
-    inverse-Jacobian estimate H (starting at -I, back to -I after m updates), Sherman-
-    Morrison update, stopping when ||G(x) - x|| <= tol ||G(x)|| and returning G(x)."""
+    inverse-Jacobian estimate H (starting at -I, back to -I after m updates, and when
+    ||g|| exceeds ``restart`` times its smallest so far), Sherman-Morrison update,
+    stopping when ||G(x) - x|| <= tol ||G(x)|| and returning G(x)."""
     n = x.size
     H = -np.eye(n)
-    updates = 0
+    updates, best, restarts = 0, np.inf, 0
     x_prev = g_prev = None
     for k in range(1, max_iter + 1):
         gx = G(x)
         g = gx - x
         if np.linalg.norm(g) <= tol * np.linalg.norm(gx):
-            return gx, k
+            return gx, k, restarts
         if x_prev is not None:
             dx, dg = x - x_prev, g - g_prev
             if updates == m:
                 H, updates = -np.eye(n), 0
             H = H + np.outer(dx - H @ dg, dx @ H) / (dx @ H @ dg)
             updates += 1
+        if np.linalg.norm(g) > restart * best:
+            H, restarts = -np.eye(n), restarts + 1
+        best = min(best, np.linalg.norm(g))
         x_prev, g_prev = x, g
         x = x - H @ g
     raise AssertionError("the reference did not converge")
@@ -67,9 +71,35 @@ def test_broyden_equals_an_independent_dense_broyden(rng, m):
         def G(v, xb=xb):
             return cell(rg.tensor(v[None]), xb).data[0]
 
-        want, k = _dense_broyden(G, np.zeros(12), 1e-10, m)
+        want, k, _ = _dense_broyden(G, np.zeros(12), 1e-10, m)
         assert its[b] == k
         np.testing.assert_allclose(h[b], want, rtol=1e-9, atol=1e-11)
+
+
+def test_broyden_restarts_a_wandering_sample_like_the_reference():
+    """W of spectral radius 1.2 (tanh's saturation makes the map contract at the fixed
+    point): one sample's Broyden residual grows past 10x its best and restarts; the
+    iterates still equal the dense reference's, which restarts by the same rule."""
+    cell = TanhCell(8, 16, _contracting_w(16, 1.2, seed=5), seed=5)
+    x = np.random.default_rng(5).standard_normal((4, 8)) * 1.5
+    fp = rg.nn.FixedPoint(cell, tol=1e-10, max_iter=3000, solver="broyden")
+    h = fp(rg.tensor(x)).data
+    its = fp.last_stats["forward_iterations_per_sample"]
+    plain = rg.nn.FixedPoint(cell, tol=1e-12, max_iter=3000)
+    np.testing.assert_allclose(h, plain(rg.tensor(x)).data, rtol=0, atol=1e-8)
+    restarted = 0
+    for b in range(4):
+        xb = rg.tensor(x[b : b + 1])
+
+        def G(v, xb=xb):
+            return cell(rg.tensor(v[None]), xb).data[0]
+
+        want, k, restarts = _dense_broyden(G, np.zeros(16), 1e-10, 20)
+        restarted += restarts
+        assert its[b] == k
+        np.testing.assert_allclose(h[b], want, rtol=1e-8, atol=1e-10)
+    assert restarted > 0
+    assert its.max() * 3 < plain.last_stats["forward_iterations"]
 
 
 def test_broyden_finds_the_fixed_point_of_plain_iteration_at_1e_12(rng):
