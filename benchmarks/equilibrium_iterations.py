@@ -13,6 +13,7 @@ iteration) and after each epoch, on the same weights and the 360 test digits, co
   (``"jfb"``; ``"phantom"`` with 5 undamped steps).
 
     python benchmarks/equilibrium_iterations.py [--hidden 64] [--epochs 5] [--tol 1e-6]
+        [--max-norm 0.9] [--lr 1e-2]
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=1e-6)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-norm", type=float, default=0.9, help="bound on ||W||_F (1e9: free)")
+    ap.add_argument("--lr", type=float, default=1e-2, help="Adam's learning rate")
     a = ap.parse_args()
     rg.manual_seed(a.seed)
     X, y = rg.data.load_digits()
@@ -64,11 +66,12 @@ def main() -> None:
     model = EquilibriumClassifier(64, a.hidden, 10, a.max_norm, tol=a.tol, max_iter=1000)
     fp = model.fixed_point
     fp.on_nonconvergence = "warn"  # counts at max_iter are reported, not fatal
-    opt = rg.optim.Adam(model.parameters(), lr=1e-2)
+    opt = rg.optim.Adam(model.parameters(), lr=a.lr)
     xt = rg.tensor(X[te])
     xb, yb = rg.tensor(X[tr[:64]]), rg.tensor(y[tr[:64]])
     print(
-        f"hidden {a.hidden}, tol {a.tol:g}, max_norm {a.max_norm:g}, float32, batch 64; "
+        f"hidden {a.hidden}, tol {a.tol:g}, max_norm {a.max_norm:g}, lr {a.lr:g}, float32, "
+        "batch 64; "
         "iterations = cell evaluations"
     )
     solvers = ("iter", "anderson", "broyden")
