@@ -327,6 +327,9 @@ class _Restarts:
 #: tol 1e-6): without it a few samples wandered for hundreds of steps where the plain
 #: iteration converged; 2-5 restarted too often on others.
 _BROYDEN_RESTART = 10.0
+#: The same for Anderson (see _Anderson): chosen on the same models, where without it
+#: Anderson never converged for a few samples; 1.5 and 5 or more failed on some.
+_ANDERSON_RESTART = 2.0
 
 
 class _Anderson:
@@ -339,10 +342,16 @@ class _Anderson:
     ``(H + lam s I)^-1 1`` with ``H`` the Gram matrix of the ``f_i`` and ``s`` its mean
     diagonal (the regularisation follows the residuals' scale as they shrink). The next
     iterate is ``sum_i alpha_i (beta g_i + (1 - beta) x_i)``. Computed in float64.
+
+    A row whose residual ``||f||`` exceeds ``_ANDERSON_RESTART`` (2) times its smallest
+    so far forgets its history (only the newest pair counts: the plain, beta-mixed step),
+    since type-II Anderson without a safeguard can wander on a nonlinear map.
     """
 
     def __init__(self, rows: int, m: int, beta: float, lam: float) -> None:
         self.rows, self.m, self.beta, self.lam = rows, m, beta, lam
+        self.start = xp.zeros(rows, dtype=int)  # per row: its first pair that counts
+        self.restarts = _Restarts(rows, _ANDERSON_RESTART)
         self.k = 0  # pairs seen; pair k sits in slot k % m of the ring buffers
         self.X = self.G = self.R = self.H = None
         self.eye = [xp.eye(n) for n in range(m + 1)]
@@ -368,16 +377,31 @@ class _Anderson:
             col = xp.matmul(R[:, :n], R[:, i, :, None])[..., 0]
         self.H[:, i, :n] = col
         self.H[:, :n, i] = col
-        if n == 1:
-            mixed = beta * G[:, 0] + (1 - beta) * X[:, 0]
+        reset = self.restarts(R[:, i])
+        self.start[reset] = self.k - 1
+        # Slot j holds pair k-1 - ((i - j) mod m); a row counts the pairs since its start.
+        pair_index = self.k - 1 - (i - xp.arange(n)) % m
+        keep = pair_index[None, :] >= self.start[:, None]  # (rows, n)
+        if n == 1 or not keep.sum(axis=1).max() > 1:
+            mixed = beta * G[:, i] + (1 - beta) * X[:, i]
             return mixed.reshape(h.shape).astype(h.dtype, copy=False)
         with xp.errstate(all="ignore"):
             H = self.H[:, :n, :n]  # per-row Gram matrices (rows, n, n)
-            s = H.diagonal(axis1=1, axis2=2).sum(axis=1) / n
+            partial = not keep.all()
+            if partial:
+                # Pairs before a row's restart: their rows and columns of its Gram matrix
+                # become the identity's and their right-hand side 0, so alpha_j = 0.
+                H = xp.where(keep[:, :, None] & keep[:, None, :], H, 0.0)
+            s = H.diagonal(axis1=1, axis2=2).sum(axis=1) / keep.sum(axis=1)
             reg = self.lam * xp.where(s > 0, s, 1.0)
-            H = H + reg[:, None, None] * self.eye[n]
+            if partial:
+                H = H + xp.where(keep, reg[:, None], 1.0)[:, :, None] * self.eye[n]
+                rhs = keep.astype(xp.float64)[..., None]
+            else:
+                H = H + reg[:, None, None] * self.eye[n]
+                rhs = self.ones[:, :n]
             try:
-                w = xp.linalg.solve(H, self.ones[:, :n])[..., 0]
+                w = xp.linalg.solve(H, rhs)[..., 0]
             except xp.linalg.LinAlgError:
                 w = xp.zeros((rows, n))
                 w[:, i] = 1.0
