@@ -27,7 +27,7 @@ def test_iterates_equal_a_direct_implementation(beta, m):
     rows, d = 4, 7
     W = rng.standard_normal((d, d)) * 0.9 / np.sqrt(d)
     U = rng.standard_normal((rows, d))
-    acc = _Anderson(rows, m, beta, 1e-8)
+    acc = _Anderson(rows, m, beta, 1e-8, restart=2.0)
     h = np.zeros((rows, d))
     ref = h.copy()
     hist: list = [([], []) for _ in range(rows)]

@@ -348,10 +348,12 @@ class _Anderson:
     since type-II Anderson without a safeguard can wander on a nonlinear map.
     """
 
-    def __init__(self, rows: int, m: int, beta: float, lam: float) -> None:
+    def __init__(
+        self, rows: int, m: int, beta: float, lam: float, restart: float = math.inf
+    ) -> None:
         self.rows, self.m, self.beta, self.lam = rows, m, beta, lam
         self.start = xp.zeros(rows, dtype=int)  # per row: its first pair that counts
-        self.restarts = _Restarts(rows, _ANDERSON_RESTART)
+        self.restarts = _Restarts(rows, restart)
         self.k = 0  # pairs seen; pair k sits in slot k % m of the ring buffers
         self.X = self.G = self.R = self.H = None
         self.eye = [xp.eye(n) for n in range(m + 1)]
@@ -435,13 +437,13 @@ class _Broyden:
     plain step and forgets its pairs. Computed in float64.
     """
 
-    def __init__(self, rows: int, m: int) -> None:
+    def __init__(self, rows: int, m: int, restart: float = math.inf) -> None:
         self.rows, self.m = rows, m
         self.us: Any = None  # (rows, m, d)
         self.vs: Any = None
         self.count = 0  # pairs written so far (the ring index is count % m)
         self.prev: tuple | None = None  # (x, g) of the previous call
-        self.restarts = _Restarts(rows, _BROYDEN_RESTART)
+        self.restarts = _Restarts(rows, restart)
 
     def _matvec(self, a: Any) -> Any:
         """``B a`` per row."""
@@ -816,7 +818,8 @@ class FixedPoint(Module):
         run = _relax_rows(
             _damped(cell, self.damping), h, rows, self.tol,
             self.tol_mode == "relative", self.max_iter, nonfinite,
-            accelerate=None if traced else self._accelerator(self.solver, rows), record=record,
+            accelerate=None if traced else self._accelerator(self.solver, rows, restart=True),
+            record=record,
         )  # fmt: skip
         stats.update(run.summary("forward"))
         if run.failed:
@@ -829,11 +832,15 @@ class FixedPoint(Module):
             )
         return run
 
-    def _accelerator(self, solver: str, rows: int) -> _Anderson | _Broyden | None:
+    def _accelerator(self, solver: str, rows: int, restart: bool) -> _Anderson | _Broyden | None:
+        # Restarts guard the forward (nonlinear) solve; in the linear adjoint solve they
+        # only got in the way (a restarted Broyden adjoint diverged on a free-W model
+        # where the unrestarted one converged in 20 steps).
         if solver == "anderson":
-            return _Anderson(rows, self.anderson_m, self.anderson_beta, self.anderson_lam)
+            factor = _ANDERSON_RESTART if restart else math.inf
+            return _Anderson(rows, self.anderson_m, self.anderson_beta, self.anderson_lam, factor)
         if solver == "broyden":
-            return _Broyden(rows, self.broyden_m)
+            return _Broyden(rows, self.broyden_m, _BROYDEN_RESTART if restart else math.inf)
         return None
 
     def _nonconverged(self, msg: str) -> None:
@@ -985,7 +992,7 @@ class FixedPoint(Module):
             _damped(lambda z: jt(z) + g, tau), xp.zeros_like(g) if neumann else g,
             rows, self.backward_tol, self.tol_mode == "relative",
             self.backward_max_iter, nonfinite, fixed_steps=neumann,
-            accelerate=None if neumann else self._accelerator(self.backward_solver, rows),
+            accelerate=None if neumann else self._accelerator(self.backward_solver, rows, False),
         )  # fmt: skip
 
     def _solve_cg(self, jt: Callable, g: Any) -> _Relaxation:
