@@ -10,14 +10,22 @@ int()", ...) and never a traceback.
 from __future__ import annotations
 
 import functools
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import retrograd as rg
 from retrograd import cli
-from retrograd.cli import EXIT_ERROR, main
+from retrograd.cli import EXIT_ERROR, EXIT_SIGINT, main
+
+SRC = str(Path(rg.__file__).resolve().parents[1])
 
 _DELETE = object()
 # What a raw Python/NumPy error looks like once the CLI has printed it.
@@ -191,3 +199,81 @@ def test_every_command_checks_the_metadata(tmp_path, capsys, csv_model, command)
     assert main(argv) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "field 'classes' holds 1; expected 2 class names" in err, err
+
+
+# ------------------------------------------------- fixed-point models: bounded commands
+@pytest.fixture(scope="module")
+def slow_model(tmp_path_factory):
+    """A CLI-trained equilibrium model, then saved with tol=0 and the largest max_iter a
+    file may hold: every call runs 100 000 relaxation steps per batch."""
+    d = tmp_path_factory.mktemp("slow")
+    fast = d / "fast.safetensors"
+    argv = ["train", "--data", "digits", "--model", "fixedpoint:8", "--epochs", "1",
+            "--verbose", "0", "--out", str(fast)]  # fmt: skip
+    assert main(argv) == 0
+    model, extra = rg.load(fast, with_extra=True)
+    model.fixed_point.tol, model.fixed_point.max_iter = 0.0, 100_000
+    slow = d / "slow.safetensors"
+    rg.save(model, slow, extra=extra)
+    return fast, slow
+
+
+def test_summary_never_runs_a_fixed_point_model(capsys, monkeypatch, slow_model):
+    def refuse(*args, **kwargs):
+        raise AssertionError("summary ran the fixed-point relaxation")
+
+    monkeypatch.setattr(rg.nn.FixedPoint, "forward", refuse)
+    assert main(["summary", str(slow_model[1])]) == 0
+    out = capsys.readouterr().out
+    assert "output (1, 10)" in out and "output shapes not traced: the model relaxes" in out
+
+
+def test_summary_does_not_build_a_giant_dummy_batch(tmp_path, capsys, monkeypatch):
+    # A sequence model's weights do not grow with its length: a file can claim any.
+    model = rg.nn.SequenceClassifier(10**7, 2, 3, 2)
+    path = tmp_path / "long.safetensors"
+    rg.save(model, path, extra={"cli": {"format": 1, "task": "classify", "n_features": 2 * 10**7}})
+    monkeypatch.setattr(rg.nn.SequenceClassifier, "forward", lambda *a: 1 / 0)
+    assert main(["summary", str(path)]) == 0
+    assert "dummy batch of 1 x 20000000 would be over 10,000,000 values" in capsys.readouterr().out
+
+
+def test_fixed_point_evaluate_gives_the_answers_of_predict_with_progress(capsys, slow_model):
+    from retrograd.cli import _common as C
+
+    model, _ = rg.load(slow_model[0], with_extra=True)
+    X = rg.data.load_digits()[0][:150] / 16
+    np.testing.assert_allclose(
+        C.run_model(model, X, "evaluate"), rg.train.predict(model, X), rtol=1e-5, atol=1e-6
+    )
+    assert "evaluate:" in capsys.readouterr().err  # the bar, on standard error
+    assert main(["evaluate", str(slow_model[0]), "--data", "digits:test"]) == 0
+    assert "0/450" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32", reason="POSIX")
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_slow_fixed_point_run_stops_cleanly_on_ctrl_c(tmp_path, slow_model, command):
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    err_path = tmp_path / "stderr"
+    with open(err_path, "w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "retrograd", command, str(slow_model[1]), "--data",
+             "digits:test"],
+            env=env, stdout=subprocess.DEVNULL, stderr=err, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while "row" not in err_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, err_path.read_text()
+            time.sleep(0.05)
+        assert "0/450" in err_path.read_text()  # progress is shown before the first batch
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"{command} did not stop within 60 s of Ctrl-C")
+    text = err_path.read_text()
+    assert rc == EXIT_SIGINT, text
+    assert f"retrograd: interrupted: {command} stopped after 0 of 450 rows" in text, text
+    assert "Traceback" not in text

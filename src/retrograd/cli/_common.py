@@ -455,6 +455,46 @@ def prepare_inputs(d: Data, meta: dict) -> Any:
     return apply_standardize(X, np.asarray(mean), np.asarray(std))
 
 
+# Rows per batch when a fixed-point model is run with progress (evaluate, predict).
+ITERATIVE_BATCH = 64
+
+
+def run_model(model: Any, X: Any, what: str) -> Any:
+    """``rg.train.predict(model, X)``; for a model that relaxes to a fixed point (whose
+    calls can take up to ``max_iter`` steps each) in batches with a progress bar on
+    standard error, and Ctrl-C ends it with a message saying how far it got."""
+    import sys
+
+    from ..nn.fixedpoint import FixedPoint, RecurrentNet
+    from ..train import predict
+
+    solvers = [m for m in model.modules() if isinstance(m, (FixedPoint, RecurrentNet))]
+    if not solvers:
+        return predict(model, X)
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    n = len(X)
+    # Rows stop one by one (stop="sample"), so batches give the rows' own answers; a
+    # layer that stops the batch as a whole keeps predict's chunks.
+    per_row = all(getattr(m, "stop", "sample") == "sample" for m in solvers)
+    size = ITERATIVE_BATCH if per_row else max(n, 1)
+    outs: list = []
+    bar = tqdm(total=n, desc=what, unit="row", file=sys.stderr, dynamic_ncols=True,
+               mininterval=0.5, leave=False)  # fmt: skip
+    try:
+        for start in range(0, n, size):
+            outs.append(predict(model, X[start : start + size]))
+            bar.update(len(outs[-1]))
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"{what} stopped after {sum(len(o) for o in outs)} of {n} rows; nothing was written"
+        ) from None
+    finally:
+        bar.close()
+    return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+
 def softmax(z: Any) -> Any:
     import numpy as np
 

@@ -133,7 +133,7 @@ class _Checker:
         return "output" if field.startswith("target_") else "feature"
 
 
-def _model_widths(model: Any) -> tuple:
+def model_widths(model: Any) -> tuple:
     """(input width, output width) of a CLI-built model where they can be read off."""
     import math
 
@@ -188,7 +188,7 @@ def validate_meta(path: str, meta: Any, model: Any) -> dict:
         c.text(field)
     c.choice("standardize", STANDARDIZE)
     c.choice("missing", MISSING_POLICIES)
-    n_in, n_out = _model_widths(model)
+    n_in, n_out = model_widths(model)
     F = c.integer("n_features", 1)
     if F is not None and n_in is not None and F != n_in:
         raise c.fail("n_features", f"the model's input width {n_in}", F)

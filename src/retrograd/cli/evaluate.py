@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if d.y is None:
         raise ValueError(f"{d.name}: no targets to evaluate against")
     X = C.prepare_inputs(d, meta)
-    out = rg.train.predict(model, X)
+    out = C.run_model(model, X, "evaluate")
     results: dict = {"model": args.model, "data": d.name, "rows": d.n, "task": task}
     print(
         f"{args.model}: {type(model).__name__} ({meta.get('model_spec', '?')}), {task}; "

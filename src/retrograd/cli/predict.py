@@ -50,8 +50,6 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    import retrograd as rg
-
     from . import _common as C
     from ._table import note
 
@@ -74,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     for msg in d.notes:
         note(msg)
     X = C.prepare_inputs(d, meta)
-    out = rg.train.predict(model, X)
+    out = C.run_model(model, X, "predict")
     g = f"{{:.{max(1, args.digits)}g}}"
     if task == "classify":
         classes = list(meta.get("classes") or [str(i) for i in range(out.shape[1])])

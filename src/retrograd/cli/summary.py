@@ -90,6 +90,26 @@ def trace_shapes(model: Any, x: Any) -> tuple:
     return shapes, out
 
 
+# The dummy batch's size beyond which summary does not build it (elements).
+MAX_TRACE_ELEMENTS = 10_000_000
+
+
+def _why_not_traced(model: Any, batch: int, F: Any) -> str | None:
+    """Why the dummy forward pass is not run, or None. A summary reads a file; it must not
+    run work a file can make arbitrarily long: a fixed-point relaxation may take up to
+    its ``max_iter`` steps, and the width of the dummy batch comes from the file."""
+    from ..nn.fixedpoint import FixedPoint, RecurrentNet
+
+    if any(isinstance(m, (FixedPoint, RecurrentNet)) for m in model.modules()):
+        return (
+            "the model relaxes to a fixed point, which a summary does not run "
+            "(retrograd evaluate does, with progress)"
+        )
+    if F is not None and int(F) * max(int(batch), 1) > MAX_TRACE_ELEMENTS:
+        return f"a dummy batch of {batch} x {F} would be over {MAX_TRACE_ELEMENTS:,} values"
+    return None
+
+
 def _in_dtype(model: Any, dtype: Any) -> Any:
     """Token ids (int64) for a model that starts with an Embedding, else the float dtype."""
     from ..nn import Embedding
@@ -125,7 +145,13 @@ def run(args: argparse.Namespace) -> int:
     shapes: dict = {}
     out_shape = "?"
     error = None
-    if F is not None:
+    skip = _why_not_traced(model, args.batch, F)
+    if skip is not None:
+        from ._meta import model_widths
+
+        n_out = model_widths(model)[1]
+        out_shape = "?" if n_out is None else f"({args.batch}, {n_out})"
+    elif F is not None:
         try:
             shapes, out = trace_shapes(
                 model, np.zeros((args.batch, int(F)), dtype=_in_dtype(model, dtype))
@@ -147,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
         f"total parameters: {total:,} ({trainable:,} trainable, {np.dtype(dtype).name}); "
         f"output {out_shape}"
     )
-    if error:
+    if skip is not None:
+        print(f"(output shapes not traced: {skip})")
+    elif error:
         print(f"(no output shapes: the dummy forward pass failed: {error})")
     bad = C.nonfinite_tensors(model)
     if bad:
