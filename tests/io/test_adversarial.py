@@ -321,3 +321,59 @@ def test_solver_option_of_the_wrong_type_or_range_is_a_model_file_error(
     with pytest.raises(rg.ModelFileError, match=rf"m\.safetensors.*{expected}") as info:
         rg.load(path)
     assert "Traceback" not in str(info.value)
+
+
+# ------------------------------------------------------------------- checkpoints
+@pytest.mark.parametrize(
+    ("where", "value", "expected"),
+    [
+        ("step", "x", "state 'step' of parameter 0 must be an int >= 0, got 'x'"),
+        ("step", -5, "state 'step' of parameter 0 must be an int >= 0"),
+        ("params", "ab", "parameter group 0 must be a dict with a 'params' list"),
+        ("params", [0, 0], "parameter index 0 repeats"),
+        ("params", [0, "x"], r"a parameter group names parameter 'x'; expected an index"),
+        ("exp_avg", 3.0, "state 'exp_avg' of parameter 0 must be an array"),
+    ],
+)
+def test_tampered_optimizer_state_is_refused_before_training_resumes(
+    tmp_path, where, value, expected
+):
+    import json
+
+    net = nn.Linear(3, 2)
+    opt = rg.optim.Adam(net.parameters(), lr=0.01)
+    net(rg.randn(4, 3)).sum().backward()
+    opt.step()
+    path = tmp_path / "c.safetensors"
+    rg.save_checkpoint(path, model=net, optimizer=opt)
+    header, data = split_safetensors(path.read_bytes())
+    meta = json.loads(header["__metadata__"]["retrograd"])
+    state, groups = meta["optimizer"]["v"]
+    if where == "params":
+        groups[0]["v"][groups[0]["k"].index("params")] = value
+    else:
+        entry = state["v"][0]
+        entry["v"][entry["k"].index(where)] = value
+        if where == "exp_avg":  # its tensor is no longer referenced: drop it
+            header, data = _drop_tensor(header, data, "optimizer.0")
+    header["__metadata__"]["retrograd"] = json.dumps(meta)
+    path.write_bytes(join_safetensors(header, data))
+    net2 = nn.Linear(3, 2)
+    opt2 = rg.optim.Adam(net2.parameters(), lr=0.01)
+    with pytest.raises(rg.ModelFileError, match=expected):
+        rg.load_checkpoint(path, model=net2, optimizer=opt2)
+
+
+def _drop_tensor(header, data, name):
+    """The file without tensor ``name`` (the others re-tiled in their order)."""
+    kept, out, pos = {}, b"", 0
+    entries = sorted(
+        ((k, v) for k, v in header.items() if k not in ("__metadata__", name)),
+        key=lambda kv: kv[1]["data_offsets"][0],
+    )
+    for k, v in entries:
+        b, e = v["data_offsets"]
+        out += data[b:e]
+        kept[k] = {**v, "data_offsets": [pos, pos + e - b]}
+        pos += e - b
+    return {"__metadata__": header["__metadata__"], **kept}, out

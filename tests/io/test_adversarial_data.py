@@ -207,3 +207,54 @@ def test_empty_csv_names_the_file(tmp_path, capsys, text, expected):
         rg.data.load_csv(path)
     line = _cli_error(capsys, ["train", "--data", str(path)])
     assert "data.csv" in line and expected in line
+
+
+def test_csv_cell_over_the_csv_field_limit_names_the_file(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b,y\n" + "1" * 200_000 + ",2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match=r"data\.csv.*cannot be read as CSV \(field larger"):
+        rg.data.load_csv(path)
+    line = _cli_error(capsys, ["train", "--data", str(path)])
+    assert "data.csv" in line and "Error:" not in line
+
+
+@pytest.mark.parametrize("cell", ["inf", "-inf", "1e400"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+def test_infinite_csv_feature_names_the_file_and_column(tmp_path, capsys, cell, command):
+    good = tmp_path / "good.csv"
+    good.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(12)))
+    model = tmp_path / "m.safetensors"
+    argv = ["train", "--data", str(good), "--epochs", "1", "--verbose", "0", "--out", str(model)]
+    assert main(argv) == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text(good.read_text().replace("\n5,2,1\n", f"\n5,{cell},1\n"))
+    argv = {"train": ["train", "--data", str(bad), "--out", str(tmp_path / "o.safetensors")]}.get(
+        command, [command, str(model), "--data", str(bad)]
+    )
+    line = _cli_error(capsys, argv)
+    assert re.search(r"bad\.csv: 1 feature value\(s\) are -?inf \(the first in row 5, column 'b'\)",
+                     line), line  # fmt: skip
+
+
+def test_nan_in_npz_features_names_the_file(tmp_path, capsys):
+    path = tmp_path / "data.npz"
+    X = np.ones((6, 3))
+    X[4, 2] = np.nan
+    np.savez(path, X=X, y=np.arange(6) % 2)
+    line = _cli_error(capsys, ["train", "--data", str(path)])
+    assert "data.npz: 1 feature value(s) are nan (the first in row 4, column 2)" in line
+
+
+def test_integer_targets_beyond_int64_precision_are_not_cast_to_garbage(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,y\n1,99999999999999999999999\n2,1\n3,inf\n")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "invalid value encountered in cast"
+        _, y = rg.data.load_csv(path)
+    assert y.dtype.kind == "f" and y[0] == 1e23 and np.isinf(y[2])
+    from retrograd.data.table import exact_integers
+
+    assert exact_integers([1.0, -(2.0**53)]) and not exact_integers([2.0**53 + 2])
+    assert not exact_integers([np.inf]) and not exact_integers([0.5])

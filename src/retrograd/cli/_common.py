@@ -176,7 +176,27 @@ def _load_mnist_dir(directory: str, part: str) -> tuple:
     return X, y.astype("int64")
 
 
-def load_data(
+def load_data(spec: str, *args: Any, **kwargs: Any) -> Data:
+    """Load the data a ``--data`` value names (see :func:`read_data`), refusing infinite
+    feature values (and NaN outside a CSV, whose empty cells have their own policy) with
+    the file, row and column: a model's outputs for them would be NaN."""
+    import numpy as np
+
+    d = read_data(spec, *args, **kwargs)
+    X = np.asarray(d.X)
+    table = not (spec.split(":")[0] in ("digits", "mnist") or spec.lower().endswith(".npz"))
+    bad = np.isinf(X) if table else ~np.isfinite(X)
+    if bad.any():
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        col = repr(d.feature_names[j]) if d.feature_names else str(j)
+        raise ValueError(
+            f"{d.name}: {int(bad.sum())} feature value(s) are {X[i, j]} (the first in row {i}, "
+            f"column {col}); expected finite numbers"
+        )
+    return d
+
+
+def read_data(
     spec: str,
     target: str | None = None,
     default_part: str = "all",
@@ -190,7 +210,7 @@ def load_data(
     missing: str = "error",
     one_hot: Any = (),
 ) -> Data:
-    """Load the data a ``--data`` value names (see :data:`DATA_HELP`).
+    """The data a ``--data`` value names (see :data:`DATA_HELP`), as read.
 
     ``default_part``: which part of MNIST to use when the spec does not say ("train" for
     training, "test" for evaluation); plain ``digits`` always means all 1797 rows.
@@ -205,6 +225,7 @@ def load_data(
     import numpy as np
 
     from .. import data as rgdata
+    from ..data.table import exact_integers
 
     if not spec:
         raise UsageError("--data is required (" + DATA_HELP + ")")
@@ -256,7 +277,7 @@ def load_data(
             # Text labels (e.g. "setosa"): class indices in sorted order, as from a CSV.
             label_names, y = np.unique(y, return_inverse=True)
             label_names, y = [str(c) for c in label_names], y.astype(np.int64)
-        if y is not None and y.dtype.kind == "f" and y.ndim == 1 and (y == np.round(y)).all():
+        if y is not None and y.dtype.kind == "f" and y.ndim == 1 and exact_integers(y):
             y = y.astype(np.int64)
         return Data(X.astype(np.float32), y, label_names, shape, spec)
     # Any other existing file is read as delimited text (UCI's .data files, .dat, ...).

@@ -52,13 +52,13 @@ def _target_values(table: Any, t: int, rows: list) -> tuple:
     """(y, label_names): numbers (int64 when all integral) or text labels as indices."""
     import numpy as np
 
-    from ..data.table import parse_number
+    from ..data.table import exact_integers, parse_number
 
     raw = [table.rows[i][t] for i in rows]
     values = [parse_number(c, table.decimal_comma) for c in raw]
     if all(v is not None for v in values):
         y = np.array(values, dtype=np.float64)
-        if bool((y == np.round(y)).all()):
+        if exact_integers(y):
             y = y.astype(np.int64)
         return y, None
     names = sorted(set(raw))

@@ -192,7 +192,7 @@ def load_csv(
         >>> X.tolist(), y.tolist(), classes
         ([[1.0, 2.0], [3.0, 4.0]], [0, 1], ['cat', 'dog'])
     """
-    from .table import is_missing, parse_number, read_csv_table
+    from .table import exact_integers, is_missing, parse_number, read_csv_table
 
     dt = resolve_dtype(dtype)
     table = read_csv_table(path, delimiter=delimiter, header=header, what="load_csv")
@@ -227,7 +227,7 @@ def load_csv(
     values = [parse_number(c, table.decimal_comma) for c in raw]
     if all(v is not None for v in values):
         vals = xp.array(values, dtype=xp.float64)
-        y = vals.astype(xp.int64) if bool((vals == xp.round(vals)).all()) else vals.astype(dt)
+        y = vals.astype(xp.int64) if exact_integers(vals) else vals.astype(dt)
     else:
         classes = sorted(set(raw))
         lookup = {c: i for i, c in enumerate(classes)}

@@ -33,6 +33,14 @@ def is_missing(cell: str) -> bool:
     return cell.strip().lower() in MISSING
 
 
+def exact_integers(values: Any) -> bool:
+    """Whether float ``values`` are all whole numbers that int64 holds exactly (finite, at
+    most 2**53 in magnitude): only then may they become int64 class labels (a larger or
+    infinite value would be cast to a wrong integer)."""
+    v = xp.asarray(values, dtype=xp.float64)
+    return bool(xp.isfinite(v).all() and (v == xp.round(v)).all() and (xp.abs(v) <= 2**53).all())
+
+
 def parse_number(cell: str, decimal_comma: bool = False) -> float | None:
     """The cell's value, or None when it is not a number (missing cells are not numbers)."""
     c = cell.strip()
@@ -246,15 +254,23 @@ def read_csv_table(
     if "\x00" in text:
         raise ValueError(f"{what}: {path!r} holds NUL bytes, so it is binary, not a CSV text file")
     lines = text.splitlines(keepends=True)
-    if delimiter is None:
-        sample = [ln for ln in lines[: 4 * _SNIFF_LINES] if ln.strip()][:_SNIFF_LINES]
-        delimiter = sniff_delimiter(sample)
-    reader = csv.reader(lines, delimiter=delimiter)
     rows, line_nos = [], []
-    for r in reader:
-        if r and any(c.strip() for c in r):
-            rows.append([c.strip() for c in r])
-            line_nos.append(reader.line_num)
+    reader = None
+    try:
+        if delimiter is None:
+            sample = [ln for ln in lines[: 4 * _SNIFF_LINES] if ln.strip()][:_SNIFF_LINES]
+            delimiter = sniff_delimiter(sample)
+        reader = csv.reader(lines, delimiter=delimiter)
+        for r in reader:
+            if r and any(c.strip() for c in r):
+                rows.append([c.strip() for c in r])
+                line_nos.append(reader.line_num)
+    except csv.Error as e:  # e.g. a cell over the csv module's field size limit
+        where = f" line {reader.line_num}" if reader is not None else ""
+        raise ValueError(
+            f"{what}: {path!r}{where} cannot be read as CSV ({e}); expected a delimited text "
+            "file of short cells"
+        ) from None
     if not rows:
         raise ValueError(f"{what}: {path!r} is empty")
     decimal_comma = delimiter != ","

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._backend import xp
-from .._checks import check_number
+from .._checks import check_number, is_int
 from ..autograd.engine import GRAPH_GRADS
 from ..autograd.inplace import mark_many, root_array
 from ..autograd.mode import enable_grad
@@ -327,6 +327,11 @@ class Optimizer:
                 f"optimizer has {len(self.param_groups)}"
             )
         for i, (sg, g) in enumerate(zip(saved, self.param_groups)):
+            if not isinstance(sg, dict) or not isinstance(sg.get("params"), (list, tuple)):
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter group {i} must be a dict with a "
+                    f"'params' list, got {str(sg)[:60]}"
+                )
             if len(sg["params"]) != len(g["params"]):
                 raise ValueError(
                     f"{name}.load_state_dict: parameter group {i} has {len(sg['params'])} "
@@ -335,10 +340,23 @@ class Optimizer:
         by_index = {}
         for sg, g in zip(saved, self.param_groups):
             for idx, p in zip(sg["params"], g["params"]):
-                by_index[int(idx)] = p
+                idx = _param_index(idx, name, "a parameter group")
+                if idx in by_index:
+                    raise ValueError(f"{name}.load_state_dict: parameter index {idx} repeats")
+                by_index[idx] = p
         new_state: dict = {}
-        for key, entry in state_dict.get("state", {}).items():
-            idx = int(key)
+        entries = state_dict.get("state", {})
+        if not isinstance(entries, dict):
+            raise ValueError(
+                f"{name}.load_state_dict: 'state' must be a dict, got {type(entries).__name__}"
+            )
+        for key, entry in entries.items():
+            idx = _param_index(key, name, "the state")
+            if not isinstance(entry, dict):
+                raise ValueError(
+                    f"{name}.load_state_dict: state of parameter {idx} must be a dict, got "
+                    f"{type(entry).__name__}"
+                )
             if idx not in by_index:
                 raise ValueError(f"{name}.load_state_dict: state for unknown parameter {idx}")
             p = by_index[idx]
@@ -353,6 +371,19 @@ class Optimizer:
         self.param_groups = new_groups
 
     def _load_value(self, key: str, value: Any, p: Tensor, idx: int) -> Any:
+        is_array = isinstance(value, xp.ndarray) or hasattr(value, "shape")
+        if key == "step" and not is_array and (not is_int(value) or value < 0):
+            # The step count enters bias corrections (beta ** step): a negative or text
+            # value would fail at the next step() with a raw error.
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: state 'step' of parameter {idx} "
+                f"must be an int >= 0, got {str(value)[:40]!r}"
+            )
+        if key in self._per_param_buffers and not is_array and value is not None:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: state {key!r} of parameter {idx} "
+                f"must be an array, got {type(value).__name__}"
+            )
         if isinstance(value, (list, tuple)):
             return [self._load_value(key, v, p, idx) for v in value]
         if isinstance(value, dict):
@@ -415,3 +446,15 @@ def _grad_values(groups: list) -> None:
         for p in group["params"]:
             if isinstance(p.grad, Tensor):
                 p.grad = p.grad.data
+
+
+def _param_index(v: Any, who: str, where: str) -> int:
+    """A parameter index of a saved state (an int, or its string)."""
+    if isinstance(v, str) and v.isdigit():
+        v = int(v)
+    if not is_int(v) or v < 0:
+        raise ValueError(
+            f"{who}.load_state_dict: {where} names parameter {str(v)[:40]!r}; expected an "
+            "index (an int >= 0)"
+        )
+    return int(v)
