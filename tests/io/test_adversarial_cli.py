@@ -277,3 +277,28 @@ def test_slow_fixed_point_run_stops_cleanly_on_ctrl_c(tmp_path, slow_model, comm
     assert rc == EXIT_SIGINT, text
     assert f"retrograd: interrupted: {command} stopped after 0 of 450 rows" in text, text
     assert "Traceback" not in text
+
+
+# ------------------------------------------------------------- odd numbers on the command line
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["train", "--data", "digits", "--epochs", "1e400"], "--epochs: expected a positive"),
+        (["train", "--data", "digits", "--epochs", "nan"], "--epochs: expected a positive"),
+        (["train", "--data", "digits", "--batch-size", "inf"], "--batch-size: expected a"),
+        (["train", "--data", "digits", "--patience", "1e400"], "--patience: expected a"),
+        (["train", "--data", "digits", "--seed", "-1"], "--seed: expected an integer >= 0"),
+        (["summary", "MODEL", "--batch", "-5"], "--batch: expected a positive integer"),
+        (["summary", "MODEL", "--features", "0"], "--features: expected a positive integer"),
+        (["gradcheck", "MODEL", "--data", "digits", "--eps", "nan"], "--eps: expected a finite"),
+        (["gradcheck", "MODEL", "--data", "digits", "--atol", "-1"], "--atol: expected a finite"),
+    ],
+)
+def test_odd_numeric_options_are_usage_errors_naming_the_flag(
+    tmp_path, capsys, cli_model, argv, expected
+):
+    argv = [str(cli_model) if a == "MODEL" else a for a in argv]
+    argv += ["--out", str(tmp_path / "m.safetensors")] if argv[0] == "train" else []
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and not _RAW.search(err) and "Traceback" not in err, err

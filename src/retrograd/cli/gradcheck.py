@@ -103,6 +103,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.samples < 1:
         raise UsageError("--samples must be >= 1")
+    import math
+
+    for flag, v, positive in (("eps", args.eps, True), ("atol", args.atol, False),
+                              ("rtol", args.rtol, False)):  # fmt: skip
+        if not math.isfinite(v) or v < 0 or (positive and v == 0):
+            raise UsageError(
+                f"--{flag}: expected a finite number {'> 0' if positive else '>= 0'}, got {v}"
+            )
     if args.max_elements < 0:
         raise UsageError("--max-elements must be >= 0")
     model, meta = C.load_model(args.model)

@@ -125,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
     from ..io import load
     from . import _common as C
 
+    if args.batch < 1:
+        raise C.UsageError(f"--batch: expected a positive integer, got {args.batch}")
+    if args.features is not None and args.features < 1:
+        raise C.UsageError(f"--features: expected a positive integer, got {args.features}")
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"no such model file: {args.model!r}")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -61,19 +62,22 @@ def _pos_int(name: str) -> Callable[[Any], int]:
             f = float(v)
         except (TypeError, ValueError):
             raise UsageError(f"--{name}: expected a positive integer, got {v!r}") from None
-        if isinstance(v, bool) or f != int(f) or f < 1:
+        if isinstance(v, bool) or not math.isfinite(f) or f != int(f) or f < 1:
             raise UsageError(f"--{name}: expected a positive integer, got {v!r}")
-        return int(f)
+        return int(v) if isinstance(v, int) else int(f)  # an int stays exact
 
     return conv
 
 
-def _int(name: str) -> Callable[[Any], int]:
+def _int(name: str, lo: int | None = None) -> Callable[[Any], int]:
     def conv(v: Any) -> int:
         try:
-            return int(str(v))
+            n = int(str(v))
         except ValueError:
             raise UsageError(f"--{name}: expected an integer, got {v!r}") from None
+        if lo is not None and n < lo:
+            raise UsageError(f"--{name}: expected an integer >= {lo}, got {v!r}")
+        return n
 
     return conv
 
@@ -239,7 +243,7 @@ OPTIONS: dict = {
                    "(whole training set per step); default 32"),
     "epochs": (200, _pos_int("epochs"), "N", "maximum number of epochs (default 200; early "
                "stopping usually ends training sooner)"),
-    "seed": (0, _int("seed"), "N", "seed for the split, initial weights and order (default 0)"),
+    "seed": (0, _int("seed", 0), "N", "seed for the split, initial weights and order (default 0)"),
     "test_split": (0.0, _fraction("test-split"), "FRAC", "fraction held out as a test part, "
                    "stratified for classes, seeded by --seed; evaluated once at the end "
                    "with the kept weights (default 0: none)"),
