@@ -302,3 +302,31 @@ def test_odd_numeric_options_are_usage_errors_naming_the_flag(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert expected in err and not _RAW.search(err) and "Traceback" not in err, err
+
+
+# ------------------------------------------------------------------- sizes from a file
+def test_many_classes_do_not_build_a_classes_squared_matrix(tmp_path, capsys, monkeypatch):
+    from retrograd.cli import evaluate
+
+    k = evaluate.MAX_REPORT_CLASSES + 1
+    model = rg.nn.Sequential(rg.nn.Linear(2, k))
+    meta = {"format": 1, "task": "classify", "n_features": 2, "loss": "mse",
+            "classes": [str(i) for i in range(k)]}  # fmt: skip
+    path = tmp_path / "wide.safetensors"
+    rg.save(model, path, extra={"cli": meta})
+    data = tmp_path / "d.npz"
+    np.savez(data, X=np.ones((3, 2)), y=np.array([0, 5, k - 1]))
+    monkeypatch.setattr(rg.train, "confusion_matrix", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(np, "eye", lambda *a, **k: 1 / 0)  # no k x k one-hot table either
+    assert main(["evaluate", str(path), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert f"({k} classes: no per-class report or confusion matrix beyond" in out
+
+
+@pytest.mark.parametrize("loss", ["gce", "sce", "mse"])
+def test_gradcheck_of_a_model_trained_with_any_class_loss(tmp_path, loss):
+    out = tmp_path / "m.safetensors"
+    argv = ["train", "--data", "digits", "--model", "mlp:4", "--loss", loss, "--epochs", "1",
+            "--verbose", "0", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert main(["gradcheck", str(out), "--data", "digits", "--samples", "2"]) == 0

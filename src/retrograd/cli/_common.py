@@ -516,6 +516,16 @@ def run_model(model: Any, X: Any, what: str) -> Any:
     return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
 
+def one_hot(y: Any, k: int, dtype: Any = "float32") -> Any:
+    """Rows of ``k`` zeros with a 1 at each label (memory of the rows, not ``k * k``)."""
+    import numpy as np
+
+    y = np.asarray(y, dtype=np.int64).reshape(-1)
+    out = np.zeros((len(y), int(k)), dtype=dtype)
+    out[np.arange(len(y)), y] = 1
+    return out
+
+
 def softmax(z: Any) -> Any:
     import numpy as np
 

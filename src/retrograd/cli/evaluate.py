@@ -24,6 +24,10 @@ is read by position when its width is that of the training file.
 """
 
 
+# Beyond this many classes, no per-class report nor confusion matrix (classes**2 cells).
+MAX_REPORT_CLASSES = 1000
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "evaluate",
@@ -96,14 +100,23 @@ def run(args: argparse.Namespace) -> int:
         classes = list(meta.get("classes") or [str(i) for i in range(out.shape[1])])
         y = C.encode_classes(d, classes)
         loss_name = meta.get("loss", "cross_entropy")
-        target_arr = y if loss_name in CLASS_LOSSES else np.eye(len(classes), dtype=out.dtype)[y]
+        target_arr = y if loss_name in CLASS_LOSSES else C.one_hot(y, len(classes), out.dtype)
         with rg.no_grad():
             loss = float(make_loss(loss_name)(rg.tensor(out), rg.tensor(target_arr)).item())
         pred = out.argmax(axis=1)
         acc = float((pred == y).mean())
+        print(f"loss {loss:.4f} ({loss_name})  accuracy {acc:.4f} ({int((pred == y).sum())}/{d.n})")
+        results.update(loss=loss, loss_name=loss_name, accuracy=acc, classes=classes)
+        if len(classes) > MAX_REPORT_CLASSES:
+            # The matrix has classes**2 cells: a file can name a million classes.
+            print(
+                f"({len(classes)} classes: no per-class report or confusion matrix beyond "
+                f"{MAX_REPORT_CLASSES})"
+            )
+            _write_json(args.json, results)
+            return 0
         cm = rg.train.confusion_matrix(y, pred, num_classes=len(classes))
         rows, summary = classification_report(cm, classes)
-        print(f"loss {loss:.4f} ({loss_name})  accuracy {acc:.4f} ({int((pred == y).sum())}/{d.n})")
         print()
         table = [
             [
@@ -125,14 +138,7 @@ def run(args: argparse.Namespace) -> int:
         pad = max(len(c) for c in classes)
         for c, row in zip(classes, cm):
             print(f"{c.rjust(pad)}: " + " ".join(str(int(v)).rjust(width) for v in row))
-        results.update(
-            loss=loss,
-            loss_name=loss_name,
-            accuracy=acc,
-            classes=classes,
-            report=rows,
-            confusion_matrix=cm.tolist(),
-        )
+        results.update(report=rows, confusion_matrix=cm.tolist())
         if args.plot:
             from ..train.plots import plot_confusion_matrix
 
@@ -162,8 +168,12 @@ def run(args: argparse.Namespace) -> int:
         results.update(mse=mse, rmse=mse**0.5, mae=mae, r2=r2)
         if args.plot:
             print("(--plot draws a confusion matrix, which a regression model does not have)")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=2)
-        print(f"wrote results to {args.json}")
+    _write_json(args.json, results)
     return 0
+
+
+def _write_json(path: str | None, results: dict) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2)
+        print(f"wrote results to {path}")

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     from . import _common as C
     from ._common import UsageError
-    from .train import make_loss
+    from .train import CLASS_LOSSES, make_loss
 
     if args.samples < 1:
         raise UsageError("--samples must be >= 1")
@@ -124,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
     if task == "classify":
         classes = list(meta.get("classes") or [])
         y = C.encode_classes(d, classes)[:n] if classes else np.asarray(d.y)[:n]
-        if loss_name != "cross_entropy":
-            y = np.eye(len(classes))[y]
+        if loss_name not in CLASS_LOSSES:  # mse on one-hot rows, as in training
+            y = C.one_hot(y, len(classes), np.float64)
     else:
         y = np.asarray(d.y, np.float64).reshape(d.n, -1)[:n]
         mean = np.asarray(meta.get("target_mean", 0.0), np.float64)

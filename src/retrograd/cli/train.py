@@ -573,7 +573,6 @@ def _standardize_targets(y_fit: Any, y_test: Any, meta: dict) -> tuple:
 
 def _class_targets(d: Any, loss_name: str, meta: dict) -> tuple:
     """(class indices, what the loss is fed, number of classes)."""
-    import numpy as np
 
     from . import _common as C
 
@@ -586,7 +585,7 @@ def _class_targets(d: Any, loss_name: str, meta: dict) -> tuple:
     if loss_name in CLASS_LOSSES:
         return y, y, n_out
     if loss_name == "mse":
-        return y, np.eye(n_out, dtype=np.float32)[y], n_out
+        return y, C.one_hot(y, n_out), n_out
     raise UsageError(
         f"--loss {loss_name} is for regression; classify uses cross_entropy, gce, sce or mse"
     )
