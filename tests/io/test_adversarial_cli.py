@@ -218,14 +218,20 @@ def slow_model(tmp_path_factory):
     return fast, slow
 
 
-def test_summary_never_runs_a_fixed_point_model(capsys, monkeypatch, slow_model):
-    def refuse(*args, **kwargs):
-        raise AssertionError("summary ran the fixed-point relaxation")
+def test_summary_runs_one_relaxation_step_of_a_fixed_point_model(capsys, monkeypatch, slow_model):
+    calls = []
+    cell_forward = rg.nn.NormBoundedTanhCell.forward
 
-    monkeypatch.setattr(rg.nn.FixedPoint, "forward", refuse)
-    assert main(["summary", str(slow_model[1])]) == 0
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return cell_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(rg.nn.NormBoundedTanhCell, "forward", counted)
+    assert main(["summary", str(slow_model[1])]) == 0  # tol=0, max_iter=100 000, "raise"
     out = capsys.readouterr().out
-    assert "output (1, 10)" in out and "output shapes not traced: the model relaxes" in out
+    assert "fixed_point         FixedPoint             (1, 8)" in out, out
+    assert "output (1, 10)" in out and "traced with one relaxation step" in out
+    assert len(calls) <= 2, len(calls)
 
 
 def test_summary_does_not_build_a_giant_dummy_batch(tmp_path, capsys, monkeypatch):

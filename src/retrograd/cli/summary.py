@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 from typing import Any
@@ -94,20 +95,33 @@ def trace_shapes(model: Any, x: Any) -> tuple:
 MAX_TRACE_ELEMENTS = 10_000_000
 
 
-def _why_not_traced(model: Any, batch: int, F: Any) -> str | None:
-    """Why the dummy forward pass is not run, or None. A summary reads a file; it must not
-    run work a file can make arbitrarily long: a fixed-point relaxation may take up to
-    its ``max_iter`` steps, and the width of the dummy batch comes from the file."""
-    from ..nn.fixedpoint import FixedPoint, RecurrentNet
-
-    if any(isinstance(m, (FixedPoint, RecurrentNet)) for m in model.modules()):
-        return (
-            "the model relaxes to a fixed point, which a summary does not run "
-            "(retrograd evaluate does, with progress)"
-        )
+def _why_not_traced(batch: int, F: Any) -> str | None:
+    """Why the dummy forward pass is not run, or None: its width comes from the file."""
     if F is not None and int(F) * max(int(batch), 1) > MAX_TRACE_ELEMENTS:
         return f"a dummy batch of {batch} x {F} would be over {MAX_TRACE_ELEMENTS:,} values"
     return None
+
+
+@contextlib.contextmanager
+def _one_step_relaxations(model: Any) -> Any:
+    """Fixed-point layers run a single relaxation step (shapes do not depend on how many):
+    a summary reads a file, and must not run the up to ``max_iter`` steps per call that
+    a file with ``tol=0`` asks for."""
+    import warnings
+
+    from ..nn.fixedpoint import FixedPoint
+
+    saved = [(m, m.max_iter, m.on_nonconvergence) for m in model.modules()
+             if isinstance(m, FixedPoint)]  # fmt: skip
+    try:
+        for m, _, _ in saved:
+            m.max_iter, m.on_nonconvergence = 1, "warn"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield bool(saved)
+    finally:
+        for m, max_iter, policy in saved:
+            m.max_iter, m.on_nonconvergence = max_iter, policy
 
 
 def _in_dtype(model: Any, dtype: Any) -> Any:
@@ -149,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     shapes: dict = {}
     out_shape = "?"
     error = None
-    skip = _why_not_traced(model, args.batch, F)
+    skip = _why_not_traced(args.batch, F)
+    one_step = False
     if skip is not None:
         from ._meta import model_widths
 
@@ -157,9 +172,10 @@ def run(args: argparse.Namespace) -> int:
         out_shape = "?" if n_out is None else f"({args.batch}, {n_out})"
     elif F is not None:
         try:
-            shapes, out = trace_shapes(
-                model, np.zeros((args.batch, int(F)), dtype=_in_dtype(model, dtype))
-            )
+            with _one_step_relaxations(model) as one_step:
+                shapes, out = trace_shapes(
+                    model, np.zeros((args.batch, int(F)), dtype=_in_dtype(model, dtype))
+                )
             out_shape = _shape(out)
         except Exception as exc:  # noqa: BLE001 - the table is still useful without shapes
             error = f"{type(exc).__name__}: {exc}"
@@ -179,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if skip is not None:
         print(f"(output shapes not traced: {skip})")
+    elif one_step and not error:
+        print("(fixed-point layers traced with one relaxation step: the shapes, not the values)")
     elif error:
         print(f"(no output shapes: the dummy forward pass failed: {error})")
     bad = C.nonfinite_tensors(model)
