@@ -211,6 +211,8 @@ def build_jax(init: list, batches: list, passes: int) -> tuple:
     n_layers = len(init)
     if C.blas_threads() == 1:
         # One thread, as every other contender (XLA reads the flags at its first use).
+        # Current XLA ignores these; run_config's one-CPU affinity is what holds it to
+        # one core (see pin_for_threads).
         os.environ["XLA_FLAGS"] = (
             os.environ.get("XLA_FLAGS", "")
             + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -437,6 +439,7 @@ def run_config(
 
     cfg = (QUICK if quick else CONFIGS)[name]
     repeats = repeats or (QUICK_REPEATS if quick else REPEATS)
+    cpus = pin_for_threads(C.blas_threads())
     X, y, source = load_data(cfg)
     bs = cfg["batch"] or len(X)
     batches = C.make_batches(X, y, bs)
@@ -449,6 +452,7 @@ def run_config(
     for c in contenders:
         rows[c] = _row(name, cfg, desc, c, n_used)
         rows[c]["data"] = source
+        rows[c]["cpus"] = cpus
         try:
             if c == "torch-compile":
                 epochs[c], getters[c] = build_torch_compile(init, batches, cfg["passes"], quick)
@@ -472,11 +476,18 @@ def run_config(
             rows[c].update(status="failed", note=f"{type(e).__name__}: {e}")
             del good[c]
     settle = 0.02 if quick else 0.2
-    times = C.time_alternating(good, repeats=repeats, warmup=0, settle=settle)
+    cpu: dict = {c: [] for c in good}
+    times = C.time_alternating(
+        {c: _cpu_timed(fn, cpu[c]) for c, fn in good.items()}, repeats=repeats, warmup=0,
+        settle=settle,
+    )  # fmt: skip
     for c, ts in times.items():
         med = C.median(ts)
         r = rows[c]
         r.update(epoch_s=ts, epoch_s_median=med, samples_per_s=n_used * cfg["passes"] / med)
+        # CPU seconds of the whole process per wall second over the timed epochs: 1.0 for
+        # a contender computing on one core, up to the thread count when it uses more.
+        r["cpu_per_wall"] = sum(cpu[c]) / sum(ts) if sum(ts) > 0 else None
         if hasattr(good[c], "peak_mem"):
             r["peak_mem_mib"], r["mem_method"] = good[c].peak_mem
         elif c in RSS_ONLY:
@@ -488,9 +499,40 @@ def run_config(
     return [rows[c] for c in contenders]
 
 
+def pin_for_threads(threads: int) -> list[int] | None:
+    """With one thread for every contender, run this process on one CPU only.
+
+    NumPy's BLAS and PyTorch obey their thread settings, but XLA (JAX) sizes its thread
+    pool from the CPUs it may run on and ignores the ``XLA_FLAGS`` thread options in
+    current versions: confined to one CPU, every contender computes on one core (the
+    ``cpu_per_wall`` column shows it). Threads started later inherit the affinity.
+    Returns the CPUs this process may use afterwards (None where unsupported).
+    """
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+        if threads == 1 and len(allowed) > 1:
+            os.sched_setaffinity(0, {allowed[-1]})
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return None
+
+
+def _cpu_timed(fn: Any, into: list) -> Any:
+    """``fn`` that appends the process CPU seconds each call takes to ``into``."""
+    import time
+
+    def timed() -> None:
+        t0 = time.process_time()
+        fn()
+        into.append(time.process_time() - t0)
+
+    return timed
+
+
 def rss_growth(name: str, contender: str, quick: bool = False) -> float | None:
     """Peak-RSS growth over the first epoch of one contender; call in a fresh process."""
     cfg = (QUICK if quick else CONFIGS)[name]
+    pin_for_threads(C.blas_threads())
     X, y, _ = load_data(cfg)
     batches = C.make_batches(X, y, cfg["batch"] or len(X))
     init = C.init_params(cfg["sizes"])

@@ -78,3 +78,38 @@ def test_online_learning_gives_the_same_bias_gradient_either_way():
             kernels.use("auto")
     for a, b in zip(*grads):
         assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+OPTIMIZERS = {
+    "adam": lambda p: rg.optim.Adam(p, lr=0.01),
+    "adamw-amsgrad": lambda p: rg.optim.AdamW(p, lr=0.01, weight_decay=0.1, amsgrad=True),
+    "rmsprop-centered-momentum": lambda p: rg.optim.RMSprop(
+        p, lr=0.01, weight_decay=0.01, momentum=0.9, centered=True
+    ),
+}
+
+
+@pytest.mark.parametrize("wide", [False, True])  # 3,000 / 90,000 parameters: flat / per array
+@pytest.mark.parametrize("which", list(OPTIMIZERS))
+def test_adam_and_rmsprop_train_bitwise_the_same_with_either_kernels(which, wide):
+    params = []
+    for choice in ("numpy", "numba"):
+        kernels.use(choice)
+        try:
+            rng = np.random.default_rng(0)
+            rg.manual_seed(0)
+            h = 1200 if wide else 40
+            net = rg.nn.Sequential(rg.nn.Linear(64, h), rg.nn.ReLU(), rg.nn.Linear(h, 10))
+            opt = OPTIMIZERS[which](net.parameters())
+            # MSE: no softmax (whose exp may differ by an ulp), so every step is bitwise
+            step = rg.train.compile_step(net, rg.nn.MSELoss(), opt)
+            for _ in range(4):
+                y = rng.standard_normal((8, 10)).astype(np.float32)
+                step(rng.standard_normal((8, 64)).astype(np.float32), y)
+            params.append([p.data.copy() for p in net.parameters()])
+            # the large net takes the per-parameter loop, the small one the flat group
+            assert all((p.data.base is None) == wide for p in net.parameters())
+        finally:
+            kernels.use("auto")
+    for a, b in zip(*params):
+        assert np.array_equal(a.view(np.uint32), b.view(np.uint32))

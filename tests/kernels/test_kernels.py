@@ -116,6 +116,84 @@ def test_sgd_momentum_is_bitwise_numpy(shape, dtype):
     assert _bits_equal(d1, d2) and _bits_equal(b1, b2)
 
 
+ADAM_VARIANTS = {
+    "adam": dict(wd=0.0, decoupled=False, ams=False),
+    "adam-l2": dict(wd=0.01, decoupled=False, ams=False),
+    "adamw-amsgrad": dict(wd=0.1, decoupled=True, ams=True),
+    "adam-l2-amsgrad": dict(wd=0.01, decoupled=False, ams=True),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("variant", list(ADAM_VARIANTS))
+def test_adam_is_bitwise_numpy(shape, dtype, variant):
+    o = ADAM_VARIANTS[variant]
+    data, grad, m = (_data(shape, dtype, seed=s, specials=False) for s in (10, 11, 12))
+    v = np.abs(_data(shape, dtype, seed=13, specials=False))
+    vmax = np.abs(_data(shape, dtype, seed=14, specials=False)) if o["ams"] else None
+    grad.flat[:3] = [np.nan, np.inf, -0.0]  # special values go through the same way
+    out = []
+    for impl in (N, B):
+        arrays = [a.copy() if a is not None else None for a in (data, m, v, vmax)]
+        with np.errstate(invalid="ignore"):
+            for step in (1, 2, 7):  # the bias corrections change with the step
+                impl.adam(arrays[0], grad, arrays[1], arrays[2], arrays[3], step, 0.003,
+                          0.9, 0.999, 1e-8, o["wd"], o["decoupled"])  # fmt: skip
+        out.append(arrays)
+    for a, b in zip(*out):
+        assert (a is None and b is None) or _bits_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(
+    "wd, momentum, centered",
+    [(0.0, 0.0, False), (0.01, 0.9, True), (0.0, 0.5, False), (0.01, 0.0, True)],
+)
+def test_rmsprop_is_bitwise_numpy(shape, dtype, wd, momentum, centered):
+    data, grad = (_data(shape, dtype, seed=s, specials=False) for s in (15, 16))
+    v = np.abs(_data(shape, dtype, seed=17, specials=False))
+    ga = _data(shape, dtype, seed=18, specials=False) * 0.1 if centered else None
+    buf = _data(shape, dtype, seed=19, specials=False) if momentum else None
+    grad.flat[:3] = [np.nan, np.inf, -0.0]
+    out = []
+    for impl in (N, B):
+        arrays = [a.copy() if a is not None else None for a in (data, v, ga, buf)]
+        with np.errstate(invalid="ignore"):
+            for _ in range(3):
+                impl.rmsprop(arrays[0], grad, arrays[1], arrays[2], arrays[3], 0.01, 0.99,
+                             1e-8, wd, momentum)  # fmt: skip
+        out.append(arrays)
+    for a, b in zip(*out):
+        assert (a is None and b is None) or _bits_equal(a, b)
+
+
+def test_optimizer_kernels_give_nan_not_an_error_for_zero_over_zero():
+    # eps=0 and a zero second moment: 0/0 is NaN in NumPy; Numba must not raise instead
+    for impl in (N, B):
+        d, m, v = np.ones(4, np.float32), np.zeros(4, np.float32), np.zeros(4, np.float32)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            impl.adam(d, np.zeros(4, np.float32), m, v, None, 1, 0.1, 0.9, 0.999, 0.0, 0.0, False)
+            assert np.isnan(d).all()
+            d, v = np.ones(4, np.float32), np.zeros(4, np.float32)
+            impl.rmsprop(d, np.zeros(4, np.float32), v, None, None, 0.1, 0.99, 0.0, 0.0, 0.0)
+            assert np.isnan(d).all()
+
+
+def test_optimizer_kernels_fall_back_on_mixed_dtypes_and_strided_arrays():
+    g64 = _data((3, 4), np.float64, seed=20, specials=False)
+    for make in (lambda a: a, lambda a: np.asfortranarray(a)):
+        out = []
+        for impl in (N, B):
+            d = make(_data((3, 4), np.float32, seed=21, specials=False))
+            m, v = np.zeros_like(d), np.zeros_like(d)
+            impl.adam(d, g64, m, v, None, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, False)
+            out.append((d, m, v))
+        for a, b in zip(*out):
+            assert _bits_equal(a, b)
+
+
 def test_kernels_fall_back_to_numpy_on_layouts_they_do_not_loop_over():
     z = _data((4, 6), np.float32, specials=False)
     zf = np.asfortranarray(z)  # not C-contiguous

@@ -1,4 +1,4 @@
-"""Flat updates of small groups (SGD, Adam): the per-parameter loop's arithmetic, to the bit."""
+"""Flat updates of small groups (SGD, Adam, RMSprop): the per-parameter loop, to the bit."""
 
 from __future__ import annotations
 
@@ -45,6 +45,10 @@ OPTIMIZERS = {
     "adam": lambda p: rg.optim.Adam(p, lr=0.05),
     "adam-l2-amsgrad": lambda p: rg.optim.Adam(p, lr=0.05, weight_decay=0.01, amsgrad=True),
     "adamw": lambda p: rg.optim.AdamW(p, lr=0.05, weight_decay=0.1),
+    "rmsprop": lambda p: rg.optim.RMSprop(p, lr=0.01),
+    "rmsprop-all": lambda p: rg.optim.RMSprop(
+        p, lr=0.01, weight_decay=0.01, momentum=0.9, centered=True
+    ),
 }
 
 
@@ -60,7 +64,8 @@ def test_flat_update_equals_the_loop_bitwise(loop_only, dtype, with_sched, which
         sched = rg.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5) if with_sched else None
         # A missing gradient at step 6: Adam's per-parameter step counts then differ and
         # it keeps the loop from there; SGD flattens again at step 7.
-        _train(net, opt, 10, sched, skip_grad_at=None if which == "adam" else 6)
+        skip = None if which in ("adam", "rmsprop") else 6
+        _train(net, opt, 10, sched, skip_grad_at=skip)
         results.append(net)
         if flat:
             # the flat path did run: the parameters are views of one array

@@ -9,6 +9,7 @@ than the work.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numba
@@ -16,6 +17,8 @@ import numpy as np
 
 #: From this many elements on, the elementwise kernels run their parallel version.
 PARALLEL_MIN = 1 << 20
+#: Elements per task of the parallel optimizer updates.
+CHUNK = 1 << 14
 
 _jit = numba.njit(cache=True, nogil=True)
 _pjit = numba.njit(cache=True, nogil=True, parallel=True)
@@ -233,4 +236,179 @@ def sgd_momentum(data: Any, grad: Any, buf: Any, lr: Any, momentum: Any) -> None
     fn(data, grad, buf, lr, momentum)
 
 
-__all__ = ["bias_relu", "relu_grad_bias", "softmax_xent", "xent_grad", "sgd_momentum"]
+# ------------------------------------------------------------ Adam, AdamW, RMSprop
+# NOTE: error_model="numpy": a 0/0 (eps=0 and a zero second moment) gives NaN as in
+# NumPy, instead of Numba's default ZeroDivisionError. Each line below is one NumPy call
+# of the twin, element by element: the same roundings in the same order (no FMA: Numba
+# does not contract a * b + c without fastmath), so the results are bitwise the twin's.
+_ejit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_epjit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+_einline = numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+
+
+@_einline
+def _adam_range(data, grad, m, v, vmax, c, mode, ams, lo, hi):  # pragma: no cover - compiled
+    # c: 1 - beta1, beta2, 1 - beta2, sqrt(bias2), eps, lr / bias1, wd or 1 - lr * wd
+    # NOTE: the loop is here, not in a helper called per element: each call with array
+    # arguments pays reference counting (~60 ns), 50x the arithmetic of an element.
+    for i in range(lo, hi):
+        d = data[i]
+        g = grad[i]
+        if mode == 2:  # AdamW: data *= 1 - lr * wd
+            d = d * c[6]
+        elif mode == 1:  # L2: g = data * wd; g += grad
+            g = d * c[6]
+            g = g + grad[i]
+        t = g - m[i]
+        t = t * c[0]
+        mi = m[i] + t
+        m[i] = mi
+        vi = v[i] * c[1]
+        t = g * g
+        t = t * c[2]
+        vi = vi + t
+        v[i] = vi
+        if ams:
+            a = vmax[i]
+            if not (a >= vi or a != a):  # np.maximum(vmax, v): NaN wins, ties keep vmax
+                a = vi
+            vmax[i] = a
+            s = np.sqrt(a)
+        else:
+            s = np.sqrt(vi)
+        s = s / c[3]
+        s = s + c[4]
+        s = mi / s
+        s = s * c[5]
+        data[i] = d - s
+
+
+@_ejit
+def _adam_serial(data, grad, m, v, vmax, c, mode, ams):  # pragma: no cover - compiled
+    _adam_range(data, grad, m, v, vmax, c, mode, ams, 0, data.shape[0])
+
+
+@_epjit
+def _adam_parallel(data, grad, m, v, vmax, c, mode, ams):  # pragma: no cover - compiled
+    n = data.shape[0]
+    for k in numba.prange((n + CHUNK - 1) // CHUNK):
+        _adam_range(data, grad, m, v, vmax, c, mode, ams, k * CHUNK, min(n, (k + 1) * CHUNK))
+
+
+def _flat_views(arrays: tuple) -> tuple | None:
+    """The arrays as 1-D views when all are C-contiguous float32/float64 of one shape."""
+    first = arrays[0]
+    dt, shape = first.dtype, first.shape
+    if dt not in _FLOATS:
+        return None
+    for a in arrays:
+        if a.dtype != dt or a.shape != shape or not a.flags.c_contiguous:
+            return None
+    return tuple(a.reshape(-1) for a in arrays)
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+#: Stand-ins for the buffers a variant does not use (never indexed). Empty arrays, not
+#: another argument: LLVM vectorises a loop only when it can rule out that its arrays
+#: overlap, and two arguments that are one array (10x slower) fail that check.
+_NONE = {dt: np.empty(0, dt) for dt in _FLOATS}
+
+
+def adam(
+    data: Any, grad: Any, m: Any, v: Any, vmax: Any, step: int, lr: float, beta1: float,
+    beta2: float, eps: float, wd: float, decoupled: bool,
+) -> None:  # fmt: skip
+    flat = _flat_views((data, grad, m, v) if vmax is None else (data, grad, m, v, vmax))
+    if flat is None:
+        from . import _numpy
+
+        _numpy.adam(data, grad, m, v, vmax, step, lr, beta1, beta2, eps, wd, decoupled)
+        return
+    bias1 = 1.0 - beta1**step
+    bias2_sqrt = math.sqrt(1.0 - beta2**step)
+    mode = 0 if wd == 0.0 else (2 if decoupled else 1)
+    # each constant rounded to the dtype once, as NumPy rounds a Python float it meets
+    c = np.array(
+        [1.0 - beta1, beta2, 1.0 - beta2, bias2_sqrt, eps, lr / bias1,
+         (1.0 - lr * wd) if decoupled else wd],
+        dtype=data.dtype,
+    )  # fmt: skip
+    ams = vmax is not None
+    fn = _adam_parallel if data.size >= PARALLEL_MIN else _adam_serial
+    fn(flat[0], flat[1], flat[2], flat[3], flat[4] if ams else _NONE[data.dtype], c, mode, ams)
+
+
+@_einline
+def _rmsprop_range(data, grad, v, ga, buf, c, wd_on, centered, mom_on, lo, hi):  # pragma: no cover
+    # c: wd, alpha, 1 - alpha, eps, momentum, lr (the loop here: see _adam_range)
+    for i in range(lo, hi):
+        d = data[i]
+        g = grad[i]
+        if wd_on:
+            g = d * c[0]
+            g = g + grad[i]
+        vi = v[i] * c[1]
+        t = g * g
+        t = t * c[2]
+        vi = vi + t
+        v[i] = vi
+        if centered:
+            a = ga[i]
+            t = g - a
+            t = t * c[2]
+            a = a + t
+            ga[i] = a
+            t = a * a
+            t = vi - t
+            t = np.sqrt(t)
+        else:
+            t = np.sqrt(vi)
+        t = t + c[3]
+        t = g / t
+        if mom_on:
+            b = buf[i] * c[4]
+            b = b + t
+            buf[i] = b
+            t = b * c[5]
+        else:
+            t = t * c[5]
+        data[i] = d - t
+
+
+@_ejit
+def _rmsprop_serial(data, grad, v, ga, buf, c, wd_on, centered, mom_on):  # pragma: no cover
+    _rmsprop_range(data, grad, v, ga, buf, c, wd_on, centered, mom_on, 0, data.shape[0])
+
+
+@_epjit
+def _rmsprop_parallel(data, grad, v, ga, buf, c, wd_on, centered, mom_on):  # pragma: no cover
+    n = data.shape[0]
+    for k in numba.prange((n + CHUNK - 1) // CHUNK):
+        lo, hi = k * CHUNK, min(n, (k + 1) * CHUNK)
+        _rmsprop_range(data, grad, v, ga, buf, c, wd_on, centered, mom_on, lo, hi)
+
+
+def rmsprop(
+    data: Any, grad: Any, v: Any, grad_avg: Any, buf: Any, lr: float, alpha: float,
+    eps: float, wd: float, momentum: float,
+) -> None:  # fmt: skip
+    arrays = (data, grad, v) + tuple(a for a in (grad_avg, buf) if a is not None)
+    flat = _flat_views(arrays)
+    if flat is None:
+        from . import _numpy
+
+        _numpy.rmsprop(data, grad, v, grad_avg, buf, lr, alpha, eps, wd, momentum)
+        return
+    c = np.array([wd, alpha, 1.0 - alpha, eps, momentum, lr], dtype=data.dtype)
+    d, g, vv = flat[:3]
+    rest = list(flat[3:])
+    ga = rest.pop(0) if grad_avg is not None else _NONE[data.dtype]
+    bf = rest.pop(0) if buf is not None else _NONE[data.dtype]
+    fn = _rmsprop_parallel if data.size >= PARALLEL_MIN else _rmsprop_serial
+    fn(d, g, vv, ga, bf, c, wd != 0.0, grad_avg is not None, buf is not None)
+
+
+__all__ = [
+    "bias_relu", "relu_grad_bias", "softmax_xent", "xent_grad", "sgd_momentum", "adam",
+    "rmsprop",
+]  # fmt: skip

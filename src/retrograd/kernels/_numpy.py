@@ -5,6 +5,7 @@ Each function here is the reference for the function of the same name in ``_numb
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .._backend import xp
@@ -68,4 +69,83 @@ def sgd_momentum(data: Any, grad: Any, buf: Any, lr: Any, momentum: Any) -> None
     data -= lr * buf
 
 
-__all__ = ["bias_relu", "relu_grad_bias", "softmax_xent", "xent_grad", "sgd_momentum"]
+def adam(
+    data: Any, grad: Any, m: Any, v: Any, vmax: Any, step: int, lr: float, beta1: float,
+    beta2: float, eps: float, wd: float, decoupled: bool,
+) -> None:  # fmt: skip
+    """One Adam/AdamW step of ``data`` in place (PyTorch's formulas); ``vmax`` for AMSGrad.
+
+    ``m``, ``v`` (and ``vmax``) are updated in place; ``wd`` is L2 (added to the gradient)
+    or, with ``decoupled``, AdamW's ``data *= 1 - lr * wd``. The scalars are Python floats,
+    each rounded to the arrays' dtype where it meets them (NumPy's weak scalars).
+    """
+    if wd != 0.0:
+        if decoupled:
+            data *= 1.0 - lr * wd
+        else:
+            g = xp.multiply(data, wd, dtype=data.dtype)
+            g += grad
+            grad = g
+    # One scratch array serves every temporary below.
+    tmp = xp.subtract(grad, m, dtype=data.dtype)
+    tmp *= 1.0 - beta1
+    m += tmp  # m = lerp(m, grad, 1 - beta1)
+    v *= beta2
+    xp.multiply(grad, grad, out=tmp)
+    tmp *= 1.0 - beta2
+    v += tmp
+    bias1 = 1.0 - beta1**step
+    bias2_sqrt = math.sqrt(1.0 - beta2**step)
+    if vmax is not None:
+        xp.maximum(vmax, v, out=vmax)
+        xp.sqrt(vmax, out=tmp)
+    else:
+        xp.sqrt(v, out=tmp)
+    tmp /= bias2_sqrt
+    tmp += eps
+    xp.divide(m, tmp, out=tmp)
+    tmp *= lr / bias1
+    data -= tmp
+
+
+def rmsprop(
+    data: Any, grad: Any, v: Any, grad_avg: Any, buf: Any, lr: float, alpha: float,
+    eps: float, wd: float, momentum: float,
+) -> None:  # fmt: skip
+    """One RMSprop step of ``data`` in place (PyTorch's formulas).
+
+    ``v`` is the running mean square, ``grad_avg`` the running mean (centered; else None),
+    ``buf`` the momentum buffer (``momentum > 0``; else None), all updated in place.
+    """
+    if wd != 0.0:
+        g = xp.multiply(data, wd, dtype=data.dtype)
+        g += grad
+        grad = g
+    v *= alpha
+    tmp = xp.multiply(grad, grad, dtype=data.dtype)
+    tmp *= 1.0 - alpha
+    v += tmp
+    if grad_avg is not None:
+        xp.subtract(grad, grad_avg, out=tmp)
+        tmp *= 1.0 - alpha
+        grad_avg += tmp  # lerp(grad_avg, grad, 1 - alpha)
+        xp.multiply(grad_avg, grad_avg, out=tmp)
+        xp.subtract(v, tmp, out=tmp)
+        xp.sqrt(tmp, out=tmp)
+    else:
+        xp.sqrt(v, out=tmp)
+    tmp += eps
+    xp.divide(grad, tmp, out=tmp)
+    if buf is not None:
+        buf *= momentum
+        buf += tmp
+        xp.multiply(buf, lr, out=tmp)
+    else:
+        tmp *= lr
+    data -= tmp
+
+
+__all__ = [
+    "bias_relu", "relu_grad_bias", "softmax_xent", "xent_grad", "sgd_momentum", "adam",
+    "rmsprop",
+]  # fmt: skip

@@ -98,13 +98,19 @@ def matmul(a: Any, b: Any) -> Tensor:
     return MatMul.apply(a, b)
 
 
+#: ``np.dot``: for 2-D operands the same BLAS call as ``@`` (the same bits; checked by
+#: tests/ops/test_linalg_dot.py), but a plain function call instead of the ``matmul``
+#: gufunc's dispatch, 0.2-0.3 us less on the small products of online learning.
+_dot = xp.dot
+
+
 class Linear(Function):
     replay = "pure"
 
     def forward(self, x, w, b=None):
         self.x, self.w = x, w
         if x.ndim == 2:
-            out = x @ w.T
+            out = _dot(x, w.T)
         else:
             out = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
         if b is not None:
@@ -124,7 +130,7 @@ class Linear(Function):
         if not (len(needs) > 2 and needs[2]):
             gb = None
         if needs[0]:
-            gx = g @ w
+            gx = _dot(g, w)
             if x.ndim != 2:
                 gx = gx.reshape(x.shape)
         if g.shape[0] == 1:
@@ -138,7 +144,7 @@ class Linear(Function):
             return (gx, gw, gb)
         if needs[1]:
             x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            gw = g.T @ x2
+            gw = _dot(g.T, x2)
         if len(needs) > 2 and needs[2] and gb is None:
             gb = add_reduce(g, axis=0)
         return (gx, gw, gb)
@@ -164,7 +170,7 @@ class LinearAct(Linear):
             # Linear's forward and the ReLU in one kernel: the bias add and the maximum
             # in one pass over the fresh product (the same operations, element by element).
             self.x, self.w, self.act = x, w, act
-            out = self.out = K.bias_relu(x @ w.T, b)
+            out = self.out = K.bias_relu(_dot(x, w.T), b)
             self.zero = _float_zero(out.dtype)
             return out
         z = Linear.forward(self, x, w, b)

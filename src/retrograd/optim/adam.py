@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
 from .._checks import check_number
+from ..kernels import K
 from .optimizer import Optimizer
 
 
@@ -100,55 +100,24 @@ class Adam(Optimizer):
 
         Every parameter must be at the same step (the bias corrections are per step).
         """
-        state = self.state
-        steps = {state[p]["step"] if p in state else 0 for p in params}
-        if len(steps) != 1:
+        got = self._flat_group_stepped(gi, params, names)
+        if got is None:
             return False
-        flat = self._flat_group(gi, params, names)
-        if flat is None:
-            return False
-        for n in names:
-            if flat[n] is None:
-                self._attach(flat, params, n, xp.zeros_like(flat["data"]))
-        (step,) = steps
-        for p in params:
-            state[p]["step"] = step + 1
+        flat, step = got
         vmax = flat["max_exp_avg_sq"] if len(names) > 2 else None
         self._update(
-            flat["data"], flat["grad"], flat["exp_avg"], flat["exp_avg_sq"], vmax, step + 1, hyper
+            flat["data"], flat["grad"], flat["exp_avg"], flat["exp_avg_sq"], vmax, step, hyper
         )
         return True
 
     def _update(self, data, grad, m, v, vmax, step: int, hyper: tuple) -> None:
-        """One Adam update of ``data`` in place (a parameter, or a flat group)."""
+        """One Adam update of ``data`` in place (a parameter, or a flat group).
+
+        One pass over the arrays with the compiled kernels, else the NumPy twin's eight
+        to ten calls (``retrograd.kernels``: the same arithmetic, bitwise).
+        """
         lr, beta1, beta2, eps, wd = hyper
-        if wd != 0.0:
-            if self._decoupled:
-                data *= 1.0 - lr * wd
-            else:
-                g = xp.multiply(data, wd, dtype=data.dtype)
-                g += grad
-                grad = g
-        # One scratch array serves every temporary below.
-        tmp = xp.subtract(grad, m, dtype=data.dtype)
-        tmp *= 1.0 - beta1
-        m += tmp  # m = lerp(m, grad, 1 - beta1)
-        v *= beta2
-        xp.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - beta2
-        v += tmp
-        bias1 = 1.0 - beta1**step
-        bias2_sqrt = math.sqrt(1.0 - beta2**step)
-        if vmax is not None:
-            xp.maximum(vmax, v, out=vmax)
-            xp.sqrt(vmax, out=tmp)
-        else:
-            xp.sqrt(v, out=tmp)
-        tmp /= bias2_sqrt
-        tmp += eps
-        xp.divide(m, tmp, out=tmp)
-        tmp *= lr / bias1
-        data -= tmp
+        K.adam(data, grad, m, v, vmax, step, lr, beta1, beta2, eps, wd, self._decoupled)
 
 
 class AdamW(Adam):

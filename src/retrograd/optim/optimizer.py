@@ -8,6 +8,7 @@ the dict is made of plain Python scalars, lists, dicts and NumPy arrays only.
 
 from __future__ import annotations
 
+import functools
 import operator
 import sys
 from collections.abc import Callable, Iterable
@@ -21,6 +22,9 @@ from ..autograd.mode import enable_grad
 from ..autograd.tensor import Tensor
 
 _get_data = operator.attrgetter("_data")
+_get_grad = operator.attrgetter("grad")
+_ravel = operator.methodcaller("ravel")
+_is_not_none = functools.partial(operator.is_not, None)
 
 
 def _refs_of_an_unseen_array() -> int:
@@ -234,6 +238,18 @@ class Optimizer:
         flat, a gradient is missing, or some parameters have a buffer and others not.
         """
         flat = self._flat.get(gi)
+        if flat is not None and flat.get("state") is self.state:
+            # The steady state, every step: same arrays, same state, every gradient there.
+            # (C-level map/all instead of a Python loop: ~1 us less on a small network.)
+            grads = list(map(_get_grad, params))
+            if (
+                all(map(_is_not_none, grads))
+                and len(params) == len(flat["views"])
+                and all(map(operator.is_, map(_get_data, params), flat["views"]))
+                and all(n in flat for n in names)
+            ):
+                xp.concatenate(list(map(_ravel, grads)), out=flat["grad"])
+                return flat
         missing_grad = False
         if flat is not None:
             views = flat["views"]
@@ -278,6 +294,28 @@ class Optimizer:
                     flat[n] = None
         xp.concatenate([p.grad.ravel() for p in params], out=flat["grad"])
         return flat
+
+    def _flat_group_stepped(self, gi: int, params: list, names: tuple) -> tuple | None:
+        """:meth:`_flat_group` for rules with a per-parameter step count (Adam, RMSprop).
+
+        Only when every parameter is at the same step; buffers a parameter lacks start at
+        zero (as the per-parameter loop starts them) and every step count advances.
+        Returns ``(flat, the new step)``, or None for the per-parameter loop.
+        """
+        state = self.state
+        steps = {state[p]["step"] if p in state else 0 for p in params}
+        if len(steps) != 1:
+            return None
+        flat = self._flat_group(gi, params, names)
+        if flat is None:
+            return None
+        for n in names:
+            if flat[n] is None:
+                self._attach(flat, params, n, xp.zeros_like(flat["data"]))
+        step = steps.pop() + 1
+        for p in params:
+            state[p]["step"] = step
+        return flat, step
 
     def _attach(self, flat: dict, params: list, name: str, buf: Any) -> None:
         """Make ``buf`` the group's flat ``name`` buffer; ``state[p][name]`` views of it."""

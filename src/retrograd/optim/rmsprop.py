@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
+from ..kernels import K
 from .optimizer import Optimizer
 
 
@@ -27,6 +28,7 @@ class RMSprop(Optimizer):
     """
 
     _per_param_buffers = ("square_avg", "momentum_buffer", "grad_avg")
+    _flattens = True
 
     def __init__(
         self,
@@ -57,16 +59,20 @@ class RMSprop(Optimizer):
     }
 
     def _step(self) -> None:
-        for group in self.param_groups:
+        for gi, group in enumerate(self.param_groups):
             lr = float(group["lr"])
             alpha = float(group["alpha"])
             eps = float(group["eps"])
             wd = float(group["weight_decay"])
             momentum = float(group["momentum"])
             centered = bool(group["centered"])
+            hyper = (lr, alpha, eps, wd, momentum)
+            names = ("square_avg",) + ("momentum_buffer",) * (momentum > 0)
+            names += ("grad_avg",) * centered
+            if self._flat_step(gi, group["params"], hyper, names):
+                continue
             for p in self._params_with_grad(group):
                 data = p.data
-                grad = p.grad
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0
@@ -76,31 +82,23 @@ class RMSprop(Optimizer):
                     if centered:
                         state["grad_avg"] = xp.zeros_like(data)
                 state["step"] += 1
-                if wd != 0.0:
-                    grad = xp.multiply(data, wd, dtype=data.dtype)
-                    grad += p.grad
-                v = state["square_avg"]
-                v *= alpha
-                tmp = xp.multiply(grad, grad, dtype=data.dtype)
-                tmp *= 1.0 - alpha
-                v += tmp
-                if centered:
-                    ga = state.setdefault("grad_avg", xp.zeros_like(data))
-                    xp.subtract(grad, ga, out=tmp)
-                    tmp *= 1.0 - alpha
-                    ga += tmp  # lerp(ga, grad, 1 - alpha)
-                    xp.multiply(ga, ga, out=tmp)
-                    xp.subtract(v, tmp, out=tmp)
-                    xp.sqrt(tmp, out=tmp)
-                else:
-                    xp.sqrt(v, out=tmp)
-                tmp += eps
-                xp.divide(grad, tmp, out=tmp)
+                buf = ga = None
                 if momentum > 0:
                     buf = state.setdefault("momentum_buffer", xp.zeros_like(data))
-                    buf *= momentum
-                    buf += tmp
-                    xp.multiply(buf, lr, out=tmp)
-                else:
-                    tmp *= lr
-                data -= tmp
+                if centered:
+                    ga = state.setdefault("grad_avg", xp.zeros_like(data))
+                # one pass with the compiled kernels, else the NumPy twin (same bits)
+                K.rmsprop(data, p.grad, state["square_avg"], ga, buf, lr, alpha, eps, wd, momentum)
+
+    def _flat_step(self, gi: int, params: list, hyper: tuple, names: tuple) -> bool:
+        """The whole group's update on flat arrays when it qualifies (see ``_flat_group``)."""
+        got = self._flat_group_stepped(gi, params, names)
+        if got is None:
+            return False
+        flat = got[0]
+        lr, alpha, eps, wd, momentum = hyper
+        K.rmsprop(
+            flat["data"], flat["grad"], flat["square_avg"], flat.get("grad_avg"),
+            flat.get("momentum_buffer"), lr, alpha, eps, wd, momentum,
+        )  # fmt: skip
+        return True
