@@ -41,7 +41,7 @@ from typing import Any
 from .._backend import xp
 from ..errors import AnomalyError, SecondOrderError
 from .function import Function
-from .inplace import check_unmodified
+from .inplace import check_unmodified, relink
 from .mode import MODE, enable_grad
 from .recording import Record
 from .tensor import RETAINS_GRAD, Tensor
@@ -57,7 +57,10 @@ def toposort(root: Tensor) -> list:
     if root._ctx is None:
         return []
     order = []
+    version = MODE.version
     visited = {id(root)}
+    if root._ctx._epoch != version:
+        relink(root._ctx)  # inputs rebound by in-place writes since (autograd.inplace)
     stack = [(root, iter(root._ctx.parents))]
     push = stack.append
     pop = stack.pop
@@ -69,6 +72,8 @@ def toposort(root: Tensor) -> list:
             ctx = p._ctx
             if ctx is not None and p.requires_grad and id(p) not in visited:
                 add(id(p))
+                if ctx._epoch != version:
+                    relink(ctx)
                 push((p, iter(ctx.parents)))
                 break
         else:
@@ -203,6 +208,8 @@ def _graph_order(roots: list, stop: Any) -> list:
         if id(root) in stop:
             order.append(root)
             continue
+        if root._ctx._epoch != MODE.version:
+            relink(root._ctx)  # inputs rebound by in-place writes since (autograd.inplace)
         stack = [(root, iter(root._ctx.parents))]
         while stack:
             t, parents = stack[-1]
@@ -213,6 +220,8 @@ def _graph_order(roots: list, stop: Any) -> list:
                         # Post-order stays valid: nothing below p is walked.
                         order.append(p)
                         continue
+                    if p._ctx._epoch != MODE.version:
+                        relink(p._ctx)
                     stack.append((p, iter(p._ctx.parents)))
                     break
             else:

@@ -89,6 +89,16 @@ class Function:
     second_order = True
     second_order_reason = ""
 
+    #: Whether an ``out`` array saved by forward is the output PyTorch also saves for
+    #: backward: an in-place write into the output then makes backward raise, as in
+    #: PyTorch (autograd.inplace.mark_output_rebound). False where PyTorch saves
+    #: something else (max pooling saves indices).
+    output_saved = True
+
+    #: ``saved_inputs(self) -> tuple[bool, ...]`` on a subclass: which inputs the VJP
+    #: reads (PyTorch saves exactly those); None: the inputs whose arrays were saved.
+    saved_inputs = None
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         check_declaration(cls)

@@ -16,6 +16,7 @@ Not seen: writes into an ndarray by NumPy itself (``t.data[0] = 1``,
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from .._backend import xp
@@ -33,6 +34,15 @@ _MAX_RECORDS = 1 << 16
 
 class InplaceModificationError(RetrogradError, RuntimeError):
     """A tensor the graph needs was modified in place between forward and backward."""
+
+
+#: How a view was taken from its base, stored on the view as ``t._view``, a plain tuple
+#: ``(base, steps, multi, no_grad)`` (built for every view op, so no class): ``steps``,
+#: the view primitives (``(cls, params)`` pairs) that take it again from a new value of
+#: the base, or None for an alias made by ``detach()`` (shares memory, no graph link);
+#: ``multi``: one of several views returned together (split, chunk, unbind); ``no_grad``:
+#: taken while gradients were not recorded. retrograd.ops.inplace uses it.
+ViewInfo = tuple
 
 
 def root_array(arr: Any) -> Any:
@@ -63,11 +73,79 @@ def mark_modified(arr: Any, what: str, tensor: Any = None) -> None:
             del rec[k]
 
 
-def mark_rebound(tensor: Any, what: str) -> None:
+def mark_rebound(tensor: Any, what: str, old: Any = None) -> None:
     """Record that the Tensor object ``tensor`` now stands for a new value (its old array
-    is untouched): graph nodes that read the Tensor before see the record."""
+    is untouched): graph nodes that read the Tensor before see the record.
+
+    ``old``: a Tensor holding the value (array and graph node) ``tensor`` had until now.
+    Graph nodes recorded earlier that read ``tensor`` are pointed at it when backward
+    reaches them (:func:`relink`), so they differentiate the value they read, as in
+    PyTorch. It is held weakly: the caller keeps it alive as long as it is needed (it is
+    an input of the node that made the new value)."""
     MODE.version += 1
     _MODIFIED[id(tensor)] = (MODE.version, what)
+    if old is not None:
+        hist = getattr(tensor, "_history", None)
+        if hist is None:
+            tensor._history = hist = []
+        n = len(hist)
+        if n >= 32 and not n & (n - 1):  # at powers of two: amortized constant cost
+            hist[:] = [h for h in hist if h[1]() is not None]
+        hist.append((MODE.version, weakref.ref(old)))
+
+
+def forget(obj: Any) -> None:
+    """Drop a record left under ``obj``'s id by a dead object. Called for each snapshot
+    Tensor an in-place write makes: it is a new object holding an older graph node than
+    such a record, so the record would be misread as a write into it."""
+    _MODIFIED.pop(id(obj), None)
+
+
+def relink(ctx: Any) -> None:
+    """Point the inputs of graph node ``ctx`` that were rebound by in-place writes after
+    ``ctx`` was recorded back to the values ``ctx`` read (see :func:`mark_rebound`).
+    An input whose earlier value is gone stays as it is; :func:`check_unmodified` then
+    raises for it."""
+    epoch = ctx._epoch
+    parents = ctx.parents
+    new = None
+    for i, p in enumerate(parents):
+        hist = getattr(p, "_history", None)
+        if not hist or hist[-1][0] <= epoch:
+            continue
+        for version, ref in hist:
+            if version > epoch:
+                s = ref()
+                # PyTorch raises when a node saved the tensor for its backward (its
+                # version counter); so does retrograd, when the node saved the array.
+                if s is not None and not _saved_input(ctx, i, s):
+                    if new is None:
+                        new = list(parents)
+                    new[i] = s
+                break
+    if new is not None:
+        ctx.parents = tuple(new)
+
+
+def _saved_input(ctx: Any, i: int, old: Any) -> bool:
+    """Whether node ``ctx`` saved its input ``i`` (whose value is ``old``) for backward."""
+    saved = getattr(ctx, "saved_inputs", None)
+    if saved is not None:
+        return bool(saved()[i])
+    root = root_array(old._data)
+    return any(v.__class__ is _ndarray and root_array(v) is root for v in ctx.__dict__.values())
+
+
+def mark_output_rebound(old: Any, what: str) -> None:
+    """The value ``old`` (a Tensor) was replaced by an in-place write: if the node that
+    made it saved it for backward (``out``), that backward now raises, as PyTorch's
+    version counter makes it."""
+    ctx = old._ctx
+    if ctx is None or not type(ctx).output_saved:
+        return
+    out = getattr(ctx, "out", None)
+    if out.__class__ is _ndarray and root_array(out) is root_array(old._data):
+        ctx._out_written = what
 
 
 def mark_many(roots: list, what: str) -> None:
@@ -82,6 +160,9 @@ def check_unmodified(t: Any, ctx: Any) -> None:
     """Raise if ``ctx``'s inputs or its output ``t`` were modified after ``ctx`` ran."""
     epoch = ctx._epoch
     get = _MODIFIED.get
+    written = getattr(ctx, "_out_written", None)
+    if written is not None:
+        _raise(t, f"the output of {type(ctx).__name__} (saved for its backward)", written)
     for i, p in enumerate(ctx.parents):
         _check(p, epoch, get, f"input {i} of {type(ctx).__name__}")
     _check(t, epoch, get, f"the output of {type(ctx).__name__}")

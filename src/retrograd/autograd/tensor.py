@@ -135,7 +135,20 @@ class Tensor:
         array([2., 4., 6.], dtype=float32)
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    # _view, _views, _history: set only where in-place writes and views meet (read with
+    # getattr): how a view was taken from its base, the base's live views, and the earlier
+    # values of a tensor rebound by in-place writes inside a graph (autograd.inplace).
+    __slots__ = (
+        "_data",
+        "grad",
+        "requires_grad",
+        "_ctx",
+        "name",
+        "_view",
+        "_views",
+        "_history",
+        "__weakref__",
+    )
     _data: NDArray[Any]
     grad: NDArray[Any] | None
     requires_grad: builtins.bool
@@ -233,7 +246,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf tensor sharing data with this one, cut from the graph."""
-        return Tensor._wrap(self.data, False, None)
+        t = Tensor._wrap(self.data, False, None)
+        t._view = (self, None, False, False)  # an alias (autograd.inplace.ViewInfo)
+        return t
 
     def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind != "f":
@@ -737,10 +752,12 @@ class Tensor:
         return _ops.reshape(self, *shape)
 
     def view(self, *shape: ShapeArg) -> Tensor:
-        return _ops.reshape(self, *shape)
+        out = _ops.reshape(self, *shape)
+        # A view is a new tensor even when the shape is the same, as in PyTorch.
+        return _ops.shape.Reshape.apply(self, shape=self.shape) if out is self else out
 
     def view_as(self, other: Tensor) -> Tensor:
-        return _ops.reshape(self, other.shape)
+        return self.view(other.shape)
 
     def reshape_as(self, other: Tensor) -> Tensor:
         return _ops.reshape(self, other.shape)

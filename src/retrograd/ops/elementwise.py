@@ -58,6 +58,10 @@ class Sub(Function):
 class Mul(Function):
     replay = "pure"
 
+    def saved_inputs(self):
+        na, nb = self.needs  # each input's gradient reads the other one
+        return (nb, na)
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a * b
@@ -77,6 +81,10 @@ class Mul(Function):
 
 class Div(Function):
     replay = "pure"
+
+    def saved_inputs(self):
+        na, nb = self.needs  # a's gradient reads b; b's reads both
+        return (nb, na or nb)
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -102,6 +110,7 @@ class Div(Function):
 
 class Pow(Function):
     replay = "pure"
+    output_saved = False  # PyTorch's pow saves its inputs
 
     def forward(self, a, b):
         self.a, self.b = a, b

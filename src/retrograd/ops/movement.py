@@ -16,6 +16,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ._util import ensure_tensor
 from .indexing import dim_arg, index_array
+from .inplace import mark_multi
 from .shape import getitem, permute, reshape
 
 # ---------------------------------------------------------------------- primitives
@@ -152,12 +153,12 @@ def flip(input: Any, dims: Any) -> Tensor:  # noqa: A002 - PyTorch's name
         [[2.0, 1.0], [4.0, 3.0]]
     """
     x = ensure_tensor(input)
-    if x.ndim == 0:
-        _dim_list(dims, 0, "flip")
-        return getitem(x, ())
     ds = _dim_list(dims, x.ndim, "flip")
     rev = slice(None, None, -1)
-    return getitem(x, tuple(rev if d in ds else slice(None) for d in range(x.ndim)))
+    out = getitem(x, tuple(rev if d in ds else slice(None) for d in range(x.ndim)))
+    # PyTorch's flip copies: the result does not share memory with the input.
+    out._data, out._view = out._data.copy(), None
+    return out
 
 
 def fliplr(input: Any) -> Tensor:  # noqa: A002
@@ -375,7 +376,7 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple:
     for s in sizes:
         pieces.append(getitem(x, (slice(None),) * d + (slice(start, start + s),)))
         start += s
-    return tuple(pieces)
+    return mark_multi(tuple(pieces))
 
 
 def chunk(input: Any, chunks: int, dim: int = 0) -> tuple:  # noqa: A002
@@ -412,7 +413,7 @@ def unbind(input: Any, dim: int = 0) -> tuple:  # noqa: A002
     if x.ndim == 0:
         raise ValueError("unbind: cannot unbind a 0-d tensor")
     d = dim_arg(dim, x.ndim, "unbind")
-    return tuple(getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d]))
+    return mark_multi(tuple(getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d])))
 
 
 def unflatten(input: Any, dim: int, sizes: Sequence[int]) -> Tensor:  # noqa: A002

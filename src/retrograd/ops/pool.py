@@ -36,6 +36,8 @@ class MaxPool2d(Function):
     offset did, which is PyTorch's first-occurrence rule on ties (ReLU zeros tie often).
     """
 
+    output_saved = False  # PyTorch saves the indices, not the output
+
     replay = "pure"
 
     def forward(

@@ -11,9 +11,25 @@ from ..autograd.tensor import Tensor
 from ..errors import ShapeError
 from ._graph import sum_to
 from ._util import ensure_tensor, norm_axis, pick_dim
+from .inplace import register_view
+
+_ndarray = xp.ndarray
 
 
-class Reshape(Function):
+class _ViewOp:
+    """Mixin for a primitive whose result may share the input's memory (a view in
+    PyTorch): the result remembers how it was taken, so an in-place write into it inside
+    a graph reaches its base (see :mod:`retrograd.ops.inplace`)."""
+
+    @classmethod
+    def apply(cls, *tensors: Tensor, **params: Any) -> Tensor:
+        out = Function.apply.__func__(cls, *tensors, **params)  # type: ignore[attr-defined]
+        if out._data.base is not None:
+            register_view(out, tensors[0], cls, params)
+        return out
+
+
+class Reshape(_ViewOp, Function):
     replay = "pure"
 
     def forward(self, a, shape=None):
@@ -27,7 +43,7 @@ class Reshape(Function):
         return (Reshape.apply(g, shape=self.shape),)
 
 
-class Permute(Function):
+class Permute(_ViewOp, Function):
     replay = "pure"
 
     def forward(self, a, axes=None):
@@ -41,7 +57,7 @@ class Permute(Function):
         return (Permute.apply(g, axes=tuple(int(i) for i in xp.argsort(self.axes))),)
 
 
-class Expand(Function):
+class Expand(_ViewOp, Function):
     replay = "pure"
 
     def forward(self, a, shape=None):
@@ -93,13 +109,17 @@ class Pad(Function):
         return (GetItem.apply(g, index=self.slices),)
 
 
-class GetItem(Function):
+class GetItem(_ViewOp, Function):
     replay = "pure"
 
     def forward(self, a, index=None):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index
         self.advanced = _is_advanced(index)
-        return a[index]
+        out = a[index]
+        if out.__class__ is not _ndarray and not self.advanced:
+            # NumPy gives a scalar copy for a full integer index; PyTorch a 0-d view.
+            out = a[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        return out
 
     def backward(self, g):
         out = xp.zeros(self.shape, dtype=g.dtype)
