@@ -125,6 +125,7 @@ from .ops.pointwise import (  # noqa: F401 - torch's arithmetic names (in __all_
 )
 from .ops.scan import *  # noqa: F403 - cumsum, cumprod, cummax, ...
 from .ops.sorting import *  # noqa: F403 - sort, argsort, topk, median, ...
+from .ops.special import *  # noqa: F403 - erfc, lgamma, xlogy, hypot, addcmul, ...
 from .random import get_rng_state, manual_seed, set_rng_state
 
 float32 = "float32"
@@ -184,7 +185,9 @@ __all__ = [
     "var", "celu", "selu",
 ]  # fmt: skip
 # The op modules' own lists: sin, sort, gather, flip, cumsum, einsum, ... (the star imports).
-for _name in ("aggregate", "einsum", "indexing", "movement", "pointwise", "scan", "sorting"):
+for _name in (
+    "aggregate", "einsum", "indexing", "movement", "pointwise", "scan", "sorting", "special",
+):  # fmt: skip
     __all__ += importlib.import_module(f"retrograd.ops.{_name}").__all__
 __all__ += importlib.import_module("retrograd.ops.pointwise").TORCH_ARITHMETIC
 del _name

@@ -991,6 +991,56 @@ case("instance_norm", "LayerNorm", lambda x, w, b: _F.instance_norm(x, weight=w,
      lambda t, x, w, b: t.nn.functional.instance_norm(x, weight=w, bias=b), normal(2, 3, 4, 4),
      normal(3), normal(3))  # fmt: skip
 
+
+# Special functions and pointwise helpers (retrograd.ops.special), nansum/nanmean.
+def _between(lo: float, hi: float, *shape: int) -> Maker:
+    return lambda rng, dt: rng.uniform(lo, hi, shape).astype(dt)
+
+
+case("erfc", "Erfc", R.erfc, lambda t, a: t.erfc(a), normal(3, 4, scale=1.5))
+case("erfc-method", "Erfc", lambda a: a.erfc(), lambda t, a: a.erfc(), normal(4))
+case("erfinv", "Erfinv", R.erfinv, lambda t, a: t.erfinv(a), _between(-0.95, 0.95, 3, 4))
+case("erfinv-method", "Erfinv", lambda a: a.erfinv(), lambda t, a: a.erfinv(),
+     _between(-0.5, 0.5, 5))  # fmt: skip
+case("lgamma", "Lgamma", R.lgamma, lambda t, a: t.lgamma(a), _between(0.2, 6.0, 3, 4))
+case("lgamma-negative", "Lgamma", lambda a: a.lgamma(), lambda t, a: a.lgamma(),
+     const([-0.5, -1.3, -2.7, 0.6]))  # fmt: skip
+case("digamma", "Digamma", R.digamma, lambda t, a: t.digamma(a), _between(0.2, 8.0, 3, 4))
+case("digamma-negative", "Digamma", lambda a: a.digamma(), lambda t, a: a.digamma(),
+     const([-0.5, -1.3, -2.7, 0.6, 12.5]))  # fmt: skip
+case("xlogy", ("Log", "Mul"), R.xlogy, lambda t, a, b: t.xlogy(a, b), normal(3, 4),
+     positive(4))  # fmt: skip
+case("xlogy-zeros", ("Log", "Mul"), lambda a, b: a.xlogy(b), lambda t, a, b: a.xlogy(b),
+     const([0.0, 1.5, 0.0, -2.0]), positive(4))  # fmt: skip
+case("logit", ("Log", "Div"), R.logit, lambda t, a: t.logit(a), _between(0.05, 0.95, 3, 4))
+case("logit-eps", ("Log", "Div", "Clip"), lambda a: a.logit(eps=0.1),
+     lambda t, a: a.logit(eps=0.1), const([0.01, 0.3, 0.7, 0.97]))  # fmt: skip
+case("hypot", "Hypot", R.hypot, lambda t, a, b: t.hypot(a, b), normal(3, 4), normal(4))
+case("hypot-method", "Hypot", lambda a, b: a.hypot(b), lambda t, a, b: a.hypot(b),
+     normal(2, 1), normal(3))  # fmt: skip
+case("fmax", "Where", R.fmax, lambda t, a, b: t.fmax(a, b), distinct(3, 4), normal(4))
+case("fmin", "Where", R.fmin, lambda t, a, b: t.fmin(a, b), distinct(3, 4), normal(3, 1))
+case("nan_to_num", "Where", lambda a: R.nan_to_num(a, nan=0.5), lambda t, a: t.nan_to_num(a, 0.5),
+     normal(3, 4))  # fmt: skip
+case("addcmul", ("Add", "Mul"), lambda a, b, c: R.addcmul(a, b, c, value=-0.5),
+     lambda t, a, b, c: t.addcmul(a, b, c, value=-0.5), normal(3, 4), normal(4),
+     normal(3, 1))  # fmt: skip
+case("addcmul-method", ("Add", "Mul"), lambda a, b, c: a.addcmul(b, c),
+     lambda t, a, b, c: a.addcmul(b, c), normal(3), normal(3), normal(3))  # fmt: skip
+case("addcdiv", ("Add", "Div"), lambda a, b, c: R.addcdiv(a, b, c, value=2.0),
+     lambda t, a, b, c: t.addcdiv(a, b, c, value=2.0), normal(3, 4), normal(4),
+     positive(3, 1))  # fmt: skip
+case("addcdiv-method", ("Add", "Div"), lambda a, b, c: a.addcdiv(b, c),
+     lambda t, a, b, c: a.addcdiv(b, c), normal(3), normal(3), positive(3))  # fmt: skip
+case("nansum", ("NanToZero", "Sum"), lambda a: R.nansum(a, 1), lambda t, a: t.nansum(a, 1),
+     normal(3, 4))  # fmt: skip
+case("nansum-method-all", ("NanToZero", "Sum"), lambda a: a.nansum(), lambda t, a: a.nansum(),
+     normal(3, 4))  # fmt: skip
+case("nanmean", ("NanToZero", "Sum", "Div"), lambda a: R.nanmean(a, 0, keepdim=True),
+     lambda t, a: t.nanmean(a, 0, keepdim=True), normal(3, 4))  # fmt: skip
+case("nanmean-method", ("NanToZero", "Sum", "Div"), lambda a: a.nanmean(),
+     lambda t, a: a.nanmean(), normal(5))  # fmt: skip
+
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"
 

@@ -875,6 +875,77 @@ class Tensor:
     def erf(self) -> Tensor:
         return _ops.erf(self)
 
+    def erfc(self) -> Tensor:
+        return _ops.erfc(self)
+
+    def erfinv(self) -> Tensor:
+        return _ops.erfinv(self)
+
+    def lgamma(self) -> Tensor:
+        return _ops.lgamma(self)
+
+    def digamma(self) -> Tensor:
+        return _ops.digamma(self)
+
+    def logit(self, eps: builtins.float | None = None) -> Tensor:
+        return _ops.logit(self, eps)
+
+    def xlogy(self, other: TensorLike) -> Tensor:
+        return _ops.xlogy(self, other)
+
+    def hypot(self, other: TensorLike) -> Tensor:
+        return _ops.hypot(self, other)
+
+    def fmax(self, other: TensorLike) -> Tensor:
+        return _ops.fmax(self, other)
+
+    def fmin(self, other: TensorLike) -> Tensor:
+        return _ops.fmin(self, other)
+
+    def nan_to_num(
+        self,
+        nan: builtins.float = 0.0,
+        posinf: builtins.float | None = None,
+        neginf: builtins.float | None = None,
+    ) -> Tensor:
+        return _ops.nan_to_num(self, nan, posinf, neginf)
+
+    def nan_to_num_(
+        self,
+        nan: builtins.float = 0.0,
+        posinf: builtins.float | None = None,
+        neginf: builtins.float | None = None,
+    ) -> Tensor:
+        return _ops.apply_inplace(
+            self, "nan_to_num_", lambda a: _ops.nan_to_num(a, nan, posinf, neginf)
+        )
+
+    def addcmul(self, tensor1: TensorLike, tensor2: TensorLike, *, value: Number = 1) -> Tensor:
+        return _ops.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcmul_(self, tensor1: TensorLike, tensor2: TensorLike, *, value: Number = 1) -> Tensor:
+        return _ops.apply_inplace(
+            self, "addcmul_", lambda a, b, c: _ops.addcmul(a, b, c, value=value), tensor1, tensor2
+        )
+
+    def addcdiv(self, tensor1: TensorLike, tensor2: TensorLike, *, value: Number = 1) -> Tensor:
+        return _ops.addcdiv(self, tensor1, tensor2, value=value)
+
+    def addcdiv_(self, tensor1: TensorLike, tensor2: TensorLike, *, value: Number = 1) -> Tensor:
+        return _ops.apply_inplace(
+            self, "addcdiv_", lambda a, b, c: _ops.addcdiv(a, b, c, value=value), tensor1, tensor2
+        )
+
+    def nansum(
+        self, dim: Axis = None, keepdim: builtins.bool = False, *, dtype: DTypeLike = None
+    ) -> Tensor:
+        return _ops.nansum(self, dim, keepdim, dtype=dtype)
+
+    def nanmean(
+        self, dim: Axis = None, keepdim: builtins.bool = False, *, dtype: DTypeLike = None
+    ) -> Tensor:
+        return _ops.nanmean(self, dim, keepdim, dtype=dtype)
+
     def sign(self) -> Tensor:
         return _ops.sign(self)
 

@@ -22,6 +22,7 @@ from . import (  # noqa: F401 - submodules as attributes
     scan,
     shape,
     sorting,
+    special,
 )
 from .activation import *  # noqa: F403
 from .aggregate import *  # noqa: F403
@@ -38,3 +39,4 @@ from .reduce import *  # noqa: F403
 from .scan import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
+from .special import *  # noqa: F403

@@ -336,4 +336,83 @@ def normalize(
     return x / clip(n, min=eps)
 
 
-__all__ = ["prod", "any", "all", "var_mean", "std_mean", "norm", "vector_norm"]
+class NanToZero(Function):
+    """NaN entries replaced by 0; the gradient is multiplied by the not-NaN mask (so an
+    inf gradient gives NaN there, as torch's nansum/nanmean backward)."""
+
+    replay = "pure"
+
+    def forward(self, a):
+        self.keep = ~xp.isnan(a)
+        return xp.where(self.keep, a, xp.zeros((), dtype=a.dtype))
+
+    def backward(self, g):
+        return (g * self.keep,)
+
+    def backward_graph(self, g, out):
+        return (g * Tensor._wrap(self.keep.astype(g.dtype), False, None),)
+
+
+def _nan_zeroed(x: Any) -> tuple:
+    x = ensure_tensor(x)
+    if x.data.dtype.kind != "f":
+        return x, None
+    z = NanToZero.apply(x)
+    return z, ~z._ctx.keep if z._ctx is not None else xp.isnan(x.data)
+
+
+def nansum(
+    input: Any,  # noqa: A002 - PyTorch's name
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+) -> Tensor:
+    """Sum treating NaN as 0 (NaN entries get a zero gradient).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nansum(rg.tensor([1.0, float("nan"), 2.0])).item()
+        3.0
+    """
+    from .reduce import sum as _sum
+
+    z, _ = _nan_zeroed(input)
+    return _sum(z, dim, keepdim, dtype=dtype)
+
+
+def nanmean(
+    input: Any,  # noqa: A002
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+) -> Tensor:
+    """Mean over the entries that are not NaN (NaN where all are NaN).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nanmean(rg.tensor([1.0, float("nan"), 2.0])).item()
+        1.5
+    """
+    from .reduce import sum as _sum
+
+    x = ensure_tensor(input)
+    if dtype is None and x.data.dtype.kind != "f":
+        raise TypeError(
+            f"nanmean: input dtype should be floating point, got {x.data.dtype} "
+            "(pass dtype= or convert with .float())"
+        )
+    if dtype is not None:
+        x = x.astype(dtype)
+    z, nan = _nan_zeroed(x)
+    count = _sum(Tensor._wrap((~nan).astype(x.data.dtype), False, None), dim, keepdim)
+    with xp.errstate(invalid="ignore", divide="ignore"):
+        return _sum(z, dim, keepdim) / count
+
+
+__all__ = [
+    "prod", "any", "all", "var_mean", "std_mean", "norm", "vector_norm", "nansum", "nanmean",
+]  # fmt: skip
