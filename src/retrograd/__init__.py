@@ -108,6 +108,7 @@ from .ops import (  # noqa: A004 - torch's names, shadowing builtins as torch do
 from .ops.aggregate import *  # noqa: F403 - prod, any, all, norm, var_mean, ...
 from .ops.einsum import *  # noqa: F403
 from .ops.indexing import *  # noqa: F403 - gather, scatter, index_select, ...
+from .ops.matrix import *  # noqa: F403 - det, addmm, tensordot, cross, cdist
 from .ops.movement import *  # noqa: F403 - flip, roll, split, chunk, tril, ...
 from .ops.pointwise import *  # noqa: F403 - sin, atan2, isclose, ... (see its __all__)
 from .ops.pointwise import (  # noqa: F401 - torch's arithmetic names (in __all__ below)
@@ -142,7 +143,7 @@ globals().update({"bool": "bool", "int": "int32", "float": "float32"})
 # Submodules and heavier entry points load on first use, keeping `import retrograd` fast.
 _LAZY_MODULES = (
     "nn", "optim", "data", "train", "noisy", "io", "sklearn", "distributed", "cli", "ops",
-    "func", "onnx",
+    "func", "onnx", "linalg",
 )  # fmt: skip
 _LAZY_ATTRS = {
     "save": ("retrograd.io", "save"),
@@ -154,7 +155,7 @@ _LAZY_ATTRS = {
 
 
 if TYPE_CHECKING:  # what __getattr__ loads lazily, made visible to type checkers
-    from . import cli, data, distributed, io, nn, noisy, onnx, ops, optim, sklearn, train  # noqa: F401
+    from . import cli, data, distributed, io, linalg, nn, noisy, onnx, ops, optim, sklearn, train  # noqa: F401, E501
     from .io import load, load_checkpoint, save, save_checkpoint  # noqa: F401
     from .nn.gradcheck import check_module_grads  # noqa: F401
 
@@ -186,7 +187,8 @@ __all__ = [
 ]  # fmt: skip
 # The op modules' own lists: sin, sort, gather, flip, cumsum, einsum, ... (the star imports).
 for _name in (
-    "aggregate", "einsum", "indexing", "movement", "pointwise", "scan", "sorting", "special",
+    "aggregate", "einsum", "indexing", "matrix", "movement", "pointwise", "scan", "sorting",
+    "special",
 ):  # fmt: skip
     __all__ += importlib.import_module(f"retrograd.ops.{_name}").__all__
 __all__ += importlib.import_module("retrograd.ops.pointwise").TORCH_ARITHMETIC

@@ -1041,6 +1041,86 @@ case("nanmean", ("NanToZero", "Sum", "Div"), lambda a: R.nanmean(a, 0, keepdim=T
 case("nanmean-method", ("NanToZero", "Sum", "Div"), lambda a: a.nanmean(),
      lambda t, a: a.nanmean(), normal(5))  # fmt: skip
 
+
+# Matrix functions (retrograd.ops.matrix, rg.linalg).
+def _well_conditioned(*shape: int) -> Maker:
+    def make(rng, dt):
+        a = rng.standard_normal(shape) * 0.3
+        return (a + np.eye(shape[-1]) * 2.0).astype(dt)
+
+    return make
+
+
+def _det3(t, a):
+    # torch.det's float32 backward fails while torch's default dtype is float64 (the torch
+    # fixture sets it): the float32 comparison uses the cofactor expansion instead.
+    if a.dtype == t.float64:
+        return t.det(a)
+    c = [[a[..., i, j] for j in range(3)] for i in range(3)]
+    return (
+        c[0][0] * (c[1][1] * c[2][2] - c[1][2] * c[2][1])
+        - c[0][1] * (c[1][0] * c[2][2] - c[1][2] * c[2][0])
+        + c[0][2] * (c[1][0] * c[2][1] - c[1][1] * c[2][0])
+    )
+
+
+case("det", "Det", R.det, _det3, normal(3, 3))
+case("det-batched-method", "Det", lambda a: a.det(), _det3, normal(2, 3, 3))
+case("inv", "Inv", lambda a: rg.linalg.inv(a), lambda t, a: t.linalg.inv(a),
+     _well_conditioned(3, 3))  # fmt: skip
+case("inverse-batched-method", "Inv", lambda a: a.inverse(), lambda t, a: a.inverse(),
+     _well_conditioned(2, 3, 3))  # fmt: skip
+case("solve-vector", "Solve", lambda a, b: rg.linalg.solve(a, b),
+     lambda t, a, b: t.linalg.solve(a, b), _well_conditioned(3, 3), normal(3))  # fmt: skip
+case("solve-batch-broadcast", "Solve", lambda a, b: rg.linalg.solve(a, b),
+     lambda t, a, b: t.linalg.solve(a, b), _well_conditioned(2, 1, 3, 3),
+     normal(4, 3, 2))  # fmt: skip
+case("solve-right", "Solve", lambda a, b: rg.linalg.solve(a, b, left=False),
+     lambda t, a, b: t.linalg.solve(a, b, left=False), _well_conditioned(3, 3),
+     normal(2, 3))  # fmt: skip
+case("svdvals", "Svdvals", lambda a: rg.linalg.svdvals(a), lambda t, a: t.linalg.svdvals(a),
+     distinct(3, 4))  # fmt: skip
+case("matrix_norm-nuc", "Svdvals", lambda a: rg.linalg.matrix_norm(a, "nuc"),
+     lambda t, a: t.linalg.matrix_norm(a, "nuc"), distinct(2, 3, 4))  # fmt: skip
+case("matrix_norm-2-keepdim", "Svdvals", lambda a: rg.linalg.matrix_norm(a, 2, keepdim=True),
+     lambda t, a: t.linalg.matrix_norm(a, 2, keepdim=True), distinct(2, 3, 3))  # fmt: skip
+case("matrix_norm-fro-dims", "VectorNorm", lambda a: rg.linalg.matrix_norm(a, dim=(0, 2)),
+     lambda t, a: t.linalg.matrix_norm(a, dim=(0, 2)), normal(2, 3, 4))  # fmt: skip
+for _ord in (1, -1, float("inf"), float("-inf")):
+    case(f"matrix_norm-{_ord}", ("Abs", "Sum"),
+         lambda a, o=_ord: rg.linalg.matrix_norm(a, o),
+         lambda t, a, o=_ord: t.linalg.matrix_norm(a, o), distinct(2, 3, 4))  # fmt: skip
+case("linalg_norm-vector-dim", "VectorNorm", lambda a: rg.linalg.norm(a, 3, dim=1),
+     lambda t, a: t.linalg.norm(a, 3, dim=1), normal(3, 4))  # fmt: skip
+case("linalg_norm-matrix-ord", ("Abs", "Sum"), lambda a: rg.linalg.norm(a, float("inf")),
+     lambda t, a: t.linalg.norm(a, float("inf")), distinct(3, 4))  # fmt: skip
+case("linalg_norm-all", "VectorNorm", lambda a: rg.linalg.norm(a),
+     lambda t, a: t.linalg.norm(a), normal(2, 3, 4))  # fmt: skip
+case("linalg_vector_norm", "VectorNorm", lambda a: rg.linalg.vector_norm(a, 1.5, (0, 2)),
+     lambda t, a: t.linalg.vector_norm(a, 1.5, (0, 2)), normal(2, 3, 4))  # fmt: skip
+case("addmm", ("Add", "MatMul", "Mul"), lambda i, a, b: rg.addmm(i, a, b, beta=0.5, alpha=2),
+     lambda t, i, a, b: t.addmm(i, a, b, beta=0.5, alpha=2), normal(4), normal(3, 2),
+     normal(2, 4))  # fmt: skip
+case("addmm-method", ("Add", "MatMul"), lambda i, a, b: i.addmm(a, b),
+     lambda t, i, a, b: i.addmm(a, b), normal(3, 4), normal(3, 2), normal(2, 4))  # fmt: skip
+case("tensordot-int", "MatMul", lambda a, b: rg.tensordot(a, b, 2),
+     lambda t, a, b: t.tensordot(a, b, 2), normal(2, 3, 4), normal(3, 4, 5))  # fmt: skip
+case("tensordot-lists", "MatMul", lambda a, b: rg.tensordot(a, b, ([0, 2], [2, 1])),
+     lambda t, a, b: t.tensordot(a, b, ([0, 2], [2, 1])), normal(2, 3, 4),
+     normal(5, 4, 2))  # fmt: skip
+case("cross-default-dim", ("Mul", "Sub"), lambda a, b: rg.cross(a, b),
+     lambda t, a, b: t.cross(a, b, dim=1), normal(2, 3, 4), normal(2, 3, 4))  # fmt: skip
+case("linalg_cross-broadcast", ("Mul", "Sub"), lambda a, b: rg.linalg.cross(a, b),
+     lambda t, a, b: t.linalg.cross(a, b), normal(4, 3), normal(1, 3))  # fmt: skip
+case("cross-method-dim", ("Mul", "Sub"), lambda a, b: a.cross(b, dim=0),
+     lambda t, a, b: a.cross(b, dim=0), normal(3, 3), normal(3, 3))  # fmt: skip
+case("cdist", "VectorNorm", lambda a, b: rg.cdist(a, b), lambda t, a, b: t.cdist(a, b),
+     normal(4, 3), normal(5, 3))  # fmt: skip
+case("cdist-p1-batched", "VectorNorm", lambda a, b: rg.cdist(a, b, p=1.0),
+     lambda t, a, b: t.cdist(a, b, p=1.0), distinct(2, 3, 2), normal(2, 4, 2))  # fmt: skip
+case("cdist-p3", "VectorNorm", lambda a, b: rg.cdist(a, b, p=3.0),
+     lambda t, a, b: t.cdist(a, b, p=3.0), normal(3, 2), normal(2, 2))  # fmt: skip
+
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"
 

@@ -936,6 +936,20 @@ class Tensor:
             self, "addcdiv_", lambda a, b, c: _ops.addcdiv(a, b, c, value=value), tensor1, tensor2
         )
 
+    def det(self) -> Tensor:
+        return _ops.det(self)
+
+    def inverse(self) -> Tensor:
+        return _ops.matrix.inv(self)
+
+    def addmm(
+        self, mat1: TensorLike, mat2: TensorLike, *, beta: Number = 1, alpha: Number = 1
+    ) -> Tensor:
+        return _ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def cross(self, other: TensorLike, dim: builtins.int | None = None) -> Tensor:
+        return _ops.cross(self, other, dim)
+
     def nansum(
         self, dim: Axis = None, keepdim: builtins.bool = False, *, dtype: DTypeLike = None
     ) -> Tensor:

@@ -15,6 +15,7 @@ from . import (  # noqa: F401 - submodules as attributes
     indexing,
     linalg,
     losses,
+    matrix,
     movement,
     pointwise,
     reduce,
@@ -33,6 +34,7 @@ from .indexing import *  # noqa: F403
 from .inplace import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .losses import *  # noqa: F403
+from .matrix import *  # noqa: F403
 from .movement import *  # noqa: F403
 from .pointwise import *  # noqa: F403
 from .reduce import *  # noqa: F403
