@@ -48,6 +48,8 @@ from .ops import (  # noqa: A004 - torch's names, shadowing builtins as torch do
     arange,
     argmax,
     argmin,
+    as_tensor,
+    bernoulli,
     cat,
     celu,
     clip,
@@ -74,6 +76,7 @@ from .ops import (  # noqa: A004 - torch's names, shadowing builtins as torch do
     mean,
     min,
     minimum,
+    multinomial,
     normal,
     ones,
     ones_like,
@@ -85,6 +88,7 @@ from .ops import (  # noqa: A004 - torch's names, shadowing builtins as torch do
     randint_like,
     randn,
     randn_like,
+    randperm,
     relu,
     reshape,
     selu,
@@ -183,7 +187,7 @@ __all__ = [
     "softmax", "softplus", "sqrt", "stack", "tanh", "tensor", "where", "zeros", "zeros_like",
     "get_rng_state", "manual_seed", "set_rng_state", "float32", "float64", "flatten", "max",
     "mean", "min", "permute", "reshape", "squeeze", "std", "sum", "transpose", "unsqueeze",
-    "var", "celu", "selu",
+    "var", "celu", "selu", "as_tensor", "bernoulli", "multinomial", "randperm",
 ]  # fmt: skip
 # The op modules' own lists: sin, sort, gather, flip, cumsum, einsum, ... (the star imports).
 for _name in (

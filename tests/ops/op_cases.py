@@ -1121,6 +1121,30 @@ case("cdist-p1-batched", "VectorNorm", lambda a, b: rg.cdist(a, b, p=1.0),
 case("cdist-p3", "VectorNorm", lambda a, b: rg.cdist(a, b, p=3.0),
      lambda t, a, b: t.cdist(a, b, p=3.0), normal(3, 2), normal(2, 2))  # fmt: skip
 
+# Stacking, differences, rotation, index_add (retrograd.ops.movement, .indexing).
+case("hstack", "Concatenate", lambda a, b: rg.hstack([a, b]),
+     lambda t, a, b: t.hstack([a, b]), normal(2, 3), normal(2, 1))  # fmt: skip
+case("hstack-1d", "Concatenate", lambda a, b: rg.hstack((a, b)),
+     lambda t, a, b: t.hstack((a, b)), normal(3), normal(2))  # fmt: skip
+case("vstack", ("Concatenate", "Reshape"), lambda a, b: rg.vstack([a, b]),
+     lambda t, a, b: t.vstack([a, b]), normal(3), normal(2, 3))  # fmt: skip
+case("diff", "Sub", lambda a: rg.diff(a, 2, dim=0), lambda t, a: t.diff(a, 2, dim=0),
+     normal(5, 3))  # fmt: skip
+case("diff-prepend-append", ("Sub", "Concatenate"), lambda a, p, q: a.diff(1, -1, p, q),
+     lambda t, a, p, q: a.diff(1, -1, p, q), normal(2, 4), normal(2, 1), normal(2, 2))  # fmt: skip
+for _k in (1, 2, 3, -1):
+    case(f"rot90-{_k}", "GetItem", lambda a, k=_k: rg.rot90(a, k, (0, 2)),
+         lambda t, a, k=_k: t.rot90(a, k, (0, 2)), normal(2, 3, 4))  # fmt: skip
+case("rot90-method-identity", "Clone", lambda a: a.rot90(4), lambda t, a: a.rot90(4),
+     normal(2, 3))  # fmt: skip
+case("index_add", "ScatterReduce", lambda a, s: rg.index_add(a, 1, rg.tensor([2, 0, 2]), s),
+     lambda t, a, s: t.index_add(a, 1, t.tensor([2, 0, 2]), s), normal(2, 4),
+     normal(2, 3))  # fmt: skip
+case("index_add-method-alpha", "ScatterReduce",
+     lambda a, s: a.index_add(0, rg.tensor([1, 2]), s, alpha=-2.0),
+     lambda t, a, s: a.index_add(0, t.tensor([1, 2]), s, alpha=-2.0), normal(3, 2),
+     normal(2, 2))  # fmt: skip
+
 IDS = [c.id for c in CASES]
 assert len(set(IDS)) == len(IDS), "duplicate case ids"
 

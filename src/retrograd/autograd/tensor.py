@@ -54,6 +54,15 @@ _DEFAULT_DTYPE = [xp.dtype(xp.float32)]
 _engine_backward = None  # autograd.engine.backward, bound on first use
 
 
+def _size(size: tuple) -> tuple:
+    """A shape given as separate ints or as one sequence (``new_zeros(2, 3)``/``((2, 3))``)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    if not all(isinstance(s, (builtins.int, np.integer)) and s >= 0 for s in size):
+        raise ValueError(f"size must hold non-negative ints, got {size}")
+    return tuple(builtins.int(s) for s in size)
+
+
 def get_default_dtype() -> Any:
     """The dtype Python floats and lists of floats become (float32 unless changed)."""
     return _DEFAULT_DTYPE[0]
@@ -935,6 +944,78 @@ class Tensor:
         return _ops.apply_inplace(
             self, "addcdiv_", lambda a, b, c: _ops.addcdiv(a, b, c, value=value), tensor1, tensor2
         )
+
+    def new_zeros(self, *size: ShapeArg, dtype: DTypeLike = None,
+                  requires_grad: builtins.bool = False) -> Tensor:  # fmt: skip
+        """Zeros of ``size``, in this tensor's dtype unless ``dtype`` is given."""
+        return self.new_full(_size(size), 0, dtype=dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size: ShapeArg, dtype: DTypeLike = None,
+                 requires_grad: builtins.bool = False) -> Tensor:  # fmt: skip
+        """Ones of ``size``, in this tensor's dtype unless ``dtype`` is given."""
+        return self.new_full(_size(size), 1, dtype=dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size: ShapeArg, dtype: DTypeLike = None,
+                  requires_grad: builtins.bool = False) -> Tensor:  # fmt: skip
+        """An uninitialized tensor of ``size`` (zeros here), in this tensor's dtype."""
+        return self.new_full(_size(size), 0, dtype=dtype, requires_grad=requires_grad)
+
+    def new_full(self, size: ShapeArg, fill_value: Number, *, dtype: DTypeLike = None,
+                 requires_grad: builtins.bool = False) -> Tensor:  # fmt: skip
+        """``fill_value`` everywhere in ``size``, in this tensor's dtype unless ``dtype``."""
+        d = self.data.dtype if dtype is None else xp.dtype(dtype)
+        shape = _size((size,))
+        return Tensor(xp.full(shape, fill_value, dtype=d), requires_grad=requires_grad)
+
+    def new_tensor(self, data: TensorLike, *, dtype: DTypeLike = None,
+                   requires_grad: builtins.bool = False) -> Tensor:  # fmt: skip
+        """A copy of ``data`` as a tensor, in this tensor's dtype unless ``dtype``."""
+        d = self.data.dtype if dtype is None else xp.dtype(dtype)
+        arr = xp.array(data.data if isinstance(data, Tensor) else data, dtype=d)
+        return Tensor(arr, requires_grad=requires_grad)
+
+    def index_add(self, dim: builtins.int, index: TensorLike, source: TensorLike, *,
+                  alpha: Number = 1) -> Tensor:  # fmt: skip
+        return _ops.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim: builtins.int, index: TensorLike, source: TensorLike, *,
+                   alpha: Number = 1) -> Tensor:  # fmt: skip
+        return _ops.apply_inplace(
+            self, "index_add_", lambda a, s: _ops.index_add(a, dim, index, s, alpha=alpha), source
+        )
+
+    def diff(self, n: builtins.int = 1, dim: builtins.int = -1, prepend: Any = None,
+             append: Any = None) -> Tensor:  # fmt: skip
+        return _ops.diff(self, n, dim, prepend, append)
+
+    def rot90(self, k: builtins.int = 1, dims: Sequence[builtins.int] = (0, 1)) -> Tensor:
+        return _ops.rot90(self, k, dims)
+
+    def unique(
+        self,
+        sorted: builtins.bool = True,  # noqa: A002 - PyTorch's name
+        return_inverse: builtins.bool = False,
+        return_counts: builtins.bool = False,
+        dim: builtins.int | None = None,
+    ) -> Any:
+        return _ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def bincount(self, weights: Any = None, minlength: builtins.int = 0) -> Tensor:
+        return _ops.bincount(self, weights, minlength)
+
+    def bernoulli(self, *, generator: Any = None) -> Tensor:
+        return _ops.bernoulli(self, generator=generator)
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill in place with 0/1 draws, 1 with probability ``p`` (a number or a tensor)."""
+        prob = p.data if isinstance(p, Tensor) else p
+        probs = xp.broadcast_to(xp.asarray(prob, dtype=xp.float64), self.shape)
+        draws = _ops.bernoulli(Tensor(probs), generator=generator)
+        return _ops.copy_(self, draws)
+
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = False, *,
+                    generator: Any = None) -> Tensor:  # fmt: skip
+        return _ops.multinomial(self, num_samples, replacement, generator=generator)
 
     def det(self) -> Tensor:
         return _ops.det(self)

@@ -1,5 +1,6 @@
 """Tensor constructors with PyTorch's signatures: tensor, zeros, ones, empty, full, arange,
-linspace, eye, rand, randn, randint, normal, from_numpy and the ``*_like`` forms."""
+linspace, eye, rand, randn, randint, normal, from_numpy, as_tensor, randperm,
+multinomial, bernoulli and the ``*_like`` forms."""
 
 from __future__ import annotations
 
@@ -363,8 +364,125 @@ def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
     return Tensor(xp.eye(n, m, dtype=resolve_dtype(dtype)))
 
 
+def as_tensor(data: Any, dtype: DTypeLike = None, device: Any = None) -> Tensor:
+    """A tensor sharing memory with ``data`` where it can, as torch: a Tensor of the same
+    dtype is returned as it is, an ndarray of the same dtype is wrapped without a copy
+    (writes show through both ways); anything else is converted as by :func:`tensor`.
+
+    Example::
+
+        >>> import numpy as np, retrograd as rg
+        >>> a = np.zeros(2, dtype=np.float32)
+        >>> t = rg.as_tensor(a); t.data[0] = 5.0
+        >>> float(a[0])
+        5.0
+    """
+    if device not in (None, "cpu"):
+        raise ValueError(f"as_tensor: only the CPU is available, got device={device!r}")
+    if isinstance(data, Tensor):
+        if dtype is None or xp.dtype(resolve_dtype(dtype)) == data.dtype:
+            return data
+        return data.astype(resolve_dtype(dtype))
+    if isinstance(data, xp.ndarray) and data.dtype.kind in "biuf":
+        if dtype is None or xp.dtype(resolve_dtype(dtype)) == data.dtype:
+            return Tensor._wrap(data, False, None)
+    return Tensor(data, dtype=None if dtype is None else resolve_dtype(dtype))
+
+
+def randperm(
+    n: int,
+    *,
+    generator: Any = None,
+    dtype: DTypeLike = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A random permutation of ``0 .. n-1`` (int64 by default), from the global generator
+    (or ``generator``, a NumPy Generator).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> sorted(rg.randperm(4).tolist())
+        [0, 1, 2, 3]
+    """
+    if not isinstance(n, (int, xp.integer)) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    gen = default_generator() if generator is None else generator
+    dt = xp.dtype(xp.int64) if dtype is None else xp.dtype(resolve_dtype(dtype))
+    return Tensor(gen.permutation(int(n)).astype(dt), requires_grad=requires_grad)
+
+
+def multinomial(
+    input: Any,  # noqa: A002 - PyTorch's name
+    num_samples: int,
+    replacement: bool = False,
+    *,
+    generator: Any = None,
+) -> Tensor:
+    """Draw ``num_samples`` category indices from each row of non-negative weights
+    ``input`` (1-D or 2-D, not necessarily normalized); without ``replacement`` each row
+    gives distinct indices, as torch.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.multinomial(rg.tensor([0.0, 1.0, 0.0]), 2, replacement=True).tolist()
+        [1, 1]
+    """
+    w = (input if isinstance(input, Tensor) else Tensor(input)).data
+    if w.ndim not in (1, 2) or w.dtype.kind != "f":
+        raise ValueError(
+            f"multinomial: input must be a 1-D or 2-D float tensor, got dtype {w.dtype} and "
+            f"shape {w.shape}"
+        )
+    if not xp.all(xp.isfinite(w)) or (w.size and w.min() < 0):
+        raise ValueError("multinomial: probabilities must be finite and non-negative")
+    rows = w.reshape(1, -1) if w.ndim == 1 else w
+    k = int(num_samples)
+    if k <= 0:
+        raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
+    if not replacement and k > rows.shape[1]:
+        raise ValueError(
+            f"multinomial: cannot draw {k} samples without replacement from {rows.shape[1]} "
+            "categories"
+        )
+    gen = default_generator() if generator is None else generator
+    out = xp.empty((rows.shape[0], k), dtype=xp.int64)
+    for i, r in enumerate(rows.astype(xp.float64)):
+        total = r.sum()
+        if total <= 0:
+            raise ValueError(f"multinomial: row {i} of the probabilities sums to 0")
+        if not replacement and xp.count_nonzero(r) < k:
+            raise ValueError(
+                f"multinomial: row {i} has fewer than {k} non-zero probabilities, needed "
+                "without replacement"
+            )
+        out[i] = gen.choice(r.size, size=k, replace=replacement, p=r / total)
+    return Tensor(out.reshape(-1) if w.ndim == 1 else out)
+
+
+def bernoulli(input: Any, p: float | None = None, *, generator: Any = None) -> Tensor:  # noqa: A002
+    """0/1 draws (in ``input``'s dtype), 1 with probability ``input`` elementwise (or
+    ``p`` for every element). Not differentiable, as torch.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.bernoulli(rg.tensor([0.0, 1.0])).tolist()
+        [0.0, 1.0]
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    prob = x.data if p is None else xp.full(x.shape, p, dtype=xp.float64)
+    if prob.size and (not xp.all((prob >= 0) & (prob <= 1))):
+        raise ValueError("bernoulli: probabilities must be in [0, 1]")
+    gen = default_generator() if generator is None else generator
+    draws = gen.random(x.shape) < prob
+    return Tensor(draws.astype(x.dtype if x.dtype.kind == "f" else get_default_dtype()))
+
+
 __all__ = [
     "tensor", "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like",
     "empty_like", "rand_like", "randn_like", "randint_like", "randn", "rand", "randint",
-    "normal", "arange", "linspace", "eye", "from_numpy",
+    "normal", "arange", "linspace", "eye", "from_numpy", "as_tensor", "randperm",
+    "multinomial", "bernoulli",
 ]  # fmt: skip

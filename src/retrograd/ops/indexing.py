@@ -579,7 +579,56 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     return Tensor._wrap(out, False, None)
 
 
+def index_add(
+    input: Any,  # noqa: A002
+    dim: int,
+    index: Any,
+    source: Any,
+    *,
+    alpha: float = 1,
+) -> Tensor:
+    """A copy of ``input`` with ``alpha * source`` added at the entries ``index`` (1-D) of
+    dimension ``dim`` (repeated indices add up).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.index_add(rg.zeros(3, 2), 0, rg.tensor([0, 2, 0]), rg.ones(3, 2)).tolist()
+        [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]]
+    """
+    from .shape import reshape
+
+    x = ensure_tensor(input)
+    src = ensure_tensor(source)
+    d = dim_arg(dim, x.ndim, "index_add")
+    idx = index_array(index, "index_add")
+    if idx.ndim > 1:
+        raise ValueError(f"index_add: index must be 0-d or 1-D, got shape {idx.shape}")
+    idx = idx.reshape(-1)
+    want = x.shape[:d] + (idx.size,) + x.shape[d + 1 :] if x.ndim else (idx.size,)
+    if src.ndim == 0 and idx.size == 1 and x.ndim <= 1:
+        src = reshape(src, want)
+    if tuple(src.shape) != tuple(want):
+        raise ValueError(
+            f"index_add: source must have shape {want} (input's with dim {d} of size "
+            f"{idx.size}), got {src.shape}"
+        )
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        # As torch: no negative indices here (index_select takes them).
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise IndexError(f"index_add: index {bad} is out of range for size {n} of dim {d}")
+    shape = [1] * max(x.ndim, 1)
+    shape[d] = idx.size
+    full = Tensor(xp.broadcast_to(idx.reshape(shape), src.shape).copy())
+    if alpha != 1:
+        src = src * alpha
+    if x.ndim == 0:
+        return reshape(scatter_add(reshape(x, (1,)), 0, full, src), ())
+    return scatter_add(x, d, full, src)
+
+
 __all__ = [
     "gather", "take_along_dim", "scatter", "scatter_add", "scatter_reduce", "index_select",
-    "masked_select", "nonzero", "argwhere",
+    "masked_select", "nonzero", "argwhere", "index_add",
 ]  # fmt: skip

@@ -727,8 +727,113 @@ def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: Any = Non
     return x
 
 
+def _atleast(t: Tensor, n: int) -> Tensor:
+    return t if t.ndim >= n else reshape(t, (1,) * (n - t.ndim) + t.shape)
+
+
+def hstack(tensors: Sequence[Any]) -> Tensor:
+    """Concatenate along dimension 1 (0 for 1-D tensors), as ``torch.hstack``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.hstack([rg.ones(2), rg.zeros(1)]).tolist()
+        [1.0, 1.0, 0.0]
+    """
+    from .shape import concatenate
+
+    ts = [_atleast(ensure_tensor(t), 1) for t in _tensor_list(tensors, "hstack")]
+    return concatenate(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Any]) -> Tensor:
+    """Stack rows: 1-D tensors become rows (1, n), then concatenate along dimension 0.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.vstack([rg.ones(2), rg.zeros(2)]).tolist()
+        [[1.0, 1.0], [0.0, 0.0]]
+    """
+    from .shape import concatenate
+
+    ts = [_atleast(ensure_tensor(t), 2) for t in _tensor_list(tensors, "vstack")]
+    return concatenate(ts, 0)
+
+
+def _tensor_list(tensors: Any, fn: str) -> list:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
+        raise TypeError(f"{fn}: expected a non-empty list or tuple of tensors, got {tensors!r}")
+    return list(tensors)
+
+
+def diff(
+    input: Any,  # noqa: A002
+    n: int = 1,
+    dim: int = -1,
+    prepend: Any = None,
+    append: Any = None,
+) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (after adding ``prepend``/``append``).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.diff(rg.tensor([1.0, 4.0, 9.0, 16.0])).tolist()
+        [3.0, 5.0, 7.0]
+    """
+    from .shape import concatenate
+
+    x = ensure_tensor(input)
+    if x.ndim == 0:
+        raise ValueError("diff: expected at least a 1-dimensional tensor")
+    d = dim_arg(dim, x.ndim, "diff")
+    n = _int(n, "diff", "n", 0)
+    parts = [ensure_tensor(p) for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        x = concatenate(parts, d)
+    for _ in range(n):
+        m = x.shape[d]
+        if m == 0:
+            break
+        hi = getitem(x, (slice(None),) * d + (slice(1, m),))
+        lo = getitem(x, (slice(None),) * d + (slice(0, m - 1),))
+        x = hi != lo if x.dtype.kind == "b" else hi - lo
+    return x
+
+
+def rot90(input: Any, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:  # noqa: A002
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims``, from the first axis
+    towards the second (a copy, as in torch).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.rot90(rg.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
+        [[2.0, 4.0], [1.0, 3.0]]
+    """
+    from .shape import transpose
+
+    x = ensure_tensor(input)
+    if len(dims) != 2:
+        raise ValueError(f"rot90: dims must name 2 dimensions, got {dims!r}")
+    if x.ndim < 2:
+        raise ValueError(f"rot90: expected at least 2 dimensions, got shape {x.shape}")
+    d0, d1 = (dim_arg(d, x.ndim, "rot90") for d in dims)
+    if d0 == d1:
+        raise ValueError(f"rot90: dims must be different, got {dims!r}")
+    k = _int(k, "rot90", "k") % 4
+    if k == 1:
+        return transpose(flip(x, [d1]), d0, d1)
+    if k == 2:
+        return flip(x, [d0, d1])
+    if k == 3:
+        return flip(transpose(x, d0, d1), [d1])
+    return x.clone()
+
+
 __all__ = [
     "flip", "fliplr", "flipud", "roll", "tile", "repeat_interleave", "narrow", "select",
     "split", "chunk", "unbind", "unflatten", "movedim", "moveaxis", "swapaxes", "swapdims",
-    "diag", "diagonal", "tril", "triu", "meshgrid",
+    "diag", "diagonal", "tril", "triu", "meshgrid", "hstack", "vstack", "diff", "rot90",
 ]  # fmt: skip

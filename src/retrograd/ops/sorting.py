@@ -1,4 +1,5 @@
-"""Sorting and order statistics: sort, argsort, msort, topk, kthvalue, median, mode.
+"""Sorting and order statistics: sort, argsort, msort, topk, kthvalue, median, mode; and
+the non-differentiable unique, bincount, searchsorted.
 
 The values are gathered from the input by the chosen indices (the :class:`Gather`
 primitive), so each value's gradient flows back to the element it came from. Results
@@ -249,4 +250,118 @@ def mode(input: Any, dim: int = -1, keepdim: bool = False) -> rt.mode:  # noqa: 
     return rt.mode(values, _indices(idx if keepdim else xp.squeeze(idx, d)))
 
 
-__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "median", "mode"]
+def unique(
+    input: Any,  # noqa: A002
+    sorted: bool = True,  # noqa: A002 - PyTorch's name
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    dim: int | None = None,
+) -> Any:
+    """The distinct values (sorted), with the inverse indices and counts on request, as
+    ``torch.unique`` (``dim`` picks distinct slices). Not differentiable.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> out, inv = rg.unique(rg.tensor([3, 1, 3, 2]), return_inverse=True)
+        >>> out.tolist(), inv.tolist()
+        ([1, 2, 3], [2, 0, 2, 1])
+    """
+    x = ensure_tensor(input)
+    a = x.data
+    if dim is None:
+        vals, inv, counts = xp.unique(a.reshape(-1), return_inverse=True, return_counts=True)
+        inv = inv.reshape(a.shape)
+    else:
+        d = dim_arg(dim, a.ndim, "unique")
+        moved = xp.moveaxis(a, d, 0)
+        vals, inv, counts = xp.unique(moved.reshape(moved.shape[0], -1) if moved.size
+                                      else moved.reshape(moved.shape[0], 0), axis=0,
+                                      return_inverse=True, return_counts=True)  # fmt: skip
+        vals = xp.moveaxis(vals.reshape((-1,) + moved.shape[1:]), 0, d)
+        inv = inv.reshape(-1)
+    out = Tensor._wrap(xp.ascontiguousarray(vals), False, None)
+    extra = []
+    if return_inverse:
+        extra.append(_indices(inv))
+    if return_counts:
+        extra.append(_indices(counts))
+    return (out, *extra) if extra else out
+
+
+def bincount(input: Any, weights: Any = None, minlength: int = 0) -> Tensor:  # noqa: A002
+    """How many times each non-negative integer occurs in the 1-D ``input`` (int64), or
+    the summed ``weights`` (in the weights' float dtype). Not differentiable.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.bincount(rg.tensor([0, 2, 2])).tolist()
+        [1, 0, 2]
+    """
+    x = ensure_tensor(input)
+    a = x.data
+    if a.ndim != 1 or a.dtype.kind not in "iub":
+        raise ValueError(
+            f"bincount: input must be a 1-D tensor of non-negative integers, got dtype "
+            f"{a.dtype} and shape {a.shape}"
+        )
+    if a.size and int(a.min()) < 0:
+        raise ValueError(f"bincount: input must be non-negative, got {int(a.min())}")
+    if minlength < 0:
+        raise ValueError(f"bincount: minlength must be >= 0, got {minlength}")
+    if weights is None:
+        return _indices(xp.bincount(a, minlength=minlength))
+    w = ensure_tensor(weights).data
+    if w.shape != a.shape:
+        raise ValueError(f"bincount: weights of shape {w.shape} must match input {a.shape}")
+    out = xp.bincount(a, weights=w, minlength=minlength)
+    return Tensor._wrap(out.astype(w.dtype if w.dtype.kind == "f" else xp.float64), False, None)
+
+
+def searchsorted(
+    sorted_sequence: Any,
+    input: Any,  # noqa: A002
+    *,
+    out_int32: bool = False,
+    right: bool = False,
+    side: str | None = None,
+    sorter: Any = None,
+) -> Tensor:
+    """Indices where ``input`` would be inserted to keep ``sorted_sequence`` sorted along
+    its last dimension (1-D, or one row per leading index of ``input``), as torch.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.searchsorted(rg.tensor([1.0, 3.0, 5.0]), rg.tensor([3.0, 6.0])).tolist()
+        [1, 3]
+    """
+    seq = ensure_tensor(sorted_sequence).data
+    v = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    if side is not None:
+        if side not in ("left", "right"):
+            raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+        if right and side == "left":
+            raise ValueError("searchsorted: side='left' contradicts right=True")
+        right = side == "right"
+    how = "right" if right else "left"
+    order = None if sorter is None else ensure_tensor(sorter).data
+    dt = xp.int32 if out_int32 else xp.int64
+    if seq.ndim == 1:
+        return Tensor._wrap(xp.searchsorted(seq, v, side=how, sorter=order).astype(dt), False, None)
+    if v.ndim == 0 or seq.shape[:-1] != v.shape[:-1]:
+        raise ValueError(
+            f"searchsorted: a sorted_sequence of shape {seq.shape} needs input with the same "
+            f"leading dimensions {seq.shape[:-1]}, got {v.shape}"
+        )
+    s2, v2 = seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1])
+    o2 = None if order is None else order.reshape(-1, seq.shape[-1])
+    rows = [xp.searchsorted(s2[i], v2[i], side=how, sorter=None if o2 is None else o2[i])
+            for i in range(s2.shape[0])]  # fmt: skip
+    out = xp.stack(rows).reshape(v.shape) if rows else xp.zeros(v.shape, dtype=xp.int64)
+    return Tensor._wrap(out.astype(dt), False, None)
+
+
+__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "median", "mode", "unique",
+           "bincount", "searchsorted"]  # fmt: skip
