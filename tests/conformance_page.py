@@ -3,8 +3,10 @@
     python tests/conformance_page.py
 
 For each public name of ``torch.Tensor``, the ``torch`` namespace,
-``torch.nn.functional`` and ``torch.nn``'s layers, the page says whether retrograd has it
-(``rg.Tensor``, ``rg``, ``rg.nn.functional``, ``rg.nn``). The torch names come from torch
+``torch.nn.functional``, ``torch.nn``'s layers, ``torch.linalg``, ``torch.optim`` and
+``torch.optim.lr_scheduler``, the page says whether retrograd has it (``rg.Tensor``,
+``rg``, ``rg.nn.functional``, ``rg.nn``, ``rg.linalg``, ``rg.optim``,
+``rg.optim.lr_scheduler``). The torch names come from torch
 itself when it is installed (and are then saved to ``tests/conformance_torch_names.json``),
 else from that saved list.
 ``tests/test_conformance_page.py`` regenerates the tables and fails when the page differs.
@@ -63,6 +65,22 @@ def torch_names() -> dict:
             and issubclass(getattr(nn, n), nn.Module)
             and getattr(nn, n).__module__.startswith("torch.nn.modules")
         ),
+        "linalg": _public_functions(torch.linalg, {"torch.linalg", "torch._C._linalg"}),
+        "optim": sorted(
+            n
+            for n in dir(torch.optim)
+            if inspect.isclass(getattr(torch.optim, n))
+            and issubclass(getattr(torch.optim, n), torch.optim.Optimizer)
+            and n != "Optimizer"
+        ),
+        "lr_scheduler": sorted(
+            n
+            for n in dir(torch.optim.lr_scheduler)
+            if not n.startswith("_")
+            and inspect.isclass(getattr(torch.optim.lr_scheduler, n))
+            and getattr(torch.optim.lr_scheduler, n).__module__ == "torch.optim.lr_scheduler"
+            and n not in ("LRScheduler", "Optimizer", "Tensor")
+        ),
     }
 
 
@@ -83,7 +101,11 @@ def tables(names: dict) -> str:
         ("torch functions", "torch", rg, "rg"),
         ("torch.nn.functional", "functional", F, "rg.nn.functional"),
         ("torch.nn layers and losses", "modules", rg.nn, "rg.nn"),
-    ]
+        ("torch.linalg", "linalg", rg.linalg, "rg.linalg"),
+        ("torch.optim optimizers", "optim", rg.optim, "rg.optim"),
+        ("torch.optim.lr_scheduler", "lr_scheduler", rg.optim.lr_scheduler,
+         "rg.optim.lr_scheduler"),
+    ]  # fmt: skip
     out = [
         BEGIN,
         "",
@@ -93,6 +115,8 @@ def tables(names: dict) -> str:
         "",
     ]
     for title, key, where, label in sections:
+        if key not in names:
+            continue  # a saved list from before the section existed
         have = [n for n in names[key] if hasattr(where, n)]
         missing = [n for n in names[key] if not hasattr(where, n)]
         out += [

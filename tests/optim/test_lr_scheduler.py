@@ -16,6 +16,32 @@ SCHEDULES = [
     ("ExponentialLR", {"gamma": 0.9}),
     ("CosineAnnealingLR", {"T_max": 5}),
     ("CosineAnnealingLR", {"T_max": 4, "eta_min": 0.01}),
+    ("LambdaLR", {"lr_lambda": lambda e: 0.9**e + 0.1 * (e % 3)}),
+    ("LambdaLR", {"lr_lambda": [lambda e: 1.0 / (e + 1), lambda e: 0.5 * e]}),
+    ("LinearLR", {}),
+    ("LinearLR", {"start_factor": 0.25, "end_factor": 0.5, "total_iters": 8}),
+    ("LinearLR", {"start_factor": 1.0, "end_factor": 0.0, "total_iters": 4}),
+    ("OneCycleLR", {"max_lr": 1.0, "total_steps": 15}),
+    (
+        "OneCycleLR",
+        {
+            "max_lr": [1.0, 0.3],
+            "epochs": 3,
+            "steps_per_epoch": 5,
+            "anneal_strategy": "linear",
+            "pct_start": 0.4,
+        },
+    ),  # fmt: skip
+    (
+        "OneCycleLR",
+        {
+            "max_lr": 0.7,
+            "total_steps": 20,
+            "three_phase": True,
+            "div_factor": 10.0,
+            "final_div_factor": 100.0,
+        },
+    ),  # fmt: skip
 ]
 
 
@@ -46,6 +72,29 @@ def test_lr_sequence_matches_torch(torch, name, kw):
         assert [g["lr"] for g in opt.param_groups] == s.get_last_lr()
 
 
+@pytest.mark.parametrize("which", ["SGD", "Adam"])
+def test_one_cycle_momentum_matches_torch(torch, which):
+    lin, tlin = nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    kw = {"lr": 0.1, "momentum": 0.9} if which == "SGD" else {"lr": 0.1, "betas": (0.9, 0.99)}
+    opt = getattr(optim, which)(lin.parameters(), **kw)
+    topt = getattr(torch.optim, which)(tlin.parameters(), **kw)
+    args = {"max_lr": 0.5, "total_steps": 12, "base_momentum": 0.8, "max_momentum": 0.9}
+    s = lrs.OneCycleLR(opt, **args)
+    ts = torch.optim.lr_scheduler.OneCycleLR(topt, **args)
+    key = "momentum" if which == "SGD" else "betas"
+    for _ in range(11):
+        assert opt.param_groups[0][key] == pytest.approx(topt.param_groups[0][key], rel=1e-12)
+        opt.step()
+        topt.step()
+        s.step()
+        ts.step()
+    with pytest.raises(ValueError, match="total_steps=12"):
+        for _ in range(3):
+            s.step()
+    with pytest.raises(ValueError, match="no momentum or betas"):
+        lrs.OneCycleLR(optim.Adagrad(lin.parameters()), max_lr=1.0, total_steps=3)
+
+
 def test_reduce_on_plateau_matches_torch(torch):
     metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85]
     for kw in [
@@ -63,10 +112,17 @@ def test_reduce_on_plateau_matches_torch(torch):
         assert s.num_bad_epochs == ts.num_bad_epochs
 
 
+# One group: the schedules given per-group lists are left out.
+ONE_GROUP = [
+    (n, k) for n, k in SCHEDULES if not any(isinstance(k.get(a), list) for a in ("lr_lambda",
+                                                                                  "max_lr"))
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "name,kw",
-    SCHEDULES + [("ReduceLROnPlateau", {"patience": 1})],
-    ids=[n for n, _ in SCHEDULES] + ["ReduceLROnPlateau"],
+    ONE_GROUP + [("ReduceLROnPlateau", {"patience": 1})],
+    ids=[f"{n}-{i}" for i, (n, _) in enumerate(ONE_GROUP)] + ["ReduceLROnPlateau"],
 )
 def test_scheduler_state_dict_round_trip(name, kw):
     def build():
@@ -97,6 +153,14 @@ def test_scheduler_state_dict_round_trip(name, kw):
 
 def test_scheduler_bad_arguments():
     opt = optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"LinearLR: start_factor must be in \(0, 1\]"):
+        lrs.LinearLR(opt, start_factor=0.0)
+    with pytest.raises(TypeError, match="LambdaLR: lr_lambda must be callable"):
+        lrs.LambdaLR(opt, 0.5)
+    with pytest.raises(ValueError, match="OneCycleLR: give total_steps"):
+        lrs.OneCycleLR(opt, max_lr=1.0)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        lrs.OneCycleLR(opt, max_lr=1.0, total_steps=5, anneal_strategy="exp")
     with pytest.raises(ValueError, match="step_size must be a positive int, got 0"):
         lrs.StepLR(opt, step_size=0)
     with pytest.raises(ValueError, match="T_max must be a positive int, got -1"):

@@ -24,7 +24,31 @@ CONFIGS = [
     ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "weight_decay": 0.01}),
     ("RMSprop", {"lr": 0.01, "centered": True}),
     ("RMSprop", {"lr": 0.005, "centered": True, "momentum": 0.9, "eps": 1e-6}),
+    ("Adagrad", {"lr": 0.1}),
+    (
+        "Adagrad",
+        {
+            "lr": 0.1,
+            "lr_decay": 0.05,
+            "weight_decay": 0.01,
+            "initial_accumulator_value": 0.1,
+            "eps": 1e-8,
+        },
+    ),  # fmt: skip
+    ("Adadelta", {"lr": 1.0}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.02}),
+    ("Adamax", {"lr": 0.02}),
+    ("Adamax", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+    ("NAdam", {"lr": 0.02}),
+    ("NAdam", {"lr": 0.02, "betas": (0.8, 0.95), "weight_decay": 0.1, "momentum_decay": 0.01}),
+    ("NAdam", {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {"lr": 0.02}),
+    ("RAdam", {"lr": 0.02, "betas": (0.8, 0.9), "eps": 1e-6, "weight_decay": 0.1}),
+    ("RAdam", {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
+# The newer rules are also followed for 20 steps (RAdam switches to its rectified step at
+# step 6 with betas (0.9, 0.999), later with others).
+NEWER = [c for c in CONFIGS if c[0] in ("Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam")]
 
 
 def _ids(c):
@@ -75,6 +99,23 @@ def _assert_same(net, tnet, rtol=1e-10):
         np.testing.assert_allclose(
             p.data, t[name].detach().numpy(), rtol=rtol, atol=1e-13, err_msg=name
         )
+
+
+@pytest.mark.parametrize("config", NEWER, ids=_ids)
+def test_twenty_steps_of_the_newer_rules_match_torch(torch, rng, config):
+    name, kw = config
+    net = _Net()
+    tnet = _torch_net(torch, net)
+    opt = getattr(optim, name)(net.parameters(), **kw)
+    topt = getattr(torch.optim, name)(tnet.parameters(), **kw)
+    datas = [_data(rng) for _ in range(4)]
+    for i in range(20):
+        x, y = datas[i % 4]
+        _rg_step(net, opt, x, y)
+        _torch_step(torch, tnet, topt, x, y)
+        _assert_same(net, tnet)
+    ids = {id(p) for p in net.parameters()}
+    assert all(id(p) in ids for p in opt.state)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=_ids)
@@ -211,7 +252,8 @@ def test_float32_parameters_stay_float32(rng, config):
 def test_updates_are_in_place(rng):
     net = _Net()
     arrays = [p.data for p in net.parameters()]
-    for cls in (optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop):
+    for cls in (optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad,
+                optim.Adadelta, optim.Adamax, optim.NAdam, optim.RAdam):  # fmt: skip
         opt = cls(net.parameters(), lr=0.01)
         _rg_step(net, opt, *_data(rng))
     assert all(p.data is a for p, a in zip(net.parameters(), arrays))
@@ -277,6 +319,12 @@ BAD = [
     (optim.AdamW, {"weight_decay": -0.1}, "AdamW: weight_decay must be in"),
     (optim.RMSprop, {"alpha": 1.5}, "RMSprop: alpha must be in \\[0, 1\\], got 1.5"),
     (optim.RMSprop, {"momentum": 1.0}, "momentum must be in"),
+    (optim.Adagrad, {"lr_decay": -0.1}, "Adagrad: lr_decay must be in"),
+    (optim.Adagrad, {"initial_accumulator_value": -1.0}, "initial_accumulator_value"),
+    (optim.Adadelta, {"rho": 1.5}, "Adadelta: rho must be in \\[0, 1\\], got 1.5"),
+    (optim.Adamax, {"betas": (0.9, 1.0)}, "Adamax: betas\\[1\\] must be in"),
+    (optim.NAdam, {"momentum_decay": -1.0}, "NAdam: momentum_decay must be in"),
+    (optim.RAdam, {"betas": 0.9}, "RAdam: betas must be a pair"),
     (optim.LBFGS, {"lr": -1.0}, "LBFGS: lr must be in"),
     (optim.LBFGS, {"history_size": 0}, "history_size must be a positive int, got 0"),
     (

@@ -10,13 +10,19 @@ Example::
 """
 
 from . import lr_scheduler
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .clipped import ClippedOptimizer
 from .lbfgs import LBFGS
+from .nadam import NAdam
 from .optimizer import Optimizer
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS", "ClippedOptimizer", "lr_scheduler",
+    "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
 ]  # fmt: skip

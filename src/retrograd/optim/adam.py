@@ -11,6 +11,16 @@ from ..kernels import K
 from .optimizer import Optimizer
 
 
+def check_betas(group: dict, name: str) -> None:
+    """Check (and normalize to floats) a group's ``betas`` pair, each in [0, 1)."""
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, b in enumerate(betas):
+        check_number(b, f"betas[{i}]", name, lo=0.0, hi=1.0, hi_open=True)
+    group["betas"] = (float(betas[0]), float(betas[1]))
+
+
 class Adam(Optimizer):
     """Adam with bias-corrected first and second moment estimates (PyTorch's formulas).
 
@@ -60,13 +70,7 @@ class Adam(Optimizer):
 
     def _validate_group(self, group: dict) -> None:
         super()._validate_group(group)
-        name = type(self).__name__
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, b in enumerate(betas):
-            check_number(b, f"betas[{i}]", name, lo=0.0, hi=1.0, hi_open=True)
-        group["betas"] = (float(betas[0]), float(betas[1]))
+        check_betas(group, type(self).__name__)
 
     def _step(self) -> None:
         names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")

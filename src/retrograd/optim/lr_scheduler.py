@@ -334,6 +334,228 @@ class ReduceLROnPlateau:
                 self.__dict__[k] = v
 
 
+class LambdaLR(LRScheduler):
+    """The initial learning rate times ``lr_lambda(epoch)`` (one function, or one per
+    group).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> opt = rg.optim.SGD([rg.nn.Parameter(rg.zeros(1))], lr=1.0)
+        >>> sched = rg.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.5**e)
+        >>> opt.step(); sched.step(); sched.get_last_lr()
+        [0.5]
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Any, last_epoch: int = -1) -> None:
+        _check_optimizer("LambdaLR", optimizer)
+        n = len(optimizer.param_groups)
+        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        if len(fns) != n:
+            raise ValueError(f"LambdaLR: expected {n} lr_lambdas (one per group), got {len(fns)}")
+        for f in fns:
+            if not callable(f):
+                raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(f).__name__}")
+        self.lr_lambdas = fns
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+
+    def state_dict(self) -> dict:
+        """As the base class, without the functions (as torch, which keeps only callable
+        objects' attributes)."""
+        state = super().state_dict()
+        state.pop("lr_lambdas", None)
+        return state
+
+
+class LinearLR(LRScheduler):
+    """Scale the learning rate linearly from ``start_factor`` to ``end_factor`` times the
+    initial one over ``total_iters`` epochs (torch's recurrence).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> opt = rg.optim.SGD([rg.nn.Parameter(rg.zeros(1))], lr=1.0)
+        >>> sched = rg.optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+        >>> lrs = [sched.get_last_lr()[0]]
+        >>> for _ in range(3):
+        ...     opt.step(); sched.step(); lrs.append(sched.get_last_lr()[0])
+        >>> lrs
+        [0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        check_number(start_factor, "start_factor", "LinearLR", lo=0.0, hi=1.0, lo_open=True)
+        check_number(end_factor, "end_factor", "LinearLR", lo=0.0, hi=1.0)
+        positive_int(total_iters, "total_iters", "LinearLR")
+        self.start_factor, self.end_factor = float(start_factor), float(end_factor)
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in self._lrs()]
+        if self.last_epoch > self.total_iters:
+            return self._lrs()
+        span = self.end_factor - self.start_factor
+        factor = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
+        return [lr * factor for lr in self._lrs()]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin 2017), stepped once per batch: the learning rate
+    rises from ``max_lr / div_factor`` to ``max_lr`` over ``pct_start`` of the steps, then
+    falls to ``initial / final_div_factor`` (cosine or linear); momentum (or Adam's beta1)
+    moves the other way between ``max_momentum`` and ``base_momentum``. torch's phases and
+    formulas, ``three_phase`` included.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> opt = rg.optim.SGD([rg.nn.Parameter(rg.zeros(1))], lr=0.1, momentum=0.9)
+        >>> sched = rg.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10)
+        >>> round(sched.get_last_lr()[0], 4)
+        0.04
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: Any,
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: Any = 0.85,
+        max_momentum: Any = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
+        name = "OneCycleLR"
+        _check_optimizer(name, optimizer)
+        if total_steps is not None:
+            positive_int(total_steps, "total_steps", name)
+            self.total_steps = total_steps
+        elif epochs is not None and steps_per_epoch is not None:
+            positive_int(epochs, "epochs", name)
+            positive_int(steps_per_epoch, "steps_per_epoch", name)
+            self.total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError(f"{name}: give total_steps, or epochs and steps_per_epoch")
+        check_number(pct_start, "pct_start", name, lo=0.0, hi=1.0)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(
+                f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
+            )
+        self._anneal = self._cos if anneal_strategy == "cos" else self._linear
+        t = self.total_steps
+        if three_phase:
+            self._phases = [
+                (float(pct_start * t) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (float(2 * pct_start * t) - 2, "max_lr", "initial_lr", "base_momentum",
+                 "max_momentum"),
+                (t - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]  # fmt: skip
+        else:
+            self._phases = [
+                (float(pct_start * t) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (t - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
+        groups = optimizer.param_groups
+        max_lrs = self._per_group(max_lr, "max_lr", len(groups))
+        if last_epoch == -1:
+            for group, m in zip(groups, max_lrs):
+                group["initial_lr"] = m / div_factor
+                group["max_lr"] = m
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = bool(cycle_momentum)
+        if self.cycle_momentum:
+            defaults = optimizer.defaults
+            if "momentum" not in defaults and "betas" not in defaults:
+                raise ValueError(
+                    f"{name}: optimizer {type(optimizer).__name__} has no momentum or betas "
+                    "to cycle (pass cycle_momentum=False)"
+                )
+            self.use_beta1 = "betas" in defaults
+            maxs = self._per_group(max_momentum, "max_momentum", len(groups))
+            bases = self._per_group(base_momentum, "base_momentum", len(groups))
+            if last_epoch == -1:
+                for group, m, b in zip(groups, maxs, bases):
+                    if self.use_beta1:
+                        group["betas"] = (m, *group["betas"][1:])
+                    else:
+                        group["momentum"] = m
+                    group["max_momentum"], group["base_momentum"] = m, b
+        super().__init__(optimizer, last_epoch)
+
+    @staticmethod
+    def _per_group(value: Any, what: str, n: int) -> list:
+        if isinstance(value, (list, tuple)):
+            if len(value) != n:
+                raise ValueError(f"OneCycleLR: expected {n} values of {what}, got {len(value)}")
+            return [float(v) for v in value]
+        return [float(value)] * n
+
+    @staticmethod
+    def _cos(start: float, end: float, pct: float) -> float:
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    @staticmethod
+    def _linear(start: float, end: float, pct: float) -> float:
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(
+                f"OneCycleLR: tried to step {step} times with total_steps={self.total_steps}"
+            )
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start = 0.0
+            for i, (end, lr0, lr1, m0, m1) in enumerate(self._phases):
+                if step <= end or i == len(self._phases) - 1:
+                    pct = (step - start) / (end - start)
+                    lr = self._anneal(group[lr0], group[lr1], pct)
+                    if self.cycle_momentum:
+                        mom = self._anneal(group[m0], group[m1], pct)
+                    break
+                start = end
+            lrs.append(lr)
+            if self.cycle_momentum:
+                if self.use_beta1:
+                    group["betas"] = (mom, *group["betas"][1:])
+                else:
+                    group["momentum"] = mom
+        return lrs
+
+    def state_dict(self) -> dict:
+        """As the base class, without the annealing function (chosen again on load)."""
+        state = super().state_dict()
+        state["_anneal"] = "cos" if self._anneal == self._cos else "linear"
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        kind = state.pop("_anneal", "cos")
+        super().load_state_dict(state)
+        self._phases = [tuple(p) for p in self._phases]
+        self._anneal = self._cos if kind == "cos" else self._linear
+
+
 __all__ = [
     "LRScheduler",
     "StepLR",
@@ -341,4 +563,7 @@ __all__ = [
     "ExponentialLR",
     "CosineAnnealingLR",
     "ReduceLROnPlateau",
+    "LambdaLR",
+    "LinearLR",
+    "OneCycleLR",
 ]
