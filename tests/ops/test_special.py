@@ -12,6 +12,16 @@ from retrograd.ops import special
 
 torch = pytest.importorskip("torch")
 
+
+@pytest.fixture(autouse=True)
+def _torch_float32_default():
+    # Other tests set torch's default dtype to float64; these compare dtypes with torch's
+    # out-of-the-box default, float32 (retrograd's too).
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    yield
+    torch.set_default_dtype(before)
+
 INF, NAN = float("inf"), float("nan")
 
 
