@@ -22,6 +22,7 @@ def _torch_float32_default():
     yield
     torch.set_default_dtype(before)
 
+
 INF, NAN = float("inf"), float("nan")
 
 

@@ -397,6 +397,9 @@ _BUILTIN_NUMEL: dict[str, Callable[[dict], int]] = {
     "SequenceClassifier": _sequence_classifier_numel,
     # The cell (a nested layer) is counted on its own.
     "FixedPoint": _no_weights,
+    "PReLU": lambda c: _positive_int(
+        {"num_parameters": c.get("num_parameters", 1)}, "num_parameters"
+    ),  # fmt: skip
 }
 # Registered built-in layers allocating no weights (listed so that "every built-in layer
 # is sized before construction" can be checked by a test).
@@ -405,7 +408,8 @@ _WEIGHTLESS = (
     "Sequential ModuleList AdaptiveAvgPool2d AvgPool2d CELU CosineSimilarity Dropout2d ELU "
     "Hardsigmoid Hardswish Hardtanh InputReshape LogSigmoid MaxPool2d Mish PixelShuffle "
     "PixelUnshuffle ReLU6 SELU SiLU Softmin Softsign Upsample UpsamplingBilinear2d "
-    "UpsamplingNearest2d AdaptiveAvgPool1d AvgPool1d MaxPool1d"
+    "UpsamplingNearest2d AdaptiveAvgPool1d AvgPool1d MaxPool1d GLU Unflatten Fold Unfold "
+    "AdaptiveMaxPool2d"
 )
 _BUILTIN_NUMEL.update(dict.fromkeys(_WEIGHTLESS.split(), _no_weights))
 

@@ -11,6 +11,7 @@ from .losses import *
 from .fixedpoint import FixedPoint, RecurrentNet, NormBoundedTanhCell, EquilibriumClassifier
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout2d
 from .pool import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d
+from .pool import AdaptiveMaxPool2d
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm2d
 from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, SequenceClassifier
 from .embedding import Embedding

@@ -1,6 +1,6 @@
 """Activation layers beyond the classic ones: SiLU, ELU, CELU, SELU, ReLU6, Hardtanh,
-Hardswish, Hardsigmoid, Mish, Softsign, LogSigmoid, Softmin (PyTorch's names and
-arguments). Each forward is one call into the functional form; ``get_config`` makes them
+Hardswish, Hardsigmoid, Mish, Softsign, LogSigmoid, Softmin, PReLU, GLU (PyTorch's names
+and arguments). Each forward is one call into the functional form; ``get_config`` makes them
 savable with ``rg.save``/``rg.load``.
 """
 
@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._backend import xp
+from .._checks import positive_int, resolve_dtype
 from ..autograd.tensor import Tensor
 from ..ops import activation as A
-from .module import Module
+from . import functional as F
+from .module import Module, Parameter
 
 
 class _Elementwise(Module):
@@ -249,7 +252,70 @@ class Softmin(Module):
         return {"dim": self.dim}
 
 
+class PReLU(Module):
+    """``x`` where positive, else ``weight * x``, with a learned slope: one shared
+    (``num_parameters=1``) or one per channel (dimension 1), starting at ``init``.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> m = rg.nn.PReLU()
+        >>> m.weight.shape, m(rg.tensor([-4.0, 1.0])).tolist()
+        ((1,), [-1.0, 1.0])
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype: Any = None) -> None:
+        super().__init__()
+        self.num_parameters = positive_int(num_parameters, "num_parameters", "PReLU")
+        self.init = float(init)
+        self.weight = Parameter(xp.full((self.num_parameters,), self.init, resolve_dtype(dtype)))
+
+    def reset_parameters(self) -> None:
+        from . import init
+
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input: Any) -> Tensor:  # noqa: A002
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+    def get_config(self) -> dict:
+        return {
+            "num_parameters": self.num_parameters,
+            "init": self.init,
+            "dtype": str(self.weight.data.dtype),
+        }
+
+
+class GLU(Module):
+    """Gated linear unit over ``dim``: ``a * sigmoid(b)`` for its two halves.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.GLU()(rg.ones(2, 6)).shape
+        (2, 3)
+    """
+
+    capture_safe = True
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = int(dim)
+
+    def forward(self, input: Any) -> Tensor:  # noqa: A002
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+    def get_config(self) -> dict:
+        return {"dim": self.dim}
+
+
 __all__ = [
     "SiLU", "ELU", "CELU", "SELU", "ReLU6", "Hardtanh", "Hardswish", "Hardsigmoid", "Mish",
-    "Softsign", "LogSigmoid", "Softmin",
+    "Softsign", "LogSigmoid", "Softmin", "PReLU", "GLU",
 ]  # fmt: skip

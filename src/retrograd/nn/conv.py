@@ -24,6 +24,7 @@ from ..ops.conv import (
     ConvReluMaxPool2d as _ConvReluMaxPool2dFn,
 )
 from ..ops.conv import conv1d, conv2d, conv_padding, conv_transpose1d, conv_transpose2d, dropout2d
+from ..ops.movement import pad as _pad
 from . import init
 from . import module as _module
 from .layers import ReLU
@@ -68,8 +69,9 @@ class Conv2d(Module):
         self.kernel_size = int_pair(kernel_size, "kernel_size", who)
         self.stride = int_pair(stride, "stride", who)
         self.dilation = int_pair(dilation, "dilation", who)
-        if padding_mode != "zeros":
-            raise ValueError(f"{who}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        modes = ("zeros", "reflect", "replicate", "circular")
+        if padding_mode not in modes:
+            raise ValueError(f"{who}: padding_mode must be one of {modes}, got {padding_mode!r}")
         self.padding_mode = padding_mode
         if isinstance(padding, str):
             conv_padding(padding, self.kernel_size, self.stride, self.dilation, who)
@@ -97,12 +99,21 @@ class Conv2d(Module):
     capture_safe = True
 
     def forward(self, x: Any) -> Tensor:
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            # As torch: pad with the mode first, then convolve without padding.
+            (pt, pb), (pl, pr) = conv_padding(
+                padding, self.kernel_size, self.stride, self.dilation, "Conv2d"
+            )
+            if pt or pb or pl or pr:
+                x = _pad(x, (pl, pr, pt, pb), mode=self.padding_mode)
+            padding = (0, 0)
         return conv2d(
             x,
             self.weight,
             self.bias,
             self.stride,
-            self.padding,
+            padding,
             self.dilation,
             self.groups,
             _who=self._name(),
@@ -124,6 +135,8 @@ class Conv2d(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode!r}"
         return s
 
     def get_config(self) -> dict:
@@ -470,6 +483,7 @@ def _fused_conv_relu_pool(conv: Conv2d, relu: Module, pool: MaxPool2d, x: Any) -
         or pool.padding != (0, 0)
         or pool.dilation != (1, 1)
         or pool.ceil_mode
+        or pool.return_indices
     ):
         return None
     pads = conv_padding(conv.padding, conv.kernel_size, conv.stride, conv.dilation, "Conv2d")

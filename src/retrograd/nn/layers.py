@@ -234,9 +234,98 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of Flatten).
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.Unflatten(1, (2, 3))(rg.ones(4, 6)).shape
+        (4, 2, 3)
+    """
+
+    capture_safe = True
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+            isinstance(s, int) and (s > 0 or s == -1) for s in unflattened_size
+        ):
+            raise TypeError(
+                "Unflatten: unflattened_size must be a tuple of positive ints (one may be -1), "
+                f"got {unflattened_size!r}"
+            )
+        self.dim, self.unflattened_size = int(dim), tuple(unflattened_size)
+
+    def forward(self, input: Any) -> Tensor:  # noqa: A002
+        from ..ops.movement import unflatten
+
+        return unflatten(input, self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+    def get_config(self) -> dict:
+        return {"dim": self.dim, "unflattened_size": list(self.unflattened_size)}
+
+
+class Unfold(Module):
+    """Sliding blocks to columns, ``F.unfold`` as a layer.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.Unfold(kernel_size=2)(rg.ones(1, 3, 4, 4)).shape
+        (1, 12, 9)
+    """
+
+    capture_safe = True
+
+    def __init__(self, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:  # fmt: skip
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input: Any) -> Tensor:  # noqa: A002
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def get_config(self) -> dict:
+        return {k: getattr(self, k) for k in ("kernel_size", "dilation", "padding", "stride")}
+
+
+class Fold(Module):
+    """Columns summed back into an image, ``F.fold`` as a layer.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.Fold((4, 4), 2)(rg.ones(1, 12, 9)).shape
+        (1, 3, 4, 4)
+    """
+
+    capture_safe = True
+
+    def __init__(self, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:  # fmt: skip
+        super().__init__()
+        self.output_size, self.kernel_size, self.dilation = output_size, kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input: Any) -> Tensor:  # noqa: A002
+        return F.fold(
+            input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
+        )
+
+    def get_config(self) -> dict:
+        keys = ("output_size", "kernel_size", "dilation", "padding", "stride")
+        return {k: getattr(self, k) for k in keys}
+
+
 __all__ = [
     "Linear", "ReLU", "Tanh", "Sigmoid", "Identity", "LeakyReLU", "GELU", "Softplus",
-    "Softmax", "LogSoftmax", "Flatten", "Dropout", "InputReshape",
+    "Softmax", "LogSoftmax", "Flatten", "Dropout", "InputReshape", "Unflatten", "Unfold",
+    "Fold",
 ]  # fmt: skip
 
 

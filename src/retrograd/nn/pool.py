@@ -12,6 +12,7 @@ from .._backend import xp
 from .._checks import int_pair, positive_int
 from ..autograd.tensor import Tensor
 from ..ops._spatial import _single
+from ..ops.maxpool import adaptive_max_pool2d, max_pool2d_with_indices
 from ..ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -59,6 +60,7 @@ class MaxPool2d(_Pool):
         stride: Any = None,
         padding: Any = 0,
         dilation: Any = 1,
+        return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
@@ -66,10 +68,18 @@ class MaxPool2d(_Pool):
         self._validate()
         self.dilation = int_pair(dilation, "dilation", "MaxPool2d")
         self.ceil_mode = bool(ceil_mode)
+        self.return_indices = bool(return_indices)
 
+    # NOTE: with return_indices=True the indices are computed from the values outside the
+    # recorded ops: a compiled step would replay stale indices (the values stay right).
     capture_safe = True
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Any:
+        if self.return_indices:
+            return max_pool2d_with_indices(
+                x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                _who=self._name(),
+            )  # fmt: skip
         return max_pool2d(
             x,
             self.kernel_size,
@@ -93,6 +103,7 @@ class MaxPool2d(_Pool):
             "padding": list(self.padding),
             "dilation": list(self.dilation),
             "ceil_mode": self.ceil_mode,
+            "return_indices": self.return_indices,
         }
 
 
@@ -290,6 +301,39 @@ class AvgPool1d(_Pool1d):
         }
 
 
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed output size (int, pair, None entries keep the input size);
+    ``return_indices=True`` also returns the int64 indices, as torch.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> rg.nn.AdaptiveMaxPool2d((2, None))(rg.randn(2, 8, 5, 5)).shape
+        (2, 8, 2, 5)
+    """
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = AdaptiveAvgPool2d(output_size).output_size
+        self.return_indices = bool(return_indices)
+
+    def forward(self, x: Any) -> Any:
+        return adaptive_max_pool2d(
+            x, self.output_size, self.return_indices,
+            _who=f"AdaptiveMaxPool2d(output_size={self.output_size})",
+        )  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def get_config(self) -> dict:
+        o = self.output_size
+        return {
+            "output_size": list(o) if isinstance(o, tuple) else o,
+            "return_indices": self.return_indices,
+        }
+
+
 class AdaptiveAvgPool1d(Module):
     """Average pooling of (N, C, L) to ``output_size`` positions.
 
@@ -318,6 +362,7 @@ class AdaptiveAvgPool1d(Module):
 
 
 __all__ = [
+    "AdaptiveMaxPool2d",
     "MaxPool1d",
     "AvgPool1d",
     "AdaptiveAvgPool1d",

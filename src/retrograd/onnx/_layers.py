@@ -140,6 +140,10 @@ def _conv2d(ctx: ExportContext, m: Any, x: Value) -> str:
 
     _check_4d(ctx, x)
     _check_float(ctx, x, _arr(m.weight))
+    if getattr(m, "padding_mode", "zeros") != "zeros":
+        raise ctx.fail(
+            f"padding_mode={m.padding_mode!r} is not exported (only 'zeros' maps to ONNX Conv)"
+        )
     (pt, pb), (pl, pr) = conv_padding(m.padding, m.kernel_size, m.stride, m.dilation, "Conv2d")
     args = [x, ctx.weight(_arr(m.weight), "weight")]
     if m.bias is not None:
@@ -158,6 +162,8 @@ def _conv2d(ctx: ExportContext, m: Any, x: Value) -> str:
 @builtin("MaxPool2d")
 def _max_pool2d(ctx: ExportContext, m: Any, x: Value) -> str:
     _check_4d(ctx, x)
+    if getattr(m, "return_indices", False):
+        raise ctx.fail("return_indices=True is not exported (the layer returns a pair)")
     ph, pw = m.padding
     return ctx.op(
         "MaxPool",
