@@ -22,7 +22,7 @@ class Adadelta(Optimizer):
         >>> opt = rg.optim.Adadelta([w])
         >>> (w * w).sum().backward(); opt.step()
         >>> w.data.round(4)
-        array([0.9969], dtype=float32)
+        array([0.9968], dtype=float32)
     """
 
     _per_param_buffers = ("square_avg", "acc_delta")

@@ -25,7 +25,7 @@ class NAdam(Optimizer):
         >>> opt = rg.optim.NAdam([w], lr=0.1)
         >>> (w * w).sum().backward(); opt.step()
         >>> w.data.round(4)
-        array([0.9], dtype=float32)
+        array([0.8944], dtype=float32)
     """
 
     _per_param_buffers = ("exp_avg", "exp_avg_sq")
