@@ -13,9 +13,9 @@ from typing import Any
 from .._backend import xp
 from .._checks import int_pair
 from ..autograd.tensor import Tensor
-from ._spatial import _check_nchw, _unbatch
+from ._spatial import _check_nchw, _pad2d, _unbatch, _window
 from ._util import ensure_tensor
-from .pool import _pad2d, _pool_geometry, _window, max_pool2d
+from .pool import _pool_geometry, max_pool2d
 
 
 def _first_max(values: list, positions: list) -> Any:
