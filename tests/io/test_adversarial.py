@@ -377,3 +377,50 @@ def _drop_tensor(header, data, name):
         kept[k] = {**v, "data_offsets": [pos, pos + e - b]}
         pos += e - b
     return {"__metadata__": header["__metadata__"], **kept}, out
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value", "expected"),
+    [
+        ("cosine", "T_max", "x", "'T_max' must be an integer, got 'x'"),
+        ("cosine", "last_epoch", 1e308, "'last_epoch' must be an integer"),
+        ("cosine", "eta_min", None, "'eta_min' must be a finite number"),
+        ("step", "_step_count", [1], "'_step_count' must be an integer"),
+        ("step", "base_lrs", ["x"], "'base_lrs' must be a list of finite numbers"),
+        ("plateau", "patience", "x", "'patience' must be an integer"),
+        ("plateau", "mode", "sideways", r"'mode' must be one of \('min', 'max'\), got 'sideways'"),
+        ("plateau", "step", 3, r"unknown entries \['step'\]"),  # would hide the method
+    ],
+)
+def test_tampered_scheduler_state_is_refused_before_training_resumes(
+    tmp_path, kind, key, value, expected
+):
+    from retrograd.optim import lr_scheduler as sched_mod
+
+    def make():
+        net = nn.Linear(3, 2)
+        opt = rg.optim.SGD(net.parameters(), lr=0.1)
+        sched = {
+            "step": lambda: sched_mod.StepLR(opt, 2),
+            "cosine": lambda: sched_mod.CosineAnnealingLR(opt, 10),
+            "plateau": lambda: sched_mod.ReduceLROnPlateau(opt),
+        }[kind]()
+        return net, opt, sched
+
+    net, opt, sched = make()
+    path = tmp_path / "c.safetensors"
+    rg.save_checkpoint(path, model=net, optimizer=opt, scheduler=sched)
+
+    def edit(meta):
+        enc = meta["scheduler"]
+        if key in enc["k"]:
+            enc["v"][enc["k"].index(key)] = value
+        else:
+            enc["k"].append(key)
+            enc["v"].append(value)
+        return meta
+
+    path.write_bytes(edit_metadata(path.read_bytes(), edit))
+    net2, opt2, sched2 = make()
+    with pytest.raises(rg.ModelFileError, match=expected):
+        rg.load_checkpoint(path, model=net2, optimizer=opt2, scheduler=sched2)

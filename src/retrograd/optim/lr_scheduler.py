@@ -70,13 +70,70 @@ class LRScheduler:
         return {k: _plain(v) for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        for k, v in state_dict.items():
-            if k == "optimizer":
-                continue
-            self.__dict__[k] = list(v) if isinstance(v, tuple) else v
+        _load_attributes(self, state_dict)
 
     def _lrs(self) -> list:
         return [group["lr"] for group in self.optimizer.param_groups]
+
+
+def _load_attributes(obj: Any, state_dict: Any, choices: dict | None = None) -> None:
+    """Set ``obj``'s attributes from a saved state, each of the kind it has now (an int
+    stays an int, a number a finite number, a list a list of them...), all or nothing:
+    a checkpoint is untrusted, and a wrong kind would only fail at a later ``step()`` (or
+    a key such as ``step`` would hide the method)."""
+    name = type(obj).__name__
+    if not isinstance(state_dict, dict):
+        raise ValueError(
+            f"{name}.load_state_dict: expected a dict, got {type(state_dict).__name__}"
+        )
+    unknown = sorted(str(k) for k in state_dict if k != "optimizer" and k not in obj.__dict__)
+    if unknown:
+        raise ValueError(
+            f"{name}.load_state_dict: unknown entries {unknown[:5]}; expected some of "
+            f"{sorted(k for k in obj.__dict__ if k != 'optimizer')}"
+        )
+    new = {}
+    for k, v in state_dict.items():
+        if k == "optimizer":
+            continue
+        cur = obj.__dict__[k]
+        ok = _same_kind(cur, v, finite=k != "best")
+        if ok and isinstance(v, str) and choices and k in choices:
+            ok = v in choices[k]
+        if not ok:
+            kind = f"one of {choices[k]}" if choices and k in choices else _kind(cur)
+            raise ValueError(f"{name}.load_state_dict: {k!r} must be {kind}, got {str(v)[:40]!r}")
+        new[k] = list(v) if isinstance(v, tuple) else v
+    obj.__dict__.update(new)
+
+
+def _same_kind(cur: Any, v: Any, finite: bool = True) -> bool:
+    if isinstance(cur, bool) or cur is None:
+        return isinstance(v, bool) if isinstance(cur, bool) else True
+    if isinstance(cur, int):
+        return isinstance(v, int) and not isinstance(v, bool)
+    if isinstance(cur, float):
+        return (
+            isinstance(v, (int, float)) and not isinstance(v, bool)
+            and not math.isnan(v) and (math.isfinite(v) or not finite)
+        )  # fmt: skip
+    if isinstance(cur, (list, tuple)):
+        return isinstance(v, (list, tuple)) and (
+            not cur or all(_same_kind(cur[0], x, finite) for x in v)
+        )
+    return isinstance(v, type(cur))
+
+
+def _kind(cur: Any) -> str:
+    if isinstance(cur, bool):
+        return "true or false"
+    if isinstance(cur, int):
+        return "an integer"
+    if isinstance(cur, float):
+        return "a finite number"
+    if isinstance(cur, (list, tuple)):
+        return "a list" + (f" of {_kind(cur[0]).split(' ', 1)[-1]}s" if cur else "")
+    return f"a {type(cur).__name__}"
 
 
 def _plain(v: Any) -> Any:
@@ -329,9 +386,8 @@ class ReduceLROnPlateau:
         return {k: _plain(v) for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        for k, v in state_dict.items():
-            if k != "optimizer":
-                self.__dict__[k] = v
+        _load_attributes(self, state_dict, {"mode": ("min", "max"),
+                                            "threshold_mode": ("rel", "abs")})  # fmt: skip
 
 
 class LambdaLR(LRScheduler):
