@@ -106,6 +106,24 @@ def test_xent_grad_is_bitwise_numpy(shape, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES[:4] + [(5, 3000)])
+@pytest.mark.parametrize("impl", [N, B], ids=["numpy", "numba"])
+def test_softmax_xent_grad_is_bitwise_the_two_kernels_it_fuses(shape, dtype, impl):
+    # what makes a replay that fuses the loss and its VJP bitwise the eager step
+    z = _data(shape, dtype, seed=22, specials=False) * 4
+    flat = _labels(shape)
+    scale = np.asarray(1.0 / shape[0], dtype=dtype)
+    grad, total = impl.softmax_xent_grad(z, flat, scale)
+    p, want_total = impl.softmax_xent(z, flat)
+    assert _bits_equal(grad, impl.xent_grad(p, flat, scale))
+    assert type(total) is type(want_total) and _bits_equal(total, want_total)
+    if impl is B:  # and within an ulp of the NumPy twin
+        g1, t1 = N.softmax_xent_grad(z, flat, scale)
+        np.testing.assert_allclose(grad, g1, rtol=RTOL[dtype], atol=RTOL[dtype] * 1e-3)
+        np.testing.assert_allclose(total, t1, rtol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_sgd_momentum_is_bitwise_numpy(shape, dtype):
     data, grad, buf = (_data(shape, dtype, seed=s, specials=False) for s in (7, 8, 9))

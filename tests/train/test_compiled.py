@@ -423,3 +423,18 @@ def test_the_replay_hands_gradients_over_through_the_engine():
     assert fn.source.count("_store(") == 1 and ".grad" not in fn.source
     step(x, y)
     assert step.replays == 1
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_the_loss_and_its_vjp_replay_as_one_call_bitwise(reduction):
+    # cross-entropy at the root: its forward and VJP are one call in the replay
+    x, y = _data()
+    lf = rg.nn.CrossEntropyLoss(reduction=reduction)
+    (m1, o1), (m2, o2) = _pair(_mlp())
+    step = rg.train.compile_step(m2, lf, o2)
+    for _ in range(3):
+        assert step(x, y) == _eager_step(m1, lf, o1, x, y)
+    src = next(iter(step._programs.values())).source
+    assert src.count("= FB") == 1 and step.replays == 2
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(p1.data, p2.data)

@@ -194,6 +194,47 @@ def xent_grad(p: Any, flat: Any, scale: Any) -> Any:
     return grad
 
 
+@_jit
+def _softmax_xent_grad(z, flat, scale, grad):  # pragma: no cover - compiled
+    # _softmax_xent then _xent_grad, row by row: the same float operations in the same
+    # order (p rounded to the dtype before 1 is subtracted), without storing p.
+    n, c = z.shape
+    one = z.dtype.type(1)
+    total = 0.0
+    for i in range(n):
+        row = z[i]
+        out = grad[i]
+        m = row[0]
+        for j in range(1, c):
+            v = row[j]
+            if v > m or v != v:
+                m = v
+        acc = 0.0
+        for j in range(c):
+            e = np.exp(row[j] - m)
+            out[j] = e
+            acc += e
+        se = z.dtype.type(acc)
+        t = flat[i] - i * c
+        for j in range(c):
+            v = out[j] / se
+            if j == t:
+                v = v - one
+            out[j] = v * scale
+        total += np.log(se) - (row[t] - m)
+    return total
+
+
+def softmax_xent_grad(z: Any, flat: Any, scale: Any) -> tuple:
+    if z.ndim != 2 or not z.flags.c_contiguous or z.shape[0] == 0 or z.shape[1] > XENT_MAX_CLASSES:
+        # what the two kernels do on their own here (each may take its NumPy twin)
+        p, total = softmax_xent(z, flat)
+        return xent_grad(p, flat, scale), total
+    grad = np.empty_like(z)
+    total = _softmax_xent_grad(z, flat, z.dtype.type(scale), grad)
+    return grad, z.dtype.type(total)
+
+
 # ---------------------------------------------------------------- SGD momentum
 @_jit
 def _sgd_momentum_serial(data, grad, buf, lr, momentum):  # pragma: no cover - compiled
@@ -409,6 +450,6 @@ def rmsprop(
 
 
 __all__ = [
-    "bias_relu", "relu_grad_bias", "softmax_xent", "xent_grad", "sgd_momentum", "adam",
-    "rmsprop",
+    "bias_relu", "relu_grad_bias", "softmax_xent", "xent_grad", "softmax_xent_grad",
+    "sgd_momentum", "adam", "rmsprop",
 ]  # fmt: skip

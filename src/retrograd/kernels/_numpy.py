@@ -62,6 +62,16 @@ def xent_grad(p: Any, flat: Any, scale: Any) -> Any:
     return grad
 
 
+def softmax_xent_grad(z: Any, flat: Any, scale: Any) -> tuple:
+    """:func:`softmax_xent` then :func:`xent_grad`: ``((p - onehot) * scale, total)``.
+
+    The loss and its gradient in one call, for a compiled step whose backward starts at
+    this loss (same numbers as the two calls; the probabilities are not kept).
+    """
+    p, total = softmax_xent(z, flat)
+    return xent_grad(p, flat, scale), total
+
+
 def sgd_momentum(data: Any, grad: Any, buf: Any, lr: Any, momentum: Any) -> None:
     """``buf = momentum * buf + grad; data -= lr * buf`` in place (0-d lr, momentum)."""
     buf *= momentum
@@ -146,6 +156,6 @@ def rmsprop(
 
 
 __all__ = [
-    "bias_relu", "relu_grad_bias", "softmax_xent", "xent_grad", "sgd_momentum", "adam",
-    "rmsprop",
+    "bias_relu", "relu_grad_bias", "softmax_xent", "xent_grad", "softmax_xent_grad",
+    "sgd_momentum", "adam", "rmsprop",
 ]  # fmt: skip

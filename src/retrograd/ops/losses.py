@@ -92,6 +92,23 @@ class CrossEntropy(Function):
         total = add_reduce(losses)
         return total / self.denom if reduction == "mean" else total
 
+    def forward_backward(self, g, z, **params):
+        """``forward(z, **params)`` then ``backward(g)``: ``(loss, gradients)``.
+
+        For a compiled step whose backward starts at this loss: verified labels and a
+        reduced loss take one kernel for both (the same numbers as the two calls), any
+        other case makes the two calls.
+        """
+        if not (params.get("checked") and params.get("reduction", "mean") != "none"):
+            return self.forward(z, **params), self.backward(g)
+        m, c = z.shape
+        target, reduction = params["target"], params.get("reduction", "mean")
+        denom = float(m)
+        flat = _row_starts(m, c) + target
+        scale = g / denom if reduction == "mean" else g  # as backward scales it
+        grad, total = K.softmax_xent_grad(z, flat, scale)
+        return (total / denom if reduction == "mean" else total), (grad,)
+
     @staticmethod
     def replay_check(arrays: tuple, params: dict) -> bool:
         """May a recorded call be replayed on these arrays (``train.compile_step``)?

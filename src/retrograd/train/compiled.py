@@ -337,6 +337,11 @@ def _generate(
     for s in range(2, base):
         if f"C{s}" in ns:
             add(f"    v{s} = C{s}")
+    # The loss's own op, when the backward starts with it and it has a fused
+    # ``forward_backward`` (cross-entropy): one call for its forward and its VJP.
+    fused = back[0] if back and base + back[0] == loss_slot else None
+    if fused is not None and not callable(getattr(ops[fused][0], "forward_backward", None)):
+        fused = None
     for i, (ctx, idx, kw, subs) in enumerate(ops):
         o = base + i
         ns[f"F{i}"] = ctx.forward
@@ -363,7 +368,11 @@ def _generate(
             kwd = "{" + ", ".join([f"**K{i}"] + [f"{k!r}: v{j}" for k, j in subs]) + "}"
             add(f"    if not Q{i}(({args},), {kwd}):")
             add("        return False  # run eagerly")
-        add(f"    v{o} = F{i}({call_args})")
+        if i == fused:
+            ns[f"FB{i}"] = ctx.forward_backward
+            add(f"    v{o}, R{i} = FB{i}(ROOT, {call_args})")
+        else:
+            add(f"    v{o} = F{i}({call_args})")
         add(f"    if v{o}.__class__ is not _ndarray:")
         add(f"        v{o} = _asarray(v{o})")
     # Backward: gradient variables g<slot>, None until a contribution arrives.
@@ -381,7 +390,7 @@ def _generate(
         o = base + i
         ns[f"B{i}"] = ctx.backward
         add(f"    if g{o} is not None:")
-        add(f"        r = B{i}(g{o})")
+        add(f"        r = R{i}" if i == fused else f"        r = B{i}(g{o})")
         for pos, (j, w) in enumerate(zip(idx, ctx.needs)):
             if not w:
                 continue
