@@ -10,8 +10,9 @@ the same order; each stops every sample on its relative change
 ``||f(z) - z|| <= TOL ||f(z)||`` with at most ``MAX_ITER`` cell evaluations, in forward
 and in the backward (adjoint) solve.
 
-Contenders (``CONTENDERS``): retrograd's ``rg.nn.FixedPoint`` with each forward solver
-(``"iter"``, ``"anderson"``, and every other solver ``FixedPoint`` knows) and exact
+Contenders (``rg_contenders()``, ``TD_CONTENDERS``): retrograd's ``rg.nn.FixedPoint``
+with each forward solver (``"iter"``, ``"anderson"``, ``"broyden"``: every name in
+``retrograd.nn.fixedpoint.SOLVERS``) and exact
 implicit gradients (``backward="rbp"``, the adjoint solved by the same solver), and the
 approximate gradients ``backward="jfb"`` and ``"phantom"`` (5 steps); torchdeq's
 ``get_deq(ift=True)`` with its fixed-point iteration, its Anderson (defaults ``m=6``,
@@ -22,24 +23,29 @@ runs until every sample meets the tolerance: the same number).
 
 Timing: one process; the contenders alternate epoch by epoch, in an order rotated every
 epoch, each epoch timed step by step (forward, loss, backward, Adam); the figure is the
-median step over all epochs but the first. ``THREADS`` BLAS threads for NumPy and
-``torch.set_num_threads`` the same.
+median step over all epochs but the first. ``--threads`` BLAS threads for NumPy
+(threadpoolctl) and ``torch.set_num_threads`` the same (default 2). A step whose adjoint
+becomes non-finite raises in retrograd even under ``on_nonconvergence="warn"``: it is
+skipped and counted ("failed").
 
-Also measured (``--part``):
+Also measured, with ``--part train``:
 
-- ``iters``: on the weights the plain-iteration contender reached at the end of
+- on the weights the plain-iteration contender reached at the end of
   training, the cell evaluations each retrograd solver needs to relative tol 1e-6
   (forward: slowest and mean sample over the 360 test digits; backward: one batch);
-- ``cosine``: for the jfb and phantom contenders, the cosine between their gradient of
-  ``U, b, W`` and the exact one (rbp at tol 1e-6) on a fixed batch, at several epochs;
-- ``jacreg``: training with and without Jacobian regularization
-  (``rg.nn.utils.jacobian_regularization``, weight ``JR_WEIGHT`` per sample), forward and
-  backward cell evaluations per epoch.
+- for the jfb and phantom contenders, the cosine between their gradient of
+  ``U, b, W`` and the exact one (rbp at tol 1e-6; CG when the adjoint relaxation
+  diverges) on a fixed batch, at several epochs;
+
+and with ``--part jacreg``: training with and without Jacobian regularization
+(``rg.nn.utils.jacobian_regularization``, weights ``JR_WEIGHTS`` per sample), forward and
+backward cell evaluations per epoch.
 
     python benchmarks/bench_deq.py                 # everything, markdown to stdout
     python benchmarks/bench_deq.py --quick         # smoke run (seconds)
-    python benchmarks/bench_deq.py --hidden 64 --epochs 10 --part train
-    python benchmarks/bench_deq.py --json out.json
+    python benchmarks/bench_deq.py --hidden 64 256 --epochs 10 --part train --threads 1
+    python benchmarks/bench_deq.py --hidden 64 256 --part jacreg --threads 1
+    python benchmarks/bench_deq.py --json out.json     # then --render out.json
 
 torchdeq is a benchmark-only dependency (``pip install torchdeq``; it needs PyTorch);
 without it its contenders are reported as skipped. ``run(quick=False)`` returns one row per
@@ -50,9 +56,7 @@ from __future__ import annotations
 
 import os
 
-THREADS = 2
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, str(THREADS))
+THREADS = 2  # for NumPy's BLAS (threadpoolctl) and torch alike; --threads changes it
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
@@ -72,7 +76,7 @@ BATCH = 64
 TOL = 1e-4
 MAX_ITER = 100
 PHANTOM_K = 5
-JR_WEIGHT = 0.1  # weight of the per-sample ||J||_F^2 estimate in the loss
+JR_WEIGHTS = (0.1, 1.0)  # weights of the per-sample ||J||_F^2 estimate in the loss
 HIDDEN = (64, 256)
 EPOCHS, QUICK_EPOCHS = 10, 2
 JR_EPOCHS = 20
@@ -173,6 +177,7 @@ class RgDEQ:
         m.readout.weight.data[...] = w["R"]
         m.readout.bias.data[...] = w["c"]
         self.model, self.jr_weight = m, jr_weight
+        self.failed = 0  # steps whose adjoint became non-finite (skipped)
         self.opt = rg.optim.Adam(m.parameters(), lr=LR)
 
     def step(self, xb: Any, yb: Any) -> tuple:
@@ -185,7 +190,12 @@ class RgDEQ:
             hz = h.detach().requires_grad_()
             jr = rg.nn.utils.jacobian_regularization(m.fp.cell(hz, u), hz)
             loss = loss + (self.jr_weight / len(xb)) * jr
-        loss.backward()
+        try:
+            loss.backward()
+        except rg.ConvergenceError:  # a non-finite adjoint (raised even under "warn")
+            self.failed += 1  # the step is skipped, counted as capped
+            st = m.fp.last_stats
+            return st["forward_iterations"], m.fp.backward_max_iter, True
         self.opt.step()
         st = m.fp.last_stats
         capped = not (st["forward_converged"] and st.get("backward_converged", True))
@@ -386,18 +396,29 @@ def compare(
             tight = {"tol": 1e-6, "max_iter": 1000}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                exact = t.upstream_grad(
-                    xc,
-                    yc,
-                    backward="rbp",
-                    backward_solver="iter",
-                    backward_tol=1e-6,
-                    backward_max_iter=1000,
-                    **tight,
-                )
+                exact, method = None, "rbp"
+                try:
+                    exact = t.upstream_grad(
+                        xc,
+                        yc,
+                        backward="rbp",
+                        backward_solver="iter",
+                        backward_tol=1e-6,
+                        backward_max_iter=1000,
+                        **tight,
+                    )
+                except t.rg.ConvergenceError:
+                    pass  # the adjoint relaxation diverges (J^T not contracting) ...
+                if exact is None or not t.model.fp.last_stats.get("backward_converged"):
+                    method = "cg"  # ... CG on the normal equations needs no contraction
+                    exact = t.upstream_grad(
+                        xc, yc, backward="cg", backward_tol=1e-6, backward_max_iter=1000, **tight
+                    )
                 approx = t.upstream_grad(xc, yc, **tight)
             cos = float(exact @ approx / np.linalg.norm(exact) / np.linalg.norm(approx))
-            cos_rows.append({"hidden": hidden, "contender": n, "epoch": epoch, "cosine": cos})
+            cos_rows.append(
+                {"hidden": hidden, "contender": n, "epoch": epoch, "cosine": cos, "exact": method}
+            )
 
     cosines(0)
     log = train(trainers, data, epochs, on_epoch=cosines)
@@ -444,6 +465,7 @@ def compare(
             bwd_last_epoch=float(np.mean([s[1] for s in last])),
             fwd_first_epoch=float(np.mean([s[0] for s in lg["iters"][0]])),
             capped_steps=int(sum(s[2] for s in steps)),
+            failed_steps=getattr(trainers[n], "failed", 0),
             steps=len(steps),
             test_acc=trainers[n].accuracy(Xte, yte),
             train_acc=trainers[n].accuracy(Xtr, ytr),
@@ -495,10 +517,9 @@ def iteration_counts(t: Any, hidden: int, data: tuple, tol: float = 1e-6) -> lis
 def jacreg(hidden: int, epochs: int, data: tuple) -> list[dict]:
     """Forward/backward evaluations per epoch, trained with and without Jacobian reg."""
     w = init_weights(hidden)
-    trainers = {
-        "without": RgDEQ(hidden, w, solver="iter"),
-        f"with (weight {JR_WEIGHT:g})": RgDEQ(hidden, w, jr_weight=JR_WEIGHT, solver="iter"),
-    }
+    trainers = {"without": RgDEQ(hidden, w, solver="iter")}
+    for jw in JR_WEIGHTS:
+        trainers[f"weight {jw:g}"] = RgDEQ(hidden, w, jr_weight=jw, solver="iter")
     Xte, yte = data[2], data[3]
     accs: dict = {n: [] for n in trainers}
 
@@ -535,12 +556,21 @@ def run(
     names: list | None = None,
 ) -> list[dict]:
     """Every measurement; returns the comparison rows (the others ride along in ``extra``)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(THREADS):
+        return _run(quick, hidden, epochs, parts, names)
+
+
+def _run(quick: bool, hidden: tuple, epochs: int | None, parts: tuple, names: list | None):
     data = load_data()
     if quick:
         data = (data[0][: 4 * BATCH], data[1][: 4 * BATCH], data[2][:64], data[3][:64])
     epochs = epochs or (QUICK_EPOCHS if quick else EPOCHS)
     rows: list[dict] = []
-    extra: dict = {"iters": [], "cosines": [], "jacreg": [], "load": [C.load_average()]}
+    extra: dict = {
+        "iters": [], "cosines": [], "jacreg": [], "load": [C.load_average()], "threads": THREADS,
+    }  # fmt: skip
     for h in hidden:
         if "train" in parts:
             cos_at = (0, 1, epochs) if quick else (0, 1, epochs // 2, epochs)
@@ -574,14 +604,56 @@ def _f(v: Any, fmt: str = ".1f") -> str:
     return "-" if v is None else format(v, fmt)
 
 
+def _by(rows: list, name: str) -> dict | None:
+    return next((r for r in rows if r["contender"] == name), None)
+
+
+def summary_lines(ok: list[dict], slack: float = 0.02) -> list[str]:
+    """The targets' comparisons, for the rows of one hidden size that ran.
+
+    torchdeq's best: its fastest configuration among those within ``slack`` of its best
+    test accuracy (one that trains well); retrograd's best: its fastest configuration with
+    at least that test accuracy. Also the same algorithm on both sides (fixed-point
+    iteration + implicit gradient).
+    """
+    td = [r for r in ok if r["contender"].startswith("torchdeq")]
+    rg = [r for r in ok if r["contender"].startswith("retrograd")]
+    out = []
+    if td and rg:
+        top = max(r["test_acc"] for r in td)
+        td_best = min((r for r in td if r["test_acc"] >= top - slack),
+                      key=lambda r: r["step_ms_median"])  # fmt: skip
+        good = [r for r in rg if r["test_acc"] >= td_best["test_acc"]]
+        if good:
+            rg_best = min(good, key=lambda r: r["step_ms_median"])
+            out.append(
+                f"torchdeq's best (its fastest within {slack:g} of its best test accuracy): "
+                f"{td_best['contender']}, {td_best['step_ms_median']:.1f} ms/step, test acc "
+                f"{td_best['test_acc']:.3f}; retrograd's fastest at equal or better accuracy: "
+                f"{rg_best['contender']}, {rg_best['step_ms_median']:.1f} ms/step, test acc "
+                f"{rg_best['test_acc']:.3f}: "
+                f"**{td_best['step_ms_median'] / rg_best['step_ms_median']:.2f}x** faster per step."
+            )
+        else:
+            out.append(f"No retrograd configuration reached {td_best['contender']}'s accuracy.")
+    a, b = _by(rg, "retrograd iter"), _by(td, "torchdeq fixed-point")
+    if a and b:
+        out.append(
+            f"Same algorithm (fixed-point iteration, implicit gradient): retrograd "
+            f"{b['step_ms_median'] / a['step_ms_median']:.2f}x faster per step."
+        )
+    return [" ".join(out)] if out else []
+
+
 def markdown(rows: list[dict]) -> str:
     extra = next((r["extra"] for r in rows if "extra" in r), {})
     load = extra.get("load") or []
+    threads = extra.get("threads") or next((r["threads"] for r in rows if "threads" in r), "?")
     out = [
         f"Digits DEQ classifier `z* = tanh(W z* + U x + b)` (free `W`), batch {BATCH}, Adam "
         f"lr {LR:g}, float32, same initial weights and batches for all, per-sample relative "
         f"stop at {TOL:g}, at most {MAX_ITER} cell evaluations forward and backward, "
-        f"{THREADS} threads, contenders alternating epoch by epoch; ms/step is the median "
+        f"{threads} thread(s), contenders alternating epoch by epoch; ms/step is the median "
         "step after the first epoch; evaluations are per step (slowest sample), mean over the "
         "last epoch. Load average (1/5/15 min) during the run: "
         + " -> ".join(str(x) for x in load if x)
@@ -609,13 +681,16 @@ def markdown(rows: list[dict]) -> str:
             if r["status"] != "ok":
                 out.append(f"| {r['contender']} | {r['status']}: {r['note']} |||||||")
                 continue
+            failed = f" ({r['failed_steps']} failed)" if r.get("failed_steps") else ""
             ratio = r["step_ms_median"] / rg_best["step_ms_median"] if rg_best else None
             out.append(
                 f"| {r['contender']} | {r['step_ms_median']:.1f} | {_f(ratio, '.2f')}x | "
                 f"{r['fwd_first_epoch']:.1f} -> {r['fwd_last_epoch']:.1f} | "
-                f"{r['bwd_last_epoch']:.1f} | {r['capped_steps']}/{r['steps']} | "
+                f"{r['bwd_last_epoch']:.1f} | {r['capped_steps']}/{r['steps']}"
+                f"{failed} | "
                 f"{r['test_acc']:.3f} | {r['train_acc']:.3f} |"
             )
+        out += [""] + summary_lines(ok)
         out.append("")
     its = extra.get("iters") or []
     if its:
@@ -643,20 +718,25 @@ def markdown(rows: list[dict]) -> str:
         epochs = sorted({c["epoch"] for c in cos})
         out += [
             "Cosine between the approximate gradient of `U, b, W` and the exact one (rbp, "
-            "tol 1e-6), on a fixed batch, on each contender's own weights during its training:",
+            "tol 1e-6; (cg): by CG where the adjoint relaxation diverges), on a fixed batch, "
+            "on each contender's own weights during its training:",
             "",
             "| hidden | contender | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
             "|---|---|" + "---:|" * len(epochs),
         ]
         keys = sorted({(c["hidden"], c["contender"]) for c in cos})
         for h, n in keys:
-            got = {c["epoch"]: c["cosine"] for c in cos if (c["hidden"], c["contender"]) == (h, n)}
-            out.append(f"| {h} | {n} | " + " | ".join(_f(got.get(e), ".3f") for e in epochs) + " |")
+            got = {
+                c["epoch"]: _f(c["cosine"], ".3f") + (" (cg)" if c.get("exact") == "cg" else "")
+                for c in cos
+                if (c["hidden"], c["contender"]) == (h, n)
+            }
+            out.append(f"| {h} | {n} | " + " | ".join(got.get(e, "-") for e in epochs) + " |")
         out.append("")
     jr = extra.get("jacreg") or []
     if jr:
         out += [
-            f"Jacobian regularization (`retrograd iter`, the loss plus {JR_WEIGHT:g} x the "
+            "Jacobian regularization (`retrograd iter`, the loss plus a weight times the "
             "per-sample Hutchinson estimate of `||J||_F^2`, one vector), forward / backward "
             "cell evaluations per step (mean over the epoch; slowest sample), test accuracy:",
             "",
@@ -684,7 +764,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global VERBOSE, LR
+    global VERBOSE, LR, THREADS, JR_WEIGHTS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run (seconds)")
     ap.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN))
@@ -694,8 +774,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contenders", nargs="+", help="only these (names as in the table)")
     ap.add_argument("--lr", type=float, default=LR)
     ap.add_argument("--verbose", action="store_true", help="progress on stderr")
+    ap.add_argument("--threads", type=int, default=THREADS, help="BLAS and torch threads")
+    ap.add_argument("--jr-weights", type=float, nargs="+", default=list(JR_WEIGHTS))
+    ap.add_argument("--render", metavar="JSON", help="re-render a saved --json, no runs")
     a = ap.parse_args(argv)
-    VERBOSE, LR = a.verbose, a.lr
+    if a.render:
+        with open(a.render, encoding="utf-8") as fh:
+            print(markdown(json.load(fh)))
+        return 0
+    VERBOSE, LR, THREADS, JR_WEIGHTS = a.verbose, a.lr, a.threads, tuple(a.jr_weights)
     t0 = time.perf_counter()
     rows = run(a.quick, tuple(a.hidden), a.epochs, tuple(a.part), a.contenders)
     if a.json:

@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 #: Suites written as separate scripts exposing ``run(quick=False) -> list[dict]``.
 EXTRA_SUITES = {
     "rnn": "bench_rnn.py", "cnn": "bench_cnn.py", "nets": "bench_nets.py", "mpi": "bench_mpi.py",
+    "deq": "bench_deq.py",
 }  # fmt: skip
 SUITES = ("mlp",) + tuple(EXTRA_SUITES)
 PEER_NAMES = {

@@ -182,7 +182,7 @@ def test_deq_suite_measures_every_part():
     assert all(r["fwd_converged"] for r in extra["iters"])
     assert {c["contender"] for c in extra["cosines"]} == {"retrograd anderson+jfb"}
     assert all(-1.0 <= c["cosine"] <= 1.0 for c in extra["cosines"])
-    assert {r["training"] for r in extra["jacreg"]} == {"without", "with (weight 0.1)"}
+    assert {r["training"] for r in extra["jacreg"]} == {"without", "weight 0.1", "weight 1"}
     for heading in ("Hidden 8", "tol 1e-6", "Cosine", "Jacobian regularization"):
         assert heading in md
 
