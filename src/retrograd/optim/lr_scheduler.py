@@ -118,9 +118,12 @@ def _same_kind(cur: Any, v: Any, finite: bool = True) -> bool:
             and not math.isnan(v) and (math.isfinite(v) or not finite)
         )  # fmt: skip
     if isinstance(cur, (list, tuple)):
-        return isinstance(v, (list, tuple)) and (
-            not cur or all(_same_kind(cur[0], x, finite) for x in v)
-        )
+        if not isinstance(v, (list, tuple)):
+            return False
+        if len(v) == len(cur):  # item by item (lists of mixed items: OneCycleLR's phases)
+            return all(_same_kind(c, x, finite) for c, x in zip(cur, v))
+        # Another length (e.g. milestones): items of the kind of all the present ones.
+        return all(all(_same_kind(c, x, finite) for c in cur) for x in v)
     return isinstance(v, type(cur))
 
 
@@ -132,7 +135,8 @@ def _kind(cur: Any) -> str:
     if isinstance(cur, float):
         return "a finite number"
     if isinstance(cur, (list, tuple)):
-        return "a list" + (f" of {_kind(cur[0]).split(' ', 1)[-1]}s" if cur else "")
+        kinds = {_kind(c).split(" ", 1)[-1] for c in cur}
+        return "a list" + (f" of {kinds.pop()}s" if len(kinds) == 1 else "")
     return f"a {type(cur).__name__}"
 
 
