@@ -52,6 +52,24 @@ def test_max_pool2d_return_indices_matches_torch(kw):
     np.testing.assert_array_equal(i3.data, it.numpy()[0])
 
 
+@pytest.mark.parametrize(
+    "kw", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}]
+)
+def test_max_pool1d_return_indices_matches_torch(kw):
+    x = np.random.default_rng(8).standard_normal((2, 3, 9)).round(1)
+    a, at = _pair(x)
+    (v, i), (vt, it) = (
+        F.max_pool1d(a, return_indices=True, **kw),
+        TF.max_pool1d(at, return_indices=True, **kw),
+    )
+    np.testing.assert_array_equal(i.data, it.numpy())
+    _check(v, vt, [a], [at])
+    np.testing.assert_array_equal(
+        rg.nn.MaxPool1d(return_indices=True, **kw)(rg.tensor(x[0]))[1].data, it.numpy()[0]
+    )
+    assert rg.nn.MaxPool1d(**kw)(rg.tensor(x)).shape == tuple(vt.shape)
+
+
 @pytest.mark.parametrize("size", [1, 3, (2, None), (5, 4), (7, 8)])
 def test_adaptive_max_pool2d_matches_torch(size):
     x = np.random.default_rng(1).standard_normal((2, 3, 7, 8)).round(1)

@@ -55,7 +55,11 @@ from ..ops.losses import (  # noqa: F401 - re-exported: every loss function
     smooth_l1_loss,
     symmetric_cross_entropy,
 )
-from ..ops.maxpool import adaptive_max_pool2d, max_pool2d_with_indices  # noqa: F401
+from ..ops.maxpool import (  # noqa: F401 - re-exported
+    adaptive_max_pool2d,
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+)
 from ..ops.movement import pad  # noqa: F401 - re-exported (torch's F.pad, with modes)
 from ..ops.normalization import (  # noqa: F401 - re-exported
     batch_norm,
@@ -68,8 +72,8 @@ from ..ops.pool import (  # noqa: F401 - re-exported
     adaptive_avg_pool2d,
     avg_pool1d,
     avg_pool2d,
-    max_pool1d,
 )
+from ..ops.pool import max_pool1d as _max_pool1d
 from ..ops.pool import max_pool2d as _max_pool2d
 from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 
@@ -185,3 +189,32 @@ def prelu(input: Any, weight: Any) -> Tensor:  # noqa: A002
         w = reshape(w, ())
     # NOTE: where(x > 0, ...) gives the slope branch's gradient at exactly 0, as torch.
     return ops.where(x.data > 0, x, w * x)
+
+
+def max_pool1d(
+    input: Any,  # noqa: A002 - PyTorch's name
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+    *,
+    _who: str = "max_pool1d",
+) -> Any:
+    """1-D max pooling over (N, C, L); ``return_indices=True`` also returns the int64
+    positions of the maxima along L, as torch.
+
+    Example::
+
+        >>> import retrograd as rg
+        >>> v, i = rg.nn.functional.max_pool1d(rg.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2,
+        ...                                    return_indices=True)
+        >>> v.tolist(), i.tolist()
+        ([[[3.0, 2.0]]], [[[1, 2]]])
+    """
+    if return_indices:
+        return max_pool1d_with_indices(
+            input, kernel_size, stride, padding, dilation, ceil_mode, _who=_who
+        )
+    return _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, _who=_who)

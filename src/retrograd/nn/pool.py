@@ -12,7 +12,11 @@ from .._backend import xp
 from .._checks import int_pair, positive_int
 from ..autograd.tensor import Tensor
 from ..ops._spatial import _single
-from ..ops.maxpool import adaptive_max_pool2d, max_pool2d_with_indices
+from ..ops.maxpool import (
+    adaptive_max_pool2d,
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+)
 from ..ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -238,15 +242,21 @@ class MaxPool1d(_Pool1d):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        if return_indices:
-            raise ValueError("MaxPool1d: return_indices=True is not supported")
         self._args(kernel_size, stride, padding)
         self.dilation = _single(dilation, "dilation", "MaxPool1d")
         self.ceil_mode = bool(ceil_mode)
+        self.return_indices = bool(return_indices)
 
+    # NOTE: with return_indices=True the indices are computed from the values outside the
+    # recorded ops: a compiled step would replay stale indices (the values stay right).
     capture_safe = True
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Any:
+        if self.return_indices:
+            return max_pool1d_with_indices(
+                x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                _who=self._name(),
+            )  # fmt: skip
         return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                           self.ceil_mode, _who=self._name())  # fmt: skip
 
@@ -256,7 +266,8 @@ class MaxPool1d(_Pool1d):
 
     def get_config(self) -> dict:
         return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
-                "dilation": self.dilation, "ceil_mode": self.ceil_mode}  # fmt: skip
+                "dilation": self.dilation, "ceil_mode": self.ceil_mode,
+                "return_indices": self.return_indices}  # fmt: skip
 
 
 class AvgPool1d(_Pool1d):

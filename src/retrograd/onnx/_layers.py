@@ -465,6 +465,8 @@ def _one(v: Any) -> int:
 
 @builtin("MaxPool1d")
 def _max_pool1d(ctx: ExportContext, m: Any, x: Value) -> str:
+    if getattr(m, "return_indices", False):
+        raise ctx.fail("return_indices=True is not exported (the layer returns a pair)")
     _check_3d(ctx, x)
     p = _one(m.padding)
     return ctx.op(

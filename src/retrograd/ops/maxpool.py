@@ -64,6 +64,32 @@ def max_pool2d_with_indices(
     return _unbatch(out, unbatched), _unbatch(idx, unbatched)
 
 
+def max_pool1d_with_indices(
+    input: Any,  # noqa: A002
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    *,
+    _who: str = "max_pool1d",
+) -> tuple:
+    """``(values, indices)`` of 1-D max pooling over (N, C, L) or (C, L) input."""
+    from ._spatial import _single
+    from .shape import reshape
+
+    x = ensure_tensor(input)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{_who}: expected (N, C, L) or (C, L) input, got shape {x.shape}")
+    k = _single(kernel_size, "kernel_size", _who)
+    s = k if stride is None else _single(stride, "stride", _who)
+    p = _single(padding, "padding", _who, 0)
+    d = _single(dilation, "dilation", _who)
+    x4 = reshape(x, x.shape[:-1] + (1, x.shape[-1]))
+    v, i = max_pool2d_with_indices(x4, (1, k), (1, s), (0, p), (1, d), ceil_mode, _who=_who)
+    return reshape(v, v.shape[:-2] + v.shape[-1:]), reshape(i, i.shape[:-2] + i.shape[-1:])
+
+
 def _bins(n: int, m: int) -> list:
     """PyTorch's adaptive bins: [floor(i n / m), ceil((i + 1) n / m)) for i < m."""
     return [((i * n) // m, -((-(i + 1) * n) // m)) for i in range(m)]
