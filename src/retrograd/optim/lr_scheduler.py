@@ -520,20 +520,8 @@ class OneCycleLR(LRScheduler):
             raise ValueError(
                 f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
             )
-        self._anneal = self._cos if anneal_strategy == "cos" else self._linear
-        t = self.total_steps
-        if three_phase:
-            self._phases = [
-                (float(pct_start * t) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                (float(2 * pct_start * t) - 2, "max_lr", "initial_lr", "base_momentum",
-                 "max_momentum"),
-                (t - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
-            ]  # fmt: skip
-        else:
-            self._phases = [
-                (float(pct_start * t) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                (t - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
-            ]
+        self.anneal_strategy = anneal_strategy
+        self.pct_start, self.three_phase = float(pct_start), bool(three_phase)
         groups = optimizer.param_groups
         max_lrs = self._per_group(max_lr, "max_lr", len(groups))
         if last_epoch == -1:
@@ -577,21 +565,37 @@ class OneCycleLR(LRScheduler):
     def _linear(start: float, end: float, pct: float) -> float:
         return (end - start) * pct + start
 
+    def _phases(self) -> list:
+        """torch's phases: (end step, start lr key, end lr key, start/end momentum keys)."""
+        t, pct = self.total_steps, self.pct_start
+        if self.three_phase:
+            return [
+                (float(pct * t) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (float(2 * pct * t) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                (t - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
+        return [
+            (float(pct * t) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+            (t - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+        ]
+
     def get_lr(self) -> list:
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(
                 f"OneCycleLR: tried to step {step} times with total_steps={self.total_steps}"
             )
+        anneal = self._cos if self.anneal_strategy == "cos" else self._linear
+        phases = self._phases()
         lrs = []
         for group in self.optimizer.param_groups:
             start = 0.0
-            for i, (end, lr0, lr1, m0, m1) in enumerate(self._phases):
-                if step <= end or i == len(self._phases) - 1:
+            for i, (end, lr0, lr1, m0, m1) in enumerate(phases):
+                if step <= end or i == len(phases) - 1:
                     pct = (step - start) / (end - start)
-                    lr = self._anneal(group[lr0], group[lr1], pct)
+                    lr = anneal(group[lr0], group[lr1], pct)
                     if self.cycle_momentum:
-                        mom = self._anneal(group[m0], group[m1], pct)
+                        mom = anneal(group[m0], group[m1], pct)
                     break
                 start = end
             lrs.append(lr)
@@ -602,18 +606,8 @@ class OneCycleLR(LRScheduler):
                     group["momentum"] = mom
         return lrs
 
-    def state_dict(self) -> dict:
-        """As the base class, without the annealing function (chosen again on load)."""
-        state = super().state_dict()
-        state["_anneal"] = "cos" if self._anneal == self._cos else "linear"
-        return state
-
     def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        kind = state.pop("_anneal", "cos")
-        super().load_state_dict(state)
-        self._phases = [tuple(p) for p in self._phases]
-        self._anneal = self._cos if kind == "cos" else self._linear
+        _load_attributes(self, state_dict, {"anneal_strategy": ("cos", "linear")})
 
 
 __all__ = [
