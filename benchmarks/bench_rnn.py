@@ -8,6 +8,12 @@ same weights and see the same batches; PyTorch gets as many threads as NumPy's B
 timed repetition is ``STEPS`` steps, and the median over the repetitions after a warm-up
 is reported.
 
+``products`` makes only the matrix products of retrograd's step (float32 NumPy/BLAS into
+preallocated arrays, nothing between them): the per-step recurrent products forward and
+backward, the input projections, the weight and input gradients, the head. No program
+that forms these gradients with these products runs faster on this BLAS: a ceiling for
+the step, measured in the same alternation.
+
 Memory: for retrograd, the tracemalloc peak over one step (forward graph + backward);
 for PyTorch, whose allocator tracemalloc cannot see, the bytes of the tensors its
 autograd graph saves for backward (``saved_tensors_hooks``, each storage counted once).
@@ -36,7 +42,7 @@ BATCH, SEQ, INPUT, HIDDEN = 64, 32, 32, 128
 N_BATCHES = 4
 STEPS, QUICK_STEPS = 5, 2
 REPEATS, QUICK_REPEATS = 11, 5
-CONTENDERS = ("retrograd", "pytorch")
+CONTENDERS = ("retrograd", "pytorch", "products")
 CELLS = ("LSTM", "GRU")
 
 
@@ -140,6 +146,56 @@ def build_pytorch(cell: str, weights: dict, data: list, steps: int) -> Any:
     return C.step_runner(model, loss_fn, opt, batches, steps)
 
 
+def build_products(cell: str, weights: dict, data: list, steps: int) -> Any:
+    """The step's matrix products only (see the module docstring), ``steps`` times."""
+    import numpy as np
+
+    g = 4 if cell == "LSTM" else 3
+    G, H, B, T, n_in = g * HIDDEN, HIDDEN, BATCH, SEQ, INPUT
+    rng = np.random.default_rng(1)
+    f32 = np.float32
+
+    def arr(*shape: int) -> Any:
+        return rng.standard_normal(shape).astype(f32)
+
+    if cell == "LSTM":
+        # retrograd's LSTM: one product per step on [h; x; 1] (K rows), the weight
+        # gradient [dW_hh | dW_ih | db] as one product over all steps
+        k = H + n_in + 1
+        w_fwd, rhs, gates = arr(G, k), arr(T, k, B), np.empty((T, G, B), f32)
+        wg_rhs = arr(k, T * B)
+    else:
+        # retrograd's GRU: the input projection of all steps in one product, then one
+        # product per step on h; weight gradients of the input and recurrent parts
+        k = H
+        w_in, xa, xw = arr(G, n_in + 1), arr(n_in + 1, T * B), np.empty((G, T * B), f32)
+        w_fwd, rhs, gates = arr(G, H), arr(T, H, B), np.empty((T, G, B), f32)
+        wg_rhs = arr(H + 1, T * B)
+        wg_in = arr(n_in + 1, T * B)
+    w_t, dgates, dh = arr(H, G), arr(T, G, B), np.empty((H, B), f32)
+    w_ih, gx = arr(G, n_in), np.empty((T * B, n_in), f32)
+    head_w, head_g, h_last, gh = arr(1, H), arr(B, 1), arr(B, H), np.empty((B, H), f32)
+    d2 = dgates.transpose(1, 0, 2).reshape(G, T * B).copy()
+
+    def run_steps() -> None:
+        for _ in range(steps):
+            if cell != "LSTM":
+                np.matmul(w_in, xa, out=xw)
+            for t in range(T):
+                np.matmul(w_fwd, rhs[t], out=gates[t])
+            h_last @ head_w.T  # the head forward, its weight and input gradients
+            head_g.T @ h_last
+            np.matmul(head_g, head_w, out=gh)
+            for t in range(T):
+                np.matmul(w_t, dgates[t], out=dh)
+            d2 @ wg_rhs.T
+            if cell != "LSTM":
+                d2 @ wg_in.T
+            np.matmul(d2.T, w_ih, out=gx)
+
+    return run_steps, {"loss": None}
+
+
 def torch_saved_mib(state: dict) -> float:
     """Bytes PyTorch's autograd graph saves for one step's backward, each storage once."""
     import torch
@@ -210,6 +266,8 @@ def run(quick: bool = False, repeats: int | None = None, threads: int | None = N
                 one = BUILDERS[c](cell, weights, data, 1)[0]
                 rows[c]["peak_mem_mib"] = C.traced_peak_mib(one)
                 rows[c]["mem_method"] = "tracemalloc peak over one step"
+            elif c == "products":
+                rows[c]["note"] = "matrix products only: a ceiling"
             else:
                 rows[c]["peak_mem_mib"] = torch_saved_mib(states[c])
                 rows[c]["mem_method"] = "tensors saved by autograd for one step"
@@ -221,7 +279,7 @@ def run(quick: bool = False, repeats: int | None = None, threads: int | None = N
     return out
 
 
-BUILDERS = {"retrograd": build_retrograd, "pytorch": build_pytorch}
+BUILDERS = {"retrograd": build_retrograd, "pytorch": build_pytorch, "products": build_products}
 
 
 def markdown(rows: list[dict]) -> str:
@@ -239,9 +297,10 @@ def markdown(rows: list[dict]) -> str:
             lines.append(f"| {model} | {r['contender']} | {r['status']}: {r['note']} | | | | |")
             continue
         mem = "" if r["peak_mem_mib"] is None else f"{r['peak_mem_mib']:.1f} ({r['mem_method']})"
+        loss = "-" if r["final_loss"] is None else f"{r['final_loss']:.5f}"
         lines.append(
             f"| {model} | {r['contender']} | ok | {r['step_ms_median']:.2f} | "
-            f"{r['speed_vs_pytorch'] or float('nan'):.2f}x | {mem} | {r['final_loss']:.5f} |"
+            f"{r['speed_vs_pytorch'] or float('nan'):.2f}x | {mem} | {loss} |"
         )
     return "\n".join(lines)
 
