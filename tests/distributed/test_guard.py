@@ -3,6 +3,9 @@ test_mpi.py): the time limit's settings, causes and exit codes, disagreement mes
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from retrograd import DistributedError
@@ -51,6 +54,21 @@ def test_causes_and_exit_codes():
     assert _guard.exit_code(SystemExit(3)) == 3
     assert _guard.exit_code(SystemExit("message")) == 1
     assert _guard.exit_code(KeyboardInterrupt()) == 130
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_sigterm_from_the_cli_is_told_apart_from_ctrl_c():
+    from retrograd.cli import _TermAsInterrupt
+
+    term = _TermAsInterrupt()
+    with pytest.raises(KeyboardInterrupt) as info, term:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # Python runs the handler between bytecodes
+            pass
+    assert term.received
+    assert _guard.describe(info.value) == "terminated (SIGTERM)"
+    assert _guard.exit_code(info.value) == 143
+    assert "Ctrl-C" in _guard.describe(KeyboardInterrupt())
 
 
 def test_disagreements_list_each_ranks_value():

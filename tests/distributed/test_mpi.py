@@ -187,3 +187,27 @@ def test_cli_ranks_that_differ_all_exit_non_zero(tmp_path, rank1, expected):
     for line in expected:
         assert line in text, text
     assert not (tmp_path / "m.safetensors").exists()
+
+
+CLI_RANK = Path(__file__).with_name("_cli_rank.py")
+
+
+@pytest.mark.parametrize(
+    "mode, rank1_says",
+    [
+        ("error", "rank 1 left training early: ValueError: fit (epoch 1, step 4): rank 1 broke"),
+        ("sigint", "rank 1 left training early: KeyboardInterrupt"),
+    ],
+)
+def test_cli_the_other_ranks_say_who_aborted_the_job(tmp_path, mode, rank1_says):
+    # Rank 1 aborts at its third step; Open MPI ends rank 0 with SIGTERM, which
+    # `retrograd train` handles like Ctrl-C: rank 0 must not blame itself for it.
+    base = ["--data", "digits", "--epochs", "50", "--out", str(tmp_path / "m.safetensors")]
+    rank1 = [sys.executable, CLI_RANK, mode, *_cli(*base)[3:]]
+    r, _ = launch([_cli(*base), rank1], HANG)
+    text = r.stdout + r.stderr
+    assert r.returncode != 0, text
+    assert rank1_says in text, text
+    assert "rank 0 left training early" not in text, text
+    assert "rank 0 stopped: terminated (SIGTERM) by the MPI runtime after rank 1 aborted" in text
+    assert not (tmp_path / "m.safetensors").exists()

@@ -114,10 +114,16 @@ class _TermAsInterrupt:
 
         self.received = True
         handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)  # the default one raises KeyboardInterrupt
-        else:
-            raise KeyboardInterrupt
+        try:
+            if callable(handler):
+                handler(signal.SIGINT, frame)  # the default one raises KeyboardInterrupt
+            else:
+                raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            # Marked, so that a distributed rank reports SIGTERM (most often the MPI
+            # runtime ending it after another rank aborted), not a Ctrl-C.
+            exc.signal_name = "SIGTERM"  # type: ignore[attr-defined]
+            raise
 
     def __enter__(self) -> _TermAsInterrupt:
         import signal

@@ -36,6 +36,8 @@ from ..errors import DistributedError
 TIMEOUT_ENV = "RETROGRAD_MPI_TIMEOUT"
 DEFAULT_TIMEOUT = 600.0
 _NOTICE_TAG = 0x5247  # "RG": a rank's exit notice (point-to-point, COMM_WORLD)
+_ABORT_TAG = 0x5248  # a rank about to call MPI_Abort says why (point-to-point, COMM_WORLD)
+_SIGTERM_WAIT = 0.5  # seconds a rank stopped by SIGTERM looks for another rank's abort notice
 _MAX_CAUSE = 400  # characters of a cause sent in a notice (stays an eager message)
 
 
@@ -43,6 +45,7 @@ class _State:
     comm: Any = None  # COMM_WORLD once hooks are installed (world size > 1)
     seq = 0  # guarded collectives this rank has posted on the whole world
     gone: dict = {}  # world rank -> (its seq when it exited, cause)
+    aborted: dict = {}  # world rank -> (cause, whether SIGTERM stopped it) from abort notices
     training = 0  # distributed fits in progress on this rank
     aborting = False
     timeout_override: float | None = None
@@ -107,8 +110,12 @@ def _world() -> Any:
     return MPI.COMM_WORLD
 
 
-def abort_job(message: str, code: int = 1) -> None:
-    """Print ``retrograd: <message>; aborting the job`` to stderr and ``MPI_Abort`` it."""
+def abort_job(message: str, code: int = 1, *, sigterm: bool = False) -> None:
+    """Print ``retrograd: <message>; aborting the job`` to stderr and ``MPI_Abort`` it.
+
+    The other ranks get a short notice first: the MPI runtime ends them with SIGTERM, and
+    with the notice they can say that it came from this rank's abort (``sigterm``: this
+    rank was itself stopped by SIGTERM, so it did not start the abort)."""
     _S.aborting = True
     try:
         sys.stdout.flush()
@@ -116,10 +123,83 @@ def abort_job(message: str, code: int = 1) -> None:
         pass
     sys.stderr.write(f"retrograd: {message}; aborting the job\n")
     sys.stderr.flush()
+    _end_job(message, code, sigterm)
+
+
+def _end_job(message: str, code: int, sigterm: bool) -> None:
     try:
-        _world().Abort(code)
-    finally:  # pragma: no cover - Abort does not return
-        os._exit(code)
+        _announce_abort(message, sigterm)
+    finally:
+        try:
+            _world().Abort(code)
+        finally:  # pragma: no cover - Abort does not return
+            os._exit(code)
+
+
+def _announce_abort(message: str, sigterm: bool) -> None:
+    """Tell every other rank why this one aborts (eager sends, waited for 0.1 s at most)."""
+    comm = _S.comm
+    if comm is None:
+        return
+    from mpi4py import MPI
+
+    if MPI.Is_finalized():
+        return
+    reqs = _send_notice(comm, _ABORT_TAG, {"cause": message[:_MAX_CAUSE], "sigterm": sigterm})
+    deadline = time.monotonic() + 0.1
+    while not MPI.Request.Testall(reqs) and time.monotonic() < deadline:
+        _yield()
+
+
+def _read_abort_notices(comm: Any) -> None:
+    for src, note in _receive_notices(comm, _ABORT_TAG):
+        try:
+            _S.aborted[src] = (str(note["cause"]), bool(note["sigterm"]))
+        except (KeyError, TypeError):
+            _S.aborted[src] = ("it aborted the job", False)
+
+
+def _send_notice(comm: Any, tag: int, note: dict) -> list:
+    """Post ``note`` (JSON) to every other rank; returns the send requests."""
+    buf = bytearray(json.dumps(note).encode())
+    me = comm.Get_rank()
+    return [comm.Isend(buf, dest=r, tag=tag) for r in range(comm.Get_size()) if r != me]
+
+
+def _receive_notices(comm: Any, tag: int) -> Iterator[tuple[int, Any]]:
+    """The notices with ``tag`` that have arrived: ``(source rank, the decoded JSON or
+    None when it does not decode)``."""
+    from mpi4py import MPI
+
+    status = MPI.Status()
+    while comm.Iprobe(source=MPI.ANY_SOURCE, tag=tag, status=status):
+        buf = bytearray(status.Get_count(MPI.BYTE))
+        src = status.Get_source()
+        comm.Recv(buf, source=src, tag=tag)
+        try:
+            yield src, json.loads(bytes(buf).decode())
+        except ValueError:
+            yield src, None
+
+
+def _who_aborted(wait_s: float) -> tuple[int, str] | None:
+    """The first rank that announced an abort it started (not one stopped by SIGTERM),
+    looking for ``wait_s`` seconds at most; None if none did."""
+    comm = _S.comm
+    if comm is None:
+        return None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            _read_abort_notices(comm)
+        except Exception:  # noqa: BLE001 - MPI half torn down: we only lose the detail
+            return None
+        first = next((r for r, (_, term) in sorted(_S.aborted.items()) if not term), None)
+        if first is not None:
+            return first, _S.aborted[first][0]
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.005)
 
 
 def describe(exc: BaseException | None) -> str:
@@ -129,15 +209,22 @@ def describe(exc: BaseException | None) -> str:
     if isinstance(exc, SystemExit):
         return f"sys.exit({exc.code!r})"
     if isinstance(exc, KeyboardInterrupt):
+        if _by_sigterm(exc):
+            return "terminated (SIGTERM)"
         return "KeyboardInterrupt (Ctrl-C or SIGTERM)"
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _by_sigterm(exc: BaseException | None) -> bool:
+    # `retrograd train` turns SIGTERM into a KeyboardInterrupt marked so (cli._TermAsInterrupt).
+    return isinstance(exc, KeyboardInterrupt) and getattr(exc, "signal_name", None) == "SIGTERM"
+
+
 def exit_code(exc: BaseException | None) -> int:
     """The job's exit status for a rank that left because of ``exc`` (never 0)."""
     if isinstance(exc, KeyboardInterrupt):
-        return 130
+        return 143 if _by_sigterm(exc) else 130
     if isinstance(exc, SystemExit) and isinstance(exc.code, int) and 0 < exc.code < 256:
         return exc.code
     return 1
@@ -149,6 +236,22 @@ def leave_early(exc: BaseException | None) -> None:
         import traceback
 
         traceback.print_exception(type(exc), exc, exc.__traceback__)
+    if _by_sigterm(exc):
+        # Most often the MPI runtime ending this rank because another one aborted: say so
+        # (that rank already said why) instead of blaming this one.
+        origin = _who_aborted(_SIGTERM_WAIT)
+        if origin is not None:
+            _S.aborting = True
+            sys.stderr.write(
+                f"retrograd: rank {_rank()} stopped: terminated (SIGTERM) by the MPI runtime "
+                f"after rank {origin[0]} aborted the job\n"
+            )
+            sys.stderr.flush()
+            os._exit(exit_code(exc))  # the abort is under way: a second one only adds noise
+        abort_job(
+            f"rank {_rank()} left training early: terminated (SIGTERM; mpirun sends it to "
+            f"every rank when it is stopped)", exit_code(exc), sigterm=True,
+        )  # fmt: skip
     abort_job(f"rank {_rank()} left training early: {describe(exc)}", exit_code(exc))
 
 
@@ -192,24 +295,14 @@ def _on_exit() -> None:
     if MPI.Is_finalized():  # the script finalized MPI itself: nobody left to tell
         return
     comm = _S.comm
-    me, size = comm.Get_rank(), comm.Get_size()
-    msg = json.dumps({"seq": _S.seq, "cause": describe(None)[:_MAX_CAUSE]}).encode()
-    buf = bytearray(msg)
-    reqs = [comm.Isend(buf, dest=r, tag=_NOTICE_TAG) for r in range(size) if r != me]
+    reqs = _send_notice(comm, _NOTICE_TAG, {"seq": _S.seq, "cause": describe(None)[:_MAX_CAUSE]})
     # Small messages go eagerly: the sends complete at once, read or not.
     MPI.Request.Waitall(reqs)
 
 
 def _read_notices(comm: Any) -> None:
-    from mpi4py import MPI
-
-    status = MPI.Status()
-    while comm.Iprobe(source=MPI.ANY_SOURCE, tag=_NOTICE_TAG, status=status):
-        buf = bytearray(status.Get_count(MPI.BYTE))
-        src = status.Get_source()
-        comm.Recv(buf, source=src, tag=_NOTICE_TAG)
+    for src, note in _receive_notices(comm, _NOTICE_TAG):
         try:
-            note = json.loads(bytes(buf).decode())
             _S.gone[src] = (int(note["seq"]), str(note["cause"]))
         except (ValueError, KeyError, TypeError):
             _S.gone[src] = (-1, "its process ended")
