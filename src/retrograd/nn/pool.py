@@ -29,23 +29,30 @@ from .module import Module
 
 
 class _Pool(Module):
+    """Shared by the pools: kernel_size, stride (default: the kernel size) and padding
+    (at most half the kernel) checked at construction, not at the first batch; pairs for
+    the 2-D pools, ints (or 1-tuples) for the 1-D ones (``_pair = False``)."""
+
+    _pair = True
+
+    def _args(self, kernel_size: Any, stride: Any, padding: Any) -> None:
+        who = type(self).__name__
+        one: Any = int_pair if self._pair else _single
+        self.kernel_size = one(kernel_size, "kernel_size", who)
+        self.stride = self.kernel_size if stride is None else one(stride, "stride", who)
+        self.padding = one(padding, "padding", who, 0)
+        if self._pair:
+            pads = list(zip(self.padding, self.kernel_size))
+        else:
+            pads = [(self.padding, self.kernel_size)]
+        if any(2 * p > k for p, k in pads):
+            raise ValueError(
+                f"{who}: padding {self.padding} must be at most half the kernel size "
+                f"{self.kernel_size}"
+            )
+
     def _name(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
-
-    def _validate(self) -> None:
-        # Fail at construction, not at the first batch: reuse the functional checks.
-        who = type(self).__name__
-        self.kernel_size = int_pair(self.kernel_size, "kernel_size", who)
-        self.stride = (
-            self.kernel_size if self.stride is None else int_pair(self.stride, "stride", who)
-        )
-        self.padding = int_pair(self.padding, "padding", who, minimum=0)
-        for p, k in zip(self.padding, self.kernel_size):
-            if 2 * p > k:
-                raise ValueError(
-                    f"{who}: padding {self.padding} must be at most half the "
-                    f"kernel size {self.kernel_size}"
-                )
 
 
 class MaxPool2d(_Pool):
@@ -68,8 +75,7 @@ class MaxPool2d(_Pool):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self._validate()
+        self._args(kernel_size, stride, padding)
         self.dilation = int_pair(dilation, "dilation", "MaxPool2d")
         self.ceil_mode = bool(ceil_mode)
         self.return_indices = bool(return_indices)
@@ -131,8 +137,7 @@ class AvgPool2d(_Pool):
         divisor_override: int | None = None,
     ) -> None:
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self._validate()
+        self._args(kernel_size, stride, padding)
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
         if divisor_override is not None:
@@ -206,20 +211,10 @@ class AdaptiveAvgPool2d(Module):
         return {"output_size": list(o) if isinstance(o, tuple) else o}
 
 
-class _Pool1d(Module):
-    """Shared by the 1-D pools: int (or 1-tuple) arguments, checked at construction."""
+class _Pool1d(_Pool):
+    """Shared by the 1-D pools: int (or 1-tuple) arguments."""
 
-    def _args(self, kernel_size: Any, stride: Any, padding: Any) -> None:
-        who = type(self).__name__
-        self.kernel_size = _single(kernel_size, "kernel_size", who)
-        self.stride = self.kernel_size if stride is None else _single(stride, "stride", who)
-        self.padding = _single(padding, "padding", who, 0)
-        if 2 * self.padding > self.kernel_size:
-            raise ValueError(f"{who}: padding {self.padding} must be at most half the kernel "
-                             f"size {self.kernel_size}")  # fmt: skip
-
-    def _name(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
+    _pair = False
 
 
 class MaxPool1d(_Pool1d):

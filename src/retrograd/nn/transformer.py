@@ -73,6 +73,7 @@ class _Layer(Module):
         dtype: Any,
         cross_attention: bool = False,
     ) -> None:
+        self._dtype_arg = dtype
         self.d_model = positive_int(d_model, "d_model", who)
         self.nhead = positive_int(nhead, "nhead", who)
         self.dim_feedforward = positive_int(dim_feedforward, "dim_feedforward", who)
@@ -112,11 +113,18 @@ class _Layer(Module):
             self.d_model, eps=self.layer_norm_eps, bias=self.bias, dtype=self._dtype_arg
         )
 
+    def _sa_block(self, x: Tensor, attn_mask: Any, kpm: Any, is_causal: bool) -> Tensor:
+        y = self.self_attn(
+            x, x, x, attn_mask=attn_mask, key_padding_mask=kpm, need_weights=False,
+            is_causal=is_causal,
+        )[0]  # fmt: skip
+        return self.dropout1(y)
+
     def _ff_block(self, x: Tensor, last_dropout: Module) -> Tensor:
         x = self.linear2(self.dropout(self._act(self.linear1(x))))
         return last_dropout(x)
 
-    def _config(self) -> dict:
+    def get_config(self) -> dict:
         act = self._act_name
         if act is None:
             act = self._modules.get("activation")
@@ -167,7 +175,6 @@ class TransformerEncoderLayer(_Layer):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        self._dtype_arg = dtype
         self._init_common(
             "TransformerEncoderLayer", d_model, nhead, dim_feedforward, dropout, activation,
             layer_norm_eps, batch_first, norm_first, bias, dtype,
@@ -176,9 +183,6 @@ class TransformerEncoderLayer(_Layer):
         self.norm2 = self._norm()
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
-
-    def get_config(self) -> dict:
-        return self._config()
 
     capture_safe = True
 
@@ -199,13 +203,6 @@ class TransformerEncoderLayer(_Layer):
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
             x = self.norm2(x + self._ff_block(x, self.dropout2))
         return x
-
-    def _sa_block(self, x: Tensor, attn_mask: Any, kpm: Any, is_causal: bool) -> Tensor:
-        y = self.self_attn(
-            x, x, x, attn_mask=attn_mask, key_padding_mask=kpm, need_weights=False,
-            is_causal=is_causal,
-        )[0]  # fmt: skip
-        return self.dropout1(y)
 
 
 class TransformerDecoderLayer(_Layer):
@@ -233,7 +230,6 @@ class TransformerDecoderLayer(_Layer):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        self._dtype_arg = dtype
         who = "TransformerDecoderLayer"
         self._init_common(
             who, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
@@ -245,9 +241,6 @@ class TransformerDecoderLayer(_Layer):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.dropout3 = Dropout(dropout)
-
-    def get_config(self) -> dict:
-        return self._config()
 
     capture_safe = True
 
@@ -284,13 +277,6 @@ class TransformerDecoderLayer(_Layer):
             )
             x = self.norm3(x + self._ff_block(x, self.dropout3))
         return x
-
-    def _sa_block(self, x: Tensor, attn_mask: Any, kpm: Any, is_causal: bool) -> Tensor:
-        y = self.self_attn(
-            x, x, x, attn_mask=attn_mask, key_padding_mask=kpm, is_causal=is_causal,
-            need_weights=False,
-        )[0]  # fmt: skip
-        return self.dropout1(y)
 
     def _mha_block(self, x: Tensor, mem: Tensor, attn_mask: Any, kpm: Any, is_causal: bool):
         y = self.multihead_attn(

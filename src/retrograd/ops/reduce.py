@@ -95,17 +95,17 @@ class MaxDim(Function):
         return (spread(g, self.shape, self.axis, self.keepdims) * const(mask),)
 
 
-class Max(Function):
-    replay = "pure"
+class _TiesShare:
+    """The gradient of a full-window ``max``/``min`` (``amax``/``amin``): ties share it
+    evenly (PyTorch's amax/amin rule), so the routed gradient still sums to g. A mixin, not
+    a primitive: :class:`Max` and :class:`Min` set ``self.a`` and ``self.out`` (kept dims)."""
 
-    def forward(self, a, axis=None, keepdims=False):
-        self.a, self.axis, self.keepdims = a, axis, keepdims
-        self.out = xp.asarray(a.max(axis=axis, keepdims=True))
-        return self.out if keepdims else _squeeze(self.out, axis)
+    a: Any
+    out: Any
+    axis: Any
+    keepdims: bool
 
     def backward(self, g):
-        # NOTE: ties share the gradient evenly (PyTorch's amax/amin rule); the routed
-        # gradient therefore still sums to g.
         mask = self.a == self.out
         count = mask.sum(axis=self.axis, keepdims=True)
         g = expand_reduced(g, self.a.shape, self.axis, self.keepdims)
@@ -118,24 +118,22 @@ class Max(Function):
         return (spread(g, self.a.shape, self.axis, self.keepdims) * w,)
 
 
-class Min(Function):
+class Max(_TiesShare, Function):
+    replay = "pure"
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.a, self.axis, self.keepdims = a, axis, keepdims
+        self.out = xp.asarray(a.max(axis=axis, keepdims=True))
+        return self.out if keepdims else _squeeze(self.out, axis)
+
+
+class Min(_TiesShare, Function):
     replay = "pure"
 
     def forward(self, a, axis=None, keepdims=False):
         self.a, self.axis, self.keepdims = a, axis, keepdims
         self.out = xp.asarray(a.min(axis=axis, keepdims=True))
         return self.out if keepdims else _squeeze(self.out, axis)
-
-    def backward(self, g):
-        mask = self.a == self.out
-        count = mask.sum(axis=self.axis, keepdims=True)
-        g = expand_reduced(g, self.a.shape, self.axis, self.keepdims)
-        return (mask * (g / count).astype(g.dtype, copy=False),)
-
-    def backward_graph(self, g, out):
-        mask = self.a == self.out
-        w = (mask / mask.sum(axis=self.axis, keepdims=True)).astype(g.dtype, copy=False)
-        return (spread(g, self.a.shape, self.axis, self.keepdims) * w,)
 
 
 class LogSumExp(Function):
