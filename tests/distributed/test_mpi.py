@@ -211,3 +211,21 @@ def test_cli_the_other_ranks_say_who_aborted_the_job(tmp_path, mode, rank1_says)
     assert "rank 0 left training early" not in text, text
     assert "rank 0 stopped: terminated (SIGTERM) by the MPI runtime after rank 1 aborted" in text
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_cli_ctrl_c_on_rank_1_alone_stops_every_rank_with_a_checkpoint(tmp_path):
+    # Only rank 0 writes checkpoints: rank 1's Ctrl-C travels with the next step's
+    # gradients, every rank stops after that step, rank 0 saves, nobody aborts.
+    ck, out = tmp_path / "ck", tmp_path / "m.safetensors"
+    base = ["--data", "digits", "--epochs", "3", "--out", str(out), "--checkpoint-dir", str(ck)]
+    rank1 = [sys.executable, CLI_RANK, "sigint", *_cli(*base)[3:]]
+    r, _ = launch([_cli(*base), rank1], HANG)
+    text = r.stdout + r.stderr
+    assert r.returncode == 130, text
+    assert "checkpoint saved to" in text and "--resume" in text, text
+    assert "left training early" not in text and "MPI_ABORT" not in text, text
+    assert (ck / "latest").exists() and not out.exists()
+    # The run goes on from there on both ranks and ends normally.
+    r, _ = launch((2, _cli(*base, "--resume")), HANG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert out.exists()

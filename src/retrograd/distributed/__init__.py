@@ -160,6 +160,11 @@ class GradientAverager:
     The gradients are packed into one contiguous buffer per dtype (allocated once),
     summed with ``Allreduce`` and divided by the number of ranks. A parameter whose
     gradient is None on this rank contributes zeros, so every rank agrees on the layout.
+
+    ``flag`` (set on every rank alike, or on none: it changes the layout) rides along in
+    the first buffer of each step: the ranks' flags are summed with the gradients, and
+    ``on_flag(total)`` is called when the total is not 0. ``fit`` uses it to stop every
+    rank after the same step when one of them gets Ctrl-C (no extra message per step).
     """
 
     def __init__(self, params: Any, comm: Any = None) -> None:
@@ -168,10 +173,12 @@ class GradientAverager:
         self.size = self.comm.Get_size()
         self._buffers: dict = {}
         self.calls = 0
+        self.flag: float | None = None
+        self.on_flag: Any = None
 
-    def _layout(self, dtype: Any) -> tuple:
+    def _layout(self, dtype: Any, extra: int) -> tuple:
         group = [p for p in self.params if p.data.dtype == dtype]
-        n = int(sum(p.data.size for p in group))
+        n = int(sum(p.data.size for p in group)) + extra
         buf = self._buffers.get(dtype)
         if buf is None or buf.size != n:
             buf = xp.empty(n, dtype=dtype)
@@ -181,8 +188,11 @@ class GradientAverager:
     def average(self) -> None:
         if self.size == 1:
             return
+        flag = self.flag
         for dtype in sorted({p.data.dtype for p in self.params}, key=str):
-            group, buf = self._layout(dtype)
+            group, buf = self._layout(dtype, flag is not None)
+            if flag is not None:
+                buf[-1] = flag
             off = 0
             for p in group:
                 n = p.data.size
@@ -193,6 +203,10 @@ class GradientAverager:
                 off += n
             _guard.allreduce_sum(buf, self.comm, "the gradient allreduce of a step")
             self.calls += 1
+            if flag is not None:
+                total, flag = float(buf[-1]), None  # the first buffer carries it
+                if total and self.on_flag is not None:
+                    self.on_flag(total)
             buf /= self.size
             off = 0
             for p in group:

@@ -412,7 +412,10 @@ def training(comm: Any) -> Iterator[None]:
         yield
     except BaseException as exc:
         _S.training -= 1
-        if not (isinstance(exc, DistributedError) and getattr(exc, "collective", False)):
+        # Raised by every rank together: a DistributedError, or fit stopping every rank
+        # after the same step on Ctrl-C (with checkpoints).
+        together = isinstance(exc, (DistributedError, KeyboardInterrupt))
+        if not (together and getattr(exc, "collective", False)):
             leave_early(exc)
         raise
     _S.training -= 1

@@ -505,18 +505,31 @@ def _run_guarded(ts: TrainState, metric_fns: dict) -> None:
     import threading
 
     with_checkpoints = getattr(ts, "checkpoints", None) is not None
-    if not with_checkpoints and getattr(ts, "distributed", False):
+    distributed = getattr(ts, "distributed", False)
+    averager = _flag_carrier(ts) if distributed else None
+    if distributed and (not with_checkpoints or averager is None):
         _run(ts, metric_fns)
         return
     if threading.current_thread() is not threading.main_thread():
         _run(ts, metric_fns)
         return
     ts.interrupted = False
+    requested = False
 
     def on_sigint(signum, frame):
-        if ts.interrupted:  # a second Ctrl-C: stop at once
+        nonlocal requested
+        if requested:  # a second Ctrl-C: stop at once
             raise KeyboardInterrupt
-        ts.interrupted = True
+        requested = True
+        if averager is None:
+            ts.interrupted = True
+        else:
+            # Only this rank got it: the flag travels with the next step's gradients,
+            # so that every rank stops after that same step and rank 0 saves.
+            averager.flag = 1.0
+
+    if averager is not None:
+        averager.on_flag = lambda total: setattr(ts, "interrupted", True)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
@@ -529,9 +542,21 @@ def _run_guarded(ts: TrainState, metric_fns: dict) -> None:
         )
         # The epochs completed so far, for a caller that keeps the model (the CLI).
         err.history = ts.history  # type: ignore[attr-defined]
+        # Every rank stops here together: not a rank leaving early (see _guard.training).
+        err.collective = distributed  # type: ignore[attr-defined]
         raise err from None
     finally:
         signal.signal(signal.SIGINT, previous)
+        if averager is not None:
+            averager.on_flag = None
+
+
+def _flag_carrier(ts: TrainState) -> Any:
+    """The gradient averager of a distributed run, which carries the interrupt flag."""
+    from ..distributed import GradientAverager
+
+    averager = getattr(ts.optimizer, "averager", None)
+    return averager if isinstance(averager, GradientAverager) else None
 
 
 class _Interrupted(Exception):
@@ -571,7 +596,14 @@ def _fit_distributed(args: tuple) -> History:
         _check_shards(ts.loader, comm.Get_size())
     with _guard.training(comm):
         _setup_distributed(ts, comm)
-        _run_with_options(ts, metric_fns, args[-1])
+        averager = _flag_carrier(ts)
+        if averager is not None:  # on every rank alike: the flag changes the layout
+            averager.flag = 0.0
+        try:
+            _run_with_options(ts, metric_fns, args[-1])
+        finally:
+            if averager is not None:
+                averager.flag = None
     return ts.history
 
 
