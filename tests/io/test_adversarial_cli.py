@@ -234,6 +234,17 @@ def test_summary_runs_one_relaxation_step_of_a_fixed_point_model(capsys, monkeyp
     assert len(calls) <= 2, len(calls)
 
 
+def test_summary_of_a_slow_fixed_point_file_ends_promptly_in_a_subprocess(slow_model):
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # 100 000 steps of tol=0 relaxation take seconds to minutes; one step, milliseconds.
+    r = subprocess.run(
+        [sys.executable, "-m", "retrograd", "summary", str(slow_model[1])],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "traced with one relaxation step" in r.stdout and "Traceback" not in r.stderr
+
+
 def test_summary_does_not_build_a_giant_dummy_batch(tmp_path, capsys, monkeypatch):
     # A sequence model's weights do not grow with its length: a file can claim any.
     model = rg.nn.SequenceClassifier(10**7, 2, 3, 2)
