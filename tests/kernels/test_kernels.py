@@ -222,6 +222,15 @@ def test_kernels_fall_back_to_numpy_on_layouts_they_do_not_loop_over():
         assert _bits_equal(x, y)
 
 
+def test_bias_relu_with_a_bias_of_another_length_is_numpy_broadcasting_not_a_read_past_it():
+    z = _data((3, 5), np.float32, specials=False)
+    one = np.array([0.25], dtype=np.float32)  # broadcasts, as NumPy and torch do
+    assert _bits_equal(B.bias_relu(z.copy(), one), N.bias_relu(z.copy(), one))
+    short = np.zeros(2, dtype=np.float32)  # cannot broadcast: NumPy's error, no garbage
+    with pytest.raises(ValueError):
+        B.bias_relu(z.copy(), short)
+
+
 def test_use_switches_what_K_runs_and_the_env_var_is_checked():
     try:
         kernels.use("numpy")

@@ -71,8 +71,14 @@ def _relu_parallel(z):  # pragma: no cover - compiled
 
 
 def bias_relu(z: Any, b: Any) -> Any:
-    if z.ndim != 2 or not z.flags.c_contiguous or (b is not None and b.dtype != z.dtype):
-        # (a bias of another dtype: NumPy adds in the wider type, then rounds)
+    if (
+        z.ndim != 2
+        or not z.flags.c_contiguous
+        or (b is not None and (b.dtype != z.dtype or b.shape != z.shape[1:]))
+    ):
+        # (a bias of another dtype: NumPy adds in the wider type, then rounds; a bias of
+        # another length, e.g. a parameter replaced between replays: the loop would read
+        # past its end, NumPy broadcasts it or says why not)
         from . import _numpy
 
         return _numpy.bias_relu(z, b)
