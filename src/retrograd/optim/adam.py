@@ -6,19 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
-from .._checks import check_number
 from ..kernels import K
-from .optimizer import Optimizer
-
-
-def check_betas(group: dict, name: str) -> None:
-    """Check (and normalize to floats) a group's ``betas`` pair, each in [0, 1)."""
-    betas = group["betas"]
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-    for i, b in enumerate(betas):
-        check_number(b, f"betas[{i}]", name, lo=0.0, hi=1.0, hi_open=True)
-    group["betas"] = (float(betas[0]), float(betas[1]))
+from .optimizer import Optimizer, check_betas  # noqa: F401 - re-exported
 
 
 class Adam(Optimizer):
@@ -67,10 +56,6 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     _ranges = {"lr": {"lo": 0.0}, "eps": {"lo": 0.0}, "weight_decay": {"lo": 0.0}}
-
-    def _validate_group(self, group: dict) -> None:
-        super()._validate_group(group)
-        check_betas(group, type(self).__name__)
 
     def _step(self) -> None:
         names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")

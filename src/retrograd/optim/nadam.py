@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
-from .adam import check_betas
 from .optimizer import Optimizer
 
 
@@ -56,10 +55,6 @@ class NAdam(Optimizer):
         "weight_decay": {"lo": 0.0},
         "momentum_decay": {"lo": 0.0},
     }
-
-    def _validate_group(self, group: dict) -> None:
-        super()._validate_group(group)
-        check_betas(group, type(self).__name__)
 
     def _step(self) -> None:
         for group in self.param_groups:

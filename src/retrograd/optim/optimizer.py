@@ -43,6 +43,16 @@ _UNSEEN = _refs_of_an_unseen_array()
 FLAT_MAX_ELEMENTS = 1 << 16
 
 
+def check_betas(group: dict, name: str) -> None:
+    """Check (and normalize to floats) a group's ``betas`` pair, each in [0, 1)."""
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, b in enumerate(betas):
+        check_number(b, f"betas[{i}]", name, lo=0.0, hi=1.0, hi_open=True)
+    group["betas"] = (float(betas[0]), float(betas[1]))
+
+
 class Optimizer:
     """Base class of the update rules in :mod:`retrograd.optim`.
 
@@ -101,6 +111,8 @@ class Optimizer:
         the optimizer, the hyperparameter and its value when out of range)."""
         for name, bounds in self._ranges.items():
             check_number(group[name], name, type(self).__name__, **bounds)
+        if "betas" in group:  # the Adam family's pair of moment decays
+            check_betas(group, type(self).__name__)
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyperparameters (fine-tuning, freezing)."""

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._backend import xp
-from .adam import check_betas
 from .optimizer import Optimizer
 
 
@@ -49,10 +48,6 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     _ranges = {"lr": {"lo": 0.0}, "eps": {"lo": 0.0}, "weight_decay": {"lo": 0.0}}
-
-    def _validate_group(self, group: dict) -> None:
-        super()._validate_group(group)
-        check_betas(group, type(self).__name__)
 
     def _step(self) -> None:
         for group in self.param_groups:
