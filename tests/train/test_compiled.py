@@ -438,3 +438,30 @@ def test_the_loss_and_its_vjp_replay_as_one_call_bitwise(reduction):
     assert src.count("= FB") == 1 and step.replays == 2
     for p1, p2 in zip(m1.parameters(), m2.parameters()):
         np.testing.assert_array_equal(p1.data, p2.data)
+
+
+def test_max_pool_indices_read_by_later_ops_are_never_replayed_stale():
+    # MaxPool2d(return_indices=True) makes its indices outside the recorded ops; a step
+    # whose ops read them must run eagerly, or a replay would keep the recorded indices.
+    class GatherAtMax(rg.nn.Module):
+        capture_safe = True
+
+        def __init__(self):
+            super().__init__()
+            self.pool = rg.nn.MaxPool2d(2, return_indices=True)
+            self.fc = rg.nn.Linear(16, 3)
+
+        def forward(self, x):
+            v, i = self.pool(x)
+            n = x.shape[0]
+            g = rg.gather(x.reshape(n, 1, -1), 2, i.reshape(n, 1, -1))
+            return self.fc((g + v.reshape(n, 1, -1)).reshape(n, -1))
+
+    rng = np.random.default_rng(0)
+    batches = [
+        (rng.standard_normal((4, 1, 8, 8)).astype(np.float32), rng.integers(0, 3, 4))
+        for _ in range(3)
+    ]
+    step = _steps_agree(GatherAtMax, rg.nn.CrossEntropyLoss(), batches)
+    assert step.replays == 0
+    assert "neither an input, a parameter nor a buffer" in step.eager_reason

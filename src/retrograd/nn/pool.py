@@ -80,8 +80,9 @@ class MaxPool2d(_Pool):
         self.ceil_mode = bool(ceil_mode)
         self.return_indices = bool(return_indices)
 
-    # NOTE: with return_indices=True the indices are computed from the values outside the
-    # recorded ops: a compiled step would replay stale indices (the values stay right).
+    # With return_indices=True the indices are made outside the recorded ops: a compiled
+    # step whose later ops read them is refused (they are neither an input, a parameter
+    # nor a buffer) and runs eagerly, so no stale indices are replayed.
     capture_safe = True
 
     def forward(self, x: Any) -> Any:
@@ -242,8 +243,9 @@ class MaxPool1d(_Pool1d):
         self.ceil_mode = bool(ceil_mode)
         self.return_indices = bool(return_indices)
 
-    # NOTE: with return_indices=True the indices are computed from the values outside the
-    # recorded ops: a compiled step would replay stale indices (the values stay right).
+    # With return_indices=True the indices are made outside the recorded ops: a compiled
+    # step whose later ops read them is refused (they are neither an input, a parameter
+    # nor a buffer) and runs eagerly, so no stale indices are replayed.
     capture_safe = True
 
     def forward(self, x: Any) -> Any:
