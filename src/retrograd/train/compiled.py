@@ -34,6 +34,7 @@ from ..autograd.mode import MODE
 from ..autograd.recording import record, replay_refusal
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..nn.module import STRUCTURE_VERSION, Module
+from ._fused import fused_program, same_as_recording
 
 _ndarray = xp.ndarray
 _get_requires_grad = operator.attrgetter("requires_grad")
@@ -109,6 +110,7 @@ class CompiledStep:
         #: Recordings made and replays run so far.
         self.recordings = 0
         self.replays = 0
+        self._fused_counts: list = []
         #: Why the last call ran eagerly (None when it was recorded or replayed).
         self.eager_reason: str | None = self._unsafe
 
@@ -166,6 +168,11 @@ class CompiledStep:
         self.eager_reason = reason
         return self._eager(x if isinstance(x, Tensor) else xa, y if isinstance(y, Tensor) else ya)
 
+    @property
+    def fused_replays(self) -> int:
+        """Replays that ran as one compiled call (a plain MLP classifier, Numba installed)."""
+        return sum(c[0] for c in self._fused_counts)
+
     def reset(self) -> None:
         """Forget the recordings (they are also dropped whenever a module changes)."""
         self._programs.clear()
@@ -198,6 +205,13 @@ class CompiledStep:
             )
             self._programs.clear()
         loss.backward()
+        prog = self._programs.get(key)
+        if getattr(prog, "generic", None) is not None:
+            # The whole-step kernel is used only once it gave the recording's bits.
+            if prog.fresh and same_as_recording(prog, xa, ya, out.data, loss.data):
+                self._fused_counts.append(prog.count)
+            else:
+                self._programs[key] = prog.generic
         for ctx, *_ in tape:
             # The recorded Function objects are reused by the replays: drop the recording
             # step's arrays and graph links now (the returned tensors are cut from them).
@@ -280,7 +294,14 @@ class CompiledStep:
         # are added in the same order (bitwise the eager gradients).
         back = [produced[id(t)] for t in toposort(loss)]
         loss_slot = base + produced[id(loss)]
-        return _generate(ops, back, leaves, known, base, out_slot, loss_slot, loss.data)
+        generic = _generate(ops, back, leaves, known, base, out_slot, loss_slot, loss.data)
+        fused = fused_program(
+            ops, leaves, known, base, out_slot, loss_slot, xt.data, yt.data, generic
+        )
+        if fused is not None:
+            fused.fresh = all(p.grad is None for p in fused.params)
+            return fused
+        return generic
 
 
 def _holds_array(v: Any) -> bool:
