@@ -1,6 +1,7 @@
 """With and without the compiled kernels, alternating in one process: RNN and CNN steps.
 
-The benchmark training steps of ``bench_rnn.py`` (LSTM, GRU) and ``bench_cnn.py`` run
+The benchmark training steps of ``bench_rnn.py`` (LSTM, GRU) and ``bench_cnn.py``, and
+``MaxPool2d``'s forward and backward alone (``POOLS``: shapes that no conv fuses), run
 twice each, once on the NumPy twins (``retrograd.kernels.use("numpy")``, what an install
 without the ``[fast]`` extra runs) and once on the Numba kernels, switched before every
 timed repetition; the median over the repetitions of the per-step time is reported, and
@@ -10,6 +11,7 @@ so the LSTM and GRU losses agree exactly; the CNN's loss (softmax cross-entropy,
 
     python benchmarks/kernels_ab.py                # BLAS as configured
     python benchmarks/kernels_ab.py --threads 1    # one BLAS thread
+    python benchmarks/kernels_ab.py --only maxpool # the rows whose name contains this
 
 Needs Numba (``pip install retrograd[fast]``).
 """
@@ -25,9 +27,43 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
 STEPS = 5
+#: MaxPool2d alone (input shape, kernel, stride, padding): no conv before it to fuse with.
+POOLS = [((64, 32, 28, 28), 2, 2, 0), ((32, 64, 56, 56), 3, 2, 1)]
 
 
-def run(repeats: int = 15) -> list[dict]:
+class _MaxPool:
+    """``MaxPool2d`` forward and backward on one float32 input, as a "step"."""
+
+    @staticmethod
+    def init_weights(*pre: object) -> None:
+        return None
+
+    @staticmethod
+    def make_data() -> None:
+        return None
+
+    @staticmethod
+    def build_retrograd(shape, k, s, p, weights, data, steps):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        import retrograd as rg
+
+        rng = np.random.default_rng(0)
+        relu_out = np.maximum(rng.standard_normal(shape), 0)  # many tied zeros
+        x = rg.tensor(relu_out.astype(np.float32), requires_grad=True)
+        info: dict = {}
+
+        def fn() -> None:
+            for _ in range(steps):
+                x.grad = None
+                y = rg.nn.functional.max_pool2d(x, k, s, p)
+                y.backward(rg.ones(*y.shape))
+            info["loss"] = float(x.grad.sum()) + float(y.data.sum())
+
+        return fn, info
+
+
+def run(repeats: int = 15, only: str | None = None) -> list[dict]:
     import bench_cnn
     import bench_rnn
 
@@ -37,6 +73,9 @@ def run(repeats: int = 15) -> list[dict]:
     rows = []
     cases = [(cell, bench_rnn, (cell,)) for cell in bench_rnn.CELLS]
     cases.append(("CNN", bench_cnn, ()))
+    cases += [(f"MaxPool2d({k}, {s}, {p}) fwd+bwd {shape}", _MaxPool, (shape, k, s, p))
+              for shape, k, s, p in POOLS]  # fmt: skip
+    cases = [c for c in cases if only is None or only.lower() in c[0].lower()]
     for name, mod, pre in cases:
         weights = mod.init_weights(*pre)
         data = mod.make_data()
@@ -64,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=None, help="BLAS threads (threadpoolctl)")
     p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--only", default=None, help="run the rows whose name contains this")
     a = p.parse_args(argv)
     if a.threads is not None:
         import numpy  # noqa: F401 - load the BLAS first: threadpoolctl limits loaded libraries
@@ -71,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
         threadpool_limits(limits=a.threads, user_api="blas")
     load0 = C.load_average()
-    rows = run(a.repeats)
+    rows = run(a.repeats, a.only)
     print(f"{C.blas_threads()} BLAS thread(s); load average before {load0}, after "
           f"{C.load_average()}")  # fmt: skip
     print("\n| step | NumPy twins ms | Numba kernels ms | speed-up | loss, rel. difference |")

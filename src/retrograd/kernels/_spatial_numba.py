@@ -232,4 +232,212 @@ def col2im_stride1(ge: Any, wmat: Any, xshape: tuple, pads: tuple, kh: int, kw: 
     return gx
 
 
+# ------------------------------------------------------------------- generic max-pool
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fold(m, best, v, k):  # pragma: no cover - compiled
+    # One window element v at offset k: the arg-max is the twin backward's (the first
+    # maximum, or the last NaN: v > m | v is NaN), the running value np.maximum(m, v)
+    # (m when m > v or m is NaN, else v: a tie takes the later value, which decides
+    # the sign of a zero maximum). Selects, no branches.
+    best = k if ((v > m) | (v != v)) else best
+    m = m if ((m > v) | (m != m)) else v
+    return m, best
+
+
+@_jit
+def _max_pool_fwd(x, p0, p1, dy, dx, sh, sw, pt, pl, out, idx):  # pragma: no cover - compiled
+    # Planes p0 .. p1 of x (P, H, W), each window walked once in the twin's row-major
+    # order, from m = -inf: a cell outside the input is the twin's -inf padding,
+    # which changes neither m (-inf or larger; -inf over -inf is the same bits) nor
+    # the arg-max, so it is skipped.
+    h, w = x.shape[1], x.shape[2]
+    oh, ow = out.shape[1], out.shape[2]
+    nk = dy.shape[0]
+    ninf = x.dtype.type(-np.inf)
+    span_y, span_x = dy[nk - 1], dx[nk - 1]
+    for p in range(p0, p1):
+        xs, os_, ids = x[p], out[p], idx[p]
+        for oy in range(oh):
+            y0 = oy * sh - pt
+            rows_in = y0 >= 0 and y0 + span_y < h
+            for ox in range(ow):
+                x0 = ox * sw - pl
+                m = ninf
+                best = 0
+                if rows_in and x0 >= 0 and x0 + span_x < w:
+                    for k in range(nk):
+                        m, best = _fold(m, best, xs[y0 + dy[k], x0 + dx[k]], k)
+                else:
+                    for k in range(nk):
+                        r = y0 + dy[k]
+                        c = x0 + dx[k]
+                        if 0 <= r < h and 0 <= c < w:
+                            m, best = _fold(m, best, xs[r, c], k)
+                os_[oy, ox] = m
+                ids[oy, ox] = best
+
+
+@_jit
+def _max_pool2x2_fwd(x, p0, p1, out, idx):  # pragma: no cover - compiled
+    # 2x2 windows, stride 2, no padding or dilation (the common pool): _max_pool_fwd
+    # with the window unrolled (m = -inf folded with the first element gives it).
+    oh, ow = out.shape[1], out.shape[2]
+    for p in range(p0, p1):
+        for oy in range(oh):
+            r0, r1 = x[p, 2 * oy], x[p, 2 * oy + 1]
+            orow, irow = out[p, oy], idx[p, oy]
+            for u in range(ow):
+                m, best = _fold(r0[2 * u], 0, r0[2 * u + 1], 1)
+                m, best = _fold(m, best, r1[2 * u], 2)
+                m, best = _fold(m, best, r1[2 * u + 1], 3)
+                orow[u] = m
+                irow[u] = best
+
+
+@_jit
+def _all_finite(g):  # pragma: no cover - compiled
+    # v - v is NaN for inf and NaN, +0 else: a branch-free check LLVM vectorises
+    gf = g.reshape(-1)
+    chk = g.dtype.type(0)
+    for i in range(gf.shape[0]):
+        v = gf[i]
+        chk += v - v
+    return chk == 0
+
+
+@_jit
+def _max_pool_bwd_disjoint(g, idx, p0, p1, kh, kw, finite, gx):  # pragma: no cover
+    # stride = kernel, no padding or dilation: every covered input element is written
+    # once, as the twin writes it: g * 1 or g * 0 (a zero with g's sign) when g is
+    # finite, else g or +0; rows and columns no window covers get 0.
+    oh, ow = g.shape[1], g.shape[2]
+    h, w = gx.shape[1], gx.shape[2]
+    one = g.dtype.type(1)
+    zero = g.dtype.type(0)
+    for p in range(p0, p1):
+        for oy in range(oh):
+            grow, irow = g[p, oy], idx[p, oy]
+            for i in range(kh):
+                row = gx[p, oy * kh + i]
+                if kh == 2 and kw == 2:  # the common pool, unrolled
+                    r0 = row[0::2]
+                    r1 = row[1::2]
+                    if finite:
+                        for u in range(ow):
+                            b = irow[u] - 2 * i
+                            gv = grow[u]
+                            r0[u] = gv * (one if b == 0 else zero)
+                            r1[u] = gv * (one if b == 1 else zero)
+                    else:
+                        for u in range(ow):
+                            b = irow[u] - 2 * i
+                            gv = grow[u]
+                            r0[u] = gv if b == 0 else zero
+                            r1[u] = gv if b == 1 else zero
+                else:
+                    for u in range(ow):
+                        gv = grow[u]
+                        b = irow[u] - i * kw
+                        for j in range(kw):
+                            if finite:
+                                row[u * kw + j] = gv * (one if j == b else zero)
+                            else:
+                                row[u * kw + j] = gv if j == b else zero
+                for col in range(ow * kw, w):
+                    row[col] = zero
+        for r in range(oh * kh, h):
+            for col in range(w):
+                gx[p, r, col] = zero
+
+
+@_jit
+def _max_pool_bwd_scatter(g, idx, p0, p1, dy, dx, sh, sw, pt, pl, gx):  # pragma: no cover
+    # Overlapping windows (or padding, dilation): gx (zeros) += g at each window's
+    # arg-max. The twin adds offset k's slab for k = 0, 1, ...; walking the windows
+    # backwards in row-major order adds, at every input element, in that same order
+    # (a later window reaches an element through an earlier offset). The twin's other
+    # terms are zeros, which change no sum: the same sums, bit for bit.
+    oh, ow = g.shape[1], g.shape[2]
+    h, w = gx.shape[1], gx.shape[2]
+    for p in range(p0, p1):
+        gs, ids, gxs = g[p], idx[p], gx[p]
+        for oy in range(oh - 1, -1, -1):
+            for ox in range(ow - 1, -1, -1):
+                k = ids[oy, ox]
+                r = oy * sh - pt + dy[k]
+                c = ox * sw - pl + dx[k]
+                if 0 <= r < h and 0 <= c < w:
+                    gxs[r, c] += gs[oy, ox]
+
+
+def _offsets(kernel: tuple, dilation: tuple) -> tuple:
+    kh, kw = kernel
+    k = np.arange(kh * kw)
+    return (k // kw) * dilation[0], (k % kw) * dilation[1]
+
+
+def _kernel_pays(kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> bool:
+    """Whether the compiled forward + backward measured faster than the twin's here.
+
+    Forward and backward together (docs/speed.md, float32, one thread): 2x2 windows at
+    stride 2, 1.5-2.1x; overlapping or padded 2-D windows (3x3 stride 2 padding 1,
+    3x3 or 5x5 stride 1, 2x2 stride 1), 1.2-3.8x, the twin's backward being slow there.
+    Not the other windows that do not overlap (3x3 stride 3: 0.91x, the twin writes
+    each offset's slab once) nor 1-D windows (kh or kw 1: 0.44-0.84x): the generic
+    forward walks each window in a scalar loop, about 1 ns an element, where NumPy's
+    maximum over a whole offset view runs in SIMD.
+    """
+    kh, kw = kernel
+    plain = dilation == (1, 1) and pads == ((0, 0), (0, 0))
+    if kernel == (2, 2) and stride == (2, 2) and plain:
+        return True
+    return kh > 1 and kw > 1 and not (stride == kernel and plain)
+
+
+def max_pool2d_fwd(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple,
+                   out_hw: tuple) -> tuple:  # fmt: skip
+    if (
+        x.ndim != 4
+        or x.dtype not in _FLOATS
+        or not x.flags.c_contiguous
+        or not _kernel_pays(kernel, stride, pads, dilation)
+    ):
+        return _spatial_numpy.max_pool2d_fwd(x, kernel, stride, pads, dilation, out_hw)
+    n, c, h, w = x.shape
+    oh, ow = out_hw
+    nk = kernel[0] * kernel[1]
+    out = np.empty((n * c, oh, ow), dtype=x.dtype)
+    idx = np.empty((n * c, oh, ow), dtype=np.uint8 if nk <= 256 else np.int32)
+    dy, dx = _offsets(kernel, dilation)
+    (pt, _), (pl, _) = pads
+    if kernel == (2, 2) and stride == (2, 2) and dilation == (1, 1) and pads == ((0, 0), (0, 0)):
+        _max_pool2x2_fwd(x.reshape(n * c, h, w), 0, n * c, out, idx)
+    else:
+        _max_pool_fwd(x.reshape(n * c, h, w), 0, n * c, dy, dx, *stride, pt, pl, out, idx)
+    return out.reshape(n, c, oh, ow), idx.reshape(n, c, oh, ow)
+
+
+def max_pool2d_bwd(g: Any, state: Any, xshape: tuple, kernel: tuple, stride: tuple,
+                   pads: tuple, dilation: tuple) -> Any:  # fmt: skip
+    if isinstance(state, tuple) or g.dtype not in _FLOATS or g.shape != state.shape:
+        return _spatial_numpy.max_pool2d_bwd(g, state, xshape, kernel, stride, pads, dilation)
+    n, c, h, w = xshape
+    _, _, oh, ow = g.shape
+    g3 = np.ascontiguousarray(g).reshape(n * c, oh, ow)
+    idx = state.reshape(n * c, oh, ow)
+    kh, kw = kernel
+    if stride == (kh, kw) and dilation == (1, 1) and pads == ((0, 0), (0, 0)):
+        gx = np.empty((n * c, h, w), dtype=g.dtype)
+        _max_pool_bwd_disjoint(g3, idx, 0, n * c, kh, kw, _all_finite(g3), gx)
+    else:
+        gx = np.zeros((n * c, h, w), dtype=g.dtype)
+        dy, dx = _offsets(kernel, dilation)
+        (pt, _), (pl, _) = pads
+        _max_pool_bwd_scatter(g3, idx, 0, n * c, dy, dx, *stride, pt, pl, gx)
+    return gx.reshape(n, c, h, w)
+
+
 __all__ = list(_spatial_numpy.__all__)

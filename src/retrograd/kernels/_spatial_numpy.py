@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp
+from ..ops._spatial import _as_strided, _pad2d, _window
 
 
 def relu_pool2_fwd(z: Any, b: Any, rows: bool) -> tuple:
@@ -147,4 +148,116 @@ def col2im_stride1(ge: Any, wmat: Any, xshape: tuple, pads: tuple, kh: int, kw: 
     return gx
 
 
-__all__ = ["relu_pool2_fwd", "relu_pool2_bwd", "col2im_stride1"]
+# ------------------------------------------------------------------- generic max-pool
+def max_pool2d_fwd(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple,
+                   out_hw: tuple) -> tuple:  # fmt: skip
+    """``MaxPool2d``'s forward: ``(out, state)``, ``state`` what the backward needs.
+
+    A chain of ``maximum`` over the ``kh * kw`` offset views of the input padded with
+    -inf (NaN propagates, as in PyTorch); ``state`` is ``(padded input, out)``: the
+    arg-max is found only in backward. The compiled namesake returns the same ``out``
+    and, as ``state``, each output's arg-max offset (an integer array) instead.
+    """
+    kh, kw = kernel
+    oh, ow = out_hw
+    xp_ = _pad2d(x, pads, -xp.inf)
+    views = [_window(xp_, k // kw, k % kw, oh, ow, stride, dilation) for k in range(kh * kw)]
+    if len(views) == 1:
+        out = views[0].copy()
+    else:
+        out = xp.maximum(views[0], views[1])
+        for v in views[2:]:
+            xp.maximum(out, v, out=out)
+    return out, (xp_, out)
+
+
+def _first_argmax_masks(state: Any, g: Any, kernel: tuple, stride: tuple, dilation: tuple):
+    """Yield (k, mask of the outputs whose gradient goes to offset k) for every offset.
+
+    The arg-max is the window's first maximum in row-major order (PyTorch's rule on
+    ties, which ReLU zeros make common), or its last NaN when it holds one. ``state``
+    is the forward's: ``(padded input, out)``, or the compiled forward's arg-max
+    offsets (an integer array; a backend switched between forward and backward).
+    """
+    kh, kw = kernel
+    n_off = kh * kw
+    if not isinstance(state, tuple):
+        for k in range(n_off):
+            yield k, state == k
+        return
+    xp_, out = state
+    oh, ow = out.shape[2:]
+    if xp.isfinite(g).all() and not xp.isnan(out).any():
+        # an element receives the gradient when it equals the window's maximum and no
+        # earlier offset did
+        taken = None
+        for k in range(n_off):
+            eq = _window(xp_, k // kw, k % kw, oh, ow, stride, dilation) == out
+            if taken is not None:
+                eq &= ~taken
+            if k < n_off - 1:
+                taken = eq.copy() if taken is None else (taken | eq)
+            yield k, eq
+        return
+    # Rare path (NaN in the input or a non-finite upstream gradient): PyTorch's exact
+    # rule, where a later NaN replaces the running maximum.
+    best = _window(xp_, 0, 0, oh, ow, stride, dilation).copy()
+    idx = xp.zeros(best.shape, dtype=xp.int32)
+    for k in range(1, n_off):
+        v = _window(xp_, k // kw, k % kw, oh, ow, stride, dilation)
+        upd = (v > best) | (v != v)
+        xp.copyto(best, v, where=upd)
+        xp.copyto(idx, k, where=upd)
+    for k in range(n_off):
+        yield k, idx == k
+
+
+def max_pool2d_bwd(g: Any, state: Any, xshape: tuple, kernel: tuple, stride: tuple,
+                   pads: tuple, dilation: tuple) -> Any:  # fmt: skip
+    """``MaxPool2d``'s input gradient: each output's ``g`` goes to its window's arg-max.
+
+    ``g * mask`` per offset when ``g`` is finite (3x faster than where(); a non-argmax
+    element gets ``g * 0``, a zero with g's sign), else ``where(mask, g, 0)`` so that
+    inf * 0 cannot turn into NaN. Non-overlapping windows (stride = kernel, no padding
+    or dilation) write each offset's slab once; otherwise the slabs are added, offset
+    by offset in row-major order, into zeros.
+    """
+    kh, kw = kernel
+    n, c, h, w = xshape
+    oh, ow = g.shape[2:]
+    safe = xp.isfinite(g).all()
+    zero = xp.zeros((), dtype=g.dtype)
+
+    def slab(mask, out=None):
+        if safe:
+            return xp.multiply(g, mask, out=out)
+        res = xp.where(mask, g, zero)
+        if out is None:
+            return res
+        out[...] = res
+        return out
+
+    masks = _first_argmax_masks(state, g, kernel, stride, dilation)
+    if stride == (kh, kw) and dilation == (1, 1) and pads == ((0, 0), (0, 0)):
+        # Non-overlapping windows: each offset's slab of the (N, C, oh, kh, ow, kw)
+        # gradient is written once, then a reshape gives (N, C, H, W).
+        gx = xp.empty((n, c, h, w), dtype=g.dtype)
+        if h != oh * kh:
+            gx[:, :, oh * kh :] = 0  # rows and columns no window covers
+        if w != ow * kw:
+            gx[:, :, :, ow * kw :] = 0
+        # A 6-D view (N, C, oh, kh, ow, kw) of gx: each offset's slab is written in place.
+        s_n, s_c, s_h, s_w = gx.strides
+        gx6 = _as_strided(gx, (n, c, oh, kh, ow, kw), (s_n, s_c, s_h * kh, s_h, s_w * kw, s_w))
+        for k, mask in masks:
+            slab(mask, out=gx6[:, :, :, k // kw, :, k % kw])
+        return gx
+    (t, b), (left, r) = pads
+    gxp = xp.zeros((n, c, h + t + b, w + left + r), dtype=g.dtype)
+    for k, mask in masks:
+        _window(gxp, k // kw, k % kw, oh, ow, stride, dilation)[...] += slab(mask)
+    return gxp[:, :, t : t + h, left : left + w]
+
+
+__all__ = ["relu_pool2_fwd", "relu_pool2_bwd", "col2im_stride1", "max_pool2d_fwd",
+           "max_pool2d_bwd"]  # fmt: skip

@@ -12,10 +12,10 @@ from .._backend import xp
 from .._checks import int_pair
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ..kernels import K
 from . import _composites
 from ._spatial import (
     _as_2d,
-    _as_strided,
     _check_nchw,
     _from_2d,
     _out_size,
@@ -30,10 +30,13 @@ from ._util import ensure_tensor
 class MaxPool2d(Function):
     """Window maximum; the gradient goes to the first arg-max in row-major window order.
 
-    The forward pass is a chain of ``maximum`` over the ``kh * kw`` offset views (NaN
-    propagates, as in PyTorch). The arg-max is found only in backward, offset by offset:
-    an element receives the gradient when it equals the window's maximum and no earlier
-    offset did, which is PyTorch's first-occurrence rule on ties (ReLU zeros tie often).
+    The kernels ``K.max_pool2d_fwd``/``K.max_pool2d_bwd`` do the work. The NumPy twin's
+    forward is a chain of ``maximum`` over the ``kh * kw`` offset views (NaN propagates,
+    as in PyTorch) and its backward finds the arg-max offset by offset; the compiled
+    forward keeps each output's arg-max offset (one byte per output for windows of up
+    to 256 elements) and its backward is one pass. Either way an element receives the
+    gradient when it is its window's first maximum in row-major order (PyTorch's rule
+    on ties, which ReLU zeros make common; the last NaN when the window holds one).
     """
 
     output_saved = False  # PyTorch saves the indices, not the output
@@ -43,83 +46,13 @@ class MaxPool2d(Function):
     def forward(
         self, x, kernel=(2, 2), stride=(2, 2), pads=((0, 0), (0, 0)), dilation=(1, 1), out_hw=(1, 1)
     ):
-        kh, kw = kernel
-        oh, ow = out_hw
-        xp_ = _pad2d(x, pads, -xp.inf)
-        views = [_window(xp_, k // kw, k % kw, oh, ow, stride, dilation) for k in range(kh * kw)]
-        if len(views) == 1:
-            out = views[0].copy()
-        else:
-            out = xp.maximum(views[0], views[1])
-            for v in views[2:]:
-                xp.maximum(out, v, out=out)
-        self.xp_, self.out = xp_, out
-        self.geom = (x.shape, kernel, stride, pads, dilation, oh, ow)
+        out, self.state = K.max_pool2d_fwd(x, kernel, stride, pads, dilation, out_hw)
+        self.geom = (x.shape, kernel, stride, pads, dilation, *out_hw)
         return out
 
-    def _first_argmax_masks(self, g):
-        """Yield (k, gradient slab of offset k) for every kernel offset, in order."""
-        _, (kh, kw), stride, _, dilation, oh, ow = self.geom
-        xp_, out = self.xp_, self.out
-        n_off = kh * kw
-        if xp.isfinite(g).all() and not xp.isnan(out).any():
-            taken = None
-            for k in range(n_off):
-                eq = _window(xp_, k // kw, k % kw, oh, ow, stride, dilation) == out
-                if taken is not None:
-                    eq &= ~taken
-                if k < n_off - 1:
-                    taken = eq.copy() if taken is None else (taken | eq)
-                # NOTE: g * mask, not where(): 3x faster; safe because g is finite here.
-                yield k, eq
-            return
-        # Rare path (NaN in the input or a non-finite upstream gradient): PyTorch's exact
-        # rule, where a later NaN replaces the running maximum, and where() so inf * 0
-        # cannot turn into NaN.
-        best = _window(xp_, 0, 0, oh, ow, stride, dilation).copy()
-        idx = xp.zeros(best.shape, dtype=xp.int32)
-        for k in range(1, n_off):
-            v = _window(xp_, k // kw, k % kw, oh, ow, stride, dilation)
-            upd = (v > best) | (v != v)
-            xp.copyto(best, v, where=upd)
-            xp.copyto(idx, k, where=upd)
-        for k in range(n_off):
-            yield k, idx == k
-
     def backward(self, g):
-        xshape, (kh, kw), stride, pads, dilation, oh, ow = self.geom
-        n, c, h, w = xshape
-        safe = xp.isfinite(g).all()
-        zero = xp.zeros((), dtype=g.dtype)
-
-        def slab(mask, out=None):
-            if safe:
-                return xp.multiply(g, mask, out=out)
-            res = xp.where(mask, g, zero)
-            if out is None:
-                return res
-            out[...] = res
-            return out
-
-        if stride == (kh, kw) and dilation == (1, 1) and pads == ((0, 0), (0, 0)):
-            # Non-overlapping windows: each offset's slab of the (N, C, oh, kh, ow, kw)
-            # gradient is written once, then a reshape gives (N, C, H, W).
-            gx = xp.empty((n, c, h, w), dtype=g.dtype)
-            if h != oh * kh:
-                gx[:, :, oh * kh :] = 0  # rows and columns no window covers
-            if w != ow * kw:
-                gx[:, :, :, ow * kw :] = 0
-            # A 6-D view (N, C, oh, kh, ow, kw) of gx: each offset's slab is written in place.
-            s_n, s_c, s_h, s_w = gx.strides
-            gx6 = _as_strided(gx, (n, c, oh, kh, ow, kw), (s_n, s_c, s_h * kh, s_h, s_w * kw, s_w))
-            for k, mask in self._first_argmax_masks(g):
-                slab(mask, out=gx6[:, :, :, k // kw, :, k % kw])
-            return (gx,)
-        gxp = xp.zeros(self.xp_.shape, dtype=g.dtype)
-        for k, mask in self._first_argmax_masks(g):
-            _window(gxp, k // kw, k % kw, oh, ow, stride, dilation)[...] += slab(mask)
-        (t, _), (left, _) = pads
-        return (gxp[:, :, t : t + h, left : left + w],)
+        xshape, kernel, stride, pads, dilation, _, _ = self.geom
+        return (K.max_pool2d_bwd(g, self.state, xshape, kernel, stride, pads, dilation),)
 
     def composite(self, x):
         _, kernel, stride, pads, dilation, oh, ow = self.geom
