@@ -103,6 +103,26 @@ def test_label_dtypes(ytype):
     assert step.fused_replays == step.replays > 0
 
 
+@pytest.mark.parametrize("batch", [1, 8])
+def test_flattened_image_batches(batch):
+    def build():
+        return rg.nn.Sequential(rg.nn.Flatten(), _net((64, 16, 10)))
+
+    (m1, o1), (m2, o2) = _twins(build, np.float32, "sgd")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 10, 32)
+    lf = rg.nn.CrossEntropyLoss()
+    step = rg.train.compile_step(m2, lf, o2)
+    for i in range(0, 32, batch):
+        assert step(x[i : i + batch], y[i : i + batch]) == _eager(
+            m1, lf, o1, x[i : i + batch], y[i : i + batch]
+        )
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert p1.data.tobytes() == p2.data.tobytes()
+    assert step.fused_replays == step.replays > 0
+
+
 def test_large_batches_and_layers_take_the_same_products():
     step = _run(lambda: _net((100, 300, 10)), np.float32, 128, n=256)
     assert step.fused_replays == step.replays > 0

@@ -13,6 +13,7 @@ recording's output, loss and gradients exactly (:func:`same_as_recording`).
 from __future__ import annotations
 
 import ctypes
+import math
 from typing import Any
 
 from .._backend import xp
@@ -38,9 +39,14 @@ def _kernel_parts() -> tuple | None:
 
 
 def _match(ops: list, leaves: list, known: dict, base: int, out_slot: int, loss_slot: int):
-    """The layers ``[(weight slot, bias slot, relu)]`` and the reduction, or None."""
+    """``(layers [(weight slot, bias slot, relu)], reduction, input shape or None)``.
+
+    None when the recording is not ``[Reshape of x to 2-D] Linear(+ReLU)* ->
+    cross_entropy(labels)`` (a leading reshape is ``nn.Flatten`` of image batches).
+    """
     from ..ops.linalg import Linear, LinearAct
     from ..ops.losses import CrossEntropy
+    from ..ops.shape import Reshape
 
     if len(ops) < 2:
         return None
@@ -56,10 +62,24 @@ def _match(ops: list, leaves: list, known: dict, base: int, out_slot: int, loss_
         or loss_slot != base + len(layers)
     ):
         return None
+    shape = None
+    first = 0  # the slot the first layer reads
+    ctx, idx, kw, subs = layers[0]
+    if type(ctx) is Reshape:
+        shape = kw.get("shape")
+        if idx != (0,) or subs or set(kw) != {"shape"} or not isinstance(shape, tuple):
+            return None
+        if len(shape) != 2 or not all(type(d) is int and d > 0 for d in shape):
+            return None
+        layers = layers[1:]
+        first = base
+    if not layers:
+        return None
     found = []
     seen: set = set()
+    offset = base + len(ops) - 1 - len(layers)  # slot of the op before the first layer
     for i, (ctx, idx, kw, subs) in enumerate(layers):
-        if subs or len(idx) != 3 or idx[0] != (0 if i == 0 else base + i - 1):
+        if subs or len(idx) != 3 or idx[0] != (first if i == 0 else offset + i - 1):
             return None
         if type(ctx) is LinearAct and kw == {"act": "relu"}:
             relu = True
@@ -76,7 +96,7 @@ def _match(ops: list, leaves: list, known: dict, base: int, out_slot: int, loss_
         t = leaves[s - 2]
         if id(t) not in known or not t.requires_grad:
             return None
-    return found, loss_kw["reduction"]
+    return found, loss_kw["reduction"], shape
 
 
 def fused_program(
@@ -102,8 +122,12 @@ def fused_program(
     if match is None:
         return None
     mlp_step, lib, max_classes = parts
-    layers, reduction = match
+    layers, reduction, shape = match
     dt = x.dtype
+    if shape is not None:
+        if shape[0] != x.shape[0] or math.prod(shape) != x.size:
+            return None
+        x = x.reshape(shape)
     if dt not in (xp.dtype(xp.float32), xp.dtype(xp.float64)) or x.ndim != 2 or y.ndim != 1:
         return None
     if y.dtype.kind not in "iu" or x.shape[0] == 0 or y.shape[0] != x.shape[0]:
@@ -137,11 +161,19 @@ def fused_program(
     add("        return None  # record again")
     for s in slots:
         add(f"    a{s} = T{s}.data")
+    x = "v0"
+    if shape is not None:
+        # nn.Flatten's reshape, as the op makes it (a view, or a copy when it must)
+        ns["SHAPE"] = shape
+        add("    if v0.__class__ is not _ndarray:")
+        add("        return GENERIC(v0, v1)")
+        add("    x = v0.reshape(SHAPE)")
+        x = "x"
     # What the kernel's compiled signature assumes: anything else goes op by op.
     checks = [
-        "v0.__class__ is not _ndarray",
-        "v0.dtype is not DT",
-        "not v0.flags.c_contiguous",
+        f"{x}.__class__ is not _ndarray",
+        f"{x}.dtype is not DT",
+        f"not {x}.flags.c_contiguous",
         "v1.__class__ is not _ndarray",
         "v1.dtype.kind not in 'iu'",
     ]
@@ -150,7 +182,7 @@ def fused_program(
     add("        return GENERIC(v0, v1)")
     ws = ", ".join(f"a{w}" for w, _, _ in layers)
     bs = ", ".join(f"a{b}" for _, b, _ in layers)
-    add(f"    st, out, loss, gw, gb = STEP(v0, v1, ({ws},), ({bs},), RELU, MEAN, GEMM, GEMV)")
+    add(f"    st, out, loss, gw, gb = STEP({x}, v1, ({ws},), ({bs},), RELU, MEAN, GEMM, GEMV)")
     add("    if st:")
     add("        return GENERIC(v0, v1)  # a label out of range (it raises), shapes changed")
     add("    COUNT[0] += 1")
