@@ -1,8 +1,9 @@
 """Microseconds per training step on the digits network: eager, compiled, NumPy limit.
 
 A finer look than ``run.py`` at where the small-batch time goes, in one process: the
-eager loop, the compiled step (``rg.train.compile_step``, what ``fit`` runs), the
-compiled step's forward+backward and optimizer step alone, and the hand-written NumPy
+eager loop, the compiled step (``rg.train.compile_step``, what ``fit`` runs; with the
+``[fast]`` extra its whole-step kernel), the same step replayed op by op, the compiled
+step's forward+backward and optimizer step alone, and the hand-written NumPy
 loop of ``bench_mlp.build_numpy``; each timed in blocks of ``--steps`` steps, the
 contenders alternating, medians over ``--blocks`` blocks. Run it with one BLAS thread for
 steadier numbers::
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     loss_fn = rg.nn.CrossEntropyLoss()
     xt, yt = rg.tensor(x), rg.tensor(y)
     step = rg.train.compile_step(net, loss_fn, opt)
+    op_by_op = rg.train.compile_step(net, loss_fn, opt)
+    op_by_op.whole_step_kernel = False  # (what runs without the [fast] extra's kernel)
 
     def eager() -> None:
         opt.zero_grad()
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     fns = {
         "eager loop": eager,
         "compiled step": lambda: step(xt, yt),
+        "  op by op": lambda: op_by_op(xt, yt),
         "  forward+backward": lambda: step.run(xt, yt),
         "  optimizer step": opt.step,
         "NumPy limit": numpy_epoch,
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"digits MLP 64-32-32-10, batch {args.batch}: us per step (median of {args.blocks})")
     for name, ts in times.items():
         print(f"  {name:20s} {np.median(ts):7.1f}")
+    print(f"  (whole-step kernel replays: {step.fused_replays})")
     if step.eager_reason is not None:
         print(f"note: the compiled step ran eagerly: {step.eager_reason}")
     return 0

@@ -267,3 +267,15 @@ def test_fit_with_the_kernel_is_the_eager_fit(monkeypatch):
         results.append(([p.data.tobytes() for p in net.parameters()], h["loss"]))
     assert results[0] == results[1]
     assert made and sum(s.fused_replays for s in made) > 0
+
+
+def test_the_kernel_can_be_switched_off():
+    (m1, o1), (m2, o2) = _twins(lambda: _net((6, 8, 3)), np.float32, "sgd")
+    lf = rg.nn.CrossEntropyLoss()
+    x = np.ones((4, 6), np.float32)
+    y = np.array([0, 1, 2, 0])
+    on, off = rg.train.compile_step(m1, lf, o1), rg.train.compile_step(m2, lf, o2)
+    off.whole_step_kernel = False
+    for _ in range(3):
+        assert on(x, y) == off(x, y)
+    assert on.fused_replays == 2 and off.fused_replays == 0 and off.replays == 2

@@ -111,6 +111,9 @@ class CompiledStep:
         self.recordings = 0
         self.replays = 0
         self._fused_counts: list = []
+        #: Replay a plain MLP classifier's step as one compiled call when the kernels
+        #: allow (the same bits as op by op); False: always op by op.
+        self.whole_step_kernel = True
         #: Why the last call ran eagerly (None when it was recorded or replayed).
         self.eager_reason: str | None = self._unsafe
 
@@ -295,9 +298,11 @@ class CompiledStep:
         back = [produced[id(t)] for t in toposort(loss)]
         loss_slot = base + produced[id(loss)]
         generic = _generate(ops, back, leaves, known, base, out_slot, loss_slot, loss.data)
-        fused = fused_program(
-            ops, leaves, known, base, out_slot, loss_slot, xt.data, yt.data, generic
-        )
+        fused = None
+        if self.whole_step_kernel:
+            fused = fused_program(
+                ops, leaves, known, base, out_slot, loss_slot, xt.data, yt.data, generic
+            )
         if fused is not None:
             fused.fresh = all(p.grad is None for p in fused.params)
             return fused
