@@ -337,9 +337,13 @@ def markdown(result: dict) -> str:
         "`RSS growth` is that",
         "same measure for every contender (coarse: allocator and first-use effects count).",
         "",
-        "| configuration | contender | median epoch (s) | all epochs (s) | loss after 1 epoch "
-        "| peak memory (MiB) | RSS growth (MiB) |",
-        "|---|---|---:|---|---:|---:|---:|",
+        "`CPU / wall`: the process's CPU seconds per wall second over the timed epochs (at",
+        "most 1.0 for a one-thread run, which is held to one CPU; lower when other work took",
+        "the core).",
+        "",
+        "| configuration | contender | median epoch (s) | all epochs (s) | CPU / wall "
+        "| loss after 1 epoch | peak memory (MiB) | RSS growth (MiB) |",
+        "|---|---|---:|---|---:|---:|---:|---:|",
     ]
     for r in mlp:
         if r["status"] != "ok":
@@ -347,6 +351,7 @@ def markdown(result: dict) -> str:
         eps = ", ".join(f"{t:.3f}" for t in r["epoch_s"])
         out.append(
             f"| `{r['config']}` | {r['contender']} | {r['epoch_s_median']:.4f} | {eps} | "
+            f"{_f(r.get('cpu_per_wall'), '{:.2f}')} | "
             f"{_f(r.get('loss_after_1_epoch'), '{:.6f}')} | "
             f"{_f(r.get('peak_mem_mib'), '{:.2f}')} | {_f(r.get('rss_growth_mib'), '{:.1f}')} |"
         )
