@@ -220,10 +220,11 @@ def test_max_pool2d_matches_torch_with_ties(torch, config):
 
 
 def test_geometries_where_the_kernels_did_not_pay_take_the_twin():
-    # measured slower there (see _kernel_pays): 1-D windows, non-overlapping 3x3
+    # measured slower there (see _kernel_pays): non-overlapping 3x3, 2-element windows
     for config, compiled in [((2, None, 0, 1, False), True), ((3, 2, 1, 1, False), True),
                              ((2, 1, 0, 1, False), True), ((3, 3, 0, 1, False), False),
-                             (((1, 3), 1, (0, 1), 1, False), False)]:  # fmt: skip
+                             (((1, 3), 1, (0, 1), 1, False), True),
+                             (((1, 2), 1, 0, 1, False), False)]:  # fmt: skip
         kernel, stride, pads, dil, out_hw = _geometry((1, 1, 9, 9), *config)
         _, state = B.max_pool2d_fwd(np.ones((1, 1, 9, 9)), kernel, stride, pads, dil, out_hw)
         assert isinstance(state, np.ndarray) == compiled, config
