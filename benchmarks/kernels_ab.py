@@ -1,7 +1,7 @@
 """With and without the compiled kernels, alternating in one process: RNN and CNN steps.
 
 The benchmark training steps of ``bench_rnn.py`` (LSTM, GRU) and ``bench_cnn.py``, and
-``MaxPool2d``'s forward and backward alone (``POOLS``: shapes that no conv fuses), run
+single layers' forward and backward (``LAYERS``: max-pools, a stride-2 conv), run
 twice each, once on the NumPy twins (``retrograd.kernels.use("numpy")``, what an install
 without the ``[fast]`` extra runs) and once on the Numba kernels, switched before every
 timed repetition; the median over the repetitions of the per-step time is reported, and
@@ -11,7 +11,7 @@ so the LSTM and GRU losses agree exactly; the CNN's loss (softmax cross-entropy,
 
     python benchmarks/kernels_ab.py                # BLAS as configured
     python benchmarks/kernels_ab.py --threads 1    # one BLAS thread
-    python benchmarks/kernels_ab.py --only maxpool # the rows whose name contains this
+    python benchmarks/kernels_ab.py --only pool    # the rows whose name contains this
 
 Needs Numba (``pip install retrograd[fast]``).
 """
@@ -27,12 +27,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
 
 STEPS = 5
-#: MaxPool2d alone (input shape, kernel, stride, padding): no conv before it to fuse with.
-POOLS = [((64, 32, 28, 28), 2, 2, 0), ((32, 64, 56, 56), 3, 2, 1)]
+#: Single layers, forward and backward on one float32 input: (name, input shape, layer).
+#: The max-pools are ones no conv before them fuses with; the conv has stride 2 (its
+#: input gradient is the strided col2im).
+LAYERS = [
+    ("MaxPool2d(2)", (64, 32, 28, 28), lambda nn: nn.MaxPool2d(2)),
+    ("MaxPool2d(3, 2, 1)", (32, 64, 56, 56), lambda nn: nn.MaxPool2d(3, 2, 1)),
+    ("Conv2d(32, 32, 3, stride=2, padding=1)", (64, 32, 28, 28),
+     lambda nn: nn.Conv2d(32, 32, 3, stride=2, padding=1)),
+]  # fmt: skip
 
 
-class _MaxPool:
-    """``MaxPool2d`` forward and backward on one float32 input, as a "step"."""
+class _Layer:
+    """One layer's forward and backward (upstream gradient ones) as a "step"."""
 
     @staticmethod
     def init_weights(*pre: object) -> None:
@@ -43,7 +50,7 @@ class _MaxPool:
         return None
 
     @staticmethod
-    def build_retrograd(shape, k, s, p, weights, data, steps):  # type: ignore[no-untyped-def]
+    def build_retrograd(shape, make, weights, data, steps):  # type: ignore[no-untyped-def]
         import numpy as np
 
         import retrograd as rg
@@ -51,12 +58,15 @@ class _MaxPool:
         rng = np.random.default_rng(0)
         relu_out = np.maximum(rng.standard_normal(shape), 0)  # many tied zeros
         x = rg.tensor(relu_out.astype(np.float32), requires_grad=True)
+        rg.manual_seed(0)
+        layer = make(rg.nn)
         info: dict = {}
 
         def fn() -> None:
             for _ in range(steps):
                 x.grad = None
-                y = rg.nn.functional.max_pool2d(x, k, s, p)
+                layer.zero_grad()
+                y = layer(x)
                 y.backward(rg.ones(*y.shape))
             info["loss"] = float(x.grad.sum()) + float(y.data.sum())
 
@@ -73,8 +83,7 @@ def run(repeats: int = 15, only: str | None = None) -> list[dict]:
     rows = []
     cases = [(cell, bench_rnn, (cell,)) for cell in bench_rnn.CELLS]
     cases.append(("CNN", bench_cnn, ()))
-    cases += [(f"MaxPool2d({k}, {s}, {p}) fwd+bwd {shape}", _MaxPool, (shape, k, s, p))
-              for shape, k, s, p in POOLS]  # fmt: skip
+    cases += [(f"{name} fwd+bwd {shape}", _Layer, (shape, make)) for name, shape, make in LAYERS]
     cases = [c for c in cases if only is None or only.lower() in c[0].lower()]
     for name, mod, pre in cases:
         weights = mod.init_weights(*pre)

@@ -132,3 +132,47 @@ def test_kernels_fall_back_to_the_twins_on_other_layouts():
     for a, b in zip(N.relu_pool2_bwd(gf, pos, t01, t23, tv, False, None),
                     B.relu_pool2_bwd(gf, pos, t01, t23, tv, False, None)):  # fmt: skip
         assert _bits_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "xshape, k, stride, pads, dil",
+    [
+        ((3, 4, 9, 9), (3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1)),
+        ((2, 3, 10, 7), (3, 2), (2, 3), ((0, 0), (2, 2)), (2, 1)),
+        ((2, 5, 8, 8), (1, 1), (2, 2), ((0, 0), (0, 0)), (1, 1)),
+        ((1, 2, 11, 12), (4, 3), (3, 2), ((2, 1), (1, 0)), (1, 2)),  # uneven padding
+    ],
+)
+def test_strided_col2im_is_bitwise_the_twin(dtype, xshape, k, stride, pads, dil):
+    rng = np.random.default_rng(11)
+    n, c, h, w = xshape
+    pshape = (n, c, h + sum(pads[0]), w + sum(pads[1]))
+    oh = (pshape[2] - dil[0] * (k[0] - 1) - 1) // stride[0] + 1
+    ow = (pshape[3] - dil[1] * (k[1] - 1) - 1) // stride[1] + 1
+    # magnitudes far apart: an element's sums round differently in another order
+    d = rng.standard_normal((c, *k, n, oh, ow)) * 10.0 ** rng.integers(-6, 7, (1, *k, 1, 1, 1))
+    d = d.astype(dtype)
+    d.flat[::5] = -0.0
+    want = N.col2im(d, pshape, xshape, pads, stride, dil, dtype)
+    got = B.col2im(d, pshape, xshape, pads, stride, dil, dtype)
+    assert got.flags.c_contiguous and _bits_equal(want, got)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_strided_conv2d_input_gradient_is_bitwise_the_same_either_way(dtype):
+    grads = []
+    for choice in ("numpy", "numba"):
+        kernels.use(choice)
+        try:
+            rng = np.random.default_rng(12)
+            rg.manual_seed(0)
+            conv = rg.nn.Conv2d(3, 4, 3, stride=2, padding=1)
+            conv.to(dtype) if dtype == np.float64 else None
+            x = rg.tensor(rng.standard_normal((2, 3, 9, 8)).astype(dtype), requires_grad=True)
+            y = conv(x)
+            (y * y).sum().backward()
+            grads.append(x.grad.copy())
+        finally:
+            kernels.use("auto")
+    assert _bits_equal(*grads)

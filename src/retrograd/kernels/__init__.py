@@ -4,12 +4,13 @@ NumPy stays the reference and the default. A kernel here is one loop doing what 
 NumPy calls do between the matrix products of a training step (bias + ReLU, the ReLU
 gradient with the bias gradient, softmax cross-entropy forward and backward, the
 momentum update; the LSTM and GRU cell arithmetic; the fused conv layer's pool, its
-backward and col2im; MaxPool2d's forward and backward), so that the arrays are walked
-once and the per-call overhead is paid once. Every kernel has a NumPy twin (in
-:mod:`._numpy`, :mod:`._rnn_numpy`, :mod:`._spatial_numpy`) that computes the same
-numbers the way the ops did before (and still do without Numba); the tests run both and
-compare them: bitwise where the arithmetic is the same sequence of IEEE operations, else within
-1e-6 relative in float32 and 1e-12 in float64 (``exp``/``log`` may differ by an ulp).
+backward and col2im; MaxPool2d's forward and backward; Conv2d's strided col2im), so
+that the arrays are walked once and the per-call overhead is paid once. Every kernel
+has a NumPy twin (in :mod:`._numpy`, :mod:`._rnn_numpy`, :mod:`._spatial_numpy`) that
+computes the same numbers the way the ops did before (and still do without Numba); the
+tests run both and compare them: bitwise where the arithmetic is the same sequence of
+IEEE operations, else within 1e-6 relative in float32 and 1e-12 in float64
+(``exp``/``log`` may differ by an ulp).
 
 Ops call kernels through :data:`K`: ``K.bias_relu(z, b)``. A name is resolved on its
 first use, to the Numba version when Numba can be imported and the environment variable

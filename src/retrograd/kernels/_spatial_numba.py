@@ -464,4 +464,49 @@ def max_pool2d_bwd(g: Any, state: Any, xshape: tuple, kernel: tuple, stride: tup
     return gx.reshape(n, c, h, w)
 
 
+# ------------------------------------------------------------------- col2im, strided
+@_jit
+def _col2im(d, hp, wp, sh, sw, dh, dw, t, left, gx):  # pragma: no cover - compiled
+    # One (image, channel) plane at a time, in a padded buffer that stays in cache: the
+    # twin's slab-adds into zeros, offset by offset in row-major order (the same sums
+    # at every element), then the crop written straight into gx (NCHW): no full-size
+    # zeros, no transpose-copy.
+    c, kh, kw, n, oh, ow = d.shape
+    h, w = gx.shape[2], gx.shape[3]
+    plane = np.empty((hp, wp), dtype=d.dtype)
+    zero = d.dtype.type(0)
+    for cc in range(c):
+        for nn in range(n):
+            for y in range(hp):
+                for x in range(wp):
+                    plane[y, x] = zero
+            for i in range(kh):
+                for j in range(kw):
+                    for oy in range(oh):
+                        src = d[cc, i, j, nn, oy]
+                        dst = plane[oy * sh + i * dh, j * dw :: sw]
+                        for ox in range(ow):
+                            dst[ox] += src[ox]
+            for y in range(h):
+                src = plane[t + y, left : left + w]
+                dst = gx[nn, cc, y]
+                for x in range(w):
+                    dst[x] = src[x]
+
+
+def col2im(dcols: Any, pshape: tuple, xshape: tuple, pads: tuple, stride: tuple,
+           dilation: tuple, dtype: Any) -> Any:  # fmt: skip
+    if (
+        dcols.ndim != 6
+        or dcols.dtype not in _FLOATS
+        or dcols.dtype != dtype
+        or not dcols.flags.c_contiguous
+    ):
+        return _spatial_numpy.col2im(dcols, pshape, xshape, pads, stride, dilation, dtype)
+    gx = np.empty(tuple(xshape), dtype=dcols.dtype)
+    (t, _), (left, _) = pads
+    _col2im(dcols, pshape[2], pshape[3], *stride, *dilation, t, left, gx)
+    return gx
+
+
 __all__ = list(_spatial_numpy.__all__)

@@ -259,5 +259,26 @@ def max_pool2d_bwd(g: Any, state: Any, xshape: tuple, kernel: tuple, stride: tup
     return gxp[:, :, t : t + h, left : left + w]
 
 
+# ------------------------------------------------------------------- col2im, strided
+def col2im(dcols: Any, pshape: tuple, xshape: tuple, pads: tuple, stride: tuple,
+           dilation: tuple, dtype: Any) -> Any:  # fmt: skip
+    """``Conv2d``'s input gradient (N, C, H, W) from its column gradient (any stride).
+
+    ``dcols`` (C, kh, kw, N, oh, ow): each kernel offset's slab is added into zeros of
+    the padded input (C, N, Hp, Wp) of ``dtype`` (the output gradient's), offset by
+    offset in row-major order (summing in (C, N, H, W) order keeps every slab-add
+    contiguous on the source side; one transpose-copy at the end measured faster than
+    adding transposed slabs); then the padding is cropped and the result made NCHW.
+    """
+    c, kh, kw, n, oh, ow = dcols.shape
+    gxp = xp.zeros((pshape[1], n) + tuple(pshape[2:]), dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            _window(gxp, i, j, oh, ow, stride, dilation)[...] += dcols[:, i, j]
+    (t, _), (left, _) = pads
+    gxp = gxp[:, :, t : t + xshape[2], left : left + xshape[3]]
+    return xp.ascontiguousarray(gxp.transpose(1, 0, 2, 3))
+
+
 __all__ = ["relu_pool2_fwd", "relu_pool2_bwd", "col2im_stride1", "max_pool2d_fwd",
-           "max_pool2d_bwd"]  # fmt: skip
+           "max_pool2d_bwd", "col2im"]  # fmt: skip

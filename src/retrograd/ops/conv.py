@@ -121,16 +121,8 @@ class Conv2d(Function):
             else:
                 dcols = wmat.transpose(0, 2, 1) @ g2
             dcols = dcols.reshape(cg * groups, kh, kw, n, oh, ow)
-            # col2im: add each kernel offset's slab back into the padded input. Summing in
-            # (C, N, H, W) order keeps every slab-add contiguous on the source side; one
-            # transpose-copy at the end measured faster than adding transposed slabs.
-            gxp = xp.zeros((pshape[1], n) + pshape[2:], dtype=g.dtype)
-            for i in range(kh):
-                for j in range(kw):
-                    _window(gxp, i, j, oh, ow, stride, dilation)[...] += dcols[:, i, j]
-            (t, _), (left, _) = pads
-            gxp = gxp[:, :, t : t + xshape[2], left : left + xshape[3]]
-            gx = xp.ascontiguousarray(gxp.transpose(1, 0, 2, 3))
+            # col2im: each kernel offset's slab added back into the padded input
+            gx = _K.col2im(dcols, pshape, xshape, pads, stride, dilation, g.dtype)
         if self.needs[1]:
             if per_sample:
                 cv = cols[0].reshape(k, n, oh * ow).transpose(1, 2, 0)
