@@ -279,3 +279,31 @@ def test_the_kernel_can_be_switched_off():
     for _ in range(3):
         assert on(x, y) == off(x, y)
     assert on.fused_replays == 2 and off.fused_replays == 0 and off.replays == 2
+
+
+def test_read_only_batches_and_a_failing_kernel(monkeypatch):
+    (m1, o1), (m2, o2) = _twins(lambda: _net((6, 8, 3)), np.float32, "sgd")
+    lf = rg.nn.CrossEntropyLoss()
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 4)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    step = rg.train.compile_step(m2, lf, o2)
+    for _ in range(3):
+        assert step(x, y) == _eager(m1, lf, o1, x, y)
+    assert step.fused_replays == 2
+    # A kernel that fails (it never should) leaves the step to the op-by-op replay.
+    from retrograd.kernels import _mlp_numba
+
+    def broken(*args):
+        raise RuntimeError("kernel failure")
+
+    (prog,) = step._programs.values()
+    monkeypatch.setitem(prog.__globals__, "STEP", broken)
+    for _ in range(2):
+        assert step(x, y) == _eager(m1, lf, o1, x, y)
+    assert step.fused_replays == 2 and step.replays == 4
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert p1.data.tobytes() == p2.data.tobytes()
+    assert _mlp_numba.mlp_step is not broken
