@@ -8,6 +8,11 @@ same weights and see the same batches; PyTorch gets as many threads as NumPy's B
 timed repetition is ``STEPS`` steps, and the median over the repetitions after a warm-up
 is reported.
 
+``retrograd-1t`` is retrograd with ``RETROGRAD_RNN_BLAS_THREADS=1``: the recurrent
+layer's per-step products on the calling thread only (the products over all steps keep
+every BLAS thread); with both cores idle the second BLAS thread speeds these products up,
+with the cores busy with other work each product waits for it to be scheduled.
+
 ``products`` makes only the matrix products of retrograd's step (float32 NumPy/BLAS into
 preallocated arrays, nothing between them): the per-step recurrent products forward and
 backward, the input projections, the weight and input gradients, the head. No program
@@ -42,7 +47,7 @@ BATCH, SEQ, INPUT, HIDDEN = 64, 32, 32, 128
 N_BATCHES = 4
 STEPS, QUICK_STEPS = 5, 2
 REPEATS, QUICK_REPEATS = 11, 5
-CONTENDERS = ("retrograd", "pytorch", "products")
+CONTENDERS = ("retrograd", "retrograd-1t", "pytorch", "products")
 CELLS = ("LSTM", "GRU")
 
 
@@ -114,6 +119,25 @@ def build_retrograd(cell: str, weights: dict, data: list, steps: int) -> Any:
     opt = rg.optim.SGD(model.parameters(), lr=LR)
     batches = [(rg.tensor(x), rg.tensor(y)) for x, y in data]
     return C.step_runner(model, loss_fn, opt, batches, steps)
+
+
+def build_retrograd_one_thread(cell: str, weights: dict, data: list, steps: int) -> Any:
+    """retrograd with ``RETROGRAD_RNN_BLAS_THREADS=1`` (read by every layer call)."""
+    run_steps, state = build_retrograd(cell, weights, data, steps)
+    name = "RETROGRAD_RNN_BLAS_THREADS"
+
+    def run() -> None:
+        old = os.environ.get(name)
+        os.environ[name] = "1"
+        try:
+            run_steps()
+        finally:
+            if old is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = old
+
+    return run, state
 
 
 def _torch_model(torch: Any, cell: str) -> Any:
@@ -268,6 +292,8 @@ def run(quick: bool = False, repeats: int | None = None, threads: int | None = N
                 rows[c]["mem_method"] = "tracemalloc peak over one step"
             elif c == "products":
                 rows[c]["note"] = "matrix products only: a ceiling"
+            elif c == "retrograd-1t":
+                rows[c]["note"] = "RETROGRAD_RNN_BLAS_THREADS=1"
             else:
                 rows[c]["peak_mem_mib"] = torch_saved_mib(states[c])
                 rows[c]["mem_method"] = "tensors saved by autograd for one step"
@@ -279,7 +305,10 @@ def run(quick: bool = False, repeats: int | None = None, threads: int | None = N
     return out
 
 
-BUILDERS = {"retrograd": build_retrograd, "pytorch": build_pytorch, "products": build_products}
+BUILDERS = {
+    "retrograd": build_retrograd, "retrograd-1t": build_retrograd_one_thread,
+    "pytorch": build_pytorch, "products": build_products,
+}  # fmt: skip
 
 
 def markdown(rows: list[dict]) -> str:

@@ -30,6 +30,8 @@ starts at each sequence's own last step -- no gather or reversal of the input is
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
 from .._backend import xp
@@ -39,6 +41,36 @@ from ..kernels import K as _K
 from . import _composites
 from ._util import ensure_tensor
 from .shape import getitem
+
+#: The environment variable that puts the per-step products on the calling thread.
+RNN_BLAS_THREADS = "RETROGRAD_RNN_BLAS_THREADS"
+
+
+def _per_step() -> Any:
+    """The context manager (a factory) a loop of small per-time-step products runs in.
+
+    By default NumPy's BLAS as configured (all its threads). With
+    ``RETROGRAD_RNN_BLAS_THREADS=1`` the products of the loop run on the calling thread
+    only (:func:`retrograd.kernels._blas.one_thread`: no other thread's count changes, and
+    the large products over all steps keep every BLAS thread). Measured on two cores
+    (BENCHMARKS.md): with both cores idle, the second BLAS thread makes these products
+    ~1.8x faster; with the cores busy with other work, each product waits for that
+    thread to be scheduled, and the calling thread alone is several times faster. The
+    choice is the user's, and fixed, because OpenBLAS's bits for a product depend on
+    its thread count: a choice made from the load would make results irreproducible.
+    """
+    value = os.environ.get(RNN_BLAS_THREADS, "").strip().lower()
+    if value in ("", "default"):
+        return contextlib.nullcontext
+    if value != "1":
+        raise ValueError(
+            f"{RNN_BLAS_THREADS} is {value!r}, expected 1 (per-step products on the calling "
+            "thread) or default (NumPy's BLAS as configured)"
+        )
+    from ..kernels._blas import one_thread  # ctypes; not imported by ``import retrograd``
+
+    return one_thread
+
 
 # NOTE: sigmoid is computed as 0.5 * tanh(x / 2) + 0.5. The /2 is folded into the
 # weights (exact: a power-of-two scale), so a single tanh call covers every gate of a
@@ -126,16 +158,17 @@ class RNNLayer(Function):
         Hall = xp.empty((T + 1, B, H), dtype=dt)
         Hall[T if reverse else 0] = h0
         tmp = xp.empty((B, H), dtype=dt)
-        for t in order:
-            hp, hn = Hall[t + pi], Hall[t + oi]
-            xp.matmul(hp, WhhT, out=tmp)
-            tmp += A[t]
-            if self.relu:
-                xp.maximum(tmp, 0, out=hn)
-            else:
-                xp.tanh(tmp, out=hn)
-            if pad is not None:
-                xp.copyto(hn, hp, where=pad[t])
+        with _per_step()():
+            for t in order:
+                hp, hn = Hall[t + pi], Hall[t + oi]
+                xp.matmul(hp, WhhT, out=tmp)
+                tmp += A[t]
+                if self.relu:
+                    xp.maximum(tmp, 0, out=hn)
+                else:
+                    xp.tanh(tmp, out=hn)
+                if pad is not None:
+                    xp.copyto(hn, hp, where=pad[t])
         self.Hall = Hall
         out = xp.empty((T + 1, B, H), dtype=dt)
         Hout = Hall[self.out_sl]
@@ -164,13 +197,14 @@ class RNNLayer(Function):
         dht = xp.empty((B, H), dtype=Hall.dtype)
         w_hh = self.w_hh
         order = range(T) if self.reverse else range(T - 1, -1, -1)
-        for t in order:
-            xp.add(dh, gy[t], out=dht)
-            xp.multiply(dht, D[t], out=dA[t])
-            xp.matmul(dA[t], w_hh, out=dh)
-            if pad is not None:
-                # Padded steps pass the state (and its gradient) through unchanged.
-                dh += dht * pad[t]
+        with _per_step()():
+            for t in order:
+                xp.add(dh, gy[t], out=dht)
+                xp.multiply(dht, D[t], out=dA[t])
+                xp.matmul(dA[t], w_hh, out=dh)
+                if pad is not None:
+                    # Padded steps pass the state (and its gradient) through unchanged.
+                    dh += dht * pad[t]
         return self._grads(dA, dh, Hall[self.prev_sl])
 
     def _grads(self, dA, dh, Hprev):
@@ -251,10 +285,12 @@ class _ChunkGrads:
         self.gx = None if w is None else xp.empty((T, B, w.shape[1]), dtype=dt)
         self.lo = self.hi = 0
 
-    def steps(self, order: Any, *also: _ChunkGrads) -> Any:
-        """Iterate over ``order`` (consecutive times), flushing after every chunk.
+    def chunks(self, order: Any, *also: _ChunkGrads) -> Any:
+        """Iterate over ``order`` (consecutive times) a chunk (list of times) at a time.
 
-        ``also``: further accumulators fed by the same loop.
+        Each chunk is flushed when the next one is asked for (and after the last), so the
+        caller's work on a chunk ends before its GEMMs run. ``also``: further accumulators
+        fed by the same loop.
         """
         order = list(order)
         accs = (self, *also)
@@ -262,7 +298,7 @@ class _ChunkGrads:
             chunk = order[k : k + _CHUNK]
             for a in accs:
                 a.lo, a.hi = min(chunk), max(chunk) + 1
-            yield from chunk
+            yield chunk
             for a in accs:
                 a._flush()
 
@@ -364,19 +400,20 @@ class LSTMLayer(Function):
         ig = xp.empty((H, B), dtype=dt)
         Zh = Z[:H]
         fwd_cell, fwd_out = _K.lstm_fwd_cell, _K.lstm_fwd_out
-        for t in order:
-            St = S[t]
-            xp.matmul(Wc, Z[:, t + pi], out=St)
-            xp.tanh(St, out=St)
-            cp, cn = Call[t + pi], Call[t + oi]
-            fwd_cell(St, cp, cn, ig)  # sigmoid gates from St, cn = f * cp + i * g
-            tc = TC[t]
-            xp.tanh(cn, out=tc)
-            # h into the (contiguous) output, then into Z's strided column for the next step.
-            fwd_out(St[:H], tc, Hout[t], Z, t + oi)
-            if padT is not None:
-                xp.copyto(cn, cp, where=padT[t])
-                xp.copyto(Zh[:, t + oi], Zh[:, t + pi], where=padT[t])
+        with _per_step()():
+            for t in order:
+                St = S[t]
+                xp.matmul(Wc, Z[:, t + pi], out=St)
+                xp.tanh(St, out=St)
+                cp, cn = Call[t + pi], Call[t + oi]
+                fwd_cell(St, cp, cn, ig)  # sigmoid gates from St, cn = f * cp + i * g
+                tc = TC[t]
+                xp.tanh(cn, out=tc)
+                # h into the (contiguous) output, then into Z's strided column for next step.
+                fwd_out(St[:H], tc, Hout[t], Z, t + oi)
+                if padT is not None:
+                    xp.copyto(cn, cp, where=padT[t])
+                    xp.copyto(Zh[:, t + oi], Zh[:, t + pi], where=padT[t])
         self.S, self.Z, self.Call, self.TC = S, Z, Call, TC
         if valid is not None:
             Hout[:T] *= valid.transpose(0, 2, 1)
@@ -421,6 +458,7 @@ class LSTMLayer(Function):
         WT = self.w_hhP.T
         factors, bwd_step = _K.lstm_bwd_factors, _K.lstm_bwd_step
         starts = range(0, T, ch)
+        per_step = _per_step()  # entered for every chunk
         for lo in starts if self.reverse else reversed(starts):
             hi = min(lo + ch, T)
             m = hi - lo
@@ -434,17 +472,20 @@ class LSTMLayer(Function):
                 F = Fbuf[:m]
                 xp.multiply(Sc[:, H2:H3], validT[lo:hi], out=F)
                 F += pT[lo:hi]
-            for t in range(lo, hi) if self.reverse else range(hi - 1, lo - 1, -1):
-                j = t - lo
-                # dh_t = dh (+ gy_t); dc += dh_t A; G[:, j] = [dh_t, dc, dc, dc] P; dc *= F.
-                # Without padding dh_t is only read before the matmul overwrites dh.
-                dht = bwd_step(
-                    dh, gy[t].T if has_gy[t] else None, A[j], P[j], F[j], dc, G, j, dhbuf, u,
-                    pT is not None,
-                )  # fmt: skip
-                xp.matmul(WT, G[:, j], out=dh)
-                if pT is not None:
-                    xp.add(dh, dht, out=dh, where=pT[t])
+            # The chunk's steps (the small products), then its GEMMs over all its steps.
+            with per_step():
+                for t in range(lo, hi) if self.reverse else range(hi - 1, lo - 1, -1):
+                    j = t - lo
+                    # dh_t = dh (+ gy_t); dc += dh_t A; G[:, j] = [dh_t, dc, dc, dc] P;
+                    # dc *= F. Without padding dh_t is only read before the matmul
+                    # overwrites dh.
+                    dht = bwd_step(
+                        dh, gy[t].T if has_gy[t] else None, A[j], P[j], F[j], dc, G, j, dhbuf,
+                        u, pT is not None,
+                    )  # fmt: skip
+                    xp.matmul(WT, G[:, j], out=dh)
+                    if pT is not None:
+                        xp.add(dh, dht, out=dh, where=pT[t])
             G2 = G[:, :m].reshape(H4, m * B)
             if want_w:
                 # Z's columns lo + pi .. hi + pi are exactly these steps' [h_prev; x; 1].
@@ -514,20 +555,21 @@ class GRULayer(Function):
         N = xp.empty((T, H, B), dtype=dt)
         gh = xp.empty((3 * H, B), dtype=dt)
         fwd_gates, fwd_out = _K.gru_fwd_gates, _K.gru_fwd_out
-        for t in order:
-            hp, hn, Xt = Hall[t + pi], Hall[t + oi], XW[t]
-            xp.matmul(Whh, hp, out=gh)
-            rz = RZ[t]
-            xp.add(Xt[:H2], gh[:H2], out=rz)
-            xp.tanh(rz, out=rz)
-            nt = N[t]
-            # r, z = sigmoids; GHN[t] = W_hn h + b_hn; nt = r * GHN[t] + (W_in x + b_in)
-            fwd_gates(rz, gh, bhn, Xt[H2:], GHN[t], nt)
-            xp.tanh(nt, out=nt)
-            # h' = (1 - z) * n + z * h, written as n + z * (h - n) as PyTorch does.
-            fwd_out(hp, nt, rz[H:], hn)
-            if padT is not None:
-                xp.copyto(hn, hp, where=padT[t])
+        with _per_step()():
+            for t in order:
+                hp, hn, Xt = Hall[t + pi], Hall[t + oi], XW[t]
+                xp.matmul(Whh, hp, out=gh)
+                rz = RZ[t]
+                xp.add(Xt[:H2], gh[:H2], out=rz)
+                xp.tanh(rz, out=rz)
+                nt = N[t]
+                # r, z = sigmoids; GHN[t] = W_hn h + b_hn; nt = r * GHN[t] + (W_in x + b_in)
+                fwd_gates(rz, gh, bhn, Xt[H2:], GHN[t], nt)
+                xp.tanh(nt, out=nt)
+                # h' = (1 - z) * n + z * h, written as n + z * (h - n) as PyTorch does.
+                fwd_out(hp, nt, rz[H:], hn)
+                if padT is not None:
+                    xp.copyto(hn, hp, where=padT[t])
         self.Hall, self.RZ, self.GHN, self.N = Hall, RZ, GHN, N
         return _pack_outputs(Hall, self.out_sl, last, valid, (Hall,))
 
@@ -557,17 +599,22 @@ class GRULayer(Function):
         Et = xp.empty((4 * H, B), dtype=dt)
         WT = self.w_hh.T
         bwd_step = _K.gru_bwd_step
-        for t in acc_i.steps(range(T) if self.reverse else range(T - 1, -1, -1), acc_h):
-            # Et = [dA_n, dA_r, dA_z, dA_n * r] (zero on padded steps), a = the gradient
-            # that the direct path h -> h' carries: dh' * z (all of dh' on padded steps).
-            bwd_step(
-                dh, gy[t].T if has_gy[t] else None, RZ[t, :H], RZ[t, H:], N[t], GHN[t],
-                Hprev[t], None if validT is None else validT[t], dht, a, omz, Et,
-            )  # fmt: skip
-            acc_i.store(t, Et[:H3])
-            acc_h.store(t, Et[H:])
-            xp.matmul(WT, Et[H:], out=dh)
-            dh += a
+        per_step = _per_step()  # entered for every chunk; the flushes run outside it
+        for chunk in acc_i.chunks(range(T) if self.reverse else range(T - 1, -1, -1), acc_h):
+            with per_step():
+                for t in chunk:
+                    # Et = [dA_n, dA_r, dA_z, dA_n * r] (zero on padded steps), a = the
+                    # gradient that the direct path h -> h' carries: dh' * z (all of dh' on
+                    # padded steps).
+                    bwd_step(
+                        dh, gy[t].T if has_gy[t] else None, RZ[t, :H], RZ[t, H:], N[t],
+                        GHN[t], Hprev[t], None if validT is None else validT[t], dht, a, omz,
+                        Et,
+                    )  # fmt: skip
+                    acc_i.store(t, Et[:H3])
+                    acc_h.store(t, Et[H:])
+                    xp.matmul(WT, Et[H:], out=dh)
+                    dh += a
         n_in = self.xa.shape[1] - 1
         out = [acc_i.gx, dh.T if n[1] else None, None, None] + ([None, None] if nb else [])
         if acc_i.R is not None:
