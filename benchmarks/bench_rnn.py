@@ -9,9 +9,10 @@ timed repetition is ``STEPS`` steps, and the median over the repetitions after a
 is reported.
 
 ``retrograd-1t`` is retrograd with ``RETROGRAD_RNN_BLAS_THREADS=1``: the recurrent
-layer's per-step products on the calling thread only (the products over all steps keep
-every BLAS thread); with both cores idle the second BLAS thread speeds these products up,
-with the cores busy with other work each product waits for it to be scheduled.
+layer's per-step products on one BLAS thread, the calling one (the products over all
+steps keep every thread); ``retrograd`` runs them on every BLAS thread (the default).
+With both cores idle the second BLAS thread speeds these products up; with the cores
+busy with other work each product waits for it to be scheduled.
 
 ``products`` makes only the matrix products of retrograd's step (float32 NumPy/BLAS into
 preallocated arrays, nothing between them): the per-step recurrent products forward and

@@ -1,4 +1,5 @@
-"""RETROGRAD_RNN_BLAS_THREADS=1: the recurrent layers' per-step products on the calling thread.
+"""RETROGRAD_RNN_BLAS_THREADS: the recurrent layers' per-step products on every BLAS thread
+(``all``, the default) or on one, the calling thread (``1``).
 
 The setting may change a product's last bits (OpenBLAS's bits depend on its thread
 count), never the structure of the results: the replayed step stays bitwise the eager
@@ -22,7 +23,7 @@ T, B, IN, H = 4, 32, 16, 128
 
 
 def _lib():
-    lib = _blas.library()
+    lib = _blas.openblas()
     if lib is None or lib.set_threads_local is None:
         pytest.skip("no OpenBLAS with a per-thread thread count here")
     if lib.global_threads is None or lib.global_threads.value < 2:
@@ -78,7 +79,7 @@ def _train(cell, compiled, steps=3):
 
 
 @pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
-@pytest.mark.parametrize("setting", ["", "1"])
+@pytest.mark.parametrize("setting", ["1", "all"])
 def test_the_replay_is_bitwise_the_eager_step(monkeypatch, cell, setting):
     monkeypatch.setenv(ENV, setting)
     l1, p1, _ = _train(cell, compiled=False)
@@ -91,6 +92,7 @@ def test_the_replay_is_bitwise_the_eager_step(monkeypatch, cell, setting):
 
 @pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
 def test_the_setting_changes_no_more_than_rounding(monkeypatch, cell):
+    monkeypatch.setenv(ENV, "all")
     l1, p1, _ = _train(cell, compiled=False)
     monkeypatch.setenv(ENV, "1")
     l2, p2, _ = _train(cell, compiled=False)
@@ -127,12 +129,15 @@ LOOP_KERNELS = [
 
 
 @pytest.mark.parametrize("cell, fwd_kernel, bwd_kernel", LOOP_KERNELS)
-@pytest.mark.parametrize("setting", ["", "1"])
+@pytest.mark.parametrize("setting", [None, "1", "all"])
 def test_the_loops_run_on_the_count_asked_for_and_restore_it(
     monkeypatch, cell, fwd_kernel, bwd_kernel, setting
 ):
     lib = _lib()
-    monkeypatch.setenv(ENV, setting)
+    if setting is None:
+        monkeypatch.delenv(ENV, raising=False)
+    else:
+        monkeypatch.setenv(ENV, setting)
     before = lib.set_threads_local(0)
     seen = {"fwd": [], "bwd": []}
     for key, name in (("fwd", fwd_kernel), ("bwd", bwd_kernel)):
@@ -148,7 +153,7 @@ def test_the_loops_run_on_the_count_asked_for_and_restore_it(
     assert lib.set_threads_local(0) == before  # after forward
     sum((o * o).sum() for o in outs).backward()
     assert lib.set_threads_local(0) == before  # after backward
-    want = 1 if setting == "1" else before
+    want = 1 if (setting or R.RNN_BLAS_THREADS_DEFAULT) == "1" else before
     assert seen["fwd"] == [want] * T and seen["bwd"] == [want] * T
 
 

@@ -6,9 +6,12 @@ functions (ctypes function pointers) without going back to Python between produc
 Only OpenBLAS builds are recognised (the NumPy wheels bundle ``scipy-openblas``); with
 any other BLAS :func:`library` returns None and callers keep NumPy's ``dot``.
 
-OpenBLAS also has a per-thread thread count (``openblas_set_num_threads_local``,
-OpenBLAS >= 0.3.27), used by :func:`one_thread` to run a burst of small products on the
-calling thread only, without changing the count other threads see.
+OpenBLAS >= 0.3.27 also has ``openblas_set_num_threads_local``, used by :func:`one_thread`
+to run a burst of small products on the calling thread. Its count is the calling
+thread's own only in OpenMP builds; in pthreads builds (NumPy's wheels) it is the
+process's (measured: another thread's products meanwhile also ran on one thread), so
+:func:`one_thread` counts the threads inside it and restores the count when the last
+one leaves.
 
 Nothing here is imported by ``import retrograd``; it is loaded with the kernels.
 """
@@ -20,6 +23,7 @@ import ctypes
 import glob
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,12 +89,21 @@ class Library:
         self.set_threads_local = self.global_threads = None
         local = getattr(cdll, "openblas_set_num_threads_local", None)
         if local is not None:
-            # (n) sets this thread's count and returns the count it had (its own, or
-            # the global one when it had none); 0 removes this thread's own count.
+            # (n) sets the count and returns the count it had (its own, or the global
+            # one when it had none); 0 removes the count set, back to the global one.
             local.restype, local.argtypes = ctypes.c_int, [ctypes.c_int]
             self.set_threads_local = local
             with contextlib.suppress(ValueError):
                 self.global_threads = ctypes.c_int.in_dll(cdll, "blas_num_threads")
+        #: () -> the count in effect for the calling thread (reads, sets nothing).
+        self.get_threads = getattr(cdll, prefix + "openblas_get_num_threads" + suffix, None)
+        if self.get_threads is not None:
+            self.get_threads.restype, self.get_threads.argtypes = ctypes.c_int, []
+        # 0 sequential, 1 pthreads, 2 OpenMP: only OpenMP's count is per thread (an ICV).
+        parallel = getattr(cdll, prefix + "openblas_get_parallel" + suffix, None)
+        if parallel is not None:
+            parallel.restype, parallel.argtypes = ctypes.c_int, []
+        self.per_thread_count = parallel is not None and parallel() == 2
 
 
 def _open(path: str) -> Library | None:
@@ -133,26 +146,67 @@ def library() -> Library | None:
     return _state["lib"]
 
 
+def openblas() -> Library | None:
+    """NumPy's OpenBLAS whatever ``RETROGRAD_KERNELS`` says, or None (for :func:`one_thread`).
+
+    ``RETROGRAD_KERNELS=numpy`` keeps the kernels off NumPy's BLAS (:func:`library` is
+    None); a thread count is not a kernel, so :func:`one_thread` acts either way.
+    """
+    if "any" not in _state:
+        lib = library()
+        for path in [] if lib is not None else _candidates():
+            lib = _open(path)
+            if lib is not None:
+                break
+        _state["any"] = lib
+    return _state["any"]
+
+
+_shared = {"lock": threading.Lock(), "inside": 0, "previous": 0}
+
+
+def _restore(lib: Library, previous: int) -> None:
+    # Back to no count set when none was (or the global one's value), else the count set.
+    glob_ = lib.global_threads
+    lib.set_threads_local(0 if glob_ is None or previous == glob_.value else previous)
+
+
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    """Run the BLAS calls of the block on the calling thread (this thread only).
+    """Run the BLAS calls of the block on the calling thread: one BLAS thread.
 
-    For bursts of small products (a recurrent layer's steps), where waking a second
-    BLAS thread for each costs more than the product. Other threads keep their count;
-    without a per-thread setting (another BLAS, an old OpenBLAS) this does nothing.
+    For bursts of small products (a recurrent layer's steps), where a second BLAS thread
+    that the scheduler is not running makes each product wait. In OpenMP builds of
+    OpenBLAS the count is this thread's own; in pthreads builds (NumPy's wheels) it is
+    the process's, so BLAS calls other threads make meanwhile also run on one thread,
+    and the count comes back when the last thread inside leaves. Without
+    ``openblas_set_num_threads_local`` (another BLAS, an OpenBLAS older than 0.3.27)
+    this does nothing.
     """
-    lib = library()
-    local = lib.set_threads_local if lib is not None else None
-    if local is None:
+    lib = openblas()
+    if lib is None or lib.set_threads_local is None:
         yield
         return
-    previous = local(1)
+    if lib.per_thread_count:
+        previous = lib.set_threads_local(1)
+        try:
+            yield
+        finally:
+            _restore(lib, previous)
+        return
+    with _shared["lock"]:
+        if _shared["inside"] == 0:
+            _shared["previous"] = lib.set_threads_local(1)
+        _shared["inside"] += 1
     try:
         yield
     finally:
-        # Back to no count of its own when it had none (or the global one's value).
-        glob_ = lib.global_threads
-        local(0 if glob_ is None or previous == glob_.value else previous)
+        with _shared["lock"]:
+            _shared["inside"] -= 1
+            if _shared["inside"] == 0:
+                _restore(lib, _shared["previous"])
 
 
-__all__ = ["COL_MAJOR", "NO_TRANS", "ROW_MAJOR", "TRANS", "Library", "library", "one_thread"]
+__all__ = [
+    "COL_MAJOR", "NO_TRANS", "ROW_MAJOR", "TRANS", "Library", "library", "one_thread", "openblas",
+]  # fmt: skip

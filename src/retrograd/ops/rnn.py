@@ -42,30 +42,35 @@ from . import _composites
 from ._util import ensure_tensor
 from .shape import getitem
 
-#: The environment variable that puts the per-step products on the calling thread.
+#: The environment variable that says where the per-step products run: ``all`` (every
+#: thread of NumPy's BLAS, as configured) or ``1`` (one BLAS thread, the calling one).
 RNN_BLAS_THREADS = "RETROGRAD_RNN_BLAS_THREADS"
+#: Its value when unset.
+RNN_BLAS_THREADS_DEFAULT = "all"
 
 
 def _per_step() -> Any:
     """The context manager (a factory) a loop of small per-time-step products runs in.
 
-    By default NumPy's BLAS as configured (all its threads). With
-    ``RETROGRAD_RNN_BLAS_THREADS=1`` the products of the loop run on the calling thread
-    only (:func:`retrograd.kernels._blas.one_thread`: no other thread's count changes, and
-    the large products over all steps keep every BLAS thread). Measured on two cores
-    (BENCHMARKS.md): with both cores idle, the second BLAS thread makes these products
-    ~1.8x faster; with the cores busy with other work, each product waits for that
-    thread to be scheduled, and the calling thread alone is several times faster. The
-    choice is the user's, and fixed, because OpenBLAS's bits for a product depend on
-    its thread count: a choice made from the load would make results irreproducible.
+    ``RETROGRAD_RNN_BLAS_THREADS=all`` (the default) leaves NumPy's BLAS as configured;
+    ``1`` runs the loop's products on one BLAS thread, the calling one
+    (:func:`retrograd.kernels._blas.one_thread`), while the large products over all
+    steps keep every thread. Measured on two cores (BENCHMARKS.md): with both cores idle
+    the second BLAS thread makes these products 1.5-1.8x faster; with the cores busy with
+    other work each product waits for that thread to be scheduled, and the step ran up
+    to several times slower than on one thread. ``1`` is not the default because in
+    NumPy's OpenBLAS (a pthreads build) the count is the process's: other threads' BLAS
+    calls made during the loop run on one thread too. The setting is fixed rather than
+    chosen from the load because a product's bits may depend on OpenBLAS's thread count
+    (they do with its Haswell kernels): results must not depend on the load.
     """
-    value = os.environ.get(RNN_BLAS_THREADS, "").strip().lower()
-    if value in ("", "default"):
+    value = os.environ.get(RNN_BLAS_THREADS, "").strip().lower() or RNN_BLAS_THREADS_DEFAULT
+    if value == "all":
         return contextlib.nullcontext
     if value != "1":
         raise ValueError(
             f"{RNN_BLAS_THREADS} is {value!r}, expected 1 (per-step products on the calling "
-            "thread) or default (NumPy's BLAS as configured)"
+            "thread) or all (every thread of NumPy's BLAS)"
         )
     from ..kernels._blas import one_thread  # ctypes; not imported by ``import retrograd``
 
