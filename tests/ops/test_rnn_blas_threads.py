@@ -24,9 +24,9 @@ T, B, IN, H = 4, 32, 16, 128
 
 def _lib():
     lib = _blas.openblas()
-    if lib is None or lib.set_threads_local is None:
-        pytest.skip("no OpenBLAS with a per-thread thread count here")
-    if lib.global_threads is None or lib.global_threads.value < 2:
+    if lib is None or lib.set_threads_local is None or lib.get_threads is None:
+        pytest.skip("no OpenBLAS with openblas_set_num_threads_local here")
+    if lib.get_threads() < 2:
         pytest.skip("OpenBLAS runs one thread: nothing to tell apart")
     return lib
 
@@ -114,11 +114,8 @@ def _layer(cell, rng):
 
 
 def _probe(lib, seen):
-    """Record this thread's BLAS thread count without changing it."""
-    n = lib.set_threads_local(1)  # returns the count in effect
-    seen.append(n)
-    if n != 1:
-        lib.set_threads_local(0 if n == lib.global_threads.value else n)
+    """Record the BLAS thread count in effect for this thread (reads, sets nothing)."""
+    seen.append(lib.get_threads())
 
 
 # (cell, a kernel called inside the forward loop, one inside the backward loop)
@@ -138,7 +135,7 @@ def test_the_loops_run_on_the_count_asked_for_and_restore_it(
         monkeypatch.delenv(ENV, raising=False)
     else:
         monkeypatch.setenv(ENV, setting)
-    before = lib.set_threads_local(0)
+    before = lib.get_threads()
     seen = {"fwd": [], "bwd": []}
     for key, name in (("fwd", fwd_kernel), ("bwd", bwd_kernel)):
         real = getattr(K, name)
@@ -150,9 +147,9 @@ def test_the_loops_run_on_the_count_asked_for_and_restore_it(
         monkeypatch.setattr(K, name, spy)
     fn, ts = _layer(cell, np.random.default_rng(0))
     outs = fn(*ts)
-    assert lib.set_threads_local(0) == before  # after forward
+    assert lib.get_threads() == before  # after forward
     sum((o * o).sum() for o in outs).backward()
-    assert lib.set_threads_local(0) == before  # after backward
+    assert lib.get_threads() == before  # after backward
     want = 1 if (setting or R.RNN_BLAS_THREADS_DEFAULT) == "1" else before
     assert seen["fwd"] == [want] * T and seen["bwd"] == [want] * T
 
@@ -165,21 +162,21 @@ def _boom(*args, **kwargs):
 def test_the_count_is_restored_when_the_loop_raises(monkeypatch, cell, fwd_kernel, bwd_kernel):
     lib = _lib()
     monkeypatch.setenv(ENV, "1")
-    before = lib.set_threads_local(0)
+    before = lib.get_threads()
     assert before != 1  # else a count left at 1 could not be seen
     fn, ts = _layer(cell, np.random.default_rng(1))
     with monkeypatch.context() as m:
         m.setattr(K, fwd_kernel, _boom)
         with pytest.raises(RuntimeError, match="kernel failed"):
             fn(*ts)
-    assert lib.set_threads_local(0) == before
+    assert lib.get_threads() == before
     outs = fn(*ts)
     loss = sum((o * o).sum() for o in outs)
     with monkeypatch.context() as m:
         m.setattr(K, bwd_kernel, _boom)
         with pytest.raises(RuntimeError, match="kernel failed"):
             loss.backward()
-    assert lib.set_threads_local(0) == before
+    assert lib.get_threads() == before
 
 
 def test_a_bad_setting_is_refused_with_its_name(monkeypatch):
