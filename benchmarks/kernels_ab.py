@@ -33,6 +33,7 @@ STEPS = 5
 LAYERS = [
     ("MaxPool2d(2)", (64, 32, 28, 28), lambda nn: nn.MaxPool2d(2)),
     ("MaxPool2d(3, 2, 1)", (32, 64, 56, 56), lambda nn: nn.MaxPool2d(3, 2, 1)),
+    ("MaxPool2d(3, 1, 1)", (64, 32, 28, 28), lambda nn: nn.MaxPool2d(3, 1, 1)),
     ("Conv2d(32, 32, 3, stride=2, padding=1)", (64, 32, 28, 28),
      lambda nn: nn.Conv2d(32, 32, 3, stride=2, padding=1)),
 ]  # fmt: skip

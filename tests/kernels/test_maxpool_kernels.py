@@ -123,27 +123,45 @@ def test_signed_zero_ties_come_out_as_the_twin_makes_them(always_compiled, dtype
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_overlapping_windows_add_in_the_twins_order(always_compiled, dtype):
-    # Every window's maximum is the same centre element, which receives 9 gradients:
-    # values spread over many magnitudes, so another order of the additions would
-    # round differently (checked below: the reversed order differs).
-    x = np.zeros((1, 1, 5, 5), dtype)
-    x[0, 0, 2, 2] = 1.0
-    kernel, stride, pads, dil, out_hw = _geometry(x.shape, 3, 1, 1, 1, False)
+@pytest.mark.parametrize(
+    "config, size, windows, terms",
+    [
+        # 3x3 stride 1: all 9 windows around the centre (the phase-plane backward)
+        (
+            (3, 1, 1, 1, False),
+            5,
+            [(y, x) for y in range(1, 4) for x in range(1, 4)],
+            [1e8, -1.0, 3e-8, 0.7, -1e8, 1.3, 2e-3, 5.0, -7e7],
+        ),
+        # 3x3 stride 2: the 4 windows that share element (2, 2) (the scatter)
+        ((3, 2, 0, 1, False), 7, [(0, 0), (0, 1), (1, 0), (1, 1)], [1e8, 3e-8, -1e8, 0.7]),
+    ],  # fmt: skip
+    ids=["stride1", "stride2"],
+)
+def test_overlapping_windows_add_in_the_twins_order(always_compiled, dtype, config, size,
+                                                    windows, terms):  # fmt: skip
+    # Every listed window's maximum is the same element c, which receives their
+    # gradients: values spread over many magnitudes, so another order of the additions
+    # would round differently (checked below: the reversed order differs).
+    x = np.zeros((1, 1, size, size), dtype)
+    c = size // 2 if config[1] == 1 else 2
+    x[0, 0, c, c] = 1.0
+    kernel, stride, pads, dil, out_hw = _geometry(x.shape, *config)
     g = np.zeros((1, 1, *out_hw), dtype)
-    g[0, 0, 1:4, 1:4] = np.array([1e8, -1.0, 3e-8, 0.7, -1e8, 1.3, 2e-3, 5.0, -7e7]).reshape(3, 3)
+    for (y, xx), t in zip(windows, terms):
+        g[0, 0, y, xx] = t
     (_, _, g1), (_, _, g2) = _both(x, g, kernel, stride, pads, dil, out_hw)
     assert _bits_equal(g1, g2)
-    # the twin adds offset 0's slab first: the window below-right of the centre first
-    terms = g[0, 0, 1:4, 1:4][::-1, ::-1].ravel()
+    # the twin adds offset 0's slab first: the last of the windows (row-major) first
+    ordered = [g[0, 0, y, xx] for y, xx in windows][::-1]
     fold = dtype(0)
-    for t in terms:
+    for t in ordered:
         fold = dtype(fold + t)
     back = dtype(0)
-    for t in terms[::-1]:
+    for t in ordered[::-1]:
         back = dtype(back + t)
     assert fold != back  # the order matters for these terms
-    assert g2[0, 0, 2, 2] == fold
+    assert g2[0, 0, c, c] == fold
 
 
 def test_windows_of_more_than_256_elements_keep_int32_offsets(always_compiled):
@@ -220,11 +238,12 @@ def test_max_pool2d_matches_torch_with_ties(torch, config):
 
 
 def test_geometries_where_the_kernels_did_not_pay_take_the_twin():
-    # measured slower there (see _kernel_pays): non-overlapping 3x3, 2-element windows
+    # measured slower there (see _kernel_pays): non-overlapping windows but 2x2
     for config, compiled in [((2, None, 0, 1, False), True), ((3, 2, 1, 1, False), True),
                              ((2, 1, 0, 1, False), True), ((3, 3, 0, 1, False), False),
                              (((1, 3), 1, (0, 1), 1, False), True),
-                             (((1, 2), 1, 0, 1, False), False)]:  # fmt: skip
+                             (((1, 2), 1, 0, 1, False), True),
+                             (((1, 2), (1, 2), 0, 1, False), False)]:  # fmt: skip
         kernel, stride, pads, dil, out_hw = _geometry((1, 1, 9, 9), *config)
         _, state = B.max_pool2d_fwd(np.ones((1, 1, 9, 9)), kernel, stride, pads, dil, out_hw)
         assert isinstance(state, np.ndarray) == compiled, config

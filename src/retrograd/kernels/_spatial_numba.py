@@ -247,6 +247,42 @@ def _fold(m, best, v, k):  # pragma: no cover - compiled
     return m, best
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _phase_layout(oh, ow, dy, dx, sh, sw):  # pragma: no cover - compiled
+    # The stride-phase planes (see _max_pool_fwd): the padded extent the windows reach
+    # (hp, wp), a phase plane's size (hq, wq), the frame's length and each offset's
+    # phase and shift in it.
+    nk = dy.shape[0]
+    hp = (oh - 1) * sh + dy[nk - 1] + 1
+    wp = (ow - 1) * sw + dx[nk - 1] + 1
+    hq = (hp + sh - 1) // sh
+    wq = (wp + sw - 1) // sw
+    k_ph = (dy % sh) * sw + dx % sw
+    k_off = (dy // sh) * wq + dx // sw
+    return hp, wp, hq, wq, (oh - 1) * wq + ow, k_ph, k_off
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _phase_copy(plane, ph, hv, wv, sh, sw, pt, pl, wq, into):  # pragma: no cover
+    # rows < hv, columns < wv of an (H, W) plane into its phase planes (into), or back
+    for y in range(hv):
+        c, rq = (pt + y) % sh, (pt + y) // sh
+        for a in range(sw):
+            x0 = (a - pl) % sw  # the first column of phase a
+            if x0 >= wv:
+                continue
+            j0 = (pl + x0) // sw
+            cnt = (wv - x0 + sw - 1) // sw
+            q = ph[c * sw + a, rq * wq + j0 : rq * wq + j0 + cnt]
+            r = plane[y, x0::sw]
+            if into:
+                for j in range(cnt):
+                    q[j] = r[j]
+            else:
+                for j in range(cnt):
+                    r[j] = q[j]
+
+
 @_jit
 def _max_pool_fwd(x, dy, dx, sh, sw, pt, pl, out, idx):  # pragma: no cover - compiled
     # Each plane of x (P, H, W) is split, with the -inf padding, into sh * sw phase
@@ -259,32 +295,15 @@ def _max_pool_fwd(x, dy, dx, sh, sw, pt, pl, out, idx):  # pragma: no cover - co
     h, w = x.shape[1], x.shape[2]
     oh, ow = out.shape[1], out.shape[2]
     nk = dy.shape[0]
-    hp = (oh - 1) * sh + dy[nk - 1] + 1  # the padded extent the windows reach
-    wp = (ow - 1) * sw + dx[nk - 1] + 1
-    hq = (hp + sh - 1) // sh
-    wq = (wp + sw - 1) // sw
+    hp, wp, hq, wq, n, k_ph, k_off = _phase_layout(oh, ow, dy, dx, sh, sw)
     ninf = x.dtype.type(-np.inf)
     ph = np.full((sh * sw, hq * wq), ninf, dtype=x.dtype)  # borders stay -inf
-    n = (oh - 1) * wq + ow
     fm = np.empty(n, dtype=x.dtype)
     fb = np.empty(n, dtype=idx.dtype)
     hv = min(h, hp - pt)  # input rows and columns some window reaches
     wv = min(w, wp - pl)
-    k_ph = (dy % sh) * sw + dx % sw
-    k_off = (dy // sh) * wq + dx // sw
     for p in range(x.shape[0]):
-        for y in range(hv):
-            c, rq = (pt + y) % sh, (pt + y) // sh
-            for a in range(sw):
-                x0 = (a - pl) % sw  # the first input column of phase a
-                if x0 >= wv:
-                    continue
-                j0 = (pl + x0) // sw
-                cnt = (wv - x0 + sw - 1) // sw
-                dst = ph[c * sw + a, rq * wq + j0 : rq * wq + j0 + cnt]
-                src = x[p, y, x0::sw]
-                for j in range(cnt):
-                    dst[j] = src[j]
+        _phase_copy(x[p], ph, hv, wv, sh, sw, pt, pl, wq, True)
         for u in range(n):
             fm[u] = ninf
             fb[u] = 0
@@ -398,6 +417,44 @@ def _max_pool_bwd_scatter(g, idx, p0, p1, dy, dx, sh, sw, pt, pl, gx):  # pragma
                     gxs[r, c] += gs[oy, ox]
 
 
+@_jit
+def _max_pool_bwd_phases(g, idx, dy, dx, sh, sw, pt, pl, gx):  # pragma: no cover - compiled
+    # Overlapping windows as _max_pool_bwd_scatter, in _max_pool_fwd's stride-phase
+    # planes: offset by offset in the twin's order, one contiguous pass over the frame
+    # of the outputs adds g where the arg-max is that offset and +0 elsewhere (a zero
+    # changes no sum here: the planes start at +0, so a sum is never -0), which LLVM
+    # vectorises; then the planes are cropped into gx. Each element gets the twin's
+    # sums in the twin's order. The frame's unused columns hold g = +0 and no offset.
+    h, w = gx.shape[1], gx.shape[2]
+    oh, ow = g.shape[1], g.shape[2]
+    nk = dy.shape[0]
+    hp, wp, hq, wq, n, k_ph, k_off = _phase_layout(oh, ow, dy, dx, sh, sw)
+    zero = g.dtype.type(0)
+    ph = np.empty((sh * sw, hq * wq), dtype=g.dtype)
+    phf = ph.reshape(-1)
+    gf = np.zeros(n, dtype=g.dtype)
+    fb = np.full(n, nk, dtype=np.int64)
+    hv = min(h, hp - pt)
+    wv = min(w, wp - pl)
+    for p in range(g.shape[0]):
+        for u in range(phf.shape[0]):
+            phf[u] = zero
+        for oy in range(oh):
+            gs, ids = g[p, oy], idx[p, oy]
+            dg, db = gf[oy * wq : oy * wq + ow], fb[oy * wq : oy * wq + ow]
+            for u in range(ow):
+                dg[u] = gs[u]
+                db[u] = ids[u]
+        for k in range(nk):
+            dst = ph[k_ph[k], k_off[k] : k_off[k] + n]
+            for u in range(n):
+                dst[u] += gf[u] if fb[u] == k else zero
+        _phase_copy(gx[p], ph, hv, wv, sh, sw, pt, pl, wq, False)
+        for y in range(h):  # what no window reaches
+            for x in range(wv if y < hv else 0, w):
+                gx[p, y, x] = zero
+
+
 def _offsets(kernel: tuple, dilation: tuple) -> tuple:
     kh, kw = kernel
     k = np.arange(kh * kw)
@@ -407,18 +464,17 @@ def _offsets(kernel: tuple, dilation: tuple) -> tuple:
 def _kernel_pays(kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> bool:
     """Whether the compiled forward + backward measured faster than the twin's here.
 
-    Forward and backward together (docs/speed.md; one thread, float32 / float64): 2x2
-    windows at stride 2, 1.7x / 3.3x; windows that overlap or are padded or dilated,
-    1.0-7x / 1.1-9.5x (the twin's backward adds the offsets' slabs into zeros, the
-    kernel adds each gradient once). Not the other windows that do not overlap (3x3
-    stride 3: 0.73x in float32; the twin writes each offset's slab once) nor windows of
-    2 elements (1x2 stride 1: 0.82x in float32).
+    Forward and backward together (docs/speed.md; one thread, float32): 2x2 windows at
+    stride 2, 1.9x; windows that overlap or are padded or dilated, 1.07-8.6x (the
+    twin's backward adds the offsets' slabs into zeros, the kernel adds each gradient
+    once). Not the other windows that do not overlap (3x3 stride 3: 0.72x; the twin
+    writes each offset's slab once), nor 1x1 windows (not measured).
     """
     kh, kw = kernel
     plain = dilation == (1, 1) and pads == ((0, 0), (0, 0))
     if kernel == (2, 2) and stride == (2, 2) and plain:
         return True
-    return kh * kw > 2 and not (stride == kernel and plain)
+    return kh * kw > 1 and not (stride == kernel and plain)
 
 
 def max_pool2d_fwd(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple,
@@ -456,6 +512,14 @@ def max_pool2d_bwd(g: Any, state: Any, xshape: tuple, kernel: tuple, stride: tup
     if stride == (kh, kw) and dilation == (1, 1) and pads == ((0, 0), (0, 0)):
         gx = np.empty((n * c, h, w), dtype=g.dtype)
         _max_pool_bwd_disjoint(g3, idx, 0, n * c, kh, kw, _all_finite(g3), gx)
+    elif stride[0] * stride[1] <= 2 and kh * kw <= 64:
+        # measured faster than the scatter for these (docs/speed.md): stride 1 (3x3:
+        # 2.4 vs 5.4 ms), 1-D stride 2 (0.8 vs 2.8 ms); not for 2x2 strides (3x3 stride
+        # 2: 6.5 vs 6.0 ms) nor 272-element windows (an offset's pass per element)
+        gx = np.empty((n * c, h, w), dtype=g.dtype)
+        dy, dx = _offsets(kernel, dilation)
+        (pt, _), (pl, _) = pads
+        _max_pool_bwd_phases(g3, idx, dy, dx, *stride, pt, pl, gx)
     else:
         gx = np.zeros((n * c, h, w), dtype=g.dtype)
         dy, dx = _offsets(kernel, dilation)
