@@ -279,6 +279,12 @@ def test_the_kernel_can_be_switched_off():
     for _ in range(3):
         assert on(x, y) == off(x, y)
     assert on.fused_replays == 2 and off.fused_replays == 0 and off.replays == 2
+    on.whole_step_kernel = False  # holds from the next step: the recording is redone
+    for _ in range(2):
+        assert on(x, y) == off(x, y)
+    assert on.fused_replays == 2 and on.recordings == 2
+    with pytest.raises(TypeError, match="whole_step_kernel"):
+        on.whole_step_kernel = "no"
 
 
 def test_read_only_batches_and_a_failing_kernel(monkeypatch):

@@ -111,9 +111,7 @@ class CompiledStep:
         self.recordings = 0
         self.replays = 0
         self._fused_counts: list = []
-        #: Replay a plain MLP classifier's step as one compiled call when the kernels
-        #: allow (the same bits as op by op); False: always op by op.
-        self.whole_step_kernel = True
+        self._whole_step_kernel = True
         #: Why the last call ran eagerly (None when it was recorded or replayed).
         self.eager_reason: str | None = self._unsafe
 
@@ -170,6 +168,21 @@ class CompiledStep:
                 reason = "the batch failed a check the recorded step relied on"
         self.eager_reason = reason
         return self._eager(x if isinstance(x, Tensor) else xa, y if isinstance(y, Tensor) else ya)
+
+    @property
+    def whole_step_kernel(self) -> bool:
+        """Replay a plain MLP classifier's step as one compiled call when the kernels allow
+        (the same bits as op by op); set False to replay op by op (recordings made so far
+        are dropped either way, so the setting holds from the next step)."""
+        return self._whole_step_kernel
+
+    @whole_step_kernel.setter
+    def whole_step_kernel(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"whole_step_kernel must be True or False, got {value!r}")
+        if value != self._whole_step_kernel:
+            self._whole_step_kernel = value
+            self._programs.clear()
 
     @property
     def fused_replays(self) -> int:
@@ -299,7 +312,7 @@ class CompiledStep:
         loss_slot = base + produced[id(loss)]
         generic = _generate(ops, back, leaves, known, base, out_slot, loss_slot, loss.data)
         fused = None
-        if self.whole_step_kernel:
+        if self._whole_step_kernel:
             fused = fused_program(
                 ops, leaves, known, base, out_slot, loss_slot, xt.data, yt.data, generic
             )
