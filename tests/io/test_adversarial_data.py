@@ -137,6 +137,25 @@ def test_broken_npz_names_the_file_without_numpy_pickle_text(tmp_path, capsys, c
     assert "data.npz" in line and "allow_pickle" not in line
 
 
+@pytest.mark.parametrize("member", ["notes.txt", "X.npy"])
+def test_a_member_that_is_not_an_npy_array_is_named(tmp_path, member):
+    path = tmp_path / "data.npz"
+    body = {"X.npy": b"", "y.npy": b""}
+    body[member] = b"plain text, not an array\n"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, blob in body.items():
+            z.writestr(name, blob if blob else _npy_bytes(np.arange(3.0)))
+    with pytest.raises(ValueError, match=f"member '{member}' is not a .npy array") as info:
+        rg.data.load_npz(path)
+    assert "data.npz" in str(info.value) and "magic" not in str(info.value)
+
+
+def _npy_bytes(a):
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
 def test_npy_given_as_data_says_to_use_npz(tmp_path, capsys):
     path = tmp_path / "arr.npy"
     np.save(path, np.ones((3, 2)))

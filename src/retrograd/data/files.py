@@ -133,7 +133,13 @@ def _check_member(path: str, archive: Any, key: str) -> None:
             f"{info.compress_size:,} stored bytes; the archive is corrupt or tampered with"
         )
     with archive.open(name) as fh:
-        version = npf.read_magic(fh)
+        try:
+            version = npf.read_magic(fh)
+        except ValueError:
+            raise _NpzError(
+                f"load_npz: {path!r}: member {name!r} is not a .npy array (it lacks NumPy's "
+                "array header); expected numeric arrays saved with numpy.savez"
+            ) from None
         if version == (1, 0):
             shape, _, dtype = npf.read_array_header_1_0(fh)
         elif version == (2, 0):
