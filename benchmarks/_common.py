@@ -63,7 +63,13 @@ def blas_info() -> list[dict]:
     except ImportError:
         return []
     keep = ("user_api", "internal_api", "version", "architecture", "num_threads", "prefix")
-    return [{k: lib.get(k) for k in keep} for lib in threadpool_info()]
+    libs = [{k: lib.get(k) for k in keep + ("filepath",)} for lib in threadpool_info()]
+    # NumPy's own library first: SciPy's or PyTorch's, loaded later, may come before it.
+    mine = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(np.__file__))), "numpy")
+    libs.sort(key=lambda lib: not str(lib.get("filepath") or "").startswith(mine))
+    for lib in libs:
+        lib.pop("filepath")
+    return libs
 
 
 def blas_threads() -> int:
