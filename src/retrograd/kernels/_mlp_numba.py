@@ -28,7 +28,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ._blas import COL_MAJOR, NO_TRANS, ROW_MAJOR, TRANS
-from ._numba import _relu_grad_bias_serial, _softmax_xent_grad
+from ._numba import _bias_relu_rows_c, _relu_grad_bias_serial, _softmax_xent_grad
 
 
 @intrinsic
@@ -101,15 +101,14 @@ def _gt_x(gemm, g, x, gw):  # pragma: no cover - compiled
 
 @_jit
 def _bias_act(z, bias, relu):  # pragma: no cover - compiled
-    """``z += bias`` (Linear) or ``bias_relu``'s loop (LinearAct with ReLU), in place."""
-    zero = z.dtype.type(0)
+    """``bias_relu``'s own loop (LinearAct with ReLU), or Linear's ``z += bias``."""
+    if relu:
+        _bias_relu_rows_c(z, bias, 0, z.shape[0])
+        return
     for r in range(z.shape[0]):
         row = z[r]
         for c in range(row.shape[0]):
-            v = row[c] + bias[c]
-            if relu and not (v > zero or v != v):
-                v = zero
-            row[c] = v
+            row[c] += bias[c]
 
 
 @_jit

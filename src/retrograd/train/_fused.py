@@ -22,7 +22,7 @@ _ndarray = xp.ndarray
 
 
 def _kernel_parts() -> tuple | None:
-    """``(mlp_step, blas library)`` when the compiled kernels and NumPy's BLAS are usable."""
+    """``(mlp_step, NumPy's BLAS, the loss kernel's widest row)`` when they are usable."""
     from .. import kernels
 
     if kernels.backend() != "numba":

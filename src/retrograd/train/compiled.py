@@ -220,14 +220,17 @@ class CompiledStep:
                 "(modules or shapes keep changing)"
             )
             self._programs.clear()
-        loss.backward()
         prog = self._programs.get(key)
-        if getattr(prog, "generic", None) is not None:
+        fused = prog if getattr(prog, "generic", None) is not None else None
+        # (the recording's own gradients are known only when none were there before it)
+        fresh = fused is not None and all(p.grad is None for p in fused.params)
+        loss.backward()
+        if fused is not None:
             # The whole-step kernel is used only once it gave the recording's bits.
-            if prog.fresh and same_as_recording(prog, xa, ya, out.data, loss.data):
-                self._fused_counts.append(prog.count)
+            if fresh and same_as_recording(fused, xa, ya, out.data, loss.data):
+                self._fused_counts.append(fused.count)
             else:
-                self._programs[key] = prog.generic
+                self._programs[key] = fused.generic
         for ctx, *_ in tape:
             # The recorded Function objects are reused by the replays: drop the recording
             # step's arrays and graph links now (the returned tensors are cut from them).
@@ -316,10 +319,7 @@ class CompiledStep:
             fused = fused_program(
                 ops, leaves, known, base, out_slot, loss_slot, xt.data, yt.data, generic
             )
-        if fused is not None:
-            fused.fresh = all(p.grad is None for p in fused.params)
-            return fused
-        return generic
+        return generic if fused is None else fused
 
 
 def _holds_array(v: Any) -> bool:
